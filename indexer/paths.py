@@ -1,0 +1,65 @@
+"""Where jiradex keeps its configuration, index and logs.
+
+`JIRADEX_HOME=DIR` puts everything under DIR (tests and scripts never touch the
+user's home); otherwise the platform's usual places, from platformdirs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "jiradex"
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("JIRADEX_HOME", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    """Directory of datasources.json, jira.json and settings.json."""
+    home = home_override()
+    if home is not None:
+        return home / "config"
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    """Directory of the index database and task files."""
+    home = home_override()
+    if home is not None:
+        return home / "data"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    home = home_override()
+    if home is not None:
+        return home / "logs"
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def index_path() -> Path:
+    """The SQLite FTS5 index."""
+    return data_dir() / "index.db"
+
+
+def datasources_path() -> Path:
+    return config_dir() / "datasources.json"
+
+
+def jira_config_path() -> Path:
+    return config_dir() / "jira.json"
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create a directory (private to the user) if it is missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

@@ -1,0 +1,23 @@
+"""Shared fixtures: every test runs with its own JIRADEX_HOME and no JIRA_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CASSETTES = REPO / "cassettes"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def jiradex_home(tmp_path, monkeypatch) -> Path:
+    """Isolate config and data; drop any JIRA_* settings from the caller's shell."""
+    home = tmp_path / "jiradex-home"
+    monkeypatch.setenv("JIRADEX_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("JIRA_") or name == "JIRADEX_GATEWAY_URL":
+            monkeypatch.delenv(name, raising=False)
+    return home
