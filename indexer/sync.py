@@ -1,0 +1,367 @@
+"""Incremental, resumable sync of one datasource into the index.
+
+How a run goes:
+
+1. List the scope cheaply: ids, keys and `updated` of every issue changed since the
+   watermark (minus an overlap window), with large id-only pages.
+2. Compare with the index and fetch full bodies only for what is new or changed,
+   100 per call and several calls at once (Cloud `bulkfetch`, Data Center search by
+   id), completing long comment threads and attachment text on the way.
+3. Write each fetched batch in one transaction. A run killed at any moment leaves
+   whole batches behind; the watermark only advances when a run completes, so the
+   next run lists the same window again and skips what is already stored.
+4. Reconcile (on `--full` and at least daily): list every id of the scope and
+   delete what Jira no longer has (deleted, moved out, hidden).
+
+The engine never imports a front end: it reports through `progress(SyncProgress)`
+and stops between batches when `cancel` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from threading import Event
+from typing import Any
+
+from indexer import attachments as attachment_text
+from indexer import secrets
+from indexer.errors import JiradexError
+from indexer.locks import sync_lock
+from indexer.normalize import (
+    attachment_metadata,
+    embedded_comments,
+    epoch_ms,
+    normalize_comment,
+    normalize_issue,
+    raw_attachments,
+    to_utc_iso,
+)
+
+log = logging.getLogger(__name__)
+
+# Re-read this much before the watermark: Jira's search index is eventually
+# consistent, so an issue can show up late with an `updated` in the past.
+OVERLAP_MS = 30 * 60 * 1000
+RECONCILE_EVERY_S = 24 * 3600
+BATCH_SIZE = 100
+
+ISSUE_FIELDS = [
+    "summary", "description", "issuetype", "status", "priority", "assignee", "reporter",
+    "labels", "components", "created", "updated", "project", "resolution", "fixVersions",
+    "parent",
+]  # fmt: skip
+
+
+class SyncCancelled(JiradexError):
+    """The user cancelled the sync; what was written so far stays."""
+
+
+@dataclass
+class SyncProgress:
+    """One progress event; the CLI draws a bar from it, the TUI a ProgressBar."""
+
+    datasource: str
+    phase: str  # "listing" | "fetching" | "reconciling" | "done"
+    done: int = 0
+    total: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    message: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, 1e-6)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed
+
+    @property
+    def eta(self) -> float | None:
+        if not self.total or not self.done:
+            return None
+        return max(self.total - self.done, 0) / self.rate
+
+
+@dataclass
+class SyncSummary:
+    """What one run wrote: the `sync --json` line of ARCHITECTURE.md."""
+
+    datasource: str
+    status: str = "ok"
+    issues: int = 0
+    comments: int = 0
+    attachments: int = 0
+    deleted: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    listed: int = 0
+    skipped_attachments: int = 0
+    full: bool = False
+    reconciled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+ProgressFn = Callable[[SyncProgress], None]
+
+
+def sync_datasource(
+    datasource,
+    *,
+    store,
+    client=None,
+    full: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: Event | None = None,
+) -> SyncSummary:
+    """Sync one datasource; never raises for Jira or store failures: the summary says.
+
+    Raises SyncBusy only through the summary too (status "error"), so a caller
+    syncing several datasources carries on with the others.
+    """
+    summary = SyncSummary(datasource=datasource.name, full=full)
+    started = time.monotonic()
+    run_id = None
+    try:
+        with sync_lock(datasource.name):
+            run_id = store.start_run(datasource.name)
+            if client is None:
+                from indexer.jira import client_for_datasource
+
+                client = client_for_datasource(datasource)
+            _Run(datasource, store, client, summary, progress, cancel).execute(full)
+    except SyncCancelled as exc:
+        summary.status, summary.error = "cancelled", str(exc)
+    except JiradexError as exc:
+        summary.status, summary.error = "error", secrets.redact(str(exc))
+    except Exception as exc:  # a bug must not take the other datasources down
+        log.exception("sync of %s failed", datasource.name)
+        summary.status = "error"
+        summary.error = secrets.redact(f"unexpected {type(exc).__name__}: {exc}")
+    summary.seconds = time.monotonic() - started
+    if run_id is not None:
+        try:
+            store.finish_run(run_id, summary.to_json())
+        except Exception:  # the run record is a nicety; the data is already safe
+            log.warning("could not record the run of %s", datasource.name)
+    return summary
+
+
+class _Run:
+    """The state of one sync run (kept off the module's public surface)."""
+
+    def __init__(self, datasource, store, client, summary: SyncSummary, progress, cancel):
+        self.ds = datasource
+        self.store = store
+        self.client = client
+        self.summary = summary
+        self.progress_fn = progress
+        self.cancel = cancel or Event()
+
+    # ------------------------------------------------------------------ plan
+
+    def execute(self, full: bool) -> None:
+        state = self.store.get_state(self.ds.name) or {}
+        scope = {"project": self.ds.project_key, "jql": self.ds.jql or "", "site": self.ds.endpoint}
+        if state.get("scope") != scope:
+            full = True  # a new or changed scope: start over, reconcile away the rest
+        backfill = (self.ds.index_comments and not state.get("comments")) or (
+            self.ds.index_attachments and not state.get("attachments")
+        )
+        watermark = None if full else state.get("watermark")
+        reconcile = full or time.time() - state.get("last_reconcile", 0) > RECONCILE_EVERY_S
+        self.summary.full = full
+
+        jql = self.scope_jql()
+        if watermark is not None:
+            jql += f" AND updated >= {int(watermark) - OVERLAP_MS}"
+        listed = self.list_scope(jql)
+        stored = self.store.issue_ids(self.ds.name)
+        todo = [
+            item
+            for item in listed
+            if full
+            or backfill
+            or stored.get(item["id"]) is None
+            or stored[item["id"]] != item["updated"]
+        ]
+        self.fetch_and_store(todo)
+
+        if reconcile:
+            all_ids = listed if watermark is None else self.list_scope(self.scope_jql())
+            self.reconcile({item["id"] for item in all_ids})
+
+        newest = max((epoch_ms(item["updated"]) or 0 for item in listed), default=0)
+        state = {
+            "scope": scope,
+            "watermark": max(newest, int(watermark or 0)) or None,
+            "comments": bool(self.ds.index_comments),
+            "attachments": bool(self.ds.index_attachments),
+            "last_reconcile": time.time() if reconcile else state.get("last_reconcile", 0),
+            "last_success": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.store.set_state(self.ds.name, state)
+        self.emit("done", self.summary.issues, self.summary.issues)
+
+    def scope_jql(self) -> str:
+        jql = f'project = "{self.ds.project_key}"'
+        if self.ds.jql:
+            jql += f" AND ({self.ds.jql})"
+        return jql
+
+    # ------------------------------------------------------------------ listing
+
+    def list_scope(self, jql: str) -> list[dict[str, str]]:
+        """Every issue of the JQL as {id, key, updated (UTC ISO)}; cheap id-only pages."""
+        items: list[dict[str, str]] = []
+        self.emit("listing", 0, None)
+        for item in self.client.search_ids(jql + " ORDER BY updated ASC, key ASC"):
+            self.check_cancel()
+            items.append(
+                {
+                    "id": str(item["id"]),
+                    "key": item.get("key", ""),
+                    "updated": to_utc_iso(item.get("updated")),
+                }
+            )
+            if len(items) % 1000 == 0:
+                self.emit("listing", len(items), None)
+        self.summary.listed = max(self.summary.listed, len(items))
+        return items
+
+    # ------------------------------------------------------------------ fetching
+
+    def fetch_and_store(self, todo: list[dict[str, str]]) -> None:
+        total = len(todo)
+        self.progress = SyncProgress(self.ds.name, "fetching", 0, total)
+        self.emit_progress()
+        if not todo:
+            return
+        batches = [todo[i : i + BATCH_SIZE] for i in range(0, total, BATCH_SIZE)]
+        workers = max(1, int(getattr(self.client, "max_concurrency", 6)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool:
+            pending: set[Future] = set()
+            batch_iter: Iterator[list[dict[str, str]]] = iter(batches)
+            try:
+                for batch in _take(batch_iter, workers * 2):
+                    pending.add(pool.submit(self.fetch_batch, batch))
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        records = future.result()
+                        self.write(records)
+                    self.check_cancel()
+                    for batch in _take(batch_iter, len(finished)):
+                        pending.add(pool.submit(self.fetch_batch, batch))
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def fetch_batch(self, batch: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Fetch and normalise one batch (runs in a worker thread)."""
+        if self.cancel.is_set():
+            return []
+        fields = list(ISSUE_FIELDS)
+        if self.ds.index_comments:
+            fields.append("comment")
+        if self.ds.index_attachments:
+            fields.append("attachment")
+        raws = self.client.bulkfetch([item["id"] for item in batch], fields)
+        return [self.record_for(raw) for raw in raws if isinstance(raw, dict) and raw.get("id")]
+
+    def record_for(self, raw: dict[str, Any]) -> dict[str, Any]:
+        comments = None
+        if self.ds.index_comments:
+            embedded, total = embedded_comments(raw)
+            if total > len(embedded):
+                embedded = self.client.comments(str(raw["id"]))
+            comments = [normalize_comment(c) for c in embedded]
+        attachments = None
+        if self.ds.index_attachments:
+            attachments = [self.attachment_record(a) for a in raw_attachments(raw)]
+        return normalize_issue(
+            raw,
+            datasource=self.ds.name,
+            site_url=self.client.site_url,
+            comments=comments,
+            attachments=attachments,
+        )
+
+    def attachment_record(self, raw: dict[str, Any]) -> dict[str, Any]:
+        meta = attachment_metadata(raw)
+        if not attachment_text.is_indexable(meta["filename"], meta["mimetype"]):
+            return meta
+        limit = getattr(self.ds, "attachment_max_bytes", None) or self.client.attachment_max_bytes
+        if meta["size"] and meta["size"] > limit:
+            self.summary.skipped_attachments += 1
+            return meta
+        try:
+            data = self.client.download_attachment(meta["content_url"], limit)
+        except JiradexError as exc:
+            log.info("attachment %s skipped: %s", meta["id"], exc)
+            self.summary.skipped_attachments += 1
+            return meta
+        if data is not None:
+            meta["text"] = attachment_text.extract_text(meta["filename"], meta["mimetype"], data)
+            meta["indexed"] = meta["text"] is not None
+        return meta
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        self.store.upsert_issues(records)
+        self.summary.issues += len(records)
+        self.summary.comments += sum(len(r.get("comments") or ()) for r in records)
+        self.summary.attachments += sum(
+            1 for r in records for a in r.get("attachments") or () if a.get("indexed")
+        )
+        self.progress.done += len(records)
+        self.emit_progress()
+
+    # ------------------------------------------------------------------ reconcile
+
+    def reconcile(self, jira_ids: set[str]) -> None:
+        self.emit("reconciling", 0, None)
+        self.check_cancel()
+        gone = [
+            issue_id for issue_id in self.store.issue_ids(self.ds.name) if issue_id not in jira_ids
+        ]
+        if gone:
+            self.store.delete_issues(self.ds.name, gone)
+        self.summary.deleted += len(gone)
+        self.summary.reconciled = True
+
+    # ------------------------------------------------------------------ events
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise SyncCancelled(f'sync of "{self.ds.name}" cancelled')
+
+    def emit(self, phase: str, done: int, total: int | None) -> None:
+        self.progress = SyncProgress(self.ds.name, phase, done, total)
+        self.emit_progress()
+
+    def emit_progress(self) -> None:
+        if self.progress_fn is not None:
+            try:
+                self.progress_fn(self.progress)
+            except Exception:  # a broken display must not break the sync
+                log.exception("progress callback failed")
+
+
+def _take(iterator: Iterator, count: int) -> list:
+    taken = []
+    for _ in range(count):
+        try:
+            taken.append(next(iterator))
+        except StopIteration:
+            break
+    return taken
