@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from indexer import secrets
+from indexer import config, connectors, paths, secrets
 from indexer.errors import JiradexError
 
 # --------------------------------------------------------------------------- helpers
@@ -279,6 +279,370 @@ def _demo_headless(name: str, query: str) -> None:
             click.echo(f"  {hit.key:<10} {hit.summary[:80]}")
     finally:
         store.close()
+
+
+# =========================================================================== config
+# Datasources, connectors and the global Jira connection (owner: config helper).
+# Thin wrappers: validation, storage and masking live in indexer/config.py and
+# indexer/connectors.py. Other helpers add `datasource test` and `jira connect|test`
+# to the groups defined here.
+
+
+def _warn(message: str) -> None:
+    click.echo(f"jiradex: warning: {message}", err=True)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _explicit(ctx: click.Context, *names: str) -> list[str]:
+    """Options among `names` the user actually gave (not defaults)."""
+    given = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source != click.core.ParameterSource.DEFAULT:
+            given.append(name)
+    return given
+
+
+def _read_json_argument(location: str) -> str:
+    if location == "-":
+        return click.get_text_stream("stdin").read()
+    try:
+        with open(location, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        fail(f"cannot read {location}: {reason}")
+        raise  # unreachable: fail() raises
+
+
+def _describe_datasource(ds: config.Datasource) -> str:
+    auth = {
+        "basic": "basic auth",
+        "bearer": "personal access token",
+        "anonymous": "anonymous",
+        "service_account": "service account",
+    }[ds.auth_mode]
+    sync = f"sync every {ds.interval}" if ds.sync_enabled else "scheduled sync off"
+    state = "" if ds.enabled else ", disabled"
+    return f"{ds.project_key} on {ds.endpoint}, {auth}, {sync}{state}"
+
+
+@cli.group("datasource")
+def datasource_group() -> None:
+    """Jira projects to index (datasources in Coco's shape)."""
+
+
+@datasource_group.command("add")
+@click.argument("name", required=False)
+@click.option(
+    "--from-json",
+    "from_json",
+    metavar="FILE",
+    help="Add the Coco datasource payload (or a list of them) in FILE; - reads stdin.",
+)
+@click.option(
+    "--endpoint", metavar="URL", help="Jira site URL, e.g. https://your-domain.atlassian.net."
+)
+@click.option("--project", metavar="KEY", help="Key of the project to index, e.g. PROJ.")
+@click.option("--username", metavar="EMAIL", help="Account e-mail (Jira Cloud basic auth).")
+@click.option(
+    "--token-env",
+    "token_env",
+    metavar="VAR",
+    help="Read the API token or personal access token from environment variable VAR (preferred).",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="The token itself. Avoid: command lines end up in shell history; use --token-env.",
+)
+@click.option(
+    "--cloud-id",
+    "cloud_id",
+    metavar="ID",
+    help="Site cloud id, for a service account (calls go through api.atlassian.com).",
+)
+@click.option("--jql", metavar="JQL", help="Extra JQL that narrows the project's issues.")
+@click.option("--comments/--no-comments", default=False, show_default=True, help="Index comments.")
+@click.option(
+    "--attachments/--no-attachments",
+    default=False,
+    show_default=True,
+    help="Index attachment text.",
+)
+@click.option(
+    "--interval",
+    default=config.DEFAULT_INTERVAL,
+    show_default=True,
+    help="Sync interval: 30s, 5m, 1h, 1d or 1h30m.",
+)
+@click.option("--disabled", is_flag=True, help="Add it disabled (not synced until enabled).")
+@click.pass_context
+def datasource_add(
+    ctx: click.Context,
+    name: str | None,
+    from_json: str | None,
+    endpoint: str | None,
+    project: str | None,
+    username: str | None,
+    token_env: str | None,
+    token: str | None,
+    cloud_id: str | None,
+    jql: str | None,
+    comments: bool,
+    attachments: bool,
+    interval: str,
+    disabled: bool,
+) -> None:
+    """Add a datasource: NAME with options, or --from-json FILE.
+
+    Without a token (and without --username) the project is read anonymously. With
+    --username, a token is required (Jira Cloud e-mail + API token); a token alone is
+    a Data Center personal access token. The token is stored in the config file with
+    mode 0600.
+    """
+    option_names = (
+        "endpoint",
+        "project",
+        "username",
+        "token_env",
+        "token",
+        "cloud_id",
+        "jql",
+        "comments",
+        "attachments",
+        "interval",
+        "disabled",
+    )
+    if from_json is not None:
+        extra = _explicit(ctx, *option_names)
+        if name is not None or extra:
+            given = ", ".join(f"--{item.replace('_', '-')}" for item in extra) or "NAME"
+            raise click.UsageError(f"--from-json takes no NAME or other options (got {given})")
+        source = "stdin" if from_json == "-" else from_json
+        items = config.datasources_from_json_text(
+            _read_json_argument(from_json), source, warn=_warn
+        )
+        for ds in config.add_datasources(items):
+            click.echo(f'Added datasource "{ds.name}": {_describe_datasource(ds)}')
+        return
+    if name is None:
+        raise click.UsageError("Missing argument NAME (or use --from-json FILE).")
+    missing = [
+        flag for flag, value in (("--endpoint", endpoint), ("--project", project)) if not value
+    ]
+    if missing:
+        raise click.UsageError(f"Missing option {' and '.join(missing)}.")
+    if token is not None and token_env is not None:
+        raise click.UsageError("Give --token or --token-env, not both.")
+    if token_env is not None:
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    if username and not token and sys.stdin.isatty():
+        token = (
+            click.prompt(
+                f"API token for {username}", hide_input=True, default="", show_default=False
+            )
+            or None
+        )
+    ds = config.Datasource(
+        name=name,
+        endpoint=endpoint or "",
+        project_key=project or "",
+        username=username,
+        token=token,
+        cloud_id=cloud_id,
+        jql=jql,
+        index_comments=comments,
+        index_attachments=attachments,
+        interval=interval,
+        enabled=not disabled,
+    )
+    added = config.add_datasource(ds)
+    click.echo(f'Added datasource "{added.name}": {_describe_datasource(added)}')
+
+
+@datasource_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the Coco payloads (tokens masked).")
+def datasource_list(as_json: bool) -> None:
+    """List the datasources."""
+    items = config.load_datasources()
+    if as_json:
+        emit_json([ds.to_coco(mask_token=True) for ds in items])
+        return
+    if not items:
+        click.echo(
+            "No datasources yet. Add one with: jiradex datasource add NAME "
+            "--endpoint URL --project KEY",
+            err=True,
+        )
+        return
+    rows = [("NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "ENDPOINT")]
+    for ds in items:
+        sync = ds.interval if ds.sync_enabled else "off"
+        rows.append((ds.name, _yes_no(ds.enabled), ds.project_key, ds.auth_mode, sync, ds.endpoint))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]))
+
+
+@datasource_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the Coco payload (token masked).")
+def datasource_show(name: str, as_json: bool) -> None:
+    """Show one datasource (the token is masked)."""
+    ds = config.get_datasource(name)
+    if as_json:
+        emit_json(ds.to_coco(mask_token=True))
+        return
+    auth = ds.auth_mode
+    if ds.username:
+        auth += f" (username {ds.username})"
+    lines = [
+        ("name", ds.name),
+        ("enabled", _yes_no(ds.enabled)),
+        ("connector", ds.connector_id),
+        ("endpoint", ds.endpoint),
+        ("project", ds.project_key),
+        ("auth", auth),
+        ("token", ds.token_masked or "-"),
+        ("cloud id", ds.cloud_id or "-"),
+        ("jql", ds.jql or "-"),
+        ("comments", _yes_no(ds.index_comments)),
+        ("attachments", _yes_no(ds.index_attachments)),
+        ("sync", f"every {ds.interval}" + ("" if ds.sync_enabled else " (scheduled sync off)")),
+    ]
+    for label, value in lines:
+        click.echo(f"{label:<12} {value}")
+
+
+@datasource_group.command("remove")
+@click.argument("name")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation.")
+def datasource_remove(name: str, assume_yes: bool) -> None:
+    """Remove a datasource from the configuration."""
+    ds = config.get_datasource(name)
+    if not assume_yes and sys.stdin.isatty():
+        click.confirm(
+            f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint})?', abort=True
+        )
+    removed = config.remove_datasource(ds.name)
+    click.echo(f'Removed datasource "{removed.name}".')
+
+
+@datasource_group.command("enable")
+@click.argument("name")
+def datasource_enable(name: str) -> None:
+    """Enable a datasource (it is synced again)."""
+    ds = config.set_datasource_enabled(name, True)
+    click.echo(f'Enabled datasource "{ds.name}".')
+
+
+@datasource_group.command("disable")
+@click.argument("name")
+def datasource_disable(name: str) -> None:
+    """Disable a datasource (kept, but not synced)."""
+    ds = config.set_datasource_enabled(name, False)
+    click.echo(f'Disabled datasource "{ds.name}".')
+
+
+@cli.group("connector")
+def connector_group() -> None:
+    """Connectors datasources can use (Coco's connector metadata)."""
+
+
+@connector_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the connector metadata as JSON.")
+def connector_list(as_json: bool) -> None:
+    """List the registered connectors."""
+    items = connectors.list_connectors()
+    if as_json:
+        emit_json(items)
+        return
+    for item in items:
+        click.echo(f"{item['id']:<8} {item['name']} ({item['category']}): {item['description']}")
+
+
+@connector_group.command("show")
+@click.argument("connector_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the connector metadata as JSON.")
+def connector_show(connector_id: str, as_json: bool) -> None:
+    """Show a connector and its datasource settings."""
+    item = connectors.get_connector(connector_id)
+    if as_json:
+        emit_json(item)
+        return
+    click.echo(f"{item['name']} ({item['id']}): {item['description']}")
+    click.echo(f"category: {item['category']}; tags: {', '.join(item['tags'])}; {item['url']}")
+    click.echo("settings (connector.config):")
+    for key, spec in item["config"].items():
+        flags = "required" if spec.get("required") else "optional"
+        if "default" in spec:
+            flags += f", default {json.dumps(spec['default'])}"
+        click.echo(f"  {key:<21} {spec['type']}, {flags}: {spec['description']}")
+
+
+@cli.group("jira")
+def jira_group() -> None:
+    """The global Jira connection (jira.json and JIRA_* variables) for tasks and post-back."""
+
+
+@jira_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def jira_status(as_json: bool) -> None:
+    """Show the global connection and where each value comes from (token masked)."""
+    conn = config.load_jira_connection()
+    status = conn.status()
+    if as_json:
+        emit_json(status)
+        return
+
+    def source(key: str) -> str:
+        origin = status["sources"].get(key)
+        if origin == "env":
+            return f"  [env {config.JIRA_ENV[key]}]"
+        return f"  [{origin}]" if origin else ""
+
+    state = "configured" if conn.configured else "not configured"
+    click.echo(f"Jira connection: {state}")
+    rows = [
+        ("site URL", conn.base_url or "-", "base_url"),
+        ("cloud id", conn.cloud_id or "-", "cloud_id"),
+        ("API mode", conn.api_mode.replace("_", " "), "cloud_id"),
+        ("e-mail", conn.email or "-", "email"),
+        ("token", status["token"] or "-", "api_token"),
+        ("enabled", _yes_no(conn.enabled), "enabled"),
+    ]
+    for label, value, key in rows:
+        click.echo(f"  {label:<9} {value}{source(key) if label != 'API mode' else ''}")
+    if conn.configured:
+        click.echo(f"  {'API URL':<9} {status['api_url']}")
+    click.echo(f"  {'file':<9} {status['config_file']}")
+    for problem in status["problems"]:
+        click.echo(f"  missing: {problem}")
+
+
+@jira_group.command("disconnect")
+def jira_disconnect() -> None:
+    """Forget the saved connection (deletes jira.json; JIRA_* variables still apply)."""
+    path = paths.jira_config_path()
+    if config.clear_jira_connection():
+        click.echo(f"Removed {path}.")
+    else:
+        click.echo(f"No saved Jira connection ({path} does not exist).")
+    in_use = config.jira_env_in_use()
+    if in_use:
+        click.echo(
+            f"Note: {', '.join(in_use)} still set in the environment and still apply.", err=True
+        )
+
+
+# ======================================================================= end config
 
 
 # --------------------------------------------------------------------------- entry
