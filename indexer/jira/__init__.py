@@ -1,0 +1,77 @@
+"""The Jira REST client: auth modes, Cloud/Data Center detection, paging, retries,
+rate limiting, attachment downloads and comment posting (see docs/ENGINE.md)."""
+
+from __future__ import annotations
+
+from .auth import (
+    JiraAuth,
+    auth_mode,
+    fetch_cloud_id,
+    gateway_base,
+    is_loopback,
+    normalize_site_url,
+)
+from .client import (
+    DEFAULT_ATTACHMENT_MAX_BYTES,
+    AttachmentDownload,
+    JiraClient,
+    client_for_connection,
+    client_for_datasource,
+    is_binary_type,
+    validate_issue_key,
+)
+from .errors import (
+    InvalidIssueKeyError,
+    IssueNotFoundError,
+    JiraAuthError,
+    JiraBadRequestError,
+    JiraConnectionError,
+    JiraGoneError,
+    JiraInsecureError,
+    JiraNotEnabledError,
+    JiraNotFoundError,
+    JiraPermissionError,
+    JiraRateLimitError,
+    JiraResponseError,
+    JiraServerError,
+    JiraTimeoutError,
+    ProjectNotFoundError,
+    error_messages,
+)
+from .http import AIMDLimiter, RequestStats, RetryPolicy, parse_retry_after
+
+__all__ = [
+    "AIMDLimiter",
+    "AttachmentDownload",
+    "DEFAULT_ATTACHMENT_MAX_BYTES",
+    "InvalidIssueKeyError",
+    "IssueNotFoundError",
+    "JiraAuth",
+    "JiraAuthError",
+    "JiraBadRequestError",
+    "JiraClient",
+    "JiraConnectionError",
+    "JiraGoneError",
+    "JiraInsecureError",
+    "JiraNotEnabledError",
+    "JiraNotFoundError",
+    "JiraPermissionError",
+    "JiraRateLimitError",
+    "JiraResponseError",
+    "JiraServerError",
+    "JiraTimeoutError",
+    "ProjectNotFoundError",
+    "RequestStats",
+    "RetryPolicy",
+    "auth_mode",
+    "client_for_connection",
+    "client_for_datasource",
+    "error_messages",
+    "fetch_cloud_id",
+    "gateway_base",
+    "is_binary_type",
+    "is_loopback",
+    "normalize_site_url",
+    "parse_retry_after",
+    "validate_issue_key",
+]

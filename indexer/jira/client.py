@@ -1,0 +1,897 @@
+"""`JiraClient`: the one place jiradex talks to Jira.
+
+It detects the deployment (`/rest/api/2/serverInfo`): Cloud pages
+`/rest/api/3/search/jql` with `nextPageToken` (no `total`; its default `fields` is
+only `id`, so fields are always explicit); Data Center, Server and anonymous
+instances page `/rest/api/2/search` with `startAt`, counting what each page really
+held because servers lower `maxResults`. The removed Cloud `/search` is never used.
+
+The client is thread-safe: one `httpx.Client`, an AIMD concurrency limit shared by
+every request, retries with bounded back-off, and one clear `JiraError` per failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+
+from indexer import secrets
+
+from .auth import JiraAuth, fetch_cloud_id, is_loopback, normalize_site_url, origin
+from .errors import (
+    InvalidIssueKeyError,
+    IssueNotFoundError,
+    JiraAuthError,
+    JiraConnectionError,
+    JiraError,
+    JiraInsecureError,
+    JiraNotEnabledError,
+    JiraResponseError,
+    JiraTimeoutError,
+    ProjectNotFoundError,
+    auth_error,
+    error_for_status,
+    html_title,
+    looks_like_html,
+)
+from .http import (
+    RETRY_STATUSES_GATEWAY,
+    RETRY_STATUSES_RATE,
+    AIMDLimiter,
+    RequestStats,
+    RetryPolicy,
+)
+
+log = logging.getLogger("jiradex.jira")
+
+DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_TIMEOUT = 30.0
+MAX_REDIRECTS = 5
+BULKFETCH_CHUNK = 100
+USER_AGENT = "jiradex/0.1 (+https://github.com/jiradex)"
+
+ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[1-9][0-9]*$")
+PROJECT_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+BINARY_PREFIXES = ("image/", "video/", "audio/", "font/")
+BINARY_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/x-7z-compressed",
+        "application/x-rar-compressed",
+        "application/vnd.rar",
+        "application/java-archive",
+        "application/x-msdownload",
+        "application/x-executable",
+        "application/x-sharedlib",
+        "application/vnd.ms-cab-compressed",
+        "application/x-iso9660-image",
+        "application/wasm",
+    }
+)
+
+
+def is_binary_type(content_type: str | None) -> bool:
+    """True for media, archives and opaque bytes: not worth downloading for text."""
+    base = (content_type or "").split(";")[0].strip().lower()
+    return bool(base) and (base.startswith(BINARY_PREFIXES) or base in BINARY_TYPES)
+
+
+def validate_issue_key(key_or_id: str) -> str:
+    """A key like PROJ-123 (upper-cased) or a numeric id; else InvalidIssueKeyError."""
+    text = str(key_or_id or "").strip()
+    if text.isdigit():
+        return text
+    if not ISSUE_KEY_RE.match(text):
+        shown = secrets.redact(text)[:60]
+        raise InvalidIssueKeyError(f"Issue key must look like PROJECT-123 (got {shown!r})")
+    return text.upper()
+
+
+@dataclass
+class AttachmentDownload:
+    """The bytes of an attachment, or why they were skipped."""
+
+    url: str
+    content: bytes | None = None
+    content_type: str = ""
+    size: int = 0
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.content is not None
+
+
+class JiraClient:
+    """A thread-safe Jira REST client built from plain parameters."""
+
+    def __init__(
+        self,
+        site_url: str,
+        username: str | None = None,
+        token: str | None = None,
+        cloud_id: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = 10.0,
+        max_concurrency: int = 6,
+        attachment_max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        deployment: str | None = None,
+    ):
+        self.site_url = normalize_site_url(site_url)
+        self.auth = JiraAuth(
+            self.site_url,
+            username=(username or "").strip() or None,
+            token=(token or "").strip() or None,
+            cloud_id=(cloud_id or "").strip() or None,
+        )
+        self.api_base = self.auth.api_base
+        self.attachment_max_bytes = attachment_max_bytes
+        self.retry = retry or RetryPolicy()
+        self.limiter = AIMDLimiter(max_concurrency)
+        self.stats = RequestStats()
+        self._trusted_origin = origin(self.api_base)
+        self._lock = threading.Lock()
+        self._server_info: dict | None = None
+        self._deployment = deployment
+        pool = max(2, max_concurrency * 2)
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            follow_redirects=False,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    # ------------------------------------------------------------------ basics
+
+    def __repr__(self) -> str:
+        return (
+            f"JiraClient(site_url={self.site_url!r}, api_base={self.api_base!r}, "
+            f"mode={self.auth_mode!r}, username={self.auth.username!r}, "
+            f"token={secrets.mask(self.auth.token)!r})"
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> JiraClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def auth_mode(self) -> str:
+        return self.auth.mode
+
+    def browse_url(self, key: str) -> str:
+        """`{site}/browse/KEY`: always the site, even for service accounts."""
+        return f"{self.site_url}/browse/{key}"
+
+    def request_counts(self) -> dict:
+        """Counters for benchmarks: requests, retries, rate_limited, bytes, by_status."""
+        return self.stats.snapshot()
+
+    # ------------------------------------------------------------------ concurrency
+
+    def slot(self):
+        """`with client.slot():` holds one concurrency slot for a unit of work."""
+        return self.limiter.slot()
+
+    def map_concurrent(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """`[fn(item) ...]` run on up to `max_concurrency` threads, results in order.
+
+        Every request made inside `fn` goes through the AIMD limit, so a burst of 429s
+        slows the whole batch down. The first exception is raised after all finish.
+        """
+        items = list(items)
+        if not items:
+            return []
+        workers = min(self.limiter.max_limit, len(items))
+        if workers == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-jira") as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            return [future.result() for future in futures]
+
+    # ------------------------------------------------------------------ transport
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.api_base + path_or_url
+
+    def _headers_for(self, url: str, extra: dict | None = None) -> dict:
+        """Accept JSON; add Authorization only for the API origin, never over plain http."""
+        headers = {"Accept": "application/json"}
+        if extra:
+            headers.update(extra)
+        value = self.auth.authorization
+        if value and origin(url) == self._trusted_origin:
+            scheme, host, _port = origin(url)
+            if scheme != "https" and not is_loopback(host):
+                raise JiraInsecureError(
+                    f"Refusing to send credentials over plain http to {host}: "
+                    "use an https:// site URL"
+                )
+            headers["Authorization"] = value
+        return headers
+
+    def _network_error(self, exc: Exception, url: str) -> JiraError:
+        host = urlsplit(url).hostname or url
+        site = self.site_url if origin(url) == origin(self.site_url) else f"{host}"
+        if isinstance(exc, httpx.TimeoutException):
+            return JiraTimeoutError(
+                f"Connection to {site} timed out: check the site URL and your network"
+            )
+        text = str(exc).lower()
+        if any(
+            s in text
+            for s in (
+                "name or service not known",
+                "nodename nor servname",
+                "getaddrinfo",
+                "name resolution",
+                "no address",
+            )
+        ):
+            return JiraConnectionError(
+                f"Cannot resolve the host {host}: check the site URL and your network"
+            )
+        if "refused" in text:
+            return JiraConnectionError(
+                f"Connection to {site} was refused: check the site URL and your network"
+            )
+        if "ssl" in text or "certificate" in text:
+            return JiraConnectionError(
+                f"TLS handshake with {host} failed: check the site URL and your network "
+                "(a proxy or a self-signed certificate?)"
+            )
+        return JiraConnectionError(
+            f"Cannot connect to {site}: check the site URL and your network ({type(exc).__name__})"
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+        not_found: JiraError | None = None,
+        ok_redirect: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; return an open streamed response with a 2xx (or 3xx) status.
+
+        The caller reads and closes it. 4xx/5xx become JiraErrors here.
+        """
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD")
+        policy = self.retry
+        started = policy.clock()
+        attempt = 0
+        headers = self._headers_for(url)
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+        content = None if json_body is None else json.dumps(json_body).encode()
+        while True:
+            attempt += 1
+            try:
+                with self.limiter.slot():
+                    self.stats.add("requests")
+                    request = self._http.build_request(
+                        method, url, params=params, content=content, headers=headers
+                    )
+                    response = self._http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                self.stats.add("errors")
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if (idempotent or unsent) and attempt < policy.max_network_attempts:
+                    wait = policy.backoff(attempt)
+                    if self._can_wait(started, wait):
+                        log.info(
+                            "jira: %s on %s, retry %d in %.1fs",
+                            type(exc).__name__,
+                            secrets.redact(url),
+                            attempt,
+                            wait,
+                        )
+                        self._wait(wait)
+                        continue
+                raise self._network_error(exc, url) from exc
+
+            status = response.status_code
+            self.stats.status(status)
+            if 200 <= status < 300 or (ok_redirect and 300 <= status < 400):
+                self.limiter.on_success()
+                return response
+
+            retry_rate = status in RETRY_STATUSES_RATE
+            retry_gateway = status in RETRY_STATUSES_GATEWAY and idempotent
+            if status == 429:
+                self.stats.add("rate_limited")
+                self.limiter.on_rate_limited()
+            if (retry_rate or retry_gateway) and attempt < policy.max_attempts:
+                if retry_rate:
+                    wait = policy.wait_for(attempt, response.headers.get("Retry-After"))
+                else:
+                    wait = policy.backoff(attempt)
+                if self._can_wait(started, wait):
+                    response.close()
+                    log.info(
+                        "jira: HTTP %d on %s, retry %d in %.1fs",
+                        status,
+                        secrets.redact(url),
+                        attempt,
+                        wait,
+                    )
+                    self._wait(wait)
+                    continue
+            body = self._read_text(response)
+            if 300 <= status < 400:
+                location = response.headers.get("Location", "")
+                raise JiraResponseError(
+                    f"Jira at {self.site_url} redirected to {secrets.redact(location)[:120]}: "
+                    "check the site URL (https, context path)"
+                )
+            self.stats.add("errors")
+            raise error_for_status(
+                status,
+                body,
+                content_type=response.headers.get("Content-Type", ""),
+                headers=response.headers,
+                site=self.site_url,
+                auth_mode=self.auth_mode,
+                path=urlsplit(url).path,
+                not_found=not_found,
+                attempts=attempt,
+            )
+
+    def _can_wait(self, started: float, wait: float) -> bool:
+        return (self.retry.clock() - started) + wait <= self.retry.budget_seconds
+
+    def _wait(self, seconds: float) -> None:
+        self.stats.add("retries")
+        self.stats.add("waited_seconds", seconds)
+        self.retry.sleep(seconds)
+
+    def _read_text(self, response: httpx.Response, limit: int = 65536) -> str:
+        try:
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) >= limit:
+                    break
+            return data[:limit].decode(response.encoding or "utf-8", errors="replace")
+        except httpx.HTTPError:
+            return ""
+        finally:
+            response.close()
+
+    def _json(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+        not_found: JiraError | None = None,
+    ) -> Any:
+        """One JSON call: retries on network/HTTP trouble and on broken bodies."""
+        url = self._url(path_or_url)
+        bad_bodies = 0
+        while True:
+            response = self._send(
+                method,
+                url,
+                params=params,
+                json_body=json_body,
+                idempotent=idempotent,
+                not_found=not_found,
+            )
+            try:
+                raw = response.read()
+            except httpx.TransportError as exc:
+                raise self._network_error(exc, url) from exc
+            finally:
+                response.close()
+            self.stats.add("bytes", len(raw))
+            try:
+                return self._decode(response, raw, url)
+            except JiraAuthError:
+                raise
+            except JiraResponseError:
+                retry_ok = idempotent if idempotent is not None else method.upper() == "GET"
+                bad_bodies += 1
+                if retry_ok and bad_bodies <= 2:
+                    self._wait(self.retry.backoff(bad_bodies))
+                    continue
+                raise
+
+    def _decode(self, response: httpx.Response, raw: bytes, url: str) -> Any:
+        path = urlsplit(url).path
+        text = raw.decode("utf-8", errors="replace")
+        if not text.strip():
+            if response.status_code in (201, 204):
+                return None
+            reason = response.headers.get("X-Seraph-LoginReason", "")
+            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+                raise auth_error("", site=self.site_url, auth_mode=self.auth_mode)
+            raise JiraResponseError(f"Jira sent an empty response for {path}")
+        content_type = response.headers.get("Content-Type", "")
+        if looks_like_html(text, content_type):
+            title = html_title(text)
+            what = f" ({secrets.redact(title)[:80]})" if title else ""
+            raise JiraResponseError(
+                f"Jira at {self.site_url} answered with an HTML page{what} instead of JSON: "
+                "check the site URL and that no login page or proxy is in the way"
+            )
+        try:
+            return json.loads(text)
+        except ValueError:
+            stripped = text.lstrip()
+            if stripped[:1] in ("{", "["):
+                raise JiraResponseError(
+                    f"Jira sent an incomplete JSON response for {path} (connection cut?)"
+                ) from None
+            raise JiraResponseError(
+                f"Jira sent something that is not JSON for {path}: check the site URL"
+            ) from None
+
+    # ------------------------------------------------------------------ deployment
+
+    def server_info(self) -> dict:
+        """`/rest/api/2/serverInfo` (cached; callable anonymously)."""
+        with self._lock:
+            cached = self._server_info
+        if cached is not None:
+            return cached
+        info = self._json("GET", "/rest/api/2/serverInfo") or {}
+        with self._lock:
+            self._server_info = info
+        return info
+
+    @property
+    def deployment(self) -> str:
+        """`"cloud"` or `"datacenter"` (Server counts as datacenter)."""
+        if self._deployment is None:
+            if self.auth.cloud_id:
+                detected = "cloud"
+            else:
+                kind = str(self.server_info().get("deploymentType") or "").lower()
+                detected = "cloud" if kind == "cloud" else "datacenter"
+            with self._lock:
+                self._deployment = detected
+        return self._deployment
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.deployment == "cloud"
+
+    @property
+    def api_version(self) -> str:
+        return "3" if self.is_cloud else "2"
+
+    @property
+    def api_mode(self) -> str:
+        """A short description of how searches are paged, for `jira test`."""
+        if self.is_cloud:
+            return "REST v3, search/jql with nextPageToken"
+        return "REST v2, search with startAt"
+
+    def _api(self, path: str) -> str:
+        return f"/rest/api/{self.api_version}{path}"
+
+    # ------------------------------------------------------------------ search
+
+    def search_issues(
+        self,
+        jql: str,
+        fields: Iterable[str] | str = ("*navigable",),
+        page_size: int = 100,
+        *,
+        expand: str | None = None,
+    ) -> Iterator[list[dict]]:
+        """Pages (lists) of raw issues in JQL order, to the last page."""
+        field_list = fields if isinstance(fields, str) else ",".join(fields)
+        if not field_list:
+            field_list = "id"
+        if self.is_cloud:
+            yield from self._search_cloud(jql, field_list, page_size, expand)
+        else:
+            yield from self._search_dc(jql, field_list, page_size, expand)
+
+    def _search_cloud(self, jql, fields, page_size, expand) -> Iterator[list[dict]]:
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": page_size}
+            if expand:
+                params["expand"] = expand
+            if token:
+                params["nextPageToken"] = token
+            data = self._json("GET", "/rest/api/3/search/jql", params=params) or {}
+            issues = data.get("issues") or []
+            if issues:
+                yield issues
+            token = data.get("nextPageToken")
+            if data.get("isLast") or not token or token in seen_tokens:
+                return
+            seen_tokens.add(token)
+
+    def _search_dc(self, jql, fields, page_size, expand) -> Iterator[list[dict]]:
+        start = 0
+        size = page_size
+        while True:
+            params: dict[str, Any] = {
+                "jql": jql,
+                "fields": fields,
+                "startAt": start,
+                "maxResults": size,
+            }
+            if expand:
+                params["expand"] = expand
+            data = self._json("GET", "/rest/api/2/search", params=params) or {}
+            issues = data.get("issues") or []
+            if issues:
+                yield issues
+            # Servers lower maxResults: count what came, and ask for no more than allowed.
+            granted = data.get("maxResults")
+            if isinstance(granted, int) and 0 < granted < size:
+                size = granted
+            start = int(data.get("startAt", start) or 0) + len(issues)
+            total = data.get("total")
+            if not issues or (isinstance(total, int) and start >= total):
+                return
+
+    def search_ids(self, jql: str, page_size: int = 1000) -> Iterator[dict]:
+        """`{"id", "key", "updated"}` for every issue of the JQL (large, cheap pages)."""
+        for page in self.search_issues(
+            jql, ("updated",) if not self.is_cloud else ("id", "key", "updated"), page_size
+        ):
+            for issue in page:
+                yield {
+                    "id": str(issue.get("id")),
+                    "key": issue.get("key"),
+                    "updated": (issue.get("fields") or {}).get("updated"),
+                }
+
+    def count(self, jql: str) -> int:
+        """Issue count: Cloud's approximate count, or DC's `total`."""
+        if self.is_cloud:
+            data = (
+                self._json(
+                    "POST",
+                    "/rest/api/3/search/approximate-count",
+                    json_body={"jql": jql},
+                    idempotent=True,
+                )
+                or {}
+            )
+            return int(data.get("count") or 0)
+        data = (
+            self._json(
+                "GET", "/rest/api/2/search", params={"jql": jql, "maxResults": 0, "fields": "id"}
+            )
+            or {}
+        )
+        return int(data.get("total") or 0)
+
+    def bulkfetch(self, ids: Iterable[str | int], fields: Iterable[str] | str) -> list[dict]:
+        """Issues by id or key, 100 per call (Cloud bulkfetch; DC: `id in (...)` search)."""
+        wanted = [str(i) for i in ids]
+        field_list = [fields] if isinstance(fields, str) else list(fields)
+        issues: list[dict] = []
+        for start in range(0, len(wanted), BULKFETCH_CHUNK):
+            chunk = wanted[start : start + BULKFETCH_CHUNK]
+            if self.is_cloud:
+                data = (
+                    self._json(
+                        "POST",
+                        "/rest/api/3/issue/bulkfetch",
+                        json_body={"issueIdsOrKeys": chunk, "fields": field_list},
+                        idempotent=True,
+                    )
+                    or {}
+                )
+                issues.extend(data.get("issues") or [])
+            else:
+                numeric = [i for i in chunk if i.isdigit()]
+                keys = [validate_issue_key(i) for i in chunk if not i.isdigit()]
+                clauses = []
+                if numeric:
+                    clauses.append(f"id in ({','.join(numeric)})")
+                if keys:
+                    clauses.append(f"key in ({','.join(keys)})")
+                jql = " OR ".join(clauses)
+                for page in self._search_dc(jql, ",".join(field_list), BULKFETCH_CHUNK, None):
+                    issues.extend(page)
+        return issues
+
+    # ------------------------------------------------------------------ issues
+
+    def get_issue(
+        self,
+        key_or_id: str,
+        fields: Iterable[str] | str | None = None,
+        *,
+        expand: str | None = None,
+    ) -> dict:
+        key = validate_issue_key(key_or_id)
+        params: dict[str, Any] = {}
+        if fields:
+            params["fields"] = fields if isinstance(fields, str) else ",".join(fields)
+        if expand:
+            params["expand"] = expand
+        return self._json(
+            "GET",
+            self._api(f"/issue/{quote(key)}"),
+            params=params or None,
+            not_found=self._issue_not_found(key),
+        )
+
+    def _issue_not_found(self, key: str) -> IssueNotFoundError:
+        return IssueNotFoundError(
+            f"Issue {key} does not exist or you do not have permission to see it"
+        )
+
+    def comments(self, key_or_id: str, page_size: int = 100) -> list[dict]:
+        """Every comment of an issue, oldest first, paging `/comment` to `total`."""
+        key = validate_issue_key(key_or_id)
+        out: list[dict] = []
+        start = 0
+        while True:
+            data = (
+                self._json(
+                    "GET",
+                    self._api(f"/issue/{quote(key)}/comment"),
+                    params={"startAt": start, "maxResults": page_size},
+                    not_found=self._issue_not_found(key),
+                )
+                or {}
+            )
+            page = data.get("comments") or []
+            out.extend(page)
+            start = int(data.get("startAt", start) or 0) + len(page)
+            total = data.get("total")
+            if not page or not isinstance(total, int) or start >= total:
+                return out
+
+    def complete_comments(self, issue: dict) -> list[dict]:
+        """The full comment list of a raw issue: the embedded page when it is complete,
+        otherwise fetched from `/comment` (only when `total > len(comments)`)."""
+        embedded = (issue.get("fields") or {}).get("comment")
+        if isinstance(embedded, dict):
+            listed = embedded.get("comments") or []
+            total = embedded.get("total")
+            if not isinstance(total, int) or total <= len(listed):
+                return list(listed)
+        elif isinstance(embedded, list):
+            return list(embedded)
+        return self.comments(str(issue.get("id") or issue.get("key")))
+
+    def add_comment(self, key: str, markdown: str) -> dict:
+        """Post Markdown as a comment (ADF on v3, wiki markup on v2) -> `{"id", "url"}`."""
+        key = validate_issue_key(key)
+        from indexer import markup  # written alongside; imported only when posting
+
+        if self.is_cloud:
+            body: Any = markup.markdown_to_adf(markdown)
+        else:
+            body = markup.markdown_to_wiki(markdown)
+        data = (
+            self._json(
+                "POST",
+                self._api(f"/issue/{quote(key)}/comment"),
+                json_body={"body": body},
+                idempotent=False,
+                not_found=self._issue_not_found(key),
+            )
+            or {}
+        )
+        comment_id = str(data.get("id") or "")
+        if not comment_id:
+            raise JiraResponseError(f"Jira did not return the new comment's id for {key}")
+        return {"id": comment_id, "url": f"{self.browse_url(key)}?focusedCommentId={comment_id}"}
+
+    # ------------------------------------------------------------------ attachments
+
+    def download_attachment(
+        self,
+        url: str,
+        max_bytes: int | None = None,
+        *,
+        mime_type: str | None = None,
+        size: int | None = None,
+    ) -> AttachmentDownload:
+        """Stream an attachment; skip binaries and oversize files with a reason.
+
+        Redirects are followed by hand: Authorization goes only to the API origin,
+        so a redirect to a CDN or another host gets no credentials.
+        """
+        limit = self.attachment_max_bytes if max_bytes is None else max_bytes
+        result = AttachmentDownload(url=url, content_type=mime_type or "")
+        if mime_type and is_binary_type(mime_type):
+            result.skipped = f"binary type {mime_type}"
+            return result
+        if size is not None and size > limit:
+            result.skipped = f"larger than {limit} bytes ({size})"
+            return result
+        current = self._url(url)
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = self._send("GET", current, ok_redirect=True)
+            if 300 <= response.status_code < 400:
+                location = response.headers.get("Location")
+                response.close()
+                if not location:
+                    raise JiraResponseError("Jira redirected an attachment without a Location")
+                current = urljoin(current, location)
+                continue
+            try:
+                return self._read_attachment(response, result, limit)
+            finally:
+                response.close()
+        raise JiraResponseError(f"Too many redirects while downloading {secrets.redact(url)}")
+
+    def _read_attachment(
+        self, response: httpx.Response, result: AttachmentDownload, limit: int
+    ) -> AttachmentDownload:
+        content_type = response.headers.get("Content-Type", "") or result.content_type
+        result.content_type = content_type.split(";")[0].strip()
+        if is_binary_type(content_type):
+            result.skipped = f"binary type {result.content_type}"
+            return result
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            result.size = int(declared)
+            result.skipped = f"larger than {limit} bytes ({declared})"
+            return result
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    result.size = total
+                    result.skipped = f"larger than {limit} bytes"
+                    return result
+                chunks.append(chunk)
+        except httpx.TransportError as exc:
+            raise self._network_error(exc, str(response.url)) from exc
+        self.stats.add("bytes", total)
+        result.content = b"".join(chunks)
+        result.size = total
+        return result
+
+    # ------------------------------------------------------------------ account, project
+
+    def myself(self) -> dict:
+        return self._json("GET", self._api("/myself")) or {}
+
+    def project(self, key: str) -> dict:
+        text = str(key or "").strip()
+        if not PROJECT_KEY_RE.match(text):
+            raise ProjectNotFoundError(
+                f"Project key must look like ABC (got {secrets.redact(text)[:40]!r})"
+            )
+        text = text.upper()
+        return (
+            self._json(
+                "GET",
+                self._api(f"/project/{quote(text)}"),
+                not_found=ProjectNotFoundError(
+                    f"Project {text} does not exist or you do not have permission to see it"
+                ),
+            )
+            or {}
+        )
+
+    def tenant_info(self) -> str:
+        """The site's cloud id (Cloud only), from `/_edge/tenant_info`."""
+        return fetch_cloud_id(self.site_url, transport=self._http._transport)
+
+    def test_connection(self, project_key: str | None = None) -> dict:
+        """Who we are, the deployment, the API mode and (optionally) project visibility."""
+        result: dict[str, Any] = {
+            "site": self.site_url,
+            "api_base": self.api_base,
+            "auth_mode": self.auth_mode,
+        }
+        if self.auth_mode == "anonymous":
+            result["user"] = "anonymous"
+            result["account"] = None
+        else:
+            me = self.myself()
+            result["user"] = (
+                me.get("displayName")
+                or me.get("emailAddress")
+                or me.get("name")
+                or me.get("accountId")
+                or "unknown"
+            )
+            result["account"] = {
+                k: me.get(k)
+                for k in ("accountId", "name", "key", "displayName", "emailAddress", "timeZone")
+                if me.get(k) is not None
+            }
+        result["deployment"] = self.deployment
+        result["api_version"] = self.api_version
+        result["api_mode"] = self.api_mode
+        if project_key:
+            try:
+                info = self.project(project_key)
+                result["project"] = {
+                    "key": info.get("key") or project_key.upper(),
+                    "name": info.get("name"),
+                    "visible": True,
+                }
+            except ProjectNotFoundError as exc:
+                result["project"] = {
+                    "key": project_key.upper(),
+                    "visible": False,
+                    "error": str(exc),
+                }
+        return result
+
+
+# ---------------------------------------------------------------------- builders
+
+
+def client_for_datasource(ds: Any, **options: Any) -> JiraClient:
+    """A client from a datasource-like object (`endpoint, username, token, cloud_id`)."""
+    return JiraClient(
+        getattr(ds, "endpoint", None) or "",
+        username=getattr(ds, "username", None),
+        token=getattr(ds, "token", None),
+        cloud_id=getattr(ds, "cloud_id", None),
+        **options,
+    )
+
+
+def client_for_connection(conn: Any, **options: Any) -> JiraClient:
+    """A client from the global connection (`base_url, email, api_token, cloud_id, enabled`)."""
+    if conn is None or not getattr(conn, "enabled", False) or not getattr(conn, "base_url", None):
+        raise JiraNotEnabledError(
+            "Jira integration not enabled: run `jiradex jira connect` "
+            "or set JIRA_ENABLED, JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN"
+        )
+    return JiraClient(
+        conn.base_url,
+        username=getattr(conn, "email", None),
+        token=getattr(conn, "api_token", None),
+        cloud_id=getattr(conn, "cloud_id", None),
+        **options,
+    )
+
+
+__all__ = [
+    "AttachmentDownload",
+    "JiraClient",
+    "client_for_connection",
+    "client_for_datasource",
+    "fetch_cloud_id",
+    "is_binary_type",
+    "validate_issue_key",
+]

@@ -1,0 +1,191 @@
+"""HTTP plumbing for the Jira client: retries, rate limits, concurrency, counters.
+
+- `RetryPolicy` says what to retry and how long to wait: 429 and 503 honour
+  `Retry-After` (seconds or an HTTP date; 0 or missing means a short doubling
+  back-off with jitter), 502/504 and network errors back off too; 4xx never retry.
+  Attempts and total waiting time are both bounded. `sleep` is injectable so tests
+  never wait for real.
+- `AIMDLimiter` caps requests in flight: it halves on 429 and grows back by one slot
+  per `limit` successes (additive increase), like TCP congestion control.
+- `RequestStats` counts requests for benchmarks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+RETRY_STATUSES_RATE = frozenset({429, 503})
+RETRY_STATUSES_GATEWAY = frozenset({502, 504})
+NEVER_RETRY = frozenset({400, 401, 403, 404, 410})
+
+
+@dataclass
+class RetryPolicy:
+    """Bounds and waits for retries. Tests pass `sleep=lambda s: None`."""
+
+    max_attempts: int = 6
+    max_network_attempts: int = 3
+    budget_seconds: float = 120.0
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, retry_number: int) -> float:
+        """Doubling delay with 50-100% jitter; retry_number counts from 1."""
+        delay = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        return delay * (0.5 + 0.5 * self.rng.random())
+
+    def wait_for(self, retry_number: int, retry_after: str | None) -> float:
+        """Seconds to wait before retry `retry_number` given a Retry-After value."""
+        seconds = parse_retry_after(retry_after, now=datetime.now(UTC))
+        if seconds is None or seconds <= 0:
+            return self.backoff(retry_number)
+        return min(seconds, self.max_delay * 4)
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date; None when absent/garbled."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class AIMDLimiter:
+    """A concurrency limit that halves on rate limiting and recovers slowly.
+
+    `acquire()`/`release()` bracket each request; a thread already holding a slot
+    (through `slot()`) does not take a second one, so callers may wrap whole units
+    of work without deadlocking on the client's own requests.
+    """
+
+    def __init__(
+        self,
+        limit: int = 6,
+        *,
+        minimum: int = 1,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.max_limit = max(1, int(limit))
+        self.minimum = max(1, min(minimum, self.max_limit))
+        self._limit = float(self.max_limit)
+        self._in_flight = 0
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._cooldown = cooldown
+        self._clock = clock
+        self._last_decrease = -1e18
+        self.decreases = 0
+
+    @property
+    def limit(self) -> int:
+        with self._cond:
+            return int(self._limit)
+
+    @property
+    def in_flight(self) -> int:
+        with self._cond:
+            return self._in_flight
+
+    def _depth(self) -> int:
+        return getattr(self._local, "depth", 0)
+
+    def acquire(self) -> None:
+        depth = self._depth()
+        if depth == 0:
+            with self._cond:
+                while self._in_flight >= int(self._limit):
+                    self._cond.wait()
+                self._in_flight += 1
+        self._local.depth = depth + 1
+
+    def release(self) -> None:
+        depth = self._depth()
+        if depth <= 0:
+            raise RuntimeError("release() without acquire()")
+        self._local.depth = depth - 1
+        if depth == 1:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def on_rate_limited(self) -> None:
+        """Multiplicative decrease, at most once per cooldown (a burst of 429s is one event)."""
+        with self._cond:
+            now = self._clock()
+            if now - self._last_decrease < self._cooldown:
+                return
+            self._last_decrease = now
+            self._limit = max(float(self.minimum), int(self._limit) / 2)
+            self.decreases += 1
+
+    def on_success(self) -> None:
+        """Additive increase: one more slot after about `limit` successes."""
+        with self._cond:
+            if self._limit < self.max_limit:
+                before = int(self._limit)
+                self._limit = min(float(self.max_limit), self._limit + 1.0 / max(1.0, self._limit))
+                if int(self._limit) > before:
+                    self._cond.notify_all()
+
+
+class RequestStats:
+    """Thread-safe counters for benchmarks and `--verbose` output."""
+
+    FIELDS = ("requests", "retries", "rate_limited", "errors", "bytes", "waited_seconds")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, float] = dict.fromkeys(self.FIELDS, 0)
+        self._by_status: dict[int, int] = {}
+
+    def add(self, name: str, amount: float = 1) -> None:
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + amount
+
+    def status(self, code: int) -> None:
+        with self._lock:
+            self._by_status[code] = self._by_status.get(code, 0) + 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            data = dict(self._counts)
+            data["by_status"] = dict(sorted(self._by_status.items()))
+        return data
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts = dict.fromkeys(self.FIELDS, 0)
+            self._by_status = {}

@@ -1,0 +1,867 @@
+"""Unit tests of the Jira client against httpx.MockTransport (no network, no sleeps).
+
+Cassette tests (test_jira_cassettes.py) cover the same paths against fakejira; these
+cover what a cassette cannot hold: header shapes, network errors, exact waits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from indexer import secrets
+from indexer.errors import ConfigError, JiraError
+from indexer.jira import (
+    AIMDLimiter,
+    InvalidIssueKeyError,
+    IssueNotFoundError,
+    JiraAuthError,
+    JiraBadRequestError,
+    JiraClient,
+    JiraConnectionError,
+    JiraGoneError,
+    JiraInsecureError,
+    JiraNotEnabledError,
+    JiraPermissionError,
+    JiraRateLimitError,
+    JiraResponseError,
+    JiraServerError,
+    JiraTimeoutError,
+    ProjectNotFoundError,
+    RetryPolicy,
+    client_for_connection,
+    client_for_datasource,
+    error_messages,
+    parse_retry_after,
+)
+
+SITE = "https://example.atlassian.net"
+TOKEN = "unit-secret-token-0001"
+CLOUD_INFO = {"deploymentType": "Cloud", "version": "1001.0.0-SNAPSHOT"}
+DC_INFO = {"version": "9.12.0", "versionNumbers": [9, 12, 0]}
+
+
+class Recorder:
+    """A MockTransport handler: routes by (method, path), records every request."""
+
+    def __init__(self, routes: dict[tuple[str, str], Callable | list | httpx.Response]):
+        self.routes = routes
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        key = (request.method, request.url.path)
+        target = self.routes.get(key)
+        if target is None:
+            key = (request.method, request.url.host + request.url.path)
+            target = self.routes.get(key)
+        if target is None:
+            return httpx.Response(404, json={"errorMessages": [f"no route {key}"]})
+        if isinstance(target, list):
+            item = target.pop(0) if len(target) > 1 else target[0]
+            return item(request) if callable(item) else item
+        if callable(target):
+            return target(request)
+        return target
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
+
+
+def make_client(
+    routes, *, site=SITE, username="me@example.com", token=TOKEN, cloud_id=None, sleeps=None, **kw
+) -> tuple[JiraClient, Recorder]:
+    recorder = Recorder(routes)
+    waits = sleeps if sleeps is not None else []
+    policy = kw.pop("retry", None) or RetryPolicy(sleep=waits.append, budget_seconds=1000)
+    client = JiraClient(
+        site,
+        username=username,
+        token=token,
+        cloud_id=cloud_id,
+        transport=httpx.MockTransport(recorder),
+        retry=policy,
+        **kw,
+    )
+    return client, recorder
+
+
+def ok(data, status=200, headers=None) -> httpx.Response:
+    return httpx.Response(status, json=data, headers=headers)
+
+
+# ------------------------------------------------------------------ auth shapes
+
+
+def test_basic_auth_header_for_cloud_api_token():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/myself"): ok({"displayName": "Me"}),
+        }
+    )
+    assert client.auth_mode == "basic"
+    client.myself()
+    header = rec.requests[-1].headers["Authorization"]
+    assert header == "Basic " + base64.b64encode(f"me@example.com:{TOKEN}".encode()).decode()
+    assert rec.paths() == ["/rest/api/2/serverInfo", "/rest/api/3/myself"]
+
+
+def test_bearer_auth_for_data_center_pat():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
+            ("GET", "/rest/api/2/myself"): ok({"name": "me"}),
+        },
+        username=None,
+    )
+    assert client.auth_mode == "bearer"
+    client.myself()
+    assert rec.requests[-1].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert client.deployment == "datacenter" and client.api_version == "2"
+
+
+def test_anonymous_sends_no_authorization():
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO)}, username=None, token=None
+    )
+    assert client.auth_mode == "anonymous"
+    client.server_info()
+    assert "Authorization" not in rec.requests[-1].headers
+
+
+def test_service_account_goes_through_gateway_and_browse_keeps_site(monkeypatch):
+    monkeypatch.setenv("JIRADEX_GATEWAY_URL", "https://gw.example.test/")
+    client, rec = make_client(
+        {("GET", "gw.example.test/ex/jira/cid-123/rest/api/3/myself"): ok({"displayName": "Bot"})},
+        username="bot@serviceaccount.atlassian.com",
+        cloud_id="cid-123",
+    )
+    assert client.auth_mode == "service_account"
+    assert client.api_base == "https://gw.example.test/ex/jira/cid-123"
+    assert client.deployment == "cloud"  # no serverInfo request needed
+    client.myself()
+    sent = rec.requests[-1]
+    assert str(sent.url) == "https://gw.example.test/ex/jira/cid-123/rest/api/3/myself"
+    assert sent.headers["Authorization"].startswith("Basic ")
+    assert client.browse_url("ABC-1") == "https://example.atlassian.net/browse/ABC-1"
+
+
+def test_default_gateway_and_context_path_kept():
+    client = JiraClient(
+        "https://issues.example.org/jira/", cloud_id="c1", username="b@x", token=TOKEN
+    )
+    assert client.api_base == "https://api.atlassian.com/ex/jira/c1"
+    assert client.browse_url("LUCENE-1") == "https://issues.example.org/jira/browse/LUCENE-1"
+    dc = JiraClient("https://issues.example.org/jira/")
+    assert dc.api_base == "https://issues.example.org/jira"
+
+
+def test_service_account_without_email_is_a_config_error():
+    with pytest.raises(ConfigError, match="e-mail"):
+        JiraClient(SITE, token=TOKEN, cloud_id="c1")
+
+
+def test_refuses_credentials_over_plain_http_to_remote_host():
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO)}, site="http://jira.example.com"
+    )
+    with pytest.raises(JiraInsecureError, match="plain http"):
+        client.server_info()
+    assert rec.requests == []
+    loop, rec2 = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO)}, site="http://127.0.0.1:8080"
+    )
+    loop.server_info()
+    assert rec2.requests[0].headers["Authorization"].startswith("Basic ")
+    anon, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO)},
+        site="http://jira.example.com",
+        username=None,
+        token=None,
+    )
+    assert anon.server_info() == DC_INFO
+
+
+def test_token_never_in_repr_and_registered_for_redaction():
+    client = JiraClient(SITE, username="me@example.com", token=TOKEN)
+    assert TOKEN not in repr(client) and TOKEN not in repr(client.auth)
+    assert TOKEN not in secrets.redact(f"oops {TOKEN}")
+
+
+def test_builders_read_attributes_and_disabled_connection():
+    class Ds:
+        endpoint = "https://issues.example.org/jira"
+        username = None
+        token = TOKEN
+        cloud_id = None
+
+    assert client_for_datasource(Ds()).auth_mode == "bearer"
+
+    class Conn:
+        enabled = True
+        base_url = SITE
+        email = "me@example.com"
+        api_token = TOKEN
+        cloud_id = "cid"
+
+    client = client_for_connection(Conn())
+    assert client.auth_mode == "service_account"
+    Conn.enabled = False
+    with pytest.raises(JiraNotEnabledError, match="Jira integration not enabled"):
+        client_for_connection(Conn())
+    with pytest.raises(JiraNotEnabledError, match="Jira integration not enabled"):
+        client_for_connection(None)
+
+
+def test_bad_site_url():
+    with pytest.raises(ConfigError, match="site URL"):
+        JiraClient("")
+    with pytest.raises(ConfigError, match="Invalid Jira site URL"):
+        JiraClient("ftp://x")
+    assert JiraClient("example.atlassian.net").site_url == SITE
+
+
+# ------------------------------------------------------------------ retries
+
+
+def seq(*responses):
+    return list(responses)
+
+
+def test_429_honours_retry_after_seconds_then_succeeds():
+    waits: list[float] = []
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): seq(
+                httpx.Response(429, headers={"Retry-After": "7"}), ok(DC_INFO)
+            )
+        },
+        sleeps=waits,
+    )
+    assert client.server_info() == DC_INFO
+    assert waits == [7.0]
+    assert client.request_counts()["rate_limited"] == 1
+    assert client.request_counts()["requests"] == 2
+
+
+def test_429_with_zero_or_missing_retry_after_backs_off_doubling_with_jitter():
+    waits: list[float] = []
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): seq(
+                httpx.Response(429, headers={"Retry-After": "0"}),
+                httpx.Response(429),
+                httpx.Response(429),
+                ok(DC_INFO),
+            )
+        },
+        sleeps=waits,
+    )
+    client.server_info()
+    assert len(waits) == 3
+    base = client.retry.base_delay
+    for n, wait in enumerate(waits, start=1):
+        assert base * 2 ** (n - 1) * 0.5 <= wait <= base * 2 ** (n - 1)
+    assert all(w > 0 for w in waits)
+
+
+def test_retry_after_http_date():
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30
+    assert parse_retry_after("garbage", now=now) is None
+    assert parse_retry_after("", now=now) is None
+    assert parse_retry_after("2.5", now=now) == 2.5
+
+
+def test_429_gives_up_after_bounded_attempts_with_clear_message():
+    waits: list[float] = []
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "1"})},
+        sleeps=waits,
+    )
+    with pytest.raises(JiraRateLimitError, match="rate limiting"):
+        client.server_info()
+    assert len(rec.requests) == client.retry.max_attempts == 6
+    assert len(waits) == 5
+
+
+def test_retry_budget_stops_long_waits():
+    waits: list[float] = []
+    policy = RetryPolicy(sleep=waits.append, budget_seconds=10)
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "60"})},
+        retry=policy,
+    )
+    with pytest.raises(JiraRateLimitError):
+        client.server_info()
+    assert waits == [] and len(rec.requests) == 1
+
+
+def test_503_honours_retry_after():
+    waits: list[float] = []
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): seq(
+                httpx.Response(503, headers={"Retry-After": "3"}), ok(DC_INFO)
+            )
+        },
+        sleeps=waits,
+    )
+    client.server_info()
+    assert waits == [3.0]
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_retry_with_backoff(status):
+    waits: list[float] = []
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): seq(httpx.Response(status), ok(DC_INFO))}, sleeps=waits
+    )
+    client.server_info()
+    assert len(waits) == 1 and len(rec.requests) == 2
+
+
+def test_500_kept_failing_message():
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(502, text="Bad gateway")}
+    )
+    with pytest.raises(JiraServerError, match="HTTP 502 after 6 attempts"):
+        client.server_info()
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
+def test_client_errors_never_retry(status):
+    waits: list[float] = []
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(status, json={"errorMessages": ["x"]})},
+        sleeps=waits,
+    )
+    with pytest.raises(JiraError):
+        client.server_info()
+    assert len(rec.requests) == 1 and waits == []
+
+
+def test_connection_error_retries_then_clear_message():
+    waits: list[float] = []
+    calls = []
+
+    def refuse(request):
+        calls.append(request)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    client, _ = make_client({("GET", "/rest/api/2/serverInfo"): refuse}, sleeps=waits)
+    with pytest.raises(JiraConnectionError, match="refused: check the site URL"):
+        client.server_info()
+    assert len(calls) == client.retry.max_network_attempts == 3 and len(waits) == 2
+
+
+def test_connection_error_then_success():
+    state = {"n": 0}
+
+    def flaky(request):
+        state["n"] += 1
+        if state["n"] == 1:
+            raise httpx.ConnectError("boom")
+        return ok(DC_INFO)
+
+    client, _ = make_client({("GET", "/rest/api/2/serverInfo"): flaky})
+    assert client.server_info() == DC_INFO
+
+
+def test_timeout_message_names_site():
+    def slow(request):
+        raise httpx.ConnectTimeout("timed out")
+
+    client, _ = make_client({("GET", "/rest/api/2/serverInfo"): slow})
+    with pytest.raises(JiraTimeoutError) as info:
+        client.server_info()
+    assert str(info.value) == (
+        f"Connection to {SITE} timed out: check the site URL and your network"
+    )
+
+
+def test_dns_failure_message():
+    def nodns(request):
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    client, _ = make_client({("GET", "/rest/api/2/serverInfo"): nodns})
+    with pytest.raises(JiraConnectionError, match="Cannot resolve the host example.atlassian.net"):
+        client.server_info()
+
+
+def test_read_timeout_on_post_comment_is_not_retried(monkeypatch):
+    calls = []
+
+    def slow(request):
+        calls.append(request)
+        raise httpx.ReadTimeout("read timed out")
+
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
+            ("POST", "/rest/api/2/issue/ABC-1/comment"): slow,
+        }
+    )
+    fake_markup(monkeypatch)
+    with pytest.raises(JiraTimeoutError):
+        client.add_comment("ABC-1", "hi")
+    assert len(calls) == 1  # a comment must never be posted twice
+
+
+# ------------------------------------------------------------------ bodies and errors
+
+
+def test_html_200_is_a_clear_error_after_one_or_two_retries():
+    page = "<!DOCTYPE html><html><head><title>Log in - SSO</title></head><body/></html>"
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): httpx.Response(
+                200, text=page, headers={"Content-Type": "text/html"}
+            )
+        }
+    )
+    with pytest.raises(JiraResponseError, match=r"HTML page \(Log in - SSO\) instead of JSON"):
+        client.server_info()
+    assert len(rec.requests) == 3
+
+
+def test_truncated_json_retried_then_ok():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): seq(
+                httpx.Response(
+                    200, content=b'{"version": "9.1', headers={"Content-Type": "application/json"}
+                ),
+                ok(DC_INFO),
+            )
+        }
+    )
+    assert client.server_info() == DC_INFO
+
+
+def test_truncated_json_message():
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): httpx.Response(
+                200, content=b'{"issues": [', headers={"Content-Type": "application/json"}
+            )
+        }
+    )
+    with pytest.raises(JiraResponseError, match="incomplete JSON"):
+        client.server_info()
+
+
+def test_empty_200_with_seraph_failure_is_auth_error():
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): httpx.Response(
+                200, content=b"", headers={"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"}
+            )
+        }
+    )
+    with pytest.raises(JiraAuthError, match="check the e-mail and API token"):
+        client.server_info()
+
+
+def test_error_body_shapes():
+    assert error_messages('{"errorMessages":["a","b"],"errors":{"jql":"bad"}}') == [
+        "a",
+        "b",
+        "jql: bad",
+    ]
+    assert error_messages(
+        '{"message":"Client must be authenticated to access this resource.","status-code":401}'
+    ) == ["Client must be authenticated to access this resource."]
+    assert error_messages("Client must be authenticated to access this resource.") == [
+        "Client must be authenticated to access this resource."
+    ]
+    assert error_messages("<html><title>Oops</title></html>", "text/html") == [
+        "(an HTML page: Oops)"
+    ]
+    assert error_messages("") == []
+    assert error_messages('["x"]') == ["x"]
+
+
+def err_client(status, body, headers=None, **kw):
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    resp = httpx.Response(status, content=content, headers=headers)
+    return make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/myself"): resp,
+            ("GET", "/rest/api/3/issue/ABC-9"): resp,
+            ("GET", "/rest/api/3/project/NOPE"): resp,
+            ("GET", "/rest/api/3/search/jql"): resp,
+        },
+        **kw,
+    )[0]
+
+
+def test_401_basic_message():
+    client = err_client(401, {"errorMessages": ["You are not authenticated."]})
+    with pytest.raises(JiraAuthError) as info:
+        client.myself()
+    assert str(info.value) == f"Authentication failed for {SITE}: check the e-mail and API token"
+
+
+def test_401_scoped_token_on_site_url_explains_service_account():
+    client = err_client(
+        401, "Client must be authenticated to access this resource.", {"Content-Type": "text/plain"}
+    )
+    with pytest.raises(JiraAuthError, match="service account .*cloud id.*e-mail"):
+        client.myself()
+    client = err_client(
+        401,
+        {"message": "Client must be authenticated to access this resource.", "status-code": 401},
+    )
+    with pytest.raises(JiraAuthError, match="service account"):
+        client.myself()
+
+
+def test_401_anonymous_and_bearer_messages():
+    client = err_client(401, "", username=None, token=None)
+    with pytest.raises(JiraAuthError, match="needs authentication"):
+        client.myself()
+    client = err_client(401, "", username=None)
+    with pytest.raises(JiraAuthError, match="personal access token"):
+        client.myself()
+
+
+def test_403_permission_and_captcha():
+    client = err_client(
+        403, {"errorMessages": ["You currently don't have access to perform this operation."]}
+    )
+    with pytest.raises(JiraPermissionError, match="Permission denied by Jira.*don't have access"):
+        client.myself()
+    client = err_client(
+        403,
+        "<html>captcha</html>",
+        {"X-Authentication-Denied-Reason": "CAPTCHA_CHALLENGE; login-url=x"},
+    )
+    with pytest.raises(JiraAuthError, match="CAPTCHA"):
+        client.myself()
+
+
+def test_issue_not_found_and_bad_key():
+    client = err_client(
+        404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."]}
+    )
+    with pytest.raises(IssueNotFoundError) as info:
+        client.get_issue("abc-9")
+    assert str(info.value) == "Issue ABC-9 does not exist or you do not have permission to see it"
+    client, rec = make_client({})
+    for bad in ("ABC", "ABC-", "12-ABC", "ABC-0", "a b-1", ""):
+        with pytest.raises(InvalidIssueKeyError, match="Issue key must look like PROJECT-123"):
+            client.get_issue(bad)
+    assert rec.requests == []
+
+
+def test_project_not_found():
+    client = err_client(404, {"errorMessages": ["No project could be found with key 'NOPE'."]})
+    with pytest.raises(ProjectNotFoundError, match="Project NOPE does not exist"):
+        client.project("NOPE")
+
+
+def test_410_explains_migration_and_400_shows_jql_error():
+    body = {
+        "errorMessages": [
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."
+        ],
+        "errors": {},
+    }
+    client = err_client(410, body)
+    with pytest.raises(JiraGoneError, match="search/jql"):
+        list(client.search_issues("project = ABC", ["summary"]))
+    client = err_client(
+        400,
+        {
+            "errorMessages": [
+                "Field 'foo' does not exist or you do not have permission to view it."
+            ],
+            "errors": {},
+        },
+    )
+    with pytest.raises(JiraBadRequestError, match="Field 'foo' does not exist"):
+        list(client.search_issues("foo = 1", ["summary"]))
+
+
+def test_token_never_in_error_messages():
+    client = err_client(400, {"errorMessages": [f"bad token {TOKEN}"]})
+    with pytest.raises(JiraBadRequestError) as info:
+        list(client.search_issues("x", ["summary"]))
+    assert TOKEN not in str(info.value)
+
+
+# ------------------------------------------------------------------ paging
+
+
+def test_cloud_paging_stops_on_missing_token_and_sends_fields():
+    pages = [
+        ok({"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "t1", "isLast": False}),
+        ok({"issues": [{"id": "2", "key": "A-2"}]}),  # last page: no token, no isLast
+    ]
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/search/jql"): pages,
+        }
+    )
+    got = list(client.search_issues("project = A", ["summary", "status"], page_size=1))
+    assert [[i["key"] for i in p] for p in got] == [["A-1"], ["A-2"]]
+    searches = [r for r in rec.requests if r.url.path.endswith("/search/jql")]
+    assert searches[0].url.params["fields"] == "summary,status"
+    assert "nextPageToken" not in searches[0].url.params
+    assert searches[1].url.params["nextPageToken"] == "t1"
+    assert not any(r.url.path.endswith("/search") for r in rec.requests)
+
+
+def test_dc_paging_reads_lowered_max_results():
+    def page(request):
+        start = int(request.url.params["startAt"])
+        size = min(int(request.url.params["maxResults"]), 2)  # server caps at 2
+        issues = [
+            {"id": str(i), "key": f"D-{i}", "fields": {"updated": "u"}}
+            for i in range(start, min(start + size, 5))
+        ]
+        return ok({"startAt": start, "maxResults": size, "total": 5, "issues": issues})
+
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): page},
+        username=None,
+    )
+    ids = list(client.search_ids("project = D", page_size=50))
+    assert [i["key"] for i in ids] == [f"D-{i}" for i in range(5)]
+    starts = [r.url.params["startAt"] for r in rec.requests if r.url.path.endswith("/search")]
+    assert starts == ["0", "2", "4"]
+
+
+def test_complete_comments_fetches_only_when_incomplete():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
+            ("GET", "/rest/api/2/issue/10/comment"): [
+                ok(
+                    {
+                        "startAt": 0,
+                        "maxResults": 2,
+                        "total": 3,
+                        "comments": [{"id": "1"}, {"id": "2"}],
+                    }
+                ),
+                ok({"startAt": 2, "maxResults": 2, "total": 3, "comments": [{"id": "3"}]}),
+            ],
+        }
+    )
+    complete = {"id": "10", "fields": {"comment": {"total": 1, "comments": [{"id": "9"}]}}}
+    assert client.complete_comments(complete) == [{"id": "9"}]
+    assert rec.requests == []
+    partial = {
+        "id": "10",
+        "key": "D-1",
+        "fields": {"comment": {"total": 3, "maxResults": 1, "comments": [{"id": "1"}]}},
+    }
+    assert [c["id"] for c in client.complete_comments(partial)] == ["1", "2", "3"]
+
+
+# ------------------------------------------------------------------ attachments
+
+
+def test_redirect_to_other_origin_drops_authorization():
+    def content(request):
+        return httpx.Response(303, headers={"Location": "https://cdn.example.net/blob/1?sig=x"})
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/3/attachment/content/1"): content,
+            ("GET", "cdn.example.net/blob/1"): httpx.Response(
+                200, content=b"hello log", headers={"Content-Type": "text/plain"}
+            ),
+        }
+    )
+    result = client.download_attachment(f"{SITE}/rest/api/3/attachment/content/1")
+    assert result.ok and result.content == b"hello log"
+    assert "Authorization" in rec.requests[0].headers
+    assert rec.requests[1].url.host == "cdn.example.net"
+    assert "Authorization" not in rec.requests[1].headers
+
+
+def test_same_origin_redirect_keeps_authorization():
+    client, rec = make_client(
+        {
+            ("GET", "/secure/attachment/1/a.txt"): httpx.Response(
+                302, headers={"Location": "/secure/attachment/1/a2.txt"}
+            ),
+            ("GET", "/secure/attachment/1/a2.txt"): httpx.Response(
+                200, content=b"x", headers={"Content-Type": "text/plain"}
+            ),
+        }
+    )
+    assert client.download_attachment(f"{SITE}/secure/attachment/1/a.txt").content == b"x"
+    assert all("Authorization" in r.headers for r in rec.requests)
+
+
+def test_attachment_binary_and_size_skips():
+    client, rec = make_client(
+        {
+            ("GET", "/a/img"): httpx.Response(
+                200, content=b"\x89PNG", headers={"Content-Type": "image/png"}
+            ),
+            ("GET", "/a/big"): httpx.Response(
+                200, content=b"x" * 100, headers={"Content-Type": "text/plain"}
+            ),
+        }
+    )
+    assert client.download_attachment(f"{SITE}/a/img").skipped == "binary type image/png"
+    big = client.download_attachment(f"{SITE}/a/big", max_bytes=10)
+    assert big.content is None and "larger than 10 bytes" in big.skipped
+    n = len(rec.requests)
+    assert client.download_attachment(f"{SITE}/a/x", mime_type="application/zip").skipped
+    assert client.download_attachment(f"{SITE}/a/x", size=11 * 2**20).skipped.startswith("larger")
+    assert len(rec.requests) == n  # metadata hints skip without a request
+
+
+# ------------------------------------------------------------------ writes and misc
+
+
+def fake_markup(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("indexer.markup")
+    module.markdown_to_adf = lambda md: {
+        "version": 1,
+        "type": "doc",
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": md}]}],
+    }
+    module.markdown_to_wiki = lambda md: f"wiki:{md}"
+    monkeypatch.setitem(sys.modules, "indexer.markup", module)
+    import indexer
+
+    monkeypatch.setattr(indexer, "markup", module, raising=False)
+
+
+@pytest.mark.parametrize(
+    "info,version,expected",
+    [
+        (
+            CLOUD_INFO,
+            "3",
+            {
+                "version": 1,
+                "type": "doc",
+                "content": [
+                    {"type": "paragraph", "content": [{"type": "text", "text": "**done**"}]}
+                ],
+            },
+        ),
+        (DC_INFO, "2", "wiki:**done**"),
+    ],
+)
+def test_add_comment_body_per_api(monkeypatch, info, version, expected):
+    fake_markup(monkeypatch)
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(info),
+            ("POST", f"/rest/api/{version}/issue/ABC-1/comment"): ok({"id": "555"}, status=201),
+        }
+    )
+    out = client.add_comment("ABC-1", "**done**")
+    assert out == {"id": "555", "url": f"{SITE}/browse/ABC-1?focusedCommentId=555"}
+    assert json.loads(rec.requests[-1].content) == {"body": expected}
+
+
+def test_test_connection_reports_user_deployment_and_project():
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/myself"): ok({"displayName": "Ada", "accountId": "a1"}),
+            ("GET", "/rest/api/3/project/ABC"): ok({"key": "ABC", "name": "Alpha"}),
+            ("GET", "/rest/api/3/project/NOPE"): httpx.Response(404, json={"errorMessages": ["x"]}),
+        }
+    )
+    out = client.test_connection("ABC")
+    assert out["user"] == "Ada" and out["deployment"] == "cloud" and out["api_version"] == "3"
+    assert out["project"] == {"key": "ABC", "name": "Alpha", "visible": True}
+    assert client.test_connection("NOPE")["project"]["visible"] is False
+
+
+def test_aimd_limiter_halves_and_recovers_slowly():
+    clock = [0.0]
+    limiter = AIMDLimiter(8, clock=lambda: clock[0])
+    limiter.on_rate_limited()
+    limiter.on_rate_limited()  # same burst: counted once
+    assert limiter.limit == 4
+    clock[0] = 5
+    limiter.on_rate_limited()
+    assert limiter.limit == 2
+    limiter.on_success()
+    assert limiter.limit == 2  # one success is not enough: recovery is slow
+    for _ in range(2):
+        limiter.on_success()
+    assert limiter.limit == 3
+    for _ in range(100):
+        limiter.on_success()
+    assert limiter.limit == 8
+    clock[0] = 10
+    for _ in range(5):
+        clock[0] += 5
+        limiter.on_rate_limited()
+    assert limiter.limit == 1
+
+
+def test_slot_is_reentrant_and_bounds_concurrency():
+    import threading
+    import time
+
+    limiter = AIMDLimiter(2)
+    with limiter.slot(), limiter.slot():
+        assert limiter.in_flight == 1
+    peak = [0]
+    lock = threading.Lock()
+
+    def work():
+        with limiter.slot():
+            with lock:
+                peak[0] = max(peak[0], limiter.in_flight)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2 and limiter.in_flight == 0
+
+
+def test_map_concurrent_keeps_order_and_shares_limit():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
+            ("GET", "/rest/api/2/issue/A-1"): ok({"key": "A-1"}),
+            ("GET", "/rest/api/2/issue/A-2"): ok({"key": "A-2"}),
+            ("GET", "/rest/api/2/issue/A-3"): ok({"key": "A-3"}),
+        },
+        max_concurrency=3,
+    )
+    keys = client.map_concurrent(lambda k: client.get_issue(k)["key"], ["A-1", "A-2", "A-3"])
+    assert keys == ["A-1", "A-2", "A-3"]
+    assert client.request_counts()["requests"] == 4
+
+
+def test_fetch_cloud_id():
+    from indexer.jira import fetch_cloud_id
+
+    transport = httpx.MockTransport(
+        lambda r: ok({"cloudId": "abc-123"}) if r.url.path == "/_edge/tenant_info" else ok({}, 404)
+    )
+    assert fetch_cloud_id("https://example.atlassian.net/jira", transport=transport) == "abc-123"
+    bad = httpx.MockTransport(lambda r: httpx.Response(404, text="nope"))
+    with pytest.raises(JiraError, match="cloud id"):
+        fetch_cloud_id(SITE, transport=bad)
