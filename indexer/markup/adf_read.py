@@ -1,0 +1,560 @@
+"""Render Atlassian Document Format (ADF) as Markdown (for display) or plain text (for the index).
+
+Jira payloads are trusted for shape only loosely: any node may lack keys, carry the wrong
+types or be of a kind we do not know. Unknown nodes render their inner text. Nesting
+deeper than ``MAX_DEPTH`` is flattened to plain text, so hostile documents cannot cause a
+RecursionError.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_DEPTH = 48
+
+PANEL_LABELS = {
+    "info": "Info",
+    "note": "Note",
+    "tip": "Tip",
+    "warning": "Warning",
+    "error": "Error",
+    "success": "Success",
+}
+
+# Block-level node types: in plain text they sit on lines of their own.
+_BLOCK_TYPES = frozenset(
+    {
+        "doc",
+        "paragraph",
+        "heading",
+        "bulletList",
+        "orderedList",
+        "listItem",
+        "taskList",
+        "taskItem",
+        "blockTaskItem",
+        "decisionList",
+        "decisionItem",
+        "codeBlock",
+        "blockquote",
+        "panel",
+        "rule",
+        "table",
+        "tableRow",
+        "expand",
+        "nestedExpand",
+        "mediaSingle",
+        "mediaGroup",
+        "blockCard",
+        "embedCard",
+        "layoutSection",
+        "layoutColumn",
+        "bodiedExtension",
+        "extension",
+        "caption",
+    }
+)
+_CELL_TYPES = frozenset({"tableCell", "tableHeader"})
+
+
+# ---------------------------------------------------------------------------
+# Small accessors that never raise
+
+
+def _kind(node: Any) -> str:
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, str):
+            return kind
+    return ""
+
+
+def _attrs(node: Any) -> dict:
+    attrs = node.get("attrs") if isinstance(node, dict) else None
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _children(node: Any) -> list:
+    if isinstance(node, list):
+        return node
+    content = node.get("content") if isinstance(node, dict) else None
+    return content if isinstance(content, list) else []
+
+
+def _attr_str(node: Any, *names: str) -> str:
+    attrs = _attrs(node)
+    for name in names:
+        value = attrs.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+    return ""
+
+
+def format_timestamp(value: Any) -> str:
+    """ADF dates carry epoch milliseconds (usually as a string); show them as YYYY-MM-DD."""
+    try:
+        millis = int(float(value))
+        return datetime.fromtimestamp(millis / 1000, tz=UTC).strftime("%Y-%m-%d")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value) if value not in (None, "") else ""
+
+
+# ---------------------------------------------------------------------------
+# Leaf rendering shared by both outputs
+
+
+def _leaf_text(node: dict, kind: str, markdown: bool) -> str | None:
+    """Text for nodes that carry their words in attrs; None when the node is not such a leaf."""
+    if kind == "text":
+        text = node.get("text")
+        return text if isinstance(text, str) else ""
+    if kind == "hardBreak":
+        return "\n"
+    if kind == "mention":
+        name = _attr_str(node, "text", "displayName", "id")
+        return (name if name.startswith("@") else "@" + name) if name else ""
+    if kind == "emoji":
+        return _attr_str(node, "text", "shortName")
+    if kind in ("inlineCard", "blockCard", "embedCard"):
+        url = _attr_str(node, "url")
+        if not url:
+            data = _attrs(node).get("data")
+            if isinstance(data, dict):
+                url = str(data.get("url") or data.get("name") or "")
+        return url
+    if kind == "status":
+        text = _attr_str(node, "text")
+        return f"[{text.upper()}]" if markdown and text else text
+    if kind == "date":
+        return format_timestamp(_attrs(node).get("timestamp"))
+    if kind in ("media", "mediaInline"):
+        name = _attr_str(node, "alt", "filename", "name", "title")
+        if markdown:
+            url = _attr_str(node, "url")
+            label = name or "attachment"
+            return f"[{label}]({url})" if url else f"[{label}]"
+        return name
+    if kind == "placeholder":
+        return _attr_str(node, "text")
+    if kind == "inlineExtension" or kind == "extension":
+        return _attr_str(node, "text") if not _children(node) else None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Plain text (iterative, so depth is never a problem)
+
+
+def adf_to_text(doc: Any) -> str:
+    """Readable words of an ADF document, one block per line, no Markdown syntax."""
+    if not isinstance(doc, dict | list):
+        return ""
+    try:
+        return _text(doc)
+    except Exception:  # noqa: BLE001 - the contract is "never raise"
+        return ""
+
+
+_LEAVE_CELL = object()
+
+
+def _text(doc: Any) -> str:
+    out: list[str] = []
+    cell_depth = 0  # inside table cells, blocks are separated by spaces so a row stays a line
+    # Stack items are nodes, strings to emit after a node's children, or _LEAVE_CELL.
+    stack: list[Any] = [doc]
+    while stack:
+        item = stack.pop()
+        if item is _LEAVE_CELL:
+            cell_depth -= 1
+            out.append("\x1f")
+            continue
+        if isinstance(item, str):
+            out.append(item if not cell_depth else item.replace("\n", " "))
+            continue
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        kind = _kind(item)
+        if kind == "text":
+            out.append(_plain_text_node(item))
+            continue
+        block_sep = " " if cell_depth else "\n"
+        leaf = _leaf_text(item, kind, markdown=False)
+        if kind in ("blockCard", "embedCard", "inlineCard"):
+            sep = " " if kind == "inlineCard" else block_sep
+            out.append(sep + (leaf or "") + sep)
+            continue
+        if leaf is not None:
+            out.append(leaf if not cell_depth else leaf.replace("\n", " "))
+            continue
+        if kind in _CELL_TYPES:
+            cell_depth += 1
+            out.append("\x1f")
+            stack.append(_LEAVE_CELL)
+        elif kind in _BLOCK_TYPES or not kind:
+            out.append(block_sep)
+            stack.append(block_sep)
+        if kind in ("expand", "nestedExpand", "panel"):
+            title = _attr_str(item, "title")
+            if title:
+                out.append(title + block_sep)
+        stack.extend(reversed(_children(item)))
+    return _tidy_text("".join(out))
+
+
+def _plain_text_node(node: dict) -> str:
+    """A text node's words, plus the link target when the words do not already show it."""
+    text = node.get("text")
+    text = text if isinstance(text, str) else ""
+    marks = node.get("marks")
+    if isinstance(marks, list):
+        for mark in marks:
+            if _kind(mark) == "link":
+                href = _attr_str(mark, "href")
+                if href and href not in text:
+                    return f"{text} ({href})" if text.strip() else href
+    return text
+
+
+_CELL_GAP = re.compile(r"[ \t]*\x1f(?:[ \t]*\x1f)*[ \t]*")
+
+
+def _tidy_line(line: str) -> str:
+    if "\x1f" in line:  # a table row: cells two spaces apart
+        return _CELL_GAP.sub("  ", line).strip()
+    return line.rstrip()
+
+
+def _tidy_text(text: str) -> str:
+    lines = (_tidy_line(line) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line.strip()).strip()
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+
+
+_INLINE_SPECIALS = re.compile(r"([\\`*\[\]])|(_)|(<)(?=[A-Za-z/!?])|(~~)")
+_LINE_START = re.compile(
+    r"^(\s{0,3})(#{1,6}(?:\s|$)|>|[-+*](?:\s|$)|\d{1,9}[.)](?:\s|$)|=+\s*$|-+\s*$)"
+)
+
+
+def escape_markdown(text: str) -> str:
+    """Escape characters that Markdown would read as syntax, keeping ordinary words readable."""
+
+    def repl(match: re.Match) -> str:
+        if match.group(1):
+            return "\\" + match.group(1)
+        if match.group(2):
+            start = match.start()
+            before = text[start - 1] if start > 0 else " "
+            after = text[start + 1] if start + 1 < len(text) else " "
+            if before.isalnum() and after.isalnum():
+                return "_"  # intraword underscore is never emphasis
+            return "\\_"
+        if match.group(3):
+            return "\\<"
+        return "\\~\\~"
+
+    return _INLINE_SPECIALS.sub(repl, text)
+
+
+def _escape_line_starts(text: str) -> str:
+    def fix(line: str) -> str:
+        match = _LINE_START.match(line)
+        if not match:
+            return line
+        indent, marker = match.group(1), match.group(2)
+        rest = line[match.end() :]
+        if marker[0].isdigit():
+            digits = marker.rstrip(".) \t")
+            return indent + digits + "\\" + marker[len(digits) :] + rest
+        return indent + "\\" + marker + rest
+
+    return "\n".join(fix(line) for line in text.split("\n"))
+
+
+def adf_to_markdown(doc: Any) -> str:
+    """Markdown for an ADF document; never raises."""
+    try:
+        renderer = _MarkdownRenderer()
+        return renderer.blocks(_children(doc) if _kind(doc) == "doc" else [doc], 0).strip("\n")
+    except Exception:  # noqa: BLE001 - the contract is "never raise"
+        return escape_markdown(adf_to_text(doc))
+
+
+class _MarkdownRenderer:
+    """Recursive Markdown writer; depth beyond MAX_DEPTH falls back to plain text."""
+
+    def blocks(self, nodes: list, depth: int) -> str:
+        parts = []
+        pending_inline: list = []
+        for node in nodes:
+            if _is_inline(node):
+                pending_inline.append(node)
+                continue
+            if pending_inline:
+                parts.append(self.paragraph(pending_inline))
+                pending_inline = []
+            rendered = self.block(node, depth + 1)
+            if rendered.strip():
+                parts.append(rendered)
+        if pending_inline:
+            parts.append(self.paragraph(pending_inline))
+        return "\n\n".join(p for p in parts if p.strip())
+
+    def block(self, node: Any, depth: int) -> str:
+        if not isinstance(node, dict):
+            return ""
+        if depth > MAX_DEPTH:
+            return _escape_line_starts(escape_markdown(_text(node)))
+        kind = _kind(node)
+        children = _children(node)
+        if kind == "paragraph":
+            return self.paragraph(children)
+        if kind == "heading":
+            level = _attrs(node).get("level")
+            level = level if isinstance(level, int) and 1 <= level <= 6 else 1
+            text = self.inline(children).replace("\n", " ").strip()
+            return "#" * level + " " + text if text else ""
+        if kind in ("bulletList", "orderedList", "taskList", "decisionList"):
+            return self.list(node, kind, depth)
+        if kind == "codeBlock":
+            return self.code_block(node)
+        if kind == "blockquote":
+            return _quote(self.blocks(children, depth))
+        if kind == "panel":
+            return self.panel(node, depth)
+        if kind == "rule":
+            return "---"
+        if kind == "table":
+            return self.table(node, depth)
+        if kind in ("expand", "nestedExpand"):
+            title = _attr_str(node, "title")
+            body = self.blocks(children, depth)
+            head = f"**{escape_markdown(title)}**" if title else ""
+            return "\n\n".join(p for p in (head, body) if p)
+        if kind in ("mediaSingle", "mediaGroup"):
+            items = [self.inline([c]) for c in children if _kind(c) in ("media", "mediaInline")]
+            captions = [self.inline(_children(c)) for c in children if _kind(c) == "caption"]
+            return "\n".join(i for i in items + captions if i) or "[attachment]"
+        if kind in ("blockCard", "embedCard"):
+            url = _leaf_text(node, kind, markdown=True) or ""
+            return f"<{url}>" if url and " " not in url else escape_markdown(url)
+        leaf = _leaf_text(node, kind, markdown=True)
+        if leaf is not None:
+            return self.paragraph([node])
+        # Unknown container (layoutSection, extensions, ...): render what is inside.
+        return self.blocks(children, depth)
+
+    def paragraph(self, inline_nodes: list) -> str:
+        text = self.inline(inline_nodes)
+        text = text.strip(" ")
+        return _escape_line_starts(text) if text.strip() else ""
+
+    def inline(self, nodes: list) -> str:
+        out: list[str] = []
+        for node in nodes:
+            if not isinstance(node, dict):
+                continue
+            kind = _kind(node)
+            if kind == "text":
+                out.append(self.text(node))
+            elif kind == "hardBreak":
+                out.append("\\\n")
+            elif kind == "inlineCard":
+                url = _leaf_text(node, kind, markdown=True) or ""
+                out.append(f"<{url}>" if url and " " not in url else escape_markdown(url))
+            elif kind in ("media", "mediaInline"):
+                out.append(_leaf_text(node, kind, markdown=True) or "")
+            else:
+                leaf = _leaf_text(node, kind, markdown=True)
+                if leaf is None:
+                    leaf = _text(node)
+                out.append(escape_markdown(leaf))
+        text = "".join(out)
+        return text[:-2] if text.endswith("\\\n") else text
+
+    def text(self, node: dict) -> str:
+        raw = node.get("text")
+        if not isinstance(raw, str) or not raw:
+            return ""
+        marks = node.get("marks")
+        kinds: dict[str, dict] = {}
+        if isinstance(marks, list):
+            for mark in marks:
+                if isinstance(mark, dict) and isinstance(mark.get("type"), str):
+                    kinds.setdefault(mark["type"], mark)
+        if "code" in kinds:
+            body = _code_span(raw)
+        else:
+            body = escape_markdown(raw)
+            # Emphasis markers must hug non-space characters, so keep outer spaces outside.
+            lead = body[: len(body) - len(body.lstrip())]
+            trail = body[len(body.rstrip()) :]
+            core = body.strip()
+            if core:
+                if "strike" in kinds:
+                    core = f"~~{core}~~"
+                if "em" in kinds:
+                    core = f"*{core}*"
+                if "strong" in kinds:
+                    core = f"**{core}**"
+                body = lead + core + trail
+        if "link" in kinds:
+            href = _attr_str(kinds["link"], "href")
+            if (
+                href == raw
+                and len(kinds) == 1
+                and re.match(r"^[a-z][a-z0-9+.-]*:[^\s<>]+$", href, re.I)
+            ):
+                return f"<{href}>"  # a bare URL: autolink keeps it readable and clickable
+            if href and body.strip():
+                return f"[{body}]({_link_target(href)})"
+        return body
+
+    def list(self, node: dict, kind: str, depth: int) -> str:
+        start = _attrs(node).get("order")
+        number = start if isinstance(start, int) and start >= 0 else 1
+        items = []
+        for item in _children(node):
+            if kind == "orderedList":
+                marker = f"{number}. "
+                number += 1
+            elif kind == "taskList" and _kind(item) == "taskItem":
+                done = _attrs(item).get("state") == "DONE"
+                marker = "- [x] " if done else "- [ ] "
+            else:
+                marker = "- "
+            if _kind(item) in ("listItem", "taskItem", "decisionItem", "blockTaskItem"):
+                body = self.item_body(_children(item), depth)
+            else:
+                body = self.block(item, depth + 1)
+            pad = " " * len(marker)
+            lines = body.split("\n") if body else [""]
+            rendered = (
+                marker
+                + lines[0]
+                + "".join("\n" + (pad + line if line else "") for line in lines[1:])
+            )
+            items.append(rendered.rstrip())
+        return "\n".join(items)
+
+    def item_body(self, children: list, depth: int) -> str:
+        """List items render tight: a paragraph followed by its nested list on the next line."""
+        parts: list[str] = []
+        for child in children:
+            if _is_inline(child):
+                parts.append(self.paragraph([child]))
+                continue
+            rendered = self.block(child, depth + 1)
+            if not rendered.strip():
+                continue
+            if parts and _kind(child) not in ("bulletList", "orderedList", "taskList"):
+                parts.append("")  # blank line keeps a second paragraph apart
+            parts.append(rendered)
+        return "\n".join(parts)
+
+    def code_block(self, node: dict) -> str:
+        language = _attr_str(node, "language")
+        text = "".join(
+            c.get("text", "") if isinstance(c.get("text"), str) else ""
+            for c in _children(node)
+            if isinstance(c, dict)
+        ).rstrip("\n")
+        fence = "```"
+        while fence in text:
+            fence += "`"
+        language = re.sub(r"[\s`]+", "", language)
+        body = text + "\n" if text else ""
+        return f"{fence}{language}\n{body}{fence}"
+
+    def panel(self, node: dict, depth: int) -> str:
+        attrs = _attrs(node)
+        panel_type = attrs.get("panelType") if isinstance(attrs.get("panelType"), str) else ""
+        label = _attr_str(node, "title") or PANEL_LABELS.get(panel_type, "Note")
+        body = self.blocks(_children(node), depth)
+        head = f"**{escape_markdown(label)}:**"
+        body = f"{head} {body}" if body else head
+        return _quote(body)
+
+    def table(self, node: dict, depth: int) -> str:
+        rows: list[list[str]] = []
+        header_first = False
+        for index, row in enumerate(_children(node)):
+            cells = [c for c in _children(row) if isinstance(c, dict)]
+            if not cells:
+                continue
+            if index == 0:
+                header_first = all(_kind(c) == "tableHeader" for c in cells)
+            rows.append([self.cell(c, depth) for c in cells])
+        if not rows:
+            return ""
+        width = max(len(r) for r in rows)
+        rows = [r + [""] * (width - len(r)) for r in rows]
+        if header_first:
+            header, body = rows[0], rows[1:]
+        else:
+            header, body = [""] * width, rows
+        lines = [_pipe_row(header), _pipe_row(["---"] * width)]
+        lines.extend(_pipe_row(r) for r in body)
+        return "\n".join(lines)
+
+    def cell(self, cell: dict, depth: int) -> str:
+        text = self.blocks(_children(cell), depth + 1)
+        text = re.sub(r"\\\n", " ", text)
+        text = re.sub(r"\s*\n\s*", " ", text).strip()
+        return text.replace("|", "\\|")
+
+
+def _pipe_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _quote(body: str) -> str:
+    if not body:
+        return ""
+    return "\n".join("> " + line if line else ">" for line in body.split("\n"))
+
+
+def _code_span(text: str) -> str:
+    text = text.replace("\n", " ")
+    ticks = "`"
+    while ticks in text:
+        ticks += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _link_target(href: str) -> str:
+    if re.search(r"[\s()<>]", href):
+        return "<" + href.replace("<", "%3C").replace(">", "%3E") + ">"
+    return href
+
+
+_INLINE_TYPES = frozenset(
+    {
+        "text",
+        "hardBreak",
+        "mention",
+        "emoji",
+        "inlineCard",
+        "status",
+        "date",
+        "mediaInline",
+        "placeholder",
+        "inlineExtension",
+    }
+)
+
+
+def _is_inline(node: Any) -> bool:
+    return _kind(node) in _INLINE_TYPES

@@ -1,0 +1,171 @@
+"""Markdown -> Jira wiki markup for posting comments to Jira Server/DC (REST v2).
+
+Walks markdown-it-py's token tree like ``adf_write`` does. Characters in plain text that
+Jira would read as markup are escaped with a backslash, but only where they could
+actually start or end formatting, so ordinary words (``snake_case``, ``a-b``) stay clean.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from indexer.markup.adf_write import MAX_NESTING, too_deep
+
+_MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").enable("strikethrough")
+
+# Always special in Jira text: macros, links, tables, images, and the escape itself.
+_ALWAYS = re.compile(r"([{}\[\]|!])")
+# Special only at a word boundary: emphasis markers and the rest.
+_BOUNDARY = re.compile(r"(?<![\w])([*_+\-^~?])|([*_+\-^~?])(?![\w])")
+_LINE_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.|#)")
+
+
+def markdown_to_wiki(md: Any) -> str:
+    """Jira wiki markup for Markdown text; never raises."""
+    if not isinstance(md, str):
+        md = "" if md is None else str(md)
+    try:
+        tokens = _MD.parse(md)
+        if too_deep(tokens):
+            raise ValueError("nesting too deep")  # markdown-it would drop the deepest text
+        return _WikiWriter().blocks(SyntaxTreeNode(tokens).children).strip("\n")
+    except Exception:  # noqa: BLE001 - the contract is "never raise"
+        return escape_wiki(md)
+
+
+def escape_wiki(text: str) -> str:
+    text = _ALWAYS.sub(r"\\\1", text)
+    text = _BOUNDARY.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    return "\n".join(_escape_line_start(line) for line in text.split("\n"))
+
+
+def _escape_line_start(line: str) -> str:
+    match = _LINE_START.match(line)
+    if not match:
+        return line
+    return match.group(1) + "\\" + match.group(2) + line[match.end() :]
+
+
+class _WikiWriter:
+    def __init__(self) -> None:
+        self.in_quote = False  # Jira's {quote} does not nest: inner quotes are flattened
+
+    def blocks(self, nodes: list[SyntaxTreeNode], prefix: str = "") -> str:
+        parts = [self.block(node, prefix) for node in nodes]
+        return "\n\n".join(p for p in parts if p.strip())
+
+    def block(self, node: SyntaxTreeNode, prefix: str = "") -> str:
+        kind = node.type
+        if kind == "paragraph":
+            return self.inline_of(node)
+        if kind == "heading":
+            level = node.tag[1:] if node.tag[1:].isdigit() else "1"
+            return f"h{level}. " + self.inline_of(node, single_line=True)
+        if kind in ("bullet_list", "ordered_list"):
+            return self.list(node, prefix)
+        if kind in ("fence", "code_block"):
+            language = node.info.strip().split()[0] if kind == "fence" and node.info.strip() else ""
+            head = "{code:" + re.sub(r"[^\w#+.-]", "", language) + "}" if language else "{code}"
+            body = node.content.removesuffix("\n").replace("{code}", "{ code}")
+            return f"{head}\n{body}\n{{code}}"
+        if kind == "blockquote":
+            if self.in_quote:
+                return self.blocks(node.children)
+            self.in_quote = True
+            try:
+                return "{quote}\n" + self.blocks(node.children) + "\n{quote}"
+            finally:
+                self.in_quote = False
+        if kind == "hr":
+            return "----"
+        if kind == "table":
+            return self.table(node)
+        if kind == "html_block":
+            return escape_wiki(node.content.strip("\n"))
+        return self.blocks(node.children, prefix)
+
+    def list(self, node: SyntaxTreeNode, prefix: str) -> str:
+        marker = prefix + ("#" if node.type == "ordered_list" else "*")
+        lines = []
+        for item in node.children:
+            texts: list[str] = []
+            nested: list[str] = []
+            for child in item.children:
+                if child.type in ("bullet_list", "ordered_list"):
+                    nested.append(self.list(child, marker))
+                elif child.type == "heading":
+                    texts.append(_wrap("*", self.inline_of(child, single_line=True)))
+                elif child.type in ("fence", "code_block", "table", "blockquote"):
+                    nested.append(self.block(child))
+                else:
+                    texts.append(self.block(child, marker).replace("\n", " \\\\ "))
+            lines.append(f"{marker} " + " \\\\ ".join(t for t in texts if t))
+            lines.extend(nested)
+        return "\n".join(lines)
+
+    def table(self, node: SyntaxTreeNode) -> str:
+        lines = []
+        for section in node.children:
+            for row in section.children:
+                cells = []
+                header = False
+                for cell in row.children:
+                    header = cell.type == "th"
+                    text = self.inline_of(cell, single_line=True) or " "
+                    cells.append(text)
+                sep = "||" if header else "|"
+                lines.append(sep + sep.join(cells) + sep)
+        return "\n".join(lines)
+
+    def inline_of(self, node: SyntaxTreeNode, single_line: bool = False) -> str:
+        text = "".join(self.inline(c.children) for c in node.children if c.type == "inline")
+        return text.replace("\n", " \\\\ ") if single_line else text
+
+    def inline(self, nodes: list[SyntaxTreeNode]) -> str:
+        out = []
+        for node in nodes:
+            kind = node.type
+            if kind in ("text", "html_inline"):
+                out.append(escape_wiki(node.content))
+            elif kind == "softbreak":
+                out.append(" ")
+            elif kind == "hardbreak":
+                out.append("\n")
+            elif kind == "code_inline":
+                out.append(_monospace(node.content))
+            elif kind == "strong":
+                out.append(_wrap("*", self.inline(node.children)))
+            elif kind == "em":
+                out.append(_wrap("_", self.inline(node.children)))
+            elif kind == "s":
+                out.append(_wrap("-", self.inline(node.children)))
+            elif kind == "link":
+                href = str(node.attrs.get("href", "")).replace("|", "%7C").replace("]", "%5D")
+                label = self.inline(node.children)
+                out.append(f"[{label}|{href}]" if label and label != href else f"[{href}]")
+            elif kind == "image":
+                src = str(node.attrs.get("src", "")).replace("!", "%21").replace("|", "%7C")
+                out.append(f"!{src}!" if src else "")
+            else:
+                out.append(
+                    self.inline(node.children) if node.children else escape_wiki(node.content)
+                )
+        return "".join(out)
+
+
+def _wrap(marker: str, text: str) -> str:
+    core = text.strip()
+    if not core:
+        return text
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    return f"{lead}{marker}{core}{marker}{trail}"
+
+
+def _monospace(text: str) -> str:
+    text = text.replace("\n", " ").strip() or " "
+    return "{{" + re.sub(r"([{}])", r"\\\1", text) + "}}"
