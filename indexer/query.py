@@ -1,0 +1,402 @@
+"""The search query language: user text -> a safe FTS5 MATCH expression + SQL filters.
+
+Syntax (ARCHITECTURE.md): words are ANDed; `"a phrase"`; `prefix*`; `a OR b` (OR binds
+tighter than the implicit AND, so `crash OR hang login` means (crash OR hang) AND
+login); `-word` or `NOT word` excludes; field filters `project:KEY status:"In Progress"
+assignee:NAME reporter:NAME label:X component:X type:Bug priority:High key:ABC-12
+datasource:NAME updated:>=2024-01-01 created:<2024-06-01 updated:-7d`; text column
+filters `summary:`/`title:`, `description:`, `comment:`, `attachment:`; a bare issue
+key (`ABC-123`) finds that issue first. Repeating a filter ORs its values
+(`status:Open status:Done`, also `status:Open,Done`); `-status:Done` negates one.
+
+Every user term is emitted as a quoted FTS5 string, so no user text is ever read as
+FTS5 syntax; parentheses, `AND`, `NEAR` and stray operators are dropped; an unknown
+`name:value` is searched as text (people paste `error: timeout` or URLs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from indexer.errors import QueryError
+from indexer.store import CJK_RUN, cjk_bigrams
+
+MAX_QUERY_CHARS = 2000
+MAX_TERMS = 40
+
+KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_HAS_TOKEN = re.compile(r"[^\W_]")
+_FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+
+# field name typed -> canonical filter name
+FILTER_FIELDS = {
+    "project": "project",
+    "status": "status",
+    "assignee": "assignee",
+    "reporter": "reporter",
+    "label": "label",
+    "labels": "label",
+    "component": "component",
+    "components": "component",
+    "type": "type",
+    "issuetype": "type",
+    "priority": "priority",
+    "key": "key",
+    "datasource": "datasource",
+    "source": "datasource",
+    "updated": "updated",
+    "created": "created",
+}
+# field name typed -> FTS5 columns it restricts a text term to
+TEXT_COLUMNS = {
+    "summary": ("summary",),
+    "title": ("summary",),
+    "description": ("description",),
+    "desc": ("description",),
+    "comment": ("comments",),
+    "comments": ("comments",),
+    "attachment": ("attachments",),
+    "attachments": ("attachments",),
+}
+_EXAMPLES = {
+    "updated": "updated:>=2024-01-01",
+    "created": "created:<2024-06-01",
+    "status": 'status:"In Progress"',
+}
+_NOBODY = {"none", "unassigned", "nobody", "empty", "null"}
+
+
+@dataclass
+class Term:
+    """One text term: a word, a phrase or a prefix, maybe limited to some columns."""
+
+    text: str
+    prefix: bool = False
+    columns: tuple[str, ...] = ()
+
+    def fts(self) -> str | None:
+        """The FTS5 expression for this term, or None when it holds no searchable token."""
+        parts: list[str] = []
+        rest = CJK_RUN.sub(" ", self.text)
+        if _HAS_TOKEN.search(rest):
+            phrase = _quote(" ".join(rest.split())) + (" *" if self.prefix else "")
+            if self.columns:
+                phrase = "{" + " ".join(self.columns) + "} : " + phrase
+            parts.append(phrase)
+        for run in CJK_RUN.findall(self.text):
+            if len(run) == 1:
+                parts.append(f"cjk : {_quote(run)} *")
+            else:
+                parts.append(f"cjk : {_quote(' '.join(cjk_bigrams(run)))}")
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+
+@dataclass
+class Filter:
+    field: str
+    values: list[str]
+    negated: bool = False
+
+
+@dataclass
+class ParsedQuery:
+    """A query ready for the engine: FTS5 groups (each an OR of terms), exclusions,
+    filters and bare issue keys."""
+
+    text: str
+    groups: list[list[Term]] = field(default_factory=list)
+    excluded: list[Term] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.groups or self.excluded or self.filters or self.keys)
+
+    def match(self) -> str | None:
+        """FTS5 MATCH expression of the positive terms (None when there are none)."""
+        parts = []
+        for group in self.groups:
+            exprs = [e for e in (t.fts() for t in group) if e]
+            if len(exprs) == 1:
+                parts.append(exprs[0])
+            elif exprs:
+                parts.append("(" + " OR ".join(exprs) + ")")
+        return " AND ".join(parts) if parts else None
+
+    def exclude_match(self) -> str | None:
+        """FTS5 expression matching any excluded term (None when there are none)."""
+        exprs = [e for e in (t.fts() for t in self.excluded) if e]
+        return " OR ".join(exprs) if exprs else None
+
+    def full_match(self) -> str | None:
+        positive, negative = self.match(), self.exclude_match()
+        if positive and negative:
+            return f"({positive}) NOT ({negative})"
+        return positive
+
+    def words(self) -> list[str]:
+        """Positive text of the query, for highlighting outside FTS5 (CJK, keys)."""
+        return [t.text for g in self.groups for t in g]
+
+    def sql_filters(self, alias: str = "i", now: datetime | None = None) -> tuple[str, list]:
+        """SQL (ANDed conditions over the issues table) and its parameters."""
+        clauses: list[str] = []
+        params: list = []
+        merged: dict[str, list[str]] = {}
+        negated: list[Filter] = []
+        for f in self.filters:
+            if f.negated:
+                negated.append(f)
+            else:
+                merged.setdefault(f.field, []).extend(f.values)
+        for name, values in merged.items():
+            if name in ("updated", "created"):  # date bounds are ANDed
+                for v in values:
+                    sql, p = _filter_sql(name, v, alias, now)
+                    clauses.append(sql)
+                    params.extend(p)
+                continue
+            ors = []
+            for v in values:
+                sql, p = _filter_sql(name, v, alias, now)
+                ors.append(sql)
+                params.extend(p)
+            clauses.append("(" + " OR ".join(ors) + ")" if len(ors) > 1 else ors[0])
+        for f in negated:
+            for v in f.values:
+                sql, p = _filter_sql(f.field, v, alias, now)
+                clauses.append(f"NOT coalesce({sql}, 0)")
+                params.extend(p)
+        return " AND ".join(clauses), params
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------- lexing
+
+
+def _lex(text: str) -> list[str]:
+    """Split into raw tokens: whitespace and parentheses separate, quotes group
+    (an unbalanced quote runs to the end)."""
+    tokens: list[str] = []
+    buf: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end
+            buf.append('"' + text[i + 1 : end] + '"')
+            i = end + 1
+            continue
+        if ch.isspace() or ch in "()":
+            if buf:
+                tokens.append("".join(buf))
+                buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    if buf:
+        tokens.append("".join(buf))
+    return tokens
+
+
+def _unquote(value: str) -> str:
+    return " ".join(value.replace('"', " ").split())
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse user text; raises QueryError only for what cannot be read (a bad date,
+    an empty filter value, an over-long query)."""
+    text = text or ""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"The query is too long ({len(text):,} characters; the limit is {MAX_QUERY_CHARS:,})"
+        )
+    query = ParsedQuery(text=text)
+    items: list[object] = []  # Term | "OR" | ("NOT", Term)
+    negate_next = False
+    for raw in _lex(text):
+        if raw in ("OR", "||", "|"):
+            items.append("OR")
+            continue
+        if raw in ("AND", "&&", "&", "NEAR", "+"):
+            continue
+        if raw == "NOT":
+            negate_next = True
+            continue
+        negated = negate_next
+        negate_next = False
+        while raw.startswith(("-", "!")):
+            negated = True
+            raw = raw[1:]
+        raw = raw.lstrip("+")
+        if not raw:
+            continue
+        m = _FIELD_RE.match(raw)
+        if m and not raw.startswith('"'):
+            name, value = m.group(1).lower(), m.group(2)
+            if name in FILTER_FIELDS:
+                canonical = FILTER_FIELDS[name]
+                value = _unquote(value)
+                if not value:
+                    example = _EXAMPLES.get(canonical, f"{name}:VALUE")
+                    raise QueryError(f"The filter {name}: needs a value, for example {example}")
+                if canonical in ("updated", "created"):
+                    _date_bound(canonical, value, datetime.now(UTC))  # validate early
+                    values = [value]
+                else:
+                    values = [v.strip() for v in value.split(",") if v.strip()]
+                query.filters.append(Filter(canonical, values, negated))
+                continue
+            if name in TEXT_COLUMNS:
+                term = _term(value, TEXT_COLUMNS[name])
+                if term:
+                    items.append(("NOT", term) if negated else term)
+                continue
+        if KEY_RE.match(raw) and not negated:
+            query.keys.append(raw.upper())
+        term = _term(raw, ())
+        if term:
+            items.append(("NOT", term) if negated else term)
+    # Fold OR: a positive term, then OR, then a positive term joins one group.
+    pending_or = False
+    for item in items:
+        if item == "OR":
+            pending_or = bool(query.groups)
+            continue
+        if isinstance(item, tuple):
+            query.excluded.append(item[1])
+            pending_or = False
+            continue
+        assert isinstance(item, Term)
+        if pending_or:
+            query.groups[-1].append(item)
+        else:
+            query.groups.append([item])
+        pending_or = False
+    n_terms = sum(len(g) for g in query.groups) + len(query.excluded)
+    if n_terms > MAX_TERMS:
+        raise QueryError(f"The query has too many words ({n_terms}; the limit is {MAX_TERMS})")
+    return query
+
+
+def _term(raw: str, columns: tuple[str, ...]) -> Term | None:
+    prefix = False
+    body = raw
+    if body.endswith("*"):
+        body = body.rstrip("*")
+        prefix = True
+    body = body.lstrip("*")
+    body = _unquote(body)
+    if not _HAS_TOKEN.search(body):
+        return None
+    # A prefix only applies to a term whose last character is a word character.
+    if prefix and not _HAS_TOKEN.match(body[-1]):
+        prefix = False
+    if prefix and CJK_RUN.search(body[-1]):
+        prefix = False  # CJK terms already match inside runs
+    return Term(body, prefix, columns)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filter_sql(name: str, value: str, a: str, now: datetime | None) -> tuple[str, list]:
+    if name in ("project", "status", "type", "priority"):
+        column = {"type": "issuetype"}.get(name, name)
+        return f"{a}.{column} = ? COLLATE NOCASE", [value]
+    if name == "key":
+        return f"{a}.key = ?", [value.upper()]
+    if name == "datasource":
+        return f"{a}.datasource = ?", [value]
+    if name in ("assignee", "reporter"):
+        if value.lower() in _NOBODY:
+            return f"coalesce({a}.{name}, '') = ''", []
+        return f"{a}.{name} LIKE ? ESCAPE '\\'", [_like(value)]
+    if name in ("label", "component"):
+        column = "labels" if name == "label" else "components"
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({a}.{column}) WHERE value = ? COLLATE NOCASE)",
+            [value],
+        )
+    if name in ("updated", "created"):
+        return _date_bound(name, value, now or datetime.now(UTC), a)
+    raise QueryError(f"Unknown filter {name}:")  # unreachable: names are checked
+
+
+_AGE_RE = re.compile(r"^-?(\d{1,5})\s*([hdwmy])$", re.I)
+_AGE_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str, list]:
+    """SQL for one date condition; stored dates are ISO strings in UTC, so string
+    comparison is chronological."""
+    m = re.match(r"^(>=|<=|=>|=<|>|<|=)?\s*(.+)$", value.strip())
+    op = (m.group(1) or "") if m else ""
+    op = {"=>": ">=", "=<": "<="}.get(op, op)
+    body = (m.group(2) if m else value).strip()
+    column = f"{a}.{name}"
+    age = _AGE_RE.match(body)
+    if age:
+        days = int(age.group(1)) * _AGE_UNITS[age.group(2).lower()]
+        bound = _iso(now - timedelta(days=days))
+        if op in ("<", "<="):
+            return f"{column} {op} ?", [bound]
+        return f"{column} >= ?", [bound]
+    start, end = _period(name, value, body)
+    if op == ">=":
+        return f"{column} >= ?", [start]
+    if op == ">":
+        return f"{column} >= ?", [end]
+    if op == "<":
+        return f"{column} < ?", [start]
+    if op == "<=":
+        return f"{column} < ?", [end]
+    return f"({column} >= ? AND {column} < ?)", [start, end]
+
+
+def _period(name: str, value: str, body: str) -> tuple[str, str]:
+    """[start, end) of a typed date: a year, a month, a day, or a moment."""
+    formats = (
+        ("%Y-%m-%dT%H:%M:%S", "moment"),
+        ("%Y-%m-%dT%H:%M", "moment"),
+        ("%Y-%m-%d %H:%M", "moment"),
+        ("%Y-%m-%d", "day"),
+        ("%Y/%m/%d", "day"),
+        ("%Y-%m", "month"),
+        ("%Y", "year"),
+    )
+    for fmt, kind in formats:
+        try:
+            dt = datetime.strptime(body, fmt)
+        except ValueError:
+            continue
+        if kind == "moment":
+            return _iso(dt), _iso(dt + timedelta(seconds=1))
+        if kind == "day":
+            return dt.strftime("%Y-%m-%d"), (dt + timedelta(days=1)).strftime("%Y-%m-%d")
+        if kind == "month":
+            nxt = datetime(dt.year + dt.month // 12, dt.month % 12 + 1, 1)
+            return dt.strftime("%Y-%m"), nxt.strftime("%Y-%m")
+        return dt.strftime("%Y"), f"{dt.year + 1:04d}"
+    raise QueryError(
+        f"Cannot read the date in {name}:{value}: use YYYY-MM-DD (with >=, >, <, <= "
+        "if you like) or an age such as 7d, 2w, 3m"
+    )

@@ -1,0 +1,791 @@
+"""The local index: SQLite (WAL) with an FTS5 table of issue documents.
+
+One row per Jira issue (keyed by datasource + Jira issue id, since keys change when
+issues move), its comments and attachments in their own tables, and one FTS5 row
+per issue holding the summary, description, comment and attachment text in separate
+columns, so a hit in a comment ranks and groups under its issue and the column that
+matched says where. The FTS rows are written in the same transaction as the issue
+rows, so readers (WAL) never see one without the other or half a page.
+
+Threading: a Store may be shared between threads (calls are serialised by a lock);
+for parallel reads open one Store per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from indexer import paths
+from indexer.errors import StoreError
+
+# FTS5 columns of `issue_fts`, in order. `tags` holds labels and components; `cjk`
+# holds bigrams of CJK runs (unicode61 does not segment CJK text into words).
+FTS_COLUMNS = ("summary", "tags", "description", "comments", "attachments", "cjk")
+TOKENIZER = "unicode61 remove_diacritics 2"
+
+ISSUE_FIELDS = (
+    "id",
+    "datasource",
+    "key",
+    "project",
+    "summary",
+    "description",
+    "description_text",
+    "issuetype",
+    "status",
+    "status_category",
+    "priority",
+    "assignee",
+    "reporter",
+    "labels",
+    "components",
+    "created",
+    "updated",
+    "url",
+    "raw",
+)
+COMMENT_FIELDS = ("id", "issue", "author", "created", "updated", "body", "body_text")
+ATTACHMENT_FIELDS = (
+    "id",
+    "issue",
+    "filename",
+    "mimetype",
+    "size",
+    "created",
+    "author",
+    "content_url",
+    "text",
+    "indexed",
+)
+
+_SCHEMA_1 = f"""
+CREATE TABLE issues (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    datasource TEXT NOT NULL,
+    key TEXT NOT NULL,
+    project TEXT,
+    summary TEXT,
+    description TEXT,
+    description_text TEXT,
+    issuetype TEXT,
+    status TEXT,
+    status_category TEXT,
+    priority TEXT,
+    assignee TEXT,
+    reporter TEXT,
+    labels TEXT,
+    components TEXT,
+    created TEXT,
+    updated TEXT,
+    url TEXT,
+    raw BLOB,
+    UNIQUE (datasource, id)
+);
+CREATE INDEX issues_key ON issues (key COLLATE NOCASE);
+CREATE INDEX issues_updated ON issues (updated);
+CREATE INDEX issues_project ON issues (project COLLATE NOCASE, updated);
+CREATE TABLE comments (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT,
+    issue INTEGER NOT NULL,
+    author TEXT,
+    created TEXT,
+    updated TEXT,
+    body TEXT,
+    body_text TEXT
+);
+CREATE INDEX comments_issue ON comments (issue);
+CREATE TABLE attachments (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT,
+    issue INTEGER NOT NULL,
+    filename TEXT,
+    mimetype TEXT,
+    size INTEGER,
+    created TEXT,
+    author TEXT,
+    content_url TEXT,
+    text TEXT,
+    indexed INTEGER
+);
+CREATE INDEX attachments_issue ON attachments (issue);
+CREATE TABLE sync_state (
+    datasource TEXT PRIMARY KEY,
+    json TEXT NOT NULL,
+    updated TEXT
+);
+CREATE TABLE sync_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    datasource TEXT NOT NULL,
+    started TEXT,
+    finished TEXT,
+    status TEXT,
+    issues INTEGER DEFAULT 0,
+    comments INTEGER DEFAULT 0,
+    attachments INTEGER DEFAULT 0,
+    deleted INTEGER DEFAULT 0,
+    error TEXT,
+    seconds REAL
+);
+CREATE INDEX sync_runs_datasource ON sync_runs (datasource, id);
+CREATE VIRTUAL TABLE issue_fts USING fts5(
+    {", ".join(FTS_COLUMNS)},
+    tokenize = '{TOKENIZER}',
+    prefix = '2 3'
+);
+CREATE VIRTUAL TABLE title_fts USING fts5(
+    summary, tags,
+    tokenize = '{TOKENIZER}'
+);
+"""
+
+
+def _migration_1(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_1.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+# Migration N brings a database from user_version N-1 to N. Append, never edit.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
+
+# --------------------------------------------------------------------------- text
+
+
+_CJK = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0002ebef"
+)
+CJK_RUN = re.compile(f"[{_CJK}]+")
+_MIXED_TOKEN = re.compile(r"[^\W_]+")
+
+
+def cjk_bigrams(run: str) -> list[str]:
+    """Overlapping bigrams of one CJK run, so any 2+ character word inside it matches."""
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def cjk_terms(text: str) -> str:
+    """Index text for the `cjk` column: bigrams of every CJK run, then its last
+    character alone (a one-character query matches as a prefix of the bigrams),
+    and the non-CJK parts of tokens that mix scripts (`API服务器` -> `API`)."""
+    if not text or not CJK_RUN.search(text):
+        return ""
+    out: list[str] = []
+    for run in CJK_RUN.findall(text):
+        out.extend(cjk_bigrams(run))
+        if len(run) > 1:
+            out.append(run[-1])
+        out.append("|")  # keeps phrases from spanning two runs
+    for token in _MIXED_TOKEN.findall(text):
+        if CJK_RUN.search(token):
+            out.extend(part for part in CJK_RUN.split(token) if part)
+    return " ".join(out)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def encode_raw(raw: Any) -> bytes | None:
+    """The raw issue JSON, zlib-compressed (Jira issue JSON compresses ~8x)."""
+    if raw is None:
+        return None
+    text = (
+        raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    )
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+def decode_raw(blob: Any) -> Any:
+    if blob is None:
+        return None
+    if isinstance(blob, bytes):
+        blob = zlib.decompress(blob).decode("utf-8")
+    try:
+        return json.loads(blob)
+    except ValueError:
+        return blob
+
+
+def _json_list(value: Any) -> str:
+    if not value:
+        return "[]"
+    if isinstance(value, str):
+        value = [value]
+    return json.dumps([str(v) for v in value], ensure_ascii=False)
+
+
+def _comments_text(comments: list[dict]) -> str:
+    return "\n\n".join(c.get("body_text") or "" for c in comments if c.get("body_text"))
+
+
+def _attachments_text(attachments: list[dict]) -> str:
+    parts = []
+    for a in attachments:
+        name = a.get("filename") or ""
+        text = a.get("text") or ""
+        parts.append(f"{name}\n{text}" if text else name)
+    return "\n\n".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return StoreError(
+            f"The index at {path} is busy (another jiradex process is writing); try again"
+        )
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return StoreError(f"The index at {path} is damaged ({text}); {_REBUILD_HINT}")
+    if "readonly" in low or "read-only" in low or "unable to open" in low:
+        return StoreError(f"The index at {path} cannot be written ({text})")
+    return StoreError(f"Index error ({text}); if it persists, {_REBUILD_HINT}")
+
+
+class Store:
+    """The SQLite index of one jiradex home (see module docstring)."""
+
+    def __init__(self, path: Path | str | None = None, *, busy_timeout_ms: int = 5000):
+        self.path = Path(path) if path is not None else paths.index_path()
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            if str(self.path) != ":memory:":
+                paths.ensure_dir(self.path.parent)
+            self.conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False
+            )
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA temp_store = MEMORY")
+            self.conn.execute("PRAGMA cache_size = -65536")
+            self.db = sqlite_utils.Database(self.conn)
+            self._migrate()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            raise _translate(exc, self.path) from None
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The index at {self.path} was made by a newer jiradex (schema {version}); "
+                "upgrade jiradex or run `jiradex index rebuild`"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[number - 1](self.conn)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction; nested uses join the outer one (so sync can write
+        a page and its checkpoint atomically)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise _translate(exc, self.path) from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from None
+
+    def _write(self) -> contextlib.AbstractContextManager:
+        return _WriteScope(self)
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- writes
+
+    def upsert_issues(self, records: Iterable[dict], state: dict | None = None) -> int:
+        """Insert or update issues by (datasource, id) with their FTS rows, in one
+        transaction; with `state` (datasource -> dict) the checkpoint commits with it.
+        Comments/attachments are replaced only when the record has the key."""
+        records = list(records)
+        with self._write():
+            count = self._upsert(records) if records else 0
+            for datasource, value in (state or {}).items():
+                self.set_state(datasource, value)
+        return count
+
+    def _upsert(self, records: list[dict]) -> int:
+        conn = self.conn
+        # The same issue twice in one page (Jira pages shift while paging): last wins.
+        unique = {(str(r["datasource"]), str(r["id"])): r for r in records}
+        if len(unique) != len(records):
+            records = list(unique.values())
+        existing: dict[tuple[str, str], int] = {}
+        by_ds: dict[str, list[str]] = {}
+        for r in records:
+            by_ds.setdefault(str(r["datasource"]), []).append(str(r["id"]))
+        for ds, ids in by_ds.items():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                for rid, rowid in conn.execute(
+                    f"SELECT id, rowid FROM issues WHERE datasource = ? AND id IN ({marks})",
+                    [ds, *chunk],
+                ):
+                    existing[(ds, rid)] = rowid
+        next_rowid = (conn.execute("SELECT max(rowid) FROM issues").fetchone()[0] or 0) + 1
+
+        # Text of comments/attachments kept from the old FTS row when not supplied.
+        old_text: dict[int, tuple[str, str]] = {}
+        keep = [
+            existing[(str(r["datasource"]), str(r["id"]))]
+            for r in records
+            if ("comments" not in r or "attachments" not in r)
+            and (str(r["datasource"]), str(r["id"])) in existing
+        ]
+        for chunk in _chunks(keep, 500):
+            marks = ",".join("?" * len(chunk))
+            for rowid, ctext, atext in conn.execute(
+                f"SELECT rowid, comments, attachments FROM issue_fts WHERE rowid IN ({marks})",
+                chunk,
+            ):
+                old_text[rowid] = (ctext or "", atext or "")
+
+        issue_rows = []
+        fts_rows = []
+        title_rows = []
+        comment_rows = []
+        attachment_rows = []
+        replaced_comments = []
+        replaced_attachments = []
+        old_rowids = []
+        for r in records:
+            ident = (str(r["datasource"]), str(r["id"]))
+            rowid = existing.get(ident)
+            if rowid is None:
+                rowid = next_rowid
+                next_rowid += 1
+            else:
+                old_rowids.append(rowid)
+            labels = r.get("labels") or []
+            components = r.get("components") or []
+            issue_rows.append(
+                (
+                    rowid,
+                    ident[1],
+                    ident[0],
+                    str(r["key"]).upper(),
+                    r.get("project"),
+                    r.get("summary") or "",
+                    r.get("description"),
+                    r.get("description_text"),
+                    r.get("issuetype"),
+                    r.get("status"),
+                    r.get("status_category"),
+                    r.get("priority"),
+                    r.get("assignee"),
+                    r.get("reporter"),
+                    _json_list(labels),
+                    _json_list(components),
+                    r.get("created"),
+                    r.get("updated"),
+                    r.get("url"),
+                    encode_raw(r.get("raw")),
+                )
+            )
+            old_c, old_a = old_text.get(rowid, ("", ""))
+            if "comments" in r:
+                comments = r.get("comments") or []
+                replaced_comments.append((rowid,))
+                ctext = _comments_text(comments)
+                for c in comments:
+                    comment_rows.append(
+                        (
+                            str(c.get("id")) if c.get("id") is not None else None,
+                            rowid,
+                            c.get("author"),
+                            c.get("created"),
+                            c.get("updated"),
+                            c.get("body"),
+                            c.get("body_text"),
+                        )
+                    )
+            else:
+                ctext = old_c
+            if "attachments" in r:
+                attachments = r.get("attachments") or []
+                replaced_attachments.append((rowid,))
+                atext = _attachments_text(attachments)
+                for a in attachments:
+                    attachment_rows.append(
+                        (
+                            str(a.get("id")) if a.get("id") is not None else None,
+                            rowid,
+                            a.get("filename"),
+                            a.get("mimetype"),
+                            a.get("size"),
+                            a.get("created"),
+                            a.get("author"),
+                            a.get("content_url"),
+                            a.get("text"),
+                            1 if a.get("indexed") else 0,
+                        )
+                    )
+            else:
+                atext = old_a
+            summary = r.get("summary") or ""
+            tags = " ".join([*map(str, labels), *map(str, components)])
+            desc = r.get("description_text") or ""
+            cjk = cjk_terms("\n".join((summary, tags, desc, ctext, atext)))
+            fts_rows.append((rowid, summary, tags, desc, ctext, atext, cjk))
+            title_rows.append((rowid, summary, tags))
+
+        if old_rowids:
+            olds = [(x,) for x in old_rowids]
+            conn.executemany("DELETE FROM issue_fts WHERE rowid = ?", olds)
+            conn.executemany("DELETE FROM title_fts WHERE rowid = ?", olds)
+        if replaced_comments:
+            conn.executemany("DELETE FROM comments WHERE issue = ?", replaced_comments)
+        if replaced_attachments:
+            conn.executemany("DELETE FROM attachments WHERE issue = ?", replaced_attachments)
+        marks = ",".join("?" * (len(ISSUE_FIELDS) + 1))
+        conn.executemany(
+            f"INSERT OR REPLACE INTO issues (rowid, {', '.join(ISSUE_FIELDS)}) VALUES ({marks})",
+            issue_rows,
+        )
+        conn.executemany(
+            f"INSERT INTO issue_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
+            fts_rows,
+        )
+        conn.executemany("INSERT INTO title_fts (rowid, summary, tags) VALUES (?,?,?)", title_rows)
+        if comment_rows:
+            conn.executemany(
+                f"INSERT INTO comments ({', '.join(COMMENT_FIELDS)}) VALUES (?,?,?,?,?,?,?)",
+                comment_rows,
+            )
+        if attachment_rows:
+            conn.executemany(
+                f"INSERT INTO attachments ({', '.join(ATTACHMENT_FIELDS)}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                attachment_rows,
+            )
+        return len(records)
+
+    def delete_issues(self, datasource: str, ids: Iterable[str]) -> int:
+        """Remove issues (and their comments, attachments and FTS rows) by Jira id."""
+        ids = [str(i) for i in ids]
+        deleted = 0
+        with self._write():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                rowids = [
+                    (row[0],)
+                    for row in self.conn.execute(
+                        f"SELECT rowid FROM issues WHERE datasource = ? AND id IN ({marks})",
+                        [datasource, *chunk],
+                    )
+                ]
+                self._delete_rowids(rowids)
+                deleted += len(rowids)
+        return deleted
+
+    def _delete_rowids(self, rowids: list[tuple[int]]) -> None:
+        conn = self.conn
+        conn.executemany("DELETE FROM issue_fts WHERE rowid = ?", rowids)
+        conn.executemany("DELETE FROM title_fts WHERE rowid = ?", rowids)
+        conn.executemany("DELETE FROM comments WHERE issue = ?", rowids)
+        conn.executemany("DELETE FROM attachments WHERE issue = ?", rowids)
+        conn.executemany("DELETE FROM issues WHERE rowid = ?", rowids)
+
+    def remove_datasource(self, name: str) -> int:
+        """Forget every issue, the sync state and the run history of a datasource."""
+        with self._write():
+            rowids = [
+                (r[0],)
+                for r in self.conn.execute("SELECT rowid FROM issues WHERE datasource = ?", [name])
+            ]
+            self._delete_rowids(rowids)
+            self.conn.execute("DELETE FROM sync_state WHERE datasource = ?", [name])
+            self.conn.execute("DELETE FROM sync_runs WHERE datasource = ?", [name])
+        return len(rowids)
+
+    # ----------------------------------------------------------------- sync state
+
+    def get_state(self, datasource: str) -> dict:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT json FROM sync_state WHERE datasource = ?", [datasource]
+            ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_state(self, datasource: str, state: dict) -> None:
+        with self._write():
+            self.conn.execute(
+                "INSERT INTO sync_state (datasource, json, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(datasource) DO UPDATE SET json = excluded.json, "
+                "updated = excluded.updated",
+                [datasource, json.dumps(state, ensure_ascii=False, default=str), _now()],
+            )
+
+    def start_run(self, datasource: str) -> int:
+        """Record the start of a sync run; returns its id for finish_run."""
+        with self._write():
+            cur = self.conn.execute(
+                "INSERT INTO sync_runs (datasource, started, status) VALUES (?, ?, 'running')",
+                [datasource, _now()],
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str = "ok",
+        *,
+        issues: int = 0,
+        comments: int = 0,
+        attachments: int = 0,
+        deleted: int = 0,
+        error: str | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        with self._write():
+            row = self.conn.execute(
+                "SELECT started FROM sync_runs WHERE id = ?", [run_id]
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"Sync run {run_id} is not recorded")
+            finished = _now()
+            if seconds is None:
+                started = _parse_ts(row[0])
+                seconds = round(time.time() - started, 3) if started else None
+            self.conn.execute(
+                "UPDATE sync_runs SET finished = ?, status = ?, issues = ?, comments = ?, "
+                "attachments = ?, deleted = ?, error = ?, seconds = ? WHERE id = ?",
+                [finished, status, issues, comments, attachments, deleted, error, seconds, run_id],
+            )
+
+    def runs(self, datasource: str | None = None, limit: int = 20) -> list[dict]:
+        """Sync runs, newest first."""
+        sql = "SELECT * FROM sync_runs"
+        params: list[Any] = []
+        if datasource is not None:
+            sql += " WHERE datasource = ?"
+            params.append(datasource)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+        with self._reading() as conn:
+            cur = conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur]
+
+    # ----------------------------------------------------------------- reads
+
+    def issue_ids(self, datasource: str) -> dict[str, str]:
+        """Jira id -> updated of every stored issue of a datasource (for reconciliation)."""
+        with self._reading() as conn:
+            return dict(
+                conn.execute("SELECT id, updated FROM issues WHERE datasource = ?", [datasource])
+            )
+
+    def get_issue(self, key_or_id: str, datasource: str | None = None) -> dict | None:
+        """One issue with its comments and attachments, by key (ABC-12) or Jira id;
+        None when it is not in the index. With several datasources holding the key,
+        the given datasource wins, then the most recently updated."""
+        ref = str(key_or_id).strip()
+        column = "id" if ref.isdigit() else "key"
+        value = ref if column == "id" else ref.upper()
+        sql = f"SELECT rowid, * FROM issues WHERE {column} = ?"
+        params: list[Any] = [value]
+        if datasource is not None:
+            sql += " AND datasource = ?"
+            params.append(datasource)
+        sql += " ORDER BY updated DESC LIMIT 1"
+        with self._reading() as conn:
+            cur = conn.execute(sql, params)
+            row = cur.fetchone()
+            if row is None:
+                return None
+            issue = dict(zip([d[0] for d in cur.description], row, strict=True))
+            rowid = issue.pop("rowid")
+            issue["labels"] = json.loads(issue["labels"] or "[]")
+            issue["components"] = json.loads(issue["components"] or "[]")
+            issue["raw"] = decode_raw(issue["raw"])
+            issue["comments"] = self._children(conn, "comments", COMMENT_FIELDS, rowid)
+            issue["attachments"] = self._children(conn, "attachments", ATTACHMENT_FIELDS, rowid)
+            for a in issue["attachments"]:
+                a["indexed"] = bool(a["indexed"])
+            return issue
+
+    @staticmethod
+    def _children(conn: sqlite3.Connection, table: str, fields: tuple, rowid: int) -> list[dict]:
+        names = [f for f in fields if f != "issue"]
+        cur = conn.execute(
+            f"SELECT {', '.join(names)} FROM {table} WHERE issue = ? ORDER BY created, rowid",
+            [rowid],
+        )
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def stats(self, datasource: str | None = None) -> dict:
+        """Counts of issues, comments and attachments, and the last finished sync."""
+        with self._reading() as conn:
+            if datasource is None:
+                issues = conn.execute("SELECT count(*) FROM issues").fetchone()[0]
+                comments = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+                attachments = conn.execute("SELECT count(*) FROM attachments").fetchone()[0]
+                last = conn.execute(
+                    "SELECT max(finished) FROM sync_runs WHERE status = 'ok'"
+                ).fetchone()[0]
+            else:
+                issues = conn.execute(
+                    "SELECT count(*) FROM issues WHERE datasource = ?", [datasource]
+                ).fetchone()[0]
+                comments = conn.execute(
+                    "SELECT count(*) FROM comments WHERE issue IN "
+                    "(SELECT rowid FROM issues WHERE datasource = ?)",
+                    [datasource],
+                ).fetchone()[0]
+                attachments = conn.execute(
+                    "SELECT count(*) FROM attachments WHERE issue IN "
+                    "(SELECT rowid FROM issues WHERE datasource = ?)",
+                    [datasource],
+                ).fetchone()[0]
+                last = conn.execute(
+                    "SELECT max(finished) FROM sync_runs WHERE status = 'ok' AND datasource = ?",
+                    [datasource],
+                ).fetchone()[0]
+        return {
+            "issues": issues,
+            "comments": comments,
+            "attachments": attachments,
+            "last_sync": last,
+        }
+
+    def datasources(self) -> list[str]:
+        with self._reading() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT datasource FROM issues")]
+
+    def integrity_check(self) -> list[str]:
+        """Problems found (empty when healthy): SQLite's quick_check, FTS5's own
+        integrity-check, and the FTS row counts matching the issues table."""
+        problems: list[str] = []
+        with self._lock:
+            try:
+                rows = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+                if rows != ["ok"]:
+                    problems.extend(f"sqlite: {r}" for r in rows[:10])
+                for table in ("issue_fts", "title_fts"):
+                    try:
+                        self.conn.execute(
+                            f"INSERT INTO {table} ({table}) VALUES ('integrity-check')"
+                        )
+                    except sqlite3.DatabaseError as exc:
+                        problems.append(f"{table}: {exc}")
+                n_issues = self.conn.execute("SELECT count(*) FROM issues").fetchone()[0]
+                for table in ("issue_fts", "title_fts"):
+                    n = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    if n != n_issues:
+                        problems.append(f"{table} has {n} rows for {n_issues} issues")
+                orphans = self.conn.execute(
+                    "SELECT count(*) FROM issue_fts WHERE rowid NOT IN (SELECT rowid FROM issues)"
+                ).fetchone()[0]
+                if orphans:
+                    problems.append(f"issue_fts has {orphans} rows without an issue")
+            except sqlite3.Error as exc:
+                problems.append(str(exc))
+        return problems
+
+
+class _WriteScope:
+    """A write joins the caller's transaction or opens its own; errors become StoreError."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._cm: contextlib.AbstractContextManager | None = None
+
+    def __enter__(self) -> Store:
+        self._cm = self.store.transaction()
+        return self._cm.__enter__()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._cm is not None
+        handled = self._cm.__exit__(exc_type, exc, tb)
+        if isinstance(exc, sqlite3.Error):
+            raise _translate(exc, self.store.path) from None
+        return bool(handled)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _parse_ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -1,0 +1,326 @@
+"""The SQLite store: schema and migrations, upsert by id, FTS kept in step, state, runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from indexer import paths
+from indexer.errors import StoreError
+from indexer.store import MIGRATIONS, SCHEMA_VERSION, Store, cjk_terms
+
+
+def record(n: int, **extra) -> dict:
+    base = {
+        "id": str(10000 + n),
+        "key": f"ABC-{n}",
+        "project": "ABC",
+        "datasource": "work",
+        "summary": f"Issue number {n}",
+        "description": f"**Description** {n}",
+        "description_text": f"Description {n}",
+        "issuetype": "Bug",
+        "status": "Open",
+        "status_category": "To Do",
+        "priority": "High",
+        "assignee": "Ann Example",
+        "reporter": "Bob Example",
+        "labels": ["backend"],
+        "components": ["api"],
+        "created": "2024-01-01T10:00:00.000Z",
+        "updated": f"2024-02-{1 + n % 27:02d}T10:00:00.000Z",
+        "url": f"https://jira.example.com/browse/ABC-{n}",
+        "raw": {"id": str(10000 + n), "fields": {"summary": f"Issue number {n}"}},
+    }
+    base.update(extra)
+    return base
+
+
+def fts_text(store: Store, column: str, key: str) -> str:
+    row = store.conn.execute(
+        f"SELECT f.{column} FROM issue_fts f JOIN issues i ON i.rowid = f.rowid WHERE i.key = ?",
+        [key],
+    ).fetchone()
+    return row[0]
+
+
+def match_keys(store: Store, expr: str) -> list[str]:
+    rows = store.conn.execute(
+        "SELECT i.key FROM issue_fts f JOIN issues i ON i.rowid = f.rowid "
+        "WHERE issue_fts MATCH ? ORDER BY i.key",
+        [expr],
+    )
+    return [r[0] for r in rows]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "index.db")
+    yield s
+    s.close()
+
+
+def test_default_path_and_pragmas(jiradex_home):
+    with Store() as s:
+        assert s.path == paths.index_path()
+        assert s.path.exists()
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+        tables = set(s.db.table_names())
+        assert {"issues", "comments", "attachments", "sync_state", "sync_runs"} <= tables
+        assert "issue_fts" in tables
+
+
+def test_migrates_an_empty_v0_database_and_reopens(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()  # an empty file at user_version 0
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        s.upsert_issues([record(1)])
+    with Store(path) as s:  # reopening runs no migration again and keeps the data
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.get_issue("ABC-1")["summary"] == "Issue number 1"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer jiradex"):
+        Store(path)
+
+
+def test_corrupt_file_gives_clear_error(tmp_path):
+    path = tmp_path / "index.db"
+    path.write_bytes(b"this is not a database at all, just junk " * 200)
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert "damaged" in str(info.value)
+    assert "jiradex index rebuild" in str(info.value)
+
+
+def test_locked_database_gives_clear_error(tmp_path):
+    path = tmp_path / "index.db"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        s = Store(path, busy_timeout_ms=50)
+        with pytest.raises(StoreError, match="busy"):
+            s.upsert_issues([record(1)])
+        s.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_upsert_insert_then_update_by_id(store):
+    assert store.upsert_issues([record(1), record(2)]) == 2
+    issue = store.get_issue("abc-1")
+    assert issue["id"] == "10001"
+    assert issue["labels"] == ["backend"]
+    assert issue["components"] == ["api"]
+    assert issue["raw"]["fields"]["summary"] == "Issue number 1"
+    # Same id, new key and summary (the issue moved): one row, re-keyed.
+    store.upsert_issues([record(1, key="XYZ-9", project="XYZ", summary="Moved issue")])
+    assert store.get_issue("ABC-1") is None
+    assert store.get_issue("XYZ-9")["summary"] == "Moved issue"
+    assert store.get_issue("10001")["key"] == "XYZ-9"
+    assert store.stats()["issues"] == 2
+    assert match_keys(store, '"moved"') == ["XYZ-9"]
+    assert match_keys(store, '"number"') == ["ABC-2"]
+    assert store.integrity_check() == []
+
+
+def test_duplicate_ids_in_one_page_keep_the_last(store):
+    store.upsert_issues([record(1, summary="first"), record(1, summary="second")])
+    assert store.stats()["issues"] == 1
+    assert store.get_issue("ABC-1")["summary"] == "second"
+    assert store.integrity_check() == []
+
+
+def test_same_id_in_two_datasources_are_two_issues(store):
+    store.upsert_issues([record(1), record(1, datasource="other", summary="other copy")])
+    assert store.stats()["issues"] == 2
+    assert store.get_issue("ABC-1", datasource="other")["summary"] == "other copy"
+    assert store.issue_ids("work") == {"10001": "2024-02-02T10:00:00.000Z"}
+
+
+def test_comments_and_attachments_replaced_only_when_key_present(store):
+    comments = [
+        {
+            "id": "c1",
+            "author": "Ann",
+            "created": "2024-01-02T00:00:00.000Z",
+            "updated": None,
+            "body": "**hi**",
+            "body_text": "hello zebra",
+        },
+    ]
+    attachments = [
+        {
+            "id": "a1",
+            "filename": "trace.log",
+            "mimetype": "text/plain",
+            "size": 12,
+            "created": None,
+            "author": "Ann",
+            "content_url": "https://x/a1",
+            "text": "giraffe exception",
+            "indexed": True,
+        },
+    ]
+    store.upsert_issues([record(1, comments=comments, attachments=attachments)])
+    assert match_keys(store, '"zebra"') == ["ABC-1"]
+    assert match_keys(store, '"giraffe"') == ["ABC-1"]
+    assert match_keys(store, '"trace" "log"') == ["ABC-1"]  # filenames are searchable
+    # Without the keys: comments, attachments and their FTS text are kept.
+    store.upsert_issues([record(1, summary="changed")])
+    issue = store.get_issue("ABC-1")
+    assert [c["id"] for c in issue["comments"]] == ["c1"]
+    assert issue["attachments"][0]["indexed"] is True
+    assert match_keys(store, '"zebra"') == ["ABC-1"]
+    assert match_keys(store, '"giraffe"') == ["ABC-1"]
+    # With empty lists: removed, and gone from the index.
+    store.upsert_issues([record(1, comments=[], attachments=[])])
+    issue = store.get_issue("ABC-1")
+    assert issue["comments"] == [] and issue["attachments"] == []
+    assert match_keys(store, '"zebra"') == []
+    assert match_keys(store, '"giraffe"') == []
+    assert store.stats() == {"issues": 1, "comments": 0, "attachments": 0, "last_sync": None}
+    assert store.integrity_check() == []
+
+
+def test_delete_issues_removes_everything(store):
+    comments = [{"id": "c1", "body_text": "walrus", "body": "walrus"}]
+    store.upsert_issues([record(1, comments=comments), record(2), record(3)])
+    assert store.delete_issues("work", ["10001", "10003", "999"]) == 2
+    assert store.delete_issues("other", ["10002"]) == 0
+    assert sorted(store.issue_ids("work")) == ["10002"]
+    assert store.stats()["comments"] == 0
+    assert match_keys(store, '"walrus"') == []
+    assert store.integrity_check() == []
+
+
+def test_remove_datasource(store):
+    store.upsert_issues([record(1), record(2, datasource="other")])
+    store.set_state("work", {"watermark": 1})
+    store.finish_run(store.start_run("work"))
+    assert store.remove_datasource("work") == 1
+    assert store.get_state("work") == {}
+    assert store.runs("work") == []
+    assert store.stats()["issues"] == 1
+    assert store.integrity_check() == []
+
+
+def test_state_commits_with_the_page_or_not_at_all(store):
+    store.upsert_issues([record(1)], state={"work": {"page": 1}})
+    assert store.get_state("work") == {"page": 1}
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction():
+        store.upsert_issues([record(2)])
+        store.set_state("work", {"page": 2})
+        raise Boom
+    assert store.get_state("work") == {"page": 1}
+    assert store.get_issue("ABC-2") is None
+    assert store.integrity_check() == []
+
+
+def test_readers_never_see_half_a_transaction(tmp_path):
+    path = tmp_path / "index.db"
+    writer = Store(path)
+    reader = Store(path)
+    with writer.transaction():
+        writer.upsert_issues([record(1)])
+        writer.upsert_issues([record(2)])
+        assert reader.stats()["issues"] == 0  # WAL: the reader sees the last commit
+    assert reader.stats()["issues"] == 2
+    writer.close()
+    reader.close()
+
+
+def test_runs_history(store):
+    run = store.start_run("work")
+    assert store.runs("work")[0]["status"] == "running"
+    store.finish_run(run, "ok", issues=5, comments=2, deleted=1)
+    failed = store.start_run("work")
+    store.finish_run(failed, "error", error="HTTP 500")
+    runs = store.runs("work")
+    assert [r["status"] for r in runs] == ["error", "ok"]
+    assert runs[1]["issues"] == 5 and runs[1]["deleted"] == 1
+    assert runs[1]["seconds"] is not None
+    assert store.stats("work")["last_sync"] == runs[1]["finished"]
+    assert len(store.runs("work", limit=1)) == 1
+    with pytest.raises(StoreError):
+        store.finish_run(9999)
+
+
+def test_integrity_check_reports_fts_drift(store):
+    store.upsert_issues([record(1), record(2)])
+    assert store.integrity_check() == []
+    store.conn.execute("DELETE FROM issues WHERE key = 'ABC-2'")  # bypass the store
+    problems = store.integrity_check()
+    assert any("issue_fts" in p for p in problems)
+
+
+def test_tokenizer_finds_identifiers_and_diacritics(store):
+    store.upsert_issues(
+        [
+            record(1, summary="Crash in parse_config on startup"),
+            record(2, description_text="Calling HttpClient.get() times out"),
+            record(3, summary="Café menu broken for Zoë"),
+        ]
+    )
+    assert match_keys(store, '"parse"') == ["ABC-1"]
+    assert match_keys(store, '"parse_config"') == ["ABC-1"]
+    assert match_keys(store, '"httpclient.get"') == ["ABC-2"]
+    assert match_keys(store, '"httpclient"') == ["ABC-2"]
+    assert match_keys(store, '"cafe"') == ["ABC-3"]
+    assert match_keys(store, '"zoe"') == ["ABC-3"]
+
+
+def test_cjk_two_character_word_inside_a_sentence(store):
+    store.upsert_issues(
+        [
+            record(1, summary="登录页面在移动端无法加载"),
+            record(2, description_text="東京のサーバーで障害が発生しました"),
+            record(3, summary="Gateway服务器 timeout"),
+        ]
+    )
+    assert match_keys(store, 'cjk : "页面"') == ["ABC-1"]
+    assert match_keys(store, 'cjk : "障害"') == ["ABC-2"]
+    assert match_keys(store, 'cjk : "服务"') == ["ABC-3"]
+    assert match_keys(store, '"gateway"') == ["ABC-3"]  # the Latin part of a mixed token
+
+
+def test_cjk_terms_shape():
+    assert cjk_terms("plain text only") == ""
+    terms = cjk_terms("東京都").split()
+    assert terms[:3] == ["東京", "京都", "都"]
+
+
+def test_store_shared_between_threads(store):
+    errors = []
+
+    def work(base: int) -> None:
+        try:
+            for n in range(base, base + 20):
+                store.upsert_issues([record(n)])
+                store.get_issue(f"ABC-{n}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i * 100,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.stats()["issues"] == 80
+    assert store.integrity_check() == []
