@@ -645,6 +645,118 @@ def jira_disconnect() -> None:
 # ======================================================================= end config
 
 
+# --------------------------------------------------------------------------- task (tasks helper)
+# `jiradex task ...`: thin calls into indexer.tasks; messages and rules live there.
+
+
+@cli.group("task")
+def task_group() -> None:
+    """Turn Jira issues into tasks, and post their results back as comments."""
+
+
+@task_group.command("import")
+@click.argument("key")
+@click.option("--comments", is_flag=True, help="Include the issue's comments.")
+@click.option("--instructions", "extra", metavar="TEXT", help="Extra instructions, appended last.")
+@click.option("--objective", is_flag=True, help="Record a larger piece of work (an objective).")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+def task_import_command(
+    key: str, comments: bool, extra: str | None, objective: bool, as_json: bool
+) -> None:
+    """Make a task from issue KEY (from the index, or live from Jira)."""
+    from indexer import tasks
+
+    outcome = tasks.import_task(key, comments=comments, instructions=extra, objective=objective)
+    for note in outcome.notes:
+        click.echo(note, err=True)
+    task = outcome.task
+    if as_json:
+        emit_json(outcome.to_json())
+    else:
+        click.echo(f"Created {task.kind} {task.label}: {task.title}")
+        click.echo(task.link.url)
+
+
+@task_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+def task_list_command(as_json: bool) -> None:
+    """List the tasks."""
+    from indexer import tasks
+
+    items = tasks.TaskStore().list()
+    if as_json:
+        emit_json([task.to_json() for task in items])
+        return
+    if not items:
+        click.echo("No tasks yet: `jiradex task import KEY` makes one.", err=True)
+        return
+    for task in items:
+        click.echo(f"{task.label:<6} {task.kind:<9} {task.state:<8} {task.title}")
+
+
+@task_group.command("show")
+@click.argument("task_id")
+@click.option(
+    "--markdown", "as_markdown", is_flag=True, help="Only the instructions, as given to an agent."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+def task_show_command(task_id: str, as_markdown: bool, as_json: bool) -> None:
+    """Show task TASK_ID (12 or T-12)."""
+    from indexer import tasks
+
+    if as_markdown and as_json:
+        raise click.UsageError("--markdown and --json cannot be used together")
+    task = tasks.TaskStore().get(task_id)
+    if as_markdown:
+        click.echo(task.instructions, nl=False)
+    elif as_json:
+        emit_json(task.to_json())
+    else:
+        click.echo(tasks.describe(task), nl=False)
+
+
+@task_group.command("result")
+@click.argument("task_id")
+@click.argument("source", metavar="FILE_OR_DASH")
+def task_result_command(task_id: str, source: str) -> None:
+    """Store the Markdown result of a task, from FILE or `-` (stdin)."""
+    from indexer import tasks
+
+    store = tasks.TaskStore()
+    store.get(task_id)  # a bad id fails before reading stdin
+    text = tasks.read_result_text(source, lambda: sys.stdin.read())
+    task = store.set_result(task_id, text)
+    click.echo(f"Stored the result of {task.label} ({len(text)} characters).", err=True)
+
+
+@task_group.command("post")
+@click.argument("task_id")
+@click.option("--force", is_flag=True, help="Post again even if it was posted before.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comment as JSON.")
+def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
+    """Post the task's result as a comment on its Jira issue."""
+    from indexer import tasks
+
+    outcome = tasks.post_task(task_id, force=force)
+    click.echo(outcome.account_line, err=True)
+    if as_json:
+        emit_json(outcome.to_json())
+    else:
+        click.echo(f"Posted {outcome.task.label} to {outcome.task.link.key}: {outcome.post.url}")
+
+
+@task_group.command("unlink")
+@click.argument("task_id")
+def task_unlink_command(task_id: str) -> None:
+    """Detach a task from its issue: it can no longer be posted."""
+    from indexer import tasks
+
+    task = tasks.TaskStore().unlink(task_id)
+    click.echo(f"Unlinked {task.label} from {task.link.key}.")
+
+
+# --------------------------------------------------------------------------- end of task section
+
 # --------------------------------------------------------------------------- entry
 
 

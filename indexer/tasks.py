@@ -1,0 +1,615 @@
+"""Tasks made from Jira issues, and their results posted back as comments.
+
+Tasks live in their own SQLite database (`data_dir()/tasks/tasks.db`), away from
+the index, so rebuilding the index never loses work. A task keeps its link to the
+issue (key, id, datasource, browse URL), its Markdown result and every comment
+posted from it: posting is refused a second time unless forced, and a failed post
+keeps the result and records why.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer import paths
+from indexer.errors import ConfigError, JiradexError, JiraError, StoreError, TaskError
+from indexer.task_format import format_instructions, task_title
+
+KINDS = ("task", "objective")
+ISSUE_FIELDS = [
+    "summary",
+    "description",
+    "issuetype",
+    "status",
+    "priority",
+    "assignee",
+    "reporter",
+    "labels",
+    "components",
+    "created",
+    "updated",
+    "project",
+]
+NOT_ENABLED = (
+    "Jira integration not enabled: the issue's datasource has no credentials and there is "
+    "no global Jira connection (run `jiradex jira connect`)"
+)
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class TaskLink:
+    key: str
+    issue_id: str
+    datasource: str
+    url: str
+
+
+@dataclass
+class TaskPost:
+    comment_id: str
+    url: str
+    posted_at: str
+    account: str
+
+
+@dataclass
+class Task:
+    id: int
+    kind: str
+    title: str
+    instructions: str
+    created: str
+    link: TaskLink
+    result: str | None = None
+    result_updated: str | None = None
+    posts: list[TaskPost] = field(default_factory=list)
+    unlinked: bool = False
+    last_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"T-{self.id}"
+
+    @property
+    def posted(self) -> bool:
+        return bool(self.posts)
+
+    @property
+    def state(self) -> str:
+        """One word for lists: unlinked, posted, failed, result, open."""
+        if self.unlinked:
+            return "unlinked"
+        if self.posts and not self.last_error:
+            return "posted"
+        if self.last_error:
+            return "failed"
+        return "result" if self.result else "open"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "key": self.link.key,
+            "title": self.title,
+            "url": self.link.url,
+            "datasource": self.link.datasource,
+            "issue_id": self.link.issue_id,
+            "created": self.created,
+            "state": self.state,
+            "instructions": self.instructions,
+            "result": self.result,
+            "result_updated": self.result_updated,
+            "posts": [asdict(post) for post in self.posts],
+            "unlinked": self.unlinked,
+            "last_error": self.last_error,
+        }
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_task_id(text: str | int) -> int:
+    """Accept `12`, `T-12`, `t12` or `#12`."""
+    match = re.fullmatch(r"\s*(?:[Tt]-?|#)?(\d+)\s*", str(text))
+    if not match or int(match.group(1)) == 0:
+        raise TaskError(f"Task id must look like 12 or T-12, not {str(text)!r}")
+    return int(match.group(1))
+
+
+# --------------------------------------------------------------------------- storage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    instructions TEXT NOT NULL,
+    created TEXT NOT NULL,
+    issue_key TEXT NOT NULL,
+    issue_id TEXT NOT NULL,
+    datasource TEXT NOT NULL,
+    url TEXT NOT NULL,
+    result TEXT,
+    result_updated TEXT,
+    unlinked INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS posts (
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    comment_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    posted_at TEXT NOT NULL,
+    account TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_by_task ON posts(task_id);
+"""
+
+
+def tasks_dir() -> Path:
+    return paths.data_dir() / "tasks"
+
+
+class TaskStore:
+    """The task database. Every call opens a short transaction; safe across processes."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else tasks_dir() / "tasks.db"
+        try:
+            paths.ensure_dir(self.path.parent)
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"Cannot open the task database {self.path}: {exc}") from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        except sqlite3.Error as exc:
+            raise StoreError(f"The task database {self.path} failed: {exc}") from None
+        finally:
+            db.close()
+
+    def create(self, kind: str, title: str, instructions: str, link: TaskLink) -> Task:
+        if kind not in KINDS:
+            raise TaskError(f"Task kind must be one of {', '.join(KINDS)}")
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO tasks (kind, title, instructions, created, issue_key, issue_id,"
+                " datasource, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    title,
+                    instructions,
+                    now_iso(),
+                    link.key,
+                    link.issue_id,
+                    link.datasource,
+                    link.url,
+                ),
+            )
+            task_id = int(cursor.lastrowid or 0)
+        return self.get(task_id)
+
+    def get(self, task_id: int | str) -> Task:
+        number = parse_task_id(task_id)
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM tasks WHERE id = ?", (number,)).fetchone()
+            if row is None:
+                raise TaskError(f"No task T-{number}: `jiradex task list` shows the tasks")
+            posts = db.execute(
+                "SELECT * FROM posts WHERE task_id = ? ORDER BY rowid", (number,)
+            ).fetchall()
+        return _task_from_row(row, posts)
+
+    def list(self) -> list[Task]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM tasks ORDER BY id").fetchall()
+            posts = db.execute("SELECT * FROM posts ORDER BY rowid").fetchall()
+        by_task: dict[int, list[sqlite3.Row]] = {}
+        for post in posts:
+            by_task.setdefault(post["task_id"], []).append(post)
+        return [_task_from_row(row, by_task.get(row["id"], [])) for row in rows]
+
+    def set_result(self, task_id: int | str, markdown: str) -> Task:
+        task = self.get(task_id)
+        with self._connect() as db:
+            db.execute(
+                "UPDATE tasks SET result = ?, result_updated = ? WHERE id = ?",
+                (markdown, now_iso(), task.id),
+            )
+        return self.get(task.id)
+
+    def add_post(self, task_id: int, post: TaskPost) -> Task:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO posts (task_id, comment_id, url, posted_at, account)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (task_id, post.comment_id, post.url, post.posted_at, post.account),
+            )
+            db.execute("UPDATE tasks SET last_error = NULL WHERE id = ?", (task_id,))
+        return self.get(task_id)
+
+    def set_error(self, task_id: int, message: str | None) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE tasks SET last_error = ? WHERE id = ?", (message, task_id))
+
+    def unlink(self, task_id: int | str) -> Task:
+        task = self.get(task_id)
+        with self._connect() as db:
+            db.execute("UPDATE tasks SET unlinked = 1 WHERE id = ?", (task.id,))
+        return self.get(task.id)
+
+
+def _task_from_row(row: sqlite3.Row, posts: list[sqlite3.Row]) -> Task:
+    return Task(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        instructions=row["instructions"],
+        created=row["created"],
+        link=TaskLink(row["issue_key"], row["issue_id"], row["datasource"], row["url"]),
+        result=row["result"],
+        result_updated=row["result_updated"],
+        posts=[TaskPost(p["comment_id"], p["url"], p["posted_at"], p["account"]) for p in posts],
+        unlinked=bool(row["unlinked"]),
+        last_error=row["last_error"],
+    )
+
+
+@contextmanager
+def posting_lock(task_id: int) -> Iterator[None]:
+    """One post of a task at a time, across processes (the OS drops it if we die)."""
+    lock_path = paths.ensure_dir(tasks_dir()) / f"post-{task_id}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TaskError(
+                f"Task T-{task_id} is being posted right now by another process"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass
+class ImportOutcome:
+    task: Task
+    source: str  # "index" or "live"
+    site: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.task.to_json()
+        data["source"] = self.source
+        return data
+
+
+def check_issue_key(key: str) -> str:
+    """The key, or the CoderFlow message for a malformed one (before any request)."""
+    from indexer.config import validate_issue_key
+
+    return validate_issue_key(key)
+
+
+def not_found_message(key: str) -> str:
+    return f"Issue {key} does not exist or you do not have permission to see it"
+
+
+def indexed_record(key: str) -> dict[str, Any] | None:
+    """The issue from the index, or None when it (or the index) is not there."""
+    if not paths.index_path().exists():
+        return None
+    from indexer.store import Store
+
+    store = Store()
+    try:
+        return store.get_issue(key)
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+@dataclass
+class LiveSource:
+    """A way to reach Jira for one issue: a datasource or the global connection."""
+
+    label: str
+    datasource: str
+    make_client: Callable[[], Any]
+
+
+def live_sources(key: str) -> list[LiveSource]:
+    """Datasources whose project matches the key, then the global connection."""
+    from indexer import config
+    from indexer.jira import client_for_connection, client_for_datasource
+
+    project = key.rsplit("-", 1)[0].upper()
+    sources: list[LiveSource] = []
+    for ds in config.load_datasources():
+        projects = {p.strip().upper() for p in (ds.project_key or "").split(",")}
+        if ds.connector_id == "jira" and project in projects:
+            sources.append(
+                LiveSource(
+                    f'datasource "{ds.name}"', ds.name, lambda ds=ds: client_for_datasource(ds)
+                )
+            )
+    conn = config.load_jira_connection()
+    if conn.enabled and conn.base_url:
+        sources.append(
+            LiveSource("the global Jira connection", "", lambda: client_for_connection(conn))
+        )
+    return sources
+
+
+def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list[str]]:
+    """(record, site, notes) fetched from the first source that can see the issue."""
+    from indexer.jira.errors import IssueNotFoundError
+    from indexer.normalize import normalize_comment, normalize_issue
+
+    sources = live_sources(key)
+    if not sources:
+        raise TaskError(
+            f"{not_found_message(key)}: it is not in the index and no datasource or Jira "
+            "connection can fetch it"
+        )
+    failures: list[str] = []
+    for source in sources:
+        client = None
+        try:
+            client = source.make_client()
+            raw = client.get_issue(key, ISSUE_FIELDS)
+            url = client.browse_url(key)
+            record = normalize_issue(raw, datasource=source.datasource, site_url="")
+            record["url"] = url
+            if with_comments:
+                record["comments"] = [normalize_comment(c) for c in client.comments(key)]
+            return record, site_of(url), failures
+        except IssueNotFoundError:
+            failures.append(f"{source.label}: not found")
+        except JiraError as exc:
+            failures.append(f"{source.label}: {exc}")
+        finally:
+            close_client(client)
+    if all(failure.endswith(": not found") for failure in failures):
+        raise TaskError(not_found_message(key))
+    raise TaskError(f"Could not fetch {key} from Jira: {'; '.join(failures)}")
+
+
+def site_of(browse_url: str) -> str:
+    return browse_url.rsplit("/browse/", 1)[0] if "/browse/" in browse_url else browse_url
+
+
+def import_task(
+    key: str,
+    *,
+    comments: bool = False,
+    instructions: str | None = None,
+    objective: bool = False,
+    tasks: TaskStore | None = None,
+) -> ImportOutcome:
+    """Make a task (or objective) from an issue in the index, or live from Jira."""
+    key = check_issue_key(key)
+    record = indexed_record(key)
+    notes: list[str] = []
+    source, site = "index", ""
+    if record is None:
+        record, site, _ = fetch_live(key, comments)
+        source = "live"
+        notes.append(f"{key} is not in the index: fetched live from {site}")
+    elif comments and not record.get("comments") and not comments_indexed(record):
+        notes.extend(add_live_comments(record, key))
+    url = record.get("url") or ""
+    text = format_instructions(
+        record, url=url, include_comments=comments, extra=instructions, objective=objective
+    )
+    link = TaskLink(
+        key=record.get("key") or key,
+        issue_id=str(record.get("id") or ""),
+        datasource=record.get("datasource") or "",
+        url=url,
+    )
+    store = tasks or TaskStore()
+    task = store.create("objective" if objective else "task", task_title(record), text, link)
+    return ImportOutcome(task=task, source=source, site=site or site_of(url), notes=notes)
+
+
+def comments_indexed(record: dict[str, Any]) -> bool:
+    """Whether the record's datasource indexes comments (so none stored means none)."""
+    from indexer import config
+
+    if "comments" not in record:
+        return False
+    try:
+        return bool(config.get_datasource(record.get("datasource") or "").index_comments)
+    except ConfigError:
+        return False
+
+
+def close_client(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def add_live_comments(record: dict[str, Any], key: str) -> list[str]:
+    """The index holds no comments for this issue: fetch them, or say why not."""
+    from indexer.normalize import normalize_comment
+
+    for source in live_sources(key):
+        if record.get("datasource") and source.datasource not in ("", record["datasource"]):
+            continue
+        client = None
+        try:
+            client = source.make_client()
+            record["comments"] = [normalize_comment(c) for c in client.comments(key)]
+            return [f"comments of {key} are not indexed: fetched live from {source.label}"]
+        except JiraError:
+            continue
+        finally:
+            close_client(client)
+    record["comments"] = []
+    return [f"comments of {key} are not indexed and could not be fetched live"]
+
+
+# --------------------------------------------------------------------------- post
+
+
+@dataclass
+class PostOutcome:
+    task: Task
+    post: TaskPost
+    service_account: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.task.id,
+            "key": self.task.link.key,
+            "comment_id": self.post.comment_id,
+            "url": self.post.url,
+            "account": self.post.account,
+            "service_account": self.service_account,
+        }
+
+    @property
+    def account_line(self) -> str:
+        if self.service_account:
+            return (
+                f"Posted as {self.post.account} (a service account: the comment shows "
+                "under its name, not yours)"
+            )
+        return f"Posted as {self.post.account}"
+
+
+def poster_client(link: TaskLink) -> tuple[Any, bool]:
+    """(client, is_service_account) for posting to the linked issue.
+
+    The issue's datasource when it has credentials; otherwise the global connection.
+    """
+    from indexer import config
+    from indexer.jira import client_for_connection, client_for_datasource
+
+    if link.datasource:
+        try:
+            ds = config.get_datasource(link.datasource)
+        except ConfigError:
+            ds = None
+        if ds is not None and ds.auth_mode != "anonymous":
+            return client_for_datasource(ds), ds.auth_mode == "service_account"
+    conn = config.load_jira_connection()
+    if conn.enabled and conn.base_url:
+        return client_for_connection(conn), bool(conn.cloud_id)
+    raise TaskError(NOT_ENABLED)
+
+
+def account_of(myself: dict[str, Any]) -> tuple[str, bool]:
+    """Display name of the posting account, and whether Jira says it is an app/bot."""
+    name = ""
+    for field_name in ("displayName", "name", "emailAddress", "accountId"):
+        value = myself.get(field_name)
+        if isinstance(value, str) and value:
+            name = value
+            break
+    return name or "an unknown account", myself.get("accountType") == "app"
+
+
+def post_task(
+    task_id: int | str, *, force: bool = False, tasks: TaskStore | None = None
+) -> PostOutcome:
+    """Post the task's result as a comment on its issue, once unless `force`."""
+    store = tasks or TaskStore()
+    task = store.get(task_id)
+    if task.unlinked:
+        raise TaskError(f"Task {task.label} is unlinked from {task.link.key}: nothing to post to")
+    if not (task.result or "").strip():
+        raise TaskError(
+            f"Task {task.label} has no result yet: store one with "
+            f"`jiradex task result {task.id} FILE`"
+        )
+    with posting_lock(task.id):
+        task = store.get(task.id)  # another process may have posted meanwhile
+        if task.posts and not force:
+            last = task.posts[-1]
+            raise TaskError(
+                f"Task {task.label} was already posted to {task.link.key} at {last.posted_at} "
+                f"({last.url}): use --force to post it again"
+            )
+        client, service_account = poster_client(task.link)
+        try:
+            account, is_app = account_of(client.myself() or {})
+            created = client.add_comment(task.link.key, task.result)
+        except JiradexError as exc:
+            message = str(exc)
+            store.set_error(task.id, message)
+            raise TaskError(
+                f"Posting task {task.label} to {task.link.key} failed, the result is kept: "
+                f"{message}"
+            ) from None
+        finally:
+            close_client(client)
+        post = TaskPost(
+            comment_id=str(created.get("id") or ""),
+            url=str(created.get("url") or ""),
+            posted_at=now_iso(),
+            account=account,
+        )
+        task = store.add_post(task.id, post)
+    return PostOutcome(task=task, post=post, service_account=service_account or is_app)
+
+
+def read_result_text(source: str, stdin_text: Callable[[], str]) -> str:
+    """The Markdown result from FILE, or stdin for `-`."""
+    if source == "-":
+        text = stdin_text()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise TaskError(f"Cannot read the result file {source}: {reason}") from None
+    if not text.strip():
+        raise TaskError("The result is empty: nothing to store")
+    return text
+
+
+def describe(task: Task) -> str:
+    """The human view of a task for `task show`: facts, instructions, result, posts."""
+    lines = [
+        f"{task.label} ({task.kind}, {task.state}): {task.title}",
+        f"Issue:   {task.link.key}  {task.link.url}" + ("  [unlinked]" if task.unlinked else ""),
+        f"Created: {task.created}",
+    ]
+    if task.link.datasource:
+        lines.append(f"Source:  datasource {task.link.datasource}")
+    for post in task.posts:
+        lines.append(f"Posted:  {post.posted_at} as {post.account}: {post.url}")
+    if task.last_error:
+        lines.append(f"Last post failed: {task.last_error}")
+    lines += ["", "--- instructions ---", task.instructions.rstrip("\n"), ""]
+    if task.result:
+        lines += [f"--- result ({task.result_updated}) ---", task.result.rstrip("\n"), ""]
+    else:
+        lines += ["--- no result yet ---", ""]
+    return "\n".join(lines)

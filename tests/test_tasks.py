@@ -1,0 +1,679 @@
+"""Tasks: storage, instruction formatting, import/post rules and the `task` CLI.
+
+Jira is replaced here by a small in-memory client (the HTTP path is covered by the
+cassette tests in test_tasks_cassettes.py); the index, the config and the task
+database are the real ones under the test's JIRADEX_HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+import indexer.jira as jira
+from indexer import config, tasks
+from indexer.errors import ConfigError, TaskError
+from indexer.jira.errors import IssueNotFoundError, JiraServerError
+from indexer.store import Store
+from indexer.task_format import demote_headings, format_instructions, readable_time
+
+SITE = "https://acme.atlassian.net"
+
+
+def issue_record(**overrides):
+    record = {
+        "id": "10001",
+        "key": "ABC-12",
+        "project": "ABC",
+        "datasource": "acme",
+        "summary": "Login  fails on Safari",
+        "description": "Steps:\n\n1. open the page\n2. log in\n\n# Logs\n\n```\n# not a heading\n```",
+        "description_text": "Steps open the page log in Logs",
+        "issuetype": "Bug",
+        "status": "In Progress",
+        "status_category": "In Progress",
+        "priority": "High",
+        "assignee": "Alex Doe",
+        "reporter": "Sam Roe",
+        "labels": ["safari", "login"],
+        "components": [],
+        "created": "2024-05-01T12:00:00.000Z",
+        "updated": "2024-05-02T08:30:00.000Z",
+        "url": f"{SITE}/browse/ABC-12",
+        "raw": {},
+        "comments": [
+            {
+                "id": "2",
+                "author": "Sam Roe",
+                "created": "2024-05-02T08:30:00.000Z",
+                "updated": "2024-05-02T08:30:00.000Z",
+                "body": "Second: still broken.",
+                "body_text": "Second: still broken.",
+            },
+            {
+                "id": "1",
+                "author": "Alex Doe",
+                "created": "2024-05-01T13:05:00.000Z",
+                "updated": "2024-05-01T13:05:00.000Z",
+                "body": "## Cause\n\nCookie flags.",
+                "body_text": "Cause Cookie flags.",
+            },
+        ],
+        "attachments": [],
+    }
+    record.update(overrides)
+    return record
+
+
+EXPECTED_INSTRUCTIONS = """\
+# ABC-12: Login fails on Safari
+
+- **Type:** Bug
+- **Status:** In Progress
+- **Priority:** High
+- **Assignee:** Alex Doe
+- **Labels:** safari, login
+- **Link:** https://acme.atlassian.net/browse/ABC-12
+
+## Description
+
+Steps:
+
+1. open the page
+2. log in
+
+### Logs
+
+```
+# not a heading
+```
+
+## Comments
+
+### Alex Doe · 2024-05-01 13:05 UTC
+
+#### Cause
+
+Cookie flags.
+
+### Sam Roe · 2024-05-02 08:30 UTC
+
+Second: still broken.
+
+## Additional instructions
+
+Fix it without touching the SSO flow.
+"""
+
+
+class FakeClient:
+    """Just enough of JiraClient for the task code, with every call recorded."""
+
+    def __init__(self, issues=None, *, account=None, fail_post=None, cloud=True):
+        self.issues = issues or {}
+        self.account = account or {"displayName": "Alex Doe", "accountType": "atlassian"}
+        self.fail_post = fail_post
+        self.cloud = cloud
+        self.calls: list[tuple] = []
+        self.posted: list[tuple[str, str]] = []
+        self.closed = False
+
+    def browse_url(self, key):
+        return f"{SITE}/browse/{key}"
+
+    def get_issue(self, key, fields=None):
+        self.calls.append(("get_issue", key))
+        if key not in self.issues:
+            raise IssueNotFoundError(
+                f"Issue {key} does not exist or you do not have permission to see it"
+            )
+        return self.issues[key]
+
+    def comments(self, key):
+        self.calls.append(("comments", key))
+        return self.issues[key]["fields"].get("comment", {}).get("comments", [])
+
+    def myself(self):
+        self.calls.append(("myself",))
+        return self.account
+
+    def add_comment(self, key, markdown):
+        self.calls.append(("add_comment", key))
+        if self.fail_post:
+            raise self.fail_post
+        self.posted.append((key, markdown))
+        number = 100 + len(self.posted)
+        return {"id": str(number), "url": f"{SITE}/browse/{key}?focusedCommentId={number}"}
+
+    def close(self):
+        self.closed = True
+
+
+def raw_issue(key="ABC-7", summary="Live only issue"):
+    return {
+        "id": "20007",
+        "key": key,
+        "fields": {
+            "summary": summary,
+            "description": "h2. Context\n\nSome *bold* text.",
+            "issuetype": {"name": "Task"},
+            "status": {"name": "To Do", "statusCategory": {"name": "To Do"}},
+            "priority": None,
+            "assignee": None,
+            "labels": [],
+            "project": {"key": key.split("-")[0]},
+            "comment": {
+                "comments": [
+                    {
+                        "id": "9",
+                        "author": {"displayName": "Kim Poe"},
+                        "created": "2024-06-01T10:00:00.000+0200",
+                        "body": "A live comment.",
+                    }
+                ],
+                "total": 1,
+            },
+        },
+    }
+
+
+@pytest.fixture
+def datasource():
+    return config.add_datasource(
+        config.Datasource(
+            name="acme",
+            endpoint=SITE,
+            project_key="ABC",
+            username="bot@example.com",
+            token="tok-secret-123456",
+        )
+    )
+
+
+@pytest.fixture
+def fake_jira(monkeypatch):
+    """Route every client the task code builds to one FakeClient."""
+    client = FakeClient()
+    built: list[str] = []
+
+    def for_datasource(ds, **_):
+        built.append(f"datasource:{ds.name}")
+        return client
+
+    def for_connection(conn, **_):
+        built.append("connection")
+        return client
+
+    monkeypatch.setattr(jira, "client_for_datasource", for_datasource)
+    monkeypatch.setattr(jira, "client_for_connection", for_connection)
+    client.built = built
+    return client
+
+
+def index(*records):
+    with Store() as store:
+        store.upsert_issues(list(records))
+
+
+class Entry:
+    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
+
+    name = "jiradex"
+
+    def main(self, args=None, prog_name=None, **_):
+        cli.main(list(args or []))
+
+
+def run(*args, stdin=None):
+    return CliRunner().invoke(Entry(), list(args), input=stdin, catch_exceptions=False)
+
+
+def lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def test_instructions_have_exact_sections():
+    text = format_instructions(
+        issue_record(),
+        url=f"{SITE}/browse/ABC-12",
+        include_comments=True,
+        extra="  Fix it without touching the SSO flow.\n",
+    )
+    assert text == EXPECTED_INSTRUCTIONS
+
+
+def test_instructions_without_comments_or_extra_and_empty_fields():
+    record = issue_record(
+        description="", assignee="", priority="", labels=[], issuetype="", status=""
+    )
+    text = format_instructions(record, url="")
+    assert "## Comments" not in text
+    assert "## Additional instructions" not in text
+    assert "## Description\n\n_No description._\n" in text
+    for fact in (
+        "- **Type:** Unknown",
+        "- **Status:** Unknown",
+        "- **Priority:** None",
+        "- **Assignee:** Unassigned",
+        "- **Labels:** None",
+        "- **Link:** (no link)",
+    ):
+        assert fact in text.splitlines()
+
+
+def test_objective_note_and_no_comments_placeholder():
+    text = format_instructions(
+        issue_record(comments=[]), url="u", include_comments=True, objective=True
+    )
+    assert text.startswith("# ABC-12: Login fails on Safari\n\nThis is an **objective**")
+    assert "## Comments\n\n_No comments._\n" in text
+
+
+def test_demote_headings_keeps_code_and_handles_setext():
+    md = "Title\n=====\n\ntext\n\n```\n# code\n```\n\n### Deep"
+    assert demote_headings(md, below=2) == "### Title\n\ntext\n\n```\n# code\n```\n\n##### Deep"
+    assert demote_headings("#### Already deep", below=2) == "#### Already deep"
+    assert demote_headings("no headings", below=2) == "no headings"
+
+
+def test_readable_time():
+    assert readable_time("2024-05-01T12:00:00.000Z") == "2024-05-01 12:00 UTC"
+    assert readable_time("yesterday") == "yesterday"
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_task_ids_parse_in_several_spellings():
+    assert [tasks.parse_task_id(t) for t in ("12", "T-12", "t12", "#12", 12)] == [12] * 5
+    for bad in ("x", "T-", "0", "-3", "12a"):
+        with pytest.raises(TaskError, match="Task id must look like 12 or T-12"):
+            tasks.parse_task_id(bad)
+
+
+def test_store_survives_index_rebuild_and_keeps_posts(jiradex_home):
+    store = tasks.TaskStore()
+    link = tasks.TaskLink("ABC-1", "1", "acme", f"{SITE}/browse/ABC-1")
+    first = store.create("task", "ABC-1: x", "# ABC-1: x\n", link)
+    store.set_result(first.id, "done")
+    store.add_post(first.id, tasks.TaskPost("5", "u5", "2024-01-01T00:00:00Z", "Alex"))
+    second = store.create("objective", "ABC-2: y", "# y\n", link)
+    index_db = jiradex_home / "data" / "index.db"
+    assert not index_db.exists() or index_db.unlink() is None  # an index rebuild
+    again = tasks.TaskStore()
+    assert [t.id for t in again.list()] == [first.id, second.id]
+    got = again.get(f"T-{first.id}")
+    assert got.result == "done" and got.result_updated
+    assert got.posts == [tasks.TaskPost("5", "u5", "2024-01-01T00:00:00Z", "Alex")]
+    assert got.state == "posted" and again.get(second.id).kind == "objective"
+    assert (jiradex_home / "data" / "tasks" / "tasks.db").exists()
+
+
+def test_unknown_task_and_bad_kind():
+    store = tasks.TaskStore()
+    with pytest.raises(TaskError, match=r"No task T-42: `jiradex task list` shows the tasks"):
+        store.get(42)
+    with pytest.raises(TaskError, match="Task kind must be one of task, objective"):
+        store.create("epic", "t", "i", tasks.TaskLink("A-1", "", "", ""))
+
+
+# --------------------------------------------------------------------------- import
+
+
+def test_import_from_index_needs_no_jira(datasource, fake_jira):
+    index(issue_record())
+    outcome = tasks.import_task(
+        "ABC-12", comments=True, instructions="Fix it without touching the SSO flow."
+    )
+    assert outcome.source == "index" and outcome.notes == []
+    assert outcome.task.instructions == EXPECTED_INSTRUCTIONS
+    assert outcome.task.title == "ABC-12: Login fails on Safari"
+    assert outcome.task.link == tasks.TaskLink("ABC-12", "10001", "acme", f"{SITE}/browse/ABC-12")
+    assert fake_jira.calls == []
+
+
+def test_import_fetches_live_through_matching_datasource(datasource, fake_jira):
+    fake_jira.issues["ABC-7"] = raw_issue()
+    outcome = tasks.import_task("ABC-7", comments=True)
+    assert outcome.source == "live"
+    assert outcome.notes == [f"ABC-7 is not in the index: fetched live from {SITE}"]
+    assert fake_jira.built == ["datasource:acme"] and fake_jira.closed
+    assert outcome.task.link == tasks.TaskLink("ABC-7", "20007", "acme", f"{SITE}/browse/ABC-7")
+    text = outcome.task.instructions
+    assert text.startswith("# ABC-7: Live only issue\n")
+    assert "## Description\n\n### Context\n\nSome **bold** text.\n" in text
+    assert "### Kim Poe · 2024-06-01 08:00 UTC\n\nA live comment.\n" in text
+
+
+def test_import_falls_back_to_global_connection(monkeypatch, fake_jira):
+    monkeypatch.setenv("JIRA_ENABLED", "true")
+    monkeypatch.setenv("JIRA_BASE_URL", SITE)
+    monkeypatch.setenv("JIRA_EMAIL", "me@example.com")
+    monkeypatch.setenv("JIRA_API_TOKEN", "tok-secret-abcdef")
+    fake_jira.issues["XYZ-3"] = raw_issue("XYZ-3")
+    outcome = tasks.import_task("XYZ-3")
+    assert fake_jira.built == ["connection"]
+    assert outcome.task.link.datasource == ""
+    assert "## Comments" not in outcome.task.instructions
+
+
+def test_import_not_found_anywhere(datasource, fake_jira):
+    with pytest.raises(TaskError) as info:
+        tasks.import_task("ABC-999")
+    assert str(info.value) == "Issue ABC-999 does not exist or you do not have permission to see it"
+
+
+def test_import_without_any_source():
+    with pytest.raises(TaskError) as info:
+        tasks.import_task("ABC-1")
+    assert str(info.value) == (
+        "Issue ABC-1 does not exist or you do not have permission to see it: it is not in "
+        "the index and no datasource or Jira connection can fetch it"
+    )
+
+
+def test_import_reports_jira_failure(datasource, monkeypatch):
+    class Broken(FakeClient):
+        def get_issue(self, key, fields=None):
+            raise JiraServerError(f"Jira at {SITE} failed with HTTP 500 after 3 attempts")
+
+    monkeypatch.setattr(jira, "client_for_datasource", lambda ds, **_: Broken())
+    with pytest.raises(TaskError) as info:
+        tasks.import_task("ABC-5")
+    assert str(info.value) == (
+        f'Could not fetch ABC-5 from Jira: datasource "acme": Jira at {SITE} failed with '
+        "HTTP 500 after 3 attempts"
+    )
+
+
+@pytest.mark.parametrize("key", ["abc-1", "ABC", "ABC-", "-1", "AB C-1", ""])
+def test_import_bad_key_format(key, fake_jira):
+    with pytest.raises(ConfigError) as info:
+        tasks.import_task(key)
+    assert str(info.value) == "Issue key must look like PROJECT-123"
+    assert fake_jira.calls == []
+
+
+def test_import_fetches_comments_live_when_not_indexed(datasource, fake_jira):
+    index(issue_record(key="ABC-7", id="20007", comments=[]))
+    fake_jira.issues["ABC-7"] = raw_issue()
+    outcome = tasks.import_task("ABC-7", comments=True)
+    assert outcome.source == "index"
+    assert outcome.notes == [
+        'comments of ABC-7 are not indexed: fetched live from datasource "acme"'
+    ]
+    assert "A live comment." in outcome.task.instructions
+
+
+# --------------------------------------------------------------------------- post
+
+
+def make_task(result="## Done\n\nFixed the **cookie** flags.", datasource="acme"):
+    store = tasks.TaskStore()
+    link = tasks.TaskLink("ABC-12", "10001", datasource, f"{SITE}/browse/ABC-12")
+    task = store.create("task", "ABC-12: Login fails on Safari", "# x\n", link)
+    if result is not None:
+        store.set_result(task.id, result)
+    return task
+
+
+def test_post_once_then_refuse_then_force(datasource, fake_jira):
+    task = make_task()
+    outcome = tasks.post_task(task.id)
+    assert outcome.to_json() == {
+        "id": task.id,
+        "key": "ABC-12",
+        "comment_id": "101",
+        "url": f"{SITE}/browse/ABC-12?focusedCommentId=101",
+        "account": "Alex Doe",
+        "service_account": False,
+    }
+    assert outcome.account_line == "Posted as Alex Doe"
+    assert fake_jira.posted == [("ABC-12", "## Done\n\nFixed the **cookie** flags.")]
+    with pytest.raises(
+        TaskError, match=r"already posted to ABC-12 at .* use --force to post it again"
+    ):
+        tasks.post_task(task.id)
+    assert len(fake_jira.posted) == 1
+    again = tasks.post_task(task.id, force=True)
+    assert again.post.comment_id == "102" and len(fake_jira.posted) == 2
+    assert [p.comment_id for p in tasks.TaskStore().get(task.id).posts] == ["101", "102"]
+
+
+def test_failed_post_keeps_result_and_says_why(datasource, fake_jira):
+    task = make_task()
+    fake_jira.fail_post = JiraServerError(f"Jira at {SITE} failed with HTTP 502 after 3 attempts")
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    assert str(info.value) == (
+        f"Posting task T-{task.id} to ABC-12 failed, the result is kept: Jira at {SITE} "
+        "failed with HTTP 502 after 3 attempts"
+    )
+    kept = tasks.TaskStore().get(task.id)
+    assert kept.result == "## Done\n\nFixed the **cookie** flags." and kept.posts == []
+    assert kept.state == "failed" and "HTTP 502" in kept.last_error
+    fake_jira.fail_post = None
+    assert tasks.post_task(task.id).post.comment_id == "101"  # a retry is not refused
+    assert tasks.TaskStore().get(task.id).state == "posted"
+
+
+def test_post_without_result(datasource, fake_jira):
+    task = make_task(result=None)
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    assert str(info.value) == (
+        f"Task T-{task.id} has no result yet: store one with `jiradex task result {task.id} FILE`"
+    )
+    assert fake_jira.calls == []
+
+
+def test_post_unlinked_task(datasource, fake_jira):
+    task = make_task()
+    tasks.TaskStore().unlink(task.id)
+    with pytest.raises(
+        TaskError, match=f"Task T-{task.id} is unlinked from ABC-12: nothing to post to"
+    ):
+        tasks.post_task(task.id)
+    assert fake_jira.calls == []
+
+
+def test_post_anonymous_datasource_uses_global_connection(monkeypatch, fake_jira):
+    config.add_datasource(config.Datasource(name="public", endpoint=SITE, project_key="ABC"))
+    task = make_task(datasource="public")
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    assert str(info.value) == tasks.NOT_ENABLED
+    assert str(info.value).startswith("Jira integration not enabled")
+    monkeypatch.setenv("JIRA_ENABLED", "true")
+    monkeypatch.setenv("JIRA_BASE_URL", SITE)
+    monkeypatch.setenv("JIRA_EMAIL", "me@example.com")
+    monkeypatch.setenv("JIRA_API_TOKEN", "tok-secret-abcdef")
+    tasks.post_task(task.id)
+    assert fake_jira.built == ["connection"]
+
+
+def test_post_as_service_account_says_so(monkeypatch, fake_jira):
+    config.add_datasource(
+        config.Datasource(
+            name="svc",
+            endpoint=SITE,
+            project_key="ABC",
+            username="bot@serviceaccount.atlassian.com",
+            token="tok-secret-svc123",
+            cloud_id="11111111-2222-3333-4444-555555555555",
+        )
+    )
+    fake_jira.account = {"displayName": "Release Bot", "accountType": "app"}
+    outcome = tasks.post_task(make_task(datasource="svc").id)
+    assert outcome.service_account
+    assert outcome.account_line == (
+        "Posted as Release Bot (a service account: the comment shows under its name, not yours)"
+    )
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_import_show_result_post_flow(datasource, fake_jira, tmp_path):
+    index(issue_record())
+    result = run(
+        "task",
+        "import",
+        "ABC-12",
+        "--comments",
+        "--instructions",
+        "Fix it without touching the SSO flow.",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {k: data[k] for k in ("key", "title", "url", "kind")} == {
+        "key": "ABC-12",
+        "title": "ABC-12: Login fails on Safari",
+        "url": f"{SITE}/browse/ABC-12",
+        "kind": "task",
+    }
+    assert data["instructions"] == EXPECTED_INSTRUCTIONS
+    task_id = str(data["id"])
+
+    shown = run("task", "show", task_id, "--markdown")
+    assert shown.exit_code == 0 and shown.stdout == EXPECTED_INSTRUCTIONS
+
+    listed = run("task", "list")
+    assert lines(listed.stdout) == [
+        f"T-{task_id:<4} task      open     ABC-12: Login fails on Safari"
+    ]
+
+    no_result = run("task", "post", task_id)
+    assert no_result.exit_code == 1
+    assert lines(no_result.stderr) == [
+        f"jiradex: Task T-{task_id} has no result yet: store one with "
+        f"`jiradex task result {task_id} FILE`"
+    ]
+
+    stored = run("task", "result", task_id, "-", stdin="All **done**.\n")
+    assert stored.exit_code == 0, stored.output
+    result_file = tmp_path / "result.md"
+    result_file.write_text("Final **answer**.\n", encoding="utf-8")
+    assert run("task", "result", f"T-{task_id}", str(result_file)).exit_code == 0
+
+    posted = run("task", "post", task_id, "--json")
+    assert posted.exit_code == 0, posted.output
+    assert json.loads(posted.stdout) == {
+        "id": int(task_id),
+        "key": "ABC-12",
+        "comment_id": "101",
+        "url": f"{SITE}/browse/ABC-12?focusedCommentId=101",
+        "account": "Alex Doe",
+        "service_account": False,
+    }
+    assert lines(posted.stderr) == ["Posted as Alex Doe"]
+    assert fake_jira.posted == [("ABC-12", "Final **answer**.\n")]
+
+    twice = run("task", "post", task_id)
+    assert twice.exit_code == 1 and len(lines(twice.stderr)) == 1
+    assert "use --force to post it again" in twice.stderr
+    forced = run("task", "post", task_id, "--force")
+    assert forced.exit_code == 0
+    assert forced.stdout.startswith(f"Posted T-{task_id} to ABC-12: {SITE}/browse/ABC-12?")
+
+    detail = run("task", "show", task_id, "--json")
+    assert [p["comment_id"] for p in json.loads(detail.stdout)["posts"]] == ["101", "102"]
+    human = run("task", "show", task_id)
+    assert human.stdout.startswith(f"T-{task_id} (task, posted): ABC-12: Login fails on Safari\n")
+    assert "--- result (" in human.stdout and "Final **answer**." in human.stdout
+
+    unlinked = run("task", "unlink", task_id)
+    assert unlinked.exit_code == 0 and unlinked.stdout == f"Unlinked T-{task_id} from ABC-12.\n"
+    assert run("task", "post", task_id, "--force").exit_code == 1
+
+
+def test_cli_live_import_says_so_on_stderr(datasource, fake_jira):
+    fake_jira.issues["ABC-7"] = raw_issue()
+    result = run("task", "import", "ABC-7", "--objective")
+    assert result.exit_code == 0
+    assert lines(result.stderr) == [f"ABC-7 is not in the index: fetched live from {SITE}"]
+    assert lines(result.stdout) == [
+        "Created objective T-1: ABC-7: Live only issue",
+        f"{SITE}/browse/ABC-7",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("task", "import", "abc"), "jiradex: Issue key must look like PROJECT-123"),
+        (("task", "show", "9"), "jiradex: No task T-9: `jiradex task list` shows the tasks"),
+        (("task", "show", "nine"), "jiradex: Task id must look like 12 or T-12, not 'nine'"),
+        (("task", "post", "9"), "jiradex: No task T-9: `jiradex task list` shows the tasks"),
+        (("task", "unlink", "9"), "jiradex: No task T-9: `jiradex task list` shows the tasks"),
+        (
+            ("task", "import", "ABC-1"),
+            "jiradex: Issue ABC-1 does not exist or you do not have permission to see it: it "
+            "is not in the index and no datasource or Jira connection can fetch it",
+        ),
+    ],
+)
+def test_cli_errors_are_one_line_exit_1(args, message):
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert lines(result.stderr) == [message]
+
+
+def test_cli_result_errors(tmp_path):
+    task = make_task(result=None)
+    missing = run("task", "result", str(task.id), str(tmp_path / "nope.md"))
+    assert missing.exit_code == 1
+    assert lines(missing.stderr) == [
+        f"jiradex: Cannot read the result file {tmp_path / 'nope.md'}: No such file or directory"
+    ]
+    empty = run("task", "result", str(task.id), "-", stdin="  \n")
+    assert empty.exit_code == 1
+    assert lines(empty.stderr) == ["jiradex: The result is empty: nothing to store"]
+    assert tasks.TaskStore().get(task.id).result is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("task",),
+        ("task", "import"),
+        ("task", "result", "1"),
+        ("task", "show", "1", "--markdown", "--json"),
+        ("task", "post", "1", "--bogus"),
+    ],
+)
+def test_cli_usage_errors_exit_2(args):
+    make_task()
+    result = run(*args)
+    assert result.exit_code == 2
+
+
+def test_cli_list_empty_and_json():
+    empty = run("task", "list")
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert "No tasks yet" in empty.stderr
+    make_task()
+    data = json.loads(run("task", "list", "--json").stdout)
+    assert [(t["id"], t["key"], t["state"]) for t in data] == [(1, "ABC-12", "result")]
+
+
+def test_console_script_exit_code_for_bad_key():
+    """The real process: exit 1 and one line, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "task", "import", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "jiradex: Issue key must look like PROJECT-123"
