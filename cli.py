@@ -133,7 +133,9 @@ def _print_summary(summary, as_json: bool) -> None:
 
 @cli.command("sync")
 @click.argument("names", nargs=-1)
-@click.option("--full", is_flag=True, help="Re-fetch everything and remove issues Jira no longer has.")
+@click.option(
+    "--full", is_flag=True, help="Re-fetch everything and remove issues Jira no longer has."
+)
 @click.option("--watch", is_flag=True, help="Keep running; sync each datasource at its interval.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary line per datasource.")
 def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool) -> None:
@@ -237,8 +239,12 @@ def index_rebuild_command(yes: bool) -> None:
 
 @cli.command("demo")
 @click.option("--headless", is_flag=True, help="No TUI: print the sync summary and a search.")
-@click.option("--issues", "issue_count", default=3000, show_default=True, help="Issues to generate.")
-@click.option("--latency-ms", default=0, show_default=True, help="Latency fakejira adds per request.")
+@click.option(
+    "--issues", "issue_count", default=3000, show_default=True, help="Issues to generate."
+)
+@click.option(
+    "--latency-ms", default=0, show_default=True, help="Latency fakejira adds per request."
+)
 def demo_command(headless: bool, issue_count: int, latency_ms: int) -> None:
     """Try jiradex on a generated project served by a local fake Jira.
 

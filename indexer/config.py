@@ -75,6 +75,11 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _literal(value: Any) -> str:
+    """A wrong value as JSON (strings quoted), shortened, for "must be X, not Y"."""
+    return _shown(json.dumps(value, ensure_ascii=False))
+
+
 def _without_userinfo(url: str) -> str:
     """The URL with any `user:password@` replaced by `***@`."""
     return _USERINFO_RE.sub(lambda m: (m.group(1) or "") + "***@", url, count=1)
@@ -239,11 +244,19 @@ def _validate_token(value: Any, what: str = "token") -> str | None:
         return None
     if not isinstance(value, str):
         # Never echo the value: it may be a secret typed in the wrong place.
-        raise ConfigError(f"{what} must be a string, not a JSON {_json_type(value)}")
+        raise ConfigError(f"{what} must be a string, not {_a_json_type(value)}")
     token = value.strip()
     if any(ch.isspace() for ch in token) or _has_control(token):
         raise ConfigError(f"{what} must not contain spaces, line breaks or control characters")
     return token or None
+
+
+def _a_json_type(value: Any) -> str:
+    """ "a list", "an object", "null"...: the JSON type of a wrong value, for messages."""
+    kind = _json_type(value)
+    if kind == "null":
+        return kind
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _json_type(value: Any) -> str:
@@ -255,18 +268,20 @@ def _json_type(value: Any) -> str:
         return "list"
     if isinstance(value, dict):
         return "object"
+    if isinstance(value, str):
+        return "string"
     return "null" if value is None else type(value).__name__
 
 
 def _expect_bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{what} must be true or false, not {_shown(value)}")
+        raise ConfigError(f"{what} must be true or false, not {_literal(value)}")
     return value
 
 
 def _expect_object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{what} must be a JSON object, not a {_json_type(value)}")
+        raise ConfigError(f"{what} must be a JSON object, not {_a_json_type(value)}")
     return value
 
 
@@ -439,7 +454,7 @@ def _validated(ds: Datasource, name: str) -> Datasource:
     limit = ds.attachment_max_bytes
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ConfigError(
-            f"attachment_max_bytes must be a positive whole number of bytes, not {_shown(limit)}"
+            f"attachment_max_bytes must be a positive whole number of bytes, not {_literal(limit)}"
         )
     if ds.id is not None and not isinstance(ds.id, str):
         raise ConfigError(f"id must be a string, not {_shown(ds.id)}")
@@ -471,7 +486,7 @@ def datasource_from_coco(payload: Any, *, warn: Warn | None = None) -> Datasourc
     as `"index_comment"` does not pass silently.
     """
     if not isinstance(payload, dict):
-        raise ConfigError(f"a datasource must be a JSON object, not a {_json_type(payload)}")
+        raise ConfigError(f"a datasource must be a JSON object, not {_a_json_type(payload)}")
     name = validate_datasource_name(payload.get("name"))
 
     def note(message: str) -> None:
@@ -488,7 +503,7 @@ def datasource_from_coco(payload: Any, *, warn: Warn | None = None) -> Datasourc
 def _from_coco(payload: dict[str, Any], name: str, note: Warn) -> Datasource:
     kind = payload.get("type", "connector")
     if kind != "connector":
-        raise ConfigError(f'type must be "connector", not {_shown(kind)}')
+        raise ConfigError(f'type must be "connector", not {_literal(kind)}')
     connector = _expect_object(payload.get("connector"), "connector")
     connector_id = connector.get("id")
     if connector_id is None:
@@ -513,7 +528,7 @@ def _from_coco(payload: dict[str, Any], name: str, note: Warn) -> Datasource:
 
     token = config.get("token")
     if token is not None and not isinstance(token, str):
-        raise ConfigError(f"connector.config.token must be a string, not a {_json_type(token)}")
+        raise ConfigError(f"connector.config.token must be a string, not {_a_json_type(token)}")
     interval = sync.get("interval", DEFAULT_INTERVAL)
     if not isinstance(interval, str):
         raise ConfigError(f'sync.interval must be a string like "5m", not {_shown(interval)}')
@@ -593,7 +608,7 @@ def load_datasources() -> list[Datasource]:
     payload = _parse_json(text, str(path))
     if not isinstance(payload, list):
         raise ConfigError(
-            f"{path}: expected a JSON list of datasources, found a {_json_type(payload)}; "
+            f"{path}: expected a JSON list of datasources, found {_a_json_type(payload)}; "
             "fix or remove the file (jiradex will not overwrite it)"
         )
     result = []

@@ -685,7 +685,7 @@ def test_redirect_to_other_origin_drops_authorization():
             ),
         }
     )
-    result = client.download_attachment(f"{SITE}/rest/api/3/attachment/content/1")
+    result = client.fetch_attachment(f"{SITE}/rest/api/3/attachment/content/1")
     assert result.ok and result.content == b"hello log"
     assert "Authorization" in rec.requests[0].headers
     assert rec.requests[1].url.host == "cdn.example.net"
@@ -703,7 +703,7 @@ def test_same_origin_redirect_keeps_authorization():
             ),
         }
     )
-    assert client.download_attachment(f"{SITE}/secure/attachment/1/a.txt").content == b"x"
+    assert client.fetch_attachment(f"{SITE}/secure/attachment/1/a.txt").content == b"x"
     assert all("Authorization" in r.headers for r in rec.requests)
 
 
@@ -718,13 +718,15 @@ def test_attachment_binary_and_size_skips():
             ),
         }
     )
-    assert client.download_attachment(f"{SITE}/a/img").skipped == "binary type image/png"
-    big = client.download_attachment(f"{SITE}/a/big", max_bytes=10)
+    assert client.fetch_attachment(f"{SITE}/a/img").skipped == "binary type image/png"
+    big = client.fetch_attachment(f"{SITE}/a/big", max_bytes=10)
     assert big.content is None and "larger than 10 bytes" in big.skipped
     n = len(rec.requests)
-    assert client.download_attachment(f"{SITE}/a/x", mime_type="application/zip").skipped
-    assert client.download_attachment(f"{SITE}/a/x", size=11 * 2**20).skipped.startswith("larger")
+    assert client.fetch_attachment(f"{SITE}/a/x", mime_type="application/zip").skipped
+    assert client.fetch_attachment(f"{SITE}/a/x", size=11 * 2**20).skipped.startswith("larger")
     assert len(rec.requests) == n  # metadata hints skip without a request
+    assert client.download_attachment(f"{SITE}/a/img") is None
+    assert client.download_attachment(f"{SITE}/a/big", 1000) == b"x" * 100
 
 
 # ------------------------------------------------------------------ writes and misc

@@ -12,7 +12,9 @@ class JiradexApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("jiradex: add a datasource with `jiradex datasource add` or run `jiradex demo`.")
+        yield Static(
+            "jiradex: add a datasource with `jiradex datasource add` or run `jiradex demo`."
+        )
         yield Footer()
 
 

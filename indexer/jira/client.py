@@ -725,6 +725,23 @@ class JiraClient:
         *,
         mime_type: str | None = None,
         size: int | None = None,
+    ) -> bytes | None:
+        """The attachment's bytes, or None when skipped (binary type, over `max_bytes`).
+
+        `fetch_attachment` gives the same with the reason for a skip.
+        """
+        result = self.fetch_attachment(url, max_bytes, mime_type=mime_type, size=size)
+        if result.skipped:
+            log.info("jira: attachment %s skipped: %s", secrets.redact(url), result.skipped)
+        return result.content
+
+    def fetch_attachment(
+        self,
+        url: str,
+        max_bytes: int | None = None,
+        *,
+        mime_type: str | None = None,
+        size: int | None = None,
     ) -> AttachmentDownload:
         """Stream an attachment; skip binaries and oversize files with a reason.
 
