@@ -149,7 +149,16 @@ def sync_datasource(
     summary.seconds = time.monotonic() - started
     if run_id is not None:
         try:
-            store.finish_run(run_id, summary.to_json())
+            store.finish_run(
+                run_id,
+                summary.status,
+                issues=summary.issues,
+                comments=summary.comments,
+                attachments=summary.attachments,
+                deleted=summary.deleted,
+                error=summary.error,
+                seconds=round(summary.seconds, 3),
+            )
         except Exception:  # the run record is a nicety; the data is already safe
             log.warning("could not record the run of %s", datasource.name)
     return summary
