@@ -1,22 +1,264 @@
-"""The jiradex Textual application (a first screen; the full TUI comes later)."""
+"""The jiradex Textual application: one app, five modes, no logic of its own.
+
+Modes (each keeps its own screen stack, so switching never loses a half-typed
+query or a form): "search" (home), "datasources", "sync", "tasks", "settings".
+Screen modules are imported only when their mode is first shown, which keeps
+the first frame fast.
+
+Contract with the screens of other modules:
+
+* ``app.store``: the UI's read connection to the index (opened lazily; WAL lets
+  it read while a sync writes through its own Store).
+* ``app.start_sync(names, full=False)``: shows the sync monitor and asks it to
+  start one thread worker per datasource (``SyncMonitorScreen.start_syncs``).
+* The sync monitor posts ``tui.messages.IndexUpdated`` and, when every sync of a
+  batch has ended, ``tui.messages.SyncsFinished`` to the app; after a start with
+  ``run_app(start_sync=...)`` the app then goes back to search.
+* ``tui.messages.ConfigChanged`` (posted to the app) refreshes what depends on the
+  datasources or the Jira connection.
+* ``app.show_error(exc_or_text)``: a one-line error notification.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.theme import Theme
+
+from tui import keymap
+from tui.messages import ConfigChanged, IndexUpdated, SyncsFinished
+
+if TYPE_CHECKING:
+    from indexer.store import Store
+
+# mode -> (module under tui.screens, class name, title)
+SCREENS: dict[str, tuple[str, str, str]] = {
+    "search": ("search", "SearchScreen", "Search"),
+    "datasources": ("datasources", "DatasourcesScreen", "Datasources"),
+    "sync": ("sync_monitor", "SyncMonitorScreen", "Sync monitor"),
+    "tasks": ("tasks", "TasksScreen", "Tasks"),
+    "settings": ("settings", "SettingsScreen", "Settings › Jira"),
+}
+
+JIRADEX_THEME = Theme(
+    name="jiradex",
+    primary="#4C9AFF",
+    secondary="#79E2F2",
+    accent="#FFAB00",
+    warning="#FFAB00",
+    error="#FF5630",
+    success="#36B37E",
+    background="#101418",
+    surface="#171C22",
+    panel="#1F2630",
+    dark=True,
+)
+
+
+def screen_class(mode: str) -> type[Screen]:
+    """Import a mode's screen class on first use."""
+    module_name, class_name, _ = SCREENS[mode]
+    module = importlib.import_module(f"tui.screens.{module_name}")
+    return getattr(module, class_name)
+
+
+class JiradexCommands(Provider):
+    """Command palette: go to each screen, sync, import, help."""
+
+    def _commands(self) -> list[tuple[str, str, Any]]:
+        app: JiradexApp = self.app  # type: ignore[assignment]
+        commands: list[tuple[str, str, Any]] = [
+            (f"Go to {title}", f"Show the {title.lower()} screen", lambda m=mode: app.go(m))
+            for mode, (_, _, title) in SCREENS.items()
+        ]
+        commands += [
+            ("Sync all datasources", "Incremental sync of every enabled datasource",
+             lambda: app.sync_enabled(full=False)),
+            ("Full sync of all datasources", "Re-read everything and drop deleted issues",
+             lambda: app.sync_enabled(full=True)),
+            ("Import issue as task", "Make a task from a Jira issue", app.action_import_task),
+            ("Keys and help", "List every key binding and its id", app.action_show_help),
+        ]  # fmt: skip
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
 class JiradexApp(App):
+    """The whole TUI. See the module docstring for what screens may rely on."""
+
     TITLE = "jiradex"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "theme/jiradex.tcss"
+    MODES = {
+        mode: (lambda mode=mode: screen_class(mode)()) for mode in SCREENS
+    }  # fmt: skip
+    DEFAULT_MODE = "search"
+    COMMANDS = App.COMMANDS | {JiradexCommands}
+    BINDINGS = keymap.bindings("app")
+    NOTIFICATION_TIMEOUT = 6
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(
-            "jiradex: add a datasource with `jiradex datasource add` or run `jiradex demo`."
+    def __init__(self, start_sync: list[str] | None = None, *, store: Store | None = None):
+        super().__init__()
+        self._store = store
+        self._owns_store = store is None
+        self._start_sync = list(start_sync or [])
+        self._return_home_after_sync = bool(self._start_sync)
+        self._jx_started = False
+        self.register_theme(JIRADEX_THEME)
+        settings, problems = keymap.read_settings()
+        self.settings = settings
+        self._settings_problems = problems
+        theme = settings.get("theme")
+        self.theme = (
+            theme if isinstance(theme, str) and theme in self.available_themes else "jiradex"
         )
-        yield Footer()
+        keys, key_problems = keymap.load_keymap(settings)
+        self._settings_problems += key_problems
+        self.keymap_overrides = keys
+        if keys:
+            self.set_keymap(keys)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        self._jx_started = True
+        for problem in self._settings_problems:
+            self.notify(problem, title="Settings", severity="warning")
+        if self._start_sync:
+            names, self._start_sync = self._start_sync, []
+            self.start_sync(names)
+
+    def on_unmount(self) -> None:
+        if self._store is not None and self._owns_store:
+            self._store.close()
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember the chosen theme (from the palette) for the next start."""
+        if self._jx_started and self.settings.get("theme") != theme:
+            self.settings["theme"] = theme
+            self._save_settings()
+
+    def _save_settings(self) -> None:
+        import json
+
+        from indexer.paths import ensure_dir, settings_path
+
+        path = settings_path()
+        try:
+            ensure_dir(path.parent)
+            current, _ = keymap.read_settings()
+            current["theme"] = self.settings.get("theme")
+            path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+        except OSError:
+            pass  # a theme that is not remembered is not worth an error
+
+    # ------------------------------------------------------------------ services
+
+    @property
+    def store(self) -> Store:
+        """The UI's read connection to the index; raises StoreError if unusable."""
+        if self._store is None:
+            from indexer.store import Store
+
+            self._store = Store()
+        return self._store
+
+    def show_error(self, error: BaseException | str, title: str = "Error") -> None:
+        """One line, never a traceback (tokens are redacted by the engine)."""
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        self.notify(text, title=title, severity="error", timeout=10)
+
+    def go(self, mode: str) -> None:
+        if mode not in SCREENS:
+            return
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def mode_screen(self, mode: str) -> Screen:
+        """The base screen of a mode (created if the mode was never shown)."""
+        stack = self._screen_stacks.get(mode)
+        if not stack:
+            self._init_mode(mode)
+            stack = self._screen_stacks[mode]
+        return stack[0]
+
+    # ------------------------------------------------------------------ sync
+
+    def start_sync(self, names: list[str], full: bool = False) -> None:
+        """Show the sync monitor and start syncing these datasources."""
+        monitor = self.mode_screen("sync")
+        self.go("sync")
+        monitor.start_syncs(list(names), full=full)  # type: ignore[attr-defined]
+
+    def sync_enabled(self, full: bool = False) -> None:
+        """Sync every enabled datasource, or say how to add one."""
+        from indexer import config
+        from indexer.errors import JiradexError
+
+        try:
+            names = [ds.name for ds in config.load_datasources() if ds.enabled]
+        except JiradexError as exc:
+            self.show_error(exc)
+            return
+        if not names:
+            self.notify(
+                "No enabled datasource: add one on the Datasources screen (F3) "
+                "or run `jiradex demo`",
+                severity="warning",
+            )
+            return
+        self.start_sync(names, full=full)
+
+    def on_index_updated(self, message: IndexUpdated) -> None:
+        self._tell_search("index_changed")
+
+    def on_syncs_finished(self, message: SyncsFinished) -> None:
+        self._tell_search("index_changed")
+        if self._return_home_after_sync:
+            self._return_home_after_sync = False
+            failed = [s for s in message.summaries if getattr(s, "status", "ok") != "ok"]
+            if not failed and self.current_mode == "sync":
+                self.go("search")
+
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        self._tell_search("config_changed")
+
+    def _tell_search(self, method: str) -> None:
+        stack = self._screen_stacks.get("search")
+        if stack:
+            getattr(stack[0], method, lambda: None)()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_go(self, mode: str) -> None:
+        self.go(mode)
+
+    def action_show_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_import_task(self, key: str = "") -> None:
+        """Open the import form (prefilled with `key`) on the tasks screen."""
+        tasks = self.mode_screen("tasks")
+        self.go("tasks")
+        self.call_after_refresh(tasks.open_import, key)  # type: ignore[attr-defined]
 
 
-def run_app() -> None:
-    JiradexApp().run()
+def run_app(start_sync: list[str] | None = None) -> None:
+    """Run the TUI; with `start_sync`, open the sync monitor on those datasources first."""
+    JiradexApp(start_sync=start_sync).run()

@@ -1,0 +1,138 @@
+"""Key bindings with stable ids, remappable from settings.json.
+
+Every binding has an id like ``jiradex.search.focus``. A user remaps it in
+``settings.json`` (indexer.paths.settings_path) with::
+
+    {"keymap": {"jiradex.search.focus": "ctrl+f", "jiradex.go.tasks": "f5,ctrl+t"}}
+
+Textual applies the keymap by id (App.set_keymap), so screens only declare
+defaults here and the help screen lists the effective keys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    id: str
+    key: str
+    action: str
+    description: str
+    show: bool = True
+    priority: bool = False
+
+
+# scope -> bindings. "app" bindings work everywhere.
+DEFAULTS: dict[str, list[KeySpec]] = {
+    "app": [
+        KeySpec("jiradex.app.help", "f1,question_mark", "app.show_help", "Help"),
+        KeySpec("jiradex.go.search", "f2", "app.go('search')", "Search", show=False),
+        KeySpec("jiradex.go.datasources", "f3", "app.go('datasources')", "Sources", show=False),
+        KeySpec("jiradex.go.sync", "f4", "app.go('sync')", "Sync", show=False),
+        KeySpec("jiradex.go.tasks", "f5", "app.go('tasks')", "Tasks", show=False),
+        KeySpec("jiradex.go.settings", "f6", "app.go('settings')", "Settings", show=False),
+        KeySpec("jiradex.app.quit", "ctrl+q", "app.quit", "Quit", show=False, priority=True),
+    ],
+    "search": [
+        KeySpec("jiradex.search.focus", "slash", "focus_search", "Search"),
+        KeySpec("jiradex.search.open", "enter", "open_issue", "Open", show=False),
+        KeySpec("jiradex.search.import", "i", "import_task", "Import as task"),
+        KeySpec("jiradex.search.browser", "o", "open_browser", "Browser"),
+        KeySpec("jiradex.search.copy_key", "y", "copy_key", "Copy key"),
+        KeySpec("jiradex.search.copy_url", "Y", "copy_url", "Copy URL", show=False),
+        KeySpec("jiradex.search.sync", "s", "sync_all", "Sync"),
+        KeySpec("jiradex.search.tasks", "t", "app.go('tasks')", "Tasks"),
+        KeySpec("jiradex.search.datasources", "d", "app.go('datasources')", "Sources"),
+    ],
+    "issue": [
+        KeySpec("jiradex.issue.close", "escape,q", "close", "Back"),
+        KeySpec("jiradex.issue.import", "i", "import_task", "Import as task"),
+        KeySpec("jiradex.issue.browser", "o", "open_browser", "Browser"),
+        KeySpec("jiradex.issue.copy_key", "y", "copy_key", "Copy key"),
+        KeySpec("jiradex.issue.copy_url", "Y", "copy_url", "Copy URL", show=False),
+    ],
+    "tasks": [
+        KeySpec("jiradex.tasks.new", "n", "new_task", "Import"),
+        KeySpec("jiradex.tasks.open", "enter", "open_task", "Open", show=False),
+        KeySpec("jiradex.tasks.refresh", "r", "refresh", "Refresh", show=False),
+        KeySpec("jiradex.tasks.search", "escape", "app.go('search')", "Search"),
+    ],
+    "task": [
+        KeySpec("jiradex.task.close", "escape", "close", "Back"),
+        KeySpec("jiradex.task.save", "ctrl+s", "save", "Save result", priority=True),
+        KeySpec("jiradex.task.post", "ctrl+t", "post", "Post to Jira", priority=True),
+        KeySpec("jiradex.task.browser", "ctrl+o", "open_browser", "Open issue", priority=True),
+        KeySpec("jiradex.task.unlink", "ctrl+l", "unlink", "Unlink", priority=True),
+    ],
+    "import": [
+        KeySpec("jiradex.import.cancel", "escape", "cancel", "Cancel"),
+        KeySpec("jiradex.import.confirm", "ctrl+s", "confirm", "Create task", priority=True),
+    ],
+    "help": [
+        KeySpec("jiradex.help.close", "escape,q,f1", "close", "Close"),
+    ],
+}
+
+
+def bindings(scope: str) -> list[Binding]:
+    """The Textual bindings of one scope, each with its id."""
+    return [
+        Binding(s.key, s.action, s.description, show=s.show, id=s.id, priority=s.priority)
+        for s in DEFAULTS[scope]
+    ]
+
+
+def all_specs() -> list[tuple[str, KeySpec]]:
+    return [(scope, spec) for scope, specs in DEFAULTS.items() for spec in specs]
+
+
+def known_ids() -> set[str]:
+    return {spec.id for _, spec in all_specs()}
+
+
+def load_keymap(settings: dict) -> tuple[dict[str, str], list[str]]:
+    """(keymap, problems) from the settings' "keymap" object; unknown ids are reported."""
+    raw = settings.get("keymap") or {}
+    if not isinstance(raw, dict):
+        return {}, ['settings "keymap" must be an object of binding id -> keys']
+    keymap: dict[str, str] = {}
+    problems: list[str] = []
+    ids = known_ids()
+    for binding_id, keys in raw.items():
+        if binding_id not in ids:
+            problems.append(f"unknown binding id {binding_id!r} in settings keymap")
+        elif not isinstance(keys, str) or not keys.strip():
+            problems.append(f"keymap {binding_id!r} must be a key string like 'ctrl+f'")
+        else:
+            keymap[binding_id] = keys.replace(" ", "")
+    return keymap, problems
+
+
+def read_settings() -> tuple[dict, list[str]]:
+    """settings.json as a dict (empty when missing), and a problem line if unreadable."""
+    from indexer.paths import settings_path
+
+    path = settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []
+    except OSError as exc:
+        return {}, [f"cannot read {path}: {exc.strerror or exc}"]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {}, [f"{path} is not valid JSON (line {exc.lineno}): keymap and theme ignored"]
+    if not isinstance(data, dict):
+        return {}, [f"{path} must hold a JSON object"]
+    return data, []
+
+
+def effective_keys(keymap: dict[str, str]) -> list[tuple[str, KeySpec, str]]:
+    """(scope, spec, keys in effect) for the help screen."""
+    return [(scope, spec, keymap.get(spec.id, spec.key)) for scope, spec in all_specs()]

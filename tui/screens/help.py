@@ -1,0 +1,53 @@
+"""Help: every key binding with its id (remappable in settings.json)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from tui import keymap
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = keymap.bindings("help")
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical {
+        width: 90%; max-width: 110; height: 85%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    HelpScreen #help-intro { height: auto; padding: 0 0 1 0; color: $text-muted; }
+    HelpScreen DataTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        from indexer.paths import settings_path
+
+        with Vertical():
+            yield Static(
+                "Keys in effect. Remap any of them by id in "
+                f'{settings_path()} under "keymap", e.g. '
+                '{"keymap": {"jiradex.search.focus": "ctrl+f"}}. '
+                "Ctrl+P opens the command palette (screens, sync, themes).",
+                id="help-intro",
+            )
+            yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(Vertical).border_title = "jiradex keys"
+        table = self.query_one(DataTable)
+        table.add_columns("Where", "Keys", "Does", "Binding id")
+        overrides = getattr(self.app, "keymap_overrides", {})
+        for scope, spec, keys in keymap.effective_keys(overrides):
+            table.add_row(scope, _pretty(keys), spec.description, spec.id)
+        table.focus()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+def _pretty(keys: str) -> str:
+    names = {"question_mark": "?", "slash": "/", "escape": "esc", "enter": "⏎"}
+    return ", ".join(names.get(k, k) for k in keys.split(","))
