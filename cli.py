@@ -763,6 +763,141 @@ def task_unlink_command(task_id: str) -> None:
 
 # --------------------------------------------------------------------------- end of task section
 
+# --------------------------------------------------------------------------- search and show (search helper)
+# `jiradex search` and `jiradex show`: thin calls into indexer.search / indexer.issue_view.
+# Imports stay inside the commands so a search process starts fast.
+
+
+def _open_index_for_reading():
+    """The index, or a clear error when nothing has been synced yet (never creates one)."""
+    from indexer.store import Store
+
+    if not paths.index_path().exists():
+        fail("there is no index yet: add a datasource and run `jiradex sync`")
+    return Store()
+
+
+def _fit(text: str, width: int) -> str:
+    text = " ".join((text or "").split())
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _styled_snippet(snippet: str, width: int) -> str:
+    """A snippet cut to `width` visible characters, matched words in bold."""
+    from indexer.search import split_highlights
+
+    out: list[str] = []
+    room = width
+    for text, marked in split_highlights(" ".join(snippet.split())):
+        if room <= 0:
+            break
+        piece = text if len(text) <= room else text[: max(0, room - 1)] + "…"
+        room -= len(piece)
+        out.append(click.style(piece, bold=True) if marked else piece)
+    return "".join(out)
+
+
+def _print_hits(hits: list) -> None:
+    import shutil
+
+    width = max(60, shutil.get_terminal_size((120, 24)).columns)
+    key_w = max(3, max(len(h.key) for h in hits))
+    status_w = min(14, max(6, max(len(h.status or "") for h in hits)))
+    assignee_w = min(16, max(8, max(len(h.assignee or "") for h in hits)))
+    date_w = 10
+    summary_w = max(20, width - key_w - status_w - assignee_w - date_w - 8)
+    header = (
+        f"{'KEY':<{key_w}}  {'SUMMARY':<{summary_w}}  {'STATUS':<{status_w}}  "
+        f"{'ASSIGNEE':<{assignee_w}}  UPDATED"
+    )
+    click.echo(click.style(header, bold=True))
+    for h in hits:
+        click.echo(
+            f"{h.key:<{key_w}}  {_fit(h.summary, summary_w):<{summary_w}}  "
+            f"{_fit(h.status or '', status_w):<{status_w}}  "
+            f"{_fit(h.assignee or '-', assignee_w):<{assignee_w}}  {(h.updated or '')[:10]}"
+        )
+        where = "" if h.matched == "issue" else f"[{h.matched}] "
+        if h.snippet:
+            room = width - key_w - 2 - len(where)
+            click.echo(" " * (key_w + 2) + where + _styled_snippet(h.snippet, room))
+
+
+@cli.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--datasource", metavar="NAME", help="Only issues of this datasource.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Most results."
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "updated"]),
+    default="relevance",
+    show_default=True,
+    help="Best match first, or most recently updated first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as a JSON array.")
+def search_command(
+    query: tuple[str, ...], datasource: str | None, limit: int, sort: str, as_json: bool
+) -> None:
+    """Search the local index (offline).
+
+    Words are ANDed; "a phrase"; prefix*; OR; -word excludes; filters such as
+    project:KEY status:"In Progress" assignee:NAME label:X type:Bug priority:High
+    updated:>=2024-01-01 created:<2024-06-01 updated:-7d; a bare key (ABC-123) comes
+    first. Put `--` before a query that starts with `-`. In --json output, matched
+    words in "snippet" are wrapped in [[ and ]].
+    """
+    from indexer.errors import QueryError
+    from indexer.search import search
+
+    text = " ".join(query)
+    store = _open_index_for_reading()
+    try:
+        if datasource and datasource not in store.datasources():
+            known = {ds.name for ds in config.load_datasources()}
+            if datasource not in known:
+                fail(f"unknown datasource {datasource!r} (see `jiradex datasource list`)")
+        try:
+            hits = search(store, text, datasource=datasource, limit=limit, sort=sort)
+        except QueryError as exc:
+            click.echo(f"jiradex: {exc}", err=True)
+            sys.exit(2)  # a usage error; ctx.exit(2) would be swallowed by main()
+    finally:
+        store.close()
+    if as_json:
+        emit_json([h.to_json() for h in hits])
+    elif hits:
+        _print_hits(hits)
+    else:
+        click.echo("No issues match.", err=True)
+
+
+@cli.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print the issue as JSON.")
+def show_command(key: str, as_json: bool) -> None:
+    """Print one indexed issue (by key or Jira id) as Markdown, with its comments
+    and attachments."""
+    from indexer.issue_view import issue_json, issue_markdown
+
+    store = _open_index_for_reading()
+    try:
+        issue = store.get_issue(key)
+    finally:
+        store.close()
+    if issue is None:
+        fail(f"{key.strip()} is not in the index (check the key, or sync its datasource)")
+    if as_json:
+        emit_json(issue_json(issue))
+    else:
+        click.echo(issue_markdown(issue), nl=False)
+
+
+# --------------------------------------------------------------------------- end of search section
+
 # --------------------------------------------------------------------------- entry
 
 

@@ -1,0 +1,280 @@
+"""`jiradex search` and `jiradex show` over a store filled directly with records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from indexer.store import Store
+
+
+def record(n: int, summary: str, description: str = "", **extra) -> dict:
+    base = {
+        "id": str(20000 + n),
+        "key": f"OPS-{n}",
+        "project": "OPS",
+        "datasource": "work",
+        "summary": summary,
+        "description": description,
+        "description_text": description,
+        "issuetype": "Bug",
+        "status": "In Progress",
+        "status_category": "In Progress",
+        "priority": "High",
+        "assignee": "Ann Example",
+        "reporter": "Bob Example",
+        "labels": ["backend"],
+        "components": ["api"],
+        "created": "2024-01-01T10:00:00.000Z",
+        "updated": f"2024-03-{n:02d}T10:00:00.000Z",
+        "url": f"https://jira.example.com/browse/OPS-{n}",
+        "raw": None,
+    }
+    base.update(extra)
+    return base
+
+
+class Entry:
+    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
+
+    name = "jiradex"
+
+    def main(self, args=None, prog_name=None, **_):
+        cli.main(list(args or []))
+
+
+def run(*args, color=False):
+    return CliRunner().invoke(Entry(), list(args), catch_exceptions=False, color=color)
+
+
+@pytest.fixture
+def indexed():
+    records = [
+        record(
+            1,
+            "Connection pool timeout after database failover",
+            "The pool keeps dead connections and every request waits for the timeout.",
+            comments=[
+                {
+                    "id": "501",
+                    "author": "Cy Example",
+                    "created": "2024-03-02T09:00:00.000Z",
+                    "updated": "2024-03-02T09:00:00.000Z",
+                    "body": "Seen again on **staging**.",
+                    "body_text": "Seen again on staging.",
+                }
+            ],
+            attachments=[
+                {
+                    "id": "901",
+                    "filename": "pool.log",
+                    "mimetype": "text/plain",
+                    "size": 2048,
+                    "created": "2024-03-02T09:00:00.000Z",
+                    "author": "Cy Example",
+                    "content_url": "https://jira.example.com/att/901",
+                    "text": "ERROR hikari pool exhausted",
+                    "indexed": True,
+                }
+            ],
+        ),
+        record(2, "Dark mode for the settings page", "Users want a dark theme.", status="Done"),
+        record(
+            3,
+            "Export fails for large projects",
+            "The export job stops at 10k rows.",
+            assignee=None,
+            comments=[
+                {
+                    "id": "502",
+                    "author": "Ann Example",
+                    "created": "2024-03-04T09:00:00.000Z",
+                    "updated": "2024-03-04T09:00:00.000Z",
+                    "body": "Probably the same hikari problem as the pool one.",
+                    "body_text": "Probably the same hikari problem as the pool one.",
+                }
+            ],
+        ),
+    ]
+    with Store() as store:
+        store.upsert_issues(records)
+    return records
+
+
+def test_search_json_contract(indexed):
+    result = run("search", "pool", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert [h["key"] for h in hits] == ["OPS-1", "OPS-3"]
+    first = hits[0]
+    assert set(first) >= {
+        "key",
+        "summary",
+        "status",
+        "project",
+        "issuetype",
+        "assignee",
+        "updated",
+        "url",
+        "snippet",
+        "score",
+        "datasource",
+        "matched",
+    }
+    assert first["matched"] == "issue"
+    assert "[[pool]]" in first["snippet"].lower()
+    assert first["datasource"] == "work"
+    assert first["url"] == "https://jira.example.com/browse/OPS-1"
+    assert hits[1]["matched"] == "comment"
+
+
+def test_search_hit_in_attachment_says_so(indexed):
+    hits = json.loads(run("search", "exhausted", "--json").stdout)
+    assert [(h["key"], h["matched"]) for h in hits] == [("OPS-1", "attachment")]
+
+
+def test_search_table_on_terminal_bolds_matches(indexed):
+    result = run("search", "dark", "mode", color=True)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert "KEY" in lines[0] and "SUMMARY" in lines[0] and "UPDATED" in lines[0]
+    row = lines[1]
+    assert row.startswith("OPS-2") and "Done" in row and "Ann Example" in row
+    assert "2024-03-02" in row
+    assert "\x1b[1m" in result.stdout  # bold highlight of the matched words
+
+
+def test_search_table_without_terminal_has_no_escape_codes(indexed):
+    result = run("search", "hikari")
+    assert result.exit_code == 0
+    assert "\x1b[" not in result.stdout
+    assert "[comment]" in result.stdout and "[attachment]" not in result.stdout.split("OPS-3")[0]
+    assert "[[" not in result.stdout
+
+
+def test_search_sort_updated_and_limit(indexed):
+    hits = json.loads(run("search", "project:OPS", "--sort", "updated", "--json").stdout)
+    assert [h["key"] for h in hits] == ["OPS-3", "OPS-2", "OPS-1"]
+    hits = json.loads(run("search", "project:OPS", "--limit", "1", "--json").stdout)
+    assert len(hits) == 1
+
+
+def test_search_datasource_option(indexed):
+    with Store() as store:
+        store.upsert_issues([record(7, "Pool sizing guide", datasource="other", id="777")])
+    keys = [h["key"] for h in json.loads(run("search", "pool", "--json").stdout)]
+    assert "OPS-7" in keys
+    only = json.loads(run("search", "pool", "--datasource", "other", "--json").stdout)
+    assert [(h["key"], h["datasource"]) for h in only] == [("OPS-7", "other")]
+
+
+def test_search_unknown_datasource_is_one_line_error(indexed):
+    result = run("search", "pool", "--datasource", "nope")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "jiradex: unknown datasource 'nope' (see `jiradex datasource list`)"
+    ]
+
+
+def test_search_bad_query_exits_2_with_one_line(indexed):
+    result = run("search", "updated:>=yesterday-ish")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jiradex: Cannot read the date")
+    assert result.stdout == ""
+
+
+def test_search_no_results_says_so_on_stderr(indexed):
+    result = run("search", "zebra")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "No issues match" in result.stderr
+    assert json.loads(run("search", "zebra", "--json").stdout) == []
+
+
+def test_search_without_an_index_explains(jiradex_home):
+    result = run("search", "pool")
+    assert result.exit_code == 1
+    assert "no index yet" in result.stderr
+    assert not (jiradex_home / "data" / "index.db").exists()
+
+
+def test_search_bad_limit_is_usage_error(indexed):
+    assert run("search", "pool", "--limit", "0").exit_code == 2
+
+
+def test_show_markdown(indexed):
+    result = run("show", "ops-1")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.startswith("# OPS-1: Connection pool timeout after database failover\n")
+    assert "- **Status:** In Progress" in out
+    assert "- **Assignee:** Ann Example" in out
+    assert "## Description" in out and "every request waits" in out
+    assert "## Comments (1)" in out and "### Cy Example, 2024-03-02 09:00" in out
+    assert "Seen again on **staging**." in out
+    assert "## Attachments (1)" in out
+    assert "- pool.log (text/plain, 2.0 KB, text indexed)" in out
+
+
+def test_show_unassigned_and_without_comments(indexed):
+    out = run("show", "OPS-2").stdout
+    assert "## Comments" not in out and "## Attachments" not in out
+    out = run("show", "OPS-3").stdout
+    assert "- **Assignee:** Unassigned" in out
+
+
+def test_show_json_contract(indexed):
+    result = run("show", "OPS-1", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    for name in (
+        "key",
+        "id",
+        "summary",
+        "description",
+        "status",
+        "priority",
+        "issuetype",
+        "assignee",
+        "reporter",
+        "labels",
+        "created",
+        "updated",
+        "url",
+    ):
+        assert name in doc
+    assert doc["key"] == "OPS-1" and doc["id"] == "20001"
+    assert doc["labels"] == ["backend"]
+    assert doc["comments"] == [
+        {
+            "id": "501",
+            "author": "Cy Example",
+            "created": "2024-03-02T09:00:00.000Z",
+            "body": "Seen again on **staging**.",
+        }
+    ]
+    assert doc["attachments"] == [
+        {
+            "id": "901",
+            "filename": "pool.log",
+            "mimetype": "text/plain",
+            "size": 2048,
+            "indexed": True,
+        }
+    ]
+
+
+def test_show_by_jira_id(indexed):
+    assert json.loads(run("show", "20002", "--json").stdout)["key"] == "OPS-2"
+
+
+def test_show_missing_key(indexed):
+    result = run("show", "OPS-99")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "jiradex: OPS-99 is not in the index (check the key, or sync its datasource)"
+    )
