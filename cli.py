@@ -525,6 +525,43 @@ def datasource_show(name: str, as_json: bool) -> None:
     ]
     for label, value in lines:
         click.echo(f"{label:<12} {value}")
+    runs = _recent_runs(ds.name)
+    if runs is None:
+        return
+    if not runs:
+        click.echo(f"{'last syncs':<12} none yet (run `jiradex sync {ds.name}`)")
+        return
+    click.echo("last syncs")
+    for run in runs:
+        seconds = f" in {run['seconds']:.1f}s" if run.get("seconds") is not None else ""
+        counts = (
+            f"{run.get('issues') or 0} issues, {run.get('comments') or 0} comments, "
+            f"{run.get('attachments') or 0} attachments, {run.get('deleted') or 0} deleted"
+        )
+        line = f"  {run.get('started') or '-'}  {run.get('status') or '-'}: {counts}{seconds}"
+        if run.get("error"):
+            line += f": {' '.join(str(run['error']).split())}"
+        click.echo(secrets.redact(line))
+
+
+def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:
+    """The datasource's last sync runs, or None when there is no index (never creates one)."""
+    if not paths.index_path().exists():
+        return None
+    from indexer.store import Store
+
+    try:
+        store = Store()
+    except JiradexError as exc:
+        _warn(f"cannot read the sync history: {exc}")
+        return None
+    try:
+        return store.runs(name, limit=limit)
+    except JiradexError as exc:
+        _warn(f"cannot read the sync history: {exc}")
+        return None
+    finally:
+        store.close()
 
 
 @datasource_group.command("remove")
@@ -555,6 +592,80 @@ def datasource_disable(name: str) -> None:
     """Disable a datasource (kept, but not synced)."""
     ds = config.set_datasource_enabled(name, False)
     click.echo(f'Disabled datasource "{ds.name}".')
+
+
+@datasource_group.command("test")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the test result as JSON.")
+def datasource_test(name: str, as_json: bool) -> None:
+    """Check a datasource's credentials: who you are, the deployment, project visibility.
+
+    Exits 1 with one line on stderr when Jira cannot be reached, refuses the
+    credentials, or the project is not visible to this account.
+    """
+    from indexer.jira import client_for_datasource
+
+    ds = config.get_datasource(name)
+    with client_for_datasource(ds) as client:
+        report = _connection_report(client, ds.project_key)
+    report = {"datasource": ds.name, **report}
+    _print_connection_report(report, as_json)
+
+
+# Connection tests shared by `datasource test` and `jira test`.
+
+_DEPLOYMENT_NAMES = {"cloud": "Cloud", "datacenter": "Data Center", "server": "Server"}
+
+
+def _connection_report(client, project_key: str | None) -> dict:
+    """`client.test_connection()` plus the deployment as Jira names it."""
+    report = client.test_connection(project_key)
+    if client.auth.cloud_id:
+        kind, version = "Cloud", None
+    else:
+        info = client.server_info()
+        raw = str(info.get("deploymentType") or "").replace(" ", "").lower()
+        kind = _DEPLOYMENT_NAMES.get(raw) or (
+            "Cloud" if client.is_cloud else "Data Center or Server"
+        )
+        version = None if kind == "Cloud" else info.get("version")
+    report["deployment_type"] = kind
+    report["server_version"] = version
+    return report
+
+
+def _print_connection_report(report: dict, as_json: bool) -> None:
+    """Print what the test found; exit 1 when the project is not visible."""
+    project = report.get("project")
+    if as_json:
+        emit_json(report)
+    else:
+        site = report["site"]
+        if report.get("api_base") and report["api_base"] != site:
+            site += f" (API calls through {report['api_base']})"
+        account = report.get("account") or {}
+        if report.get("auth_mode") == "anonymous":
+            who = "nobody: anonymous access"
+        else:
+            who = str(report.get("user") or "unknown")
+            email = account.get("emailAddress")
+            if email and email != who:
+                who += f" <{email}>"
+        deployment = f"Jira {report['deployment_type']}"
+        if report.get("server_version"):
+            deployment += f" {report['server_version']}"
+        deployment += f", {report['api_mode']}"
+        rows = [("site", site), ("signed in as", who), ("deployment", deployment)]
+        if project is not None:
+            title = (
+                f"{project['key']} ({project['name']})" if project.get("name") else project["key"]
+            )
+            state = "visible" if project.get("visible") else "NOT visible"
+            rows.append(("project", f"{title}: {state}"))
+        for label, value in rows:
+            click.echo(f"{label:<13} {secrets.redact(value)}")
+    if project is not None and not project.get("visible"):
+        fail(project.get("error") or f"project {project['key']} is not visible")
 
 
 @cli.group("connector")
@@ -631,6 +742,206 @@ def jira_status(as_json: bool) -> None:
     click.echo(f"  {'file':<9} {status['config_file']}")
     for problem in status["problems"]:
         click.echo(f"  missing: {problem}")
+
+
+API_TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"
+SERVICE_ACCOUNT_PAGE = "https://admin.atlassian.com"  # Directory > Service accounts
+
+
+def _open_in_browser(url: str) -> bool:
+    """Open a page for the user; False when no browser could be started."""
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url, new=2))
+    except Exception:  # a broken browser set-up must not stop the wizard
+        return False
+
+
+def _checked(validate):
+    """A click prompt `value_proc` that re-asks with the validator's message."""
+
+    def proc(value: str):
+        try:
+            return validate(value)
+        except JiradexError as exc:
+            raise click.UsageError(str(exc)) from None
+
+    return proc
+
+
+def _non_empty(what: str):
+    def validate(value: str) -> str:
+        if not str(value or "").strip():
+            raise JiradexError(f"{what} must not be empty")
+        return str(value).strip()
+
+    return validate
+
+
+@jira_group.command("connect")
+@click.option(
+    "--site", metavar="URL", help="Jira site URL, e.g. https://your-domain.atlassian.net."
+)
+@click.option("--email", metavar="EMAIL", help="Account e-mail (the service account's for one).")
+@click.option("--token-stdin", is_flag=True, help="Read the API token from stdin (no prompts).")
+@click.option(
+    "--token-env", metavar="VAR", help="Read the API token from environment variable VAR."
+)
+@click.option("--cloud-id", "cloud_id", metavar="ID", help="Site cloud id (service accounts).")
+@click.option(
+    "--service-account",
+    is_flag=True,
+    help="A service account: calls go through the Atlassian gateway with the site's cloud id "
+    "(fetched from {site}/_edge/tenant_info unless --cloud-id is given).",
+)
+@click.option("--no-test", is_flag=True, help="Save without testing the connection first.")
+@click.option(
+    "--yes",
+    "-y",
+    "assume_yes",
+    is_flag=True,
+    help="Never prompt: missing values are errors and a failed test saves nothing.",
+)
+def jira_connect(
+    site: str | None,
+    email: str | None,
+    token_stdin: bool,
+    token_env: str | None,
+    cloud_id: str | None,
+    service_account: bool,
+    no_test: bool,
+    assume_yes: bool,
+) -> None:
+    """Set up the global Jira connection (jira.json), testing it before saving.
+
+    Asks for what the options do not give: the account type, the site URL, the cloud
+    id (service accounts; fetched from the site when it can be), the e-mail and the
+    API token (hidden input). With --yes or --token-stdin it never prompts.
+    """
+    from indexer.jira import client_for_connection, fetch_cloud_id
+
+    if token_stdin and token_env:
+        raise click.UsageError("Give --token-stdin or --token-env, not both.")
+    interactive = not (assume_yes or token_stdin)
+    # A corrupt jira.json stops us before any question (it is never overwritten).
+    saved = config.load_jira_connection(use_env=False)
+
+    service = service_account or bool(cloud_id)
+    if interactive and not service:
+        kind = click.prompt(
+            "Account type (personal: your own Atlassian account; service: a service account)",
+            type=click.Choice(["personal", "service"]),
+            default="service" if saved.cloud_id else "personal",
+        )
+        service = kind == "service"
+
+    if site is not None:
+        site = config.validate_endpoint(site, "--site")
+    elif interactive:
+        site = click.prompt(
+            "Jira site URL", default=saved.base_url, value_proc=_checked(config.validate_endpoint)
+        )
+    else:
+        raise click.UsageError("Missing option --site (required with --yes or --token-stdin).")
+
+    if service:
+        if cloud_id is None:
+            fetched = None
+            try:
+                fetched = fetch_cloud_id(site)
+            except JiradexError as exc:
+                if not interactive:
+                    fail(f"{exc} (or pass --cloud-id ID)")
+                click.echo(f"Could not fetch the cloud id: {exc}", err=True)
+            if fetched and interactive:
+                click.echo(f"Found the site's cloud id: {fetched}")
+            if interactive:
+                cloud_id = click.prompt(
+                    "Cloud id",
+                    default=fetched or saved.cloud_id,
+                    value_proc=_checked(config.validate_cloud_id),
+                )
+            else:
+                cloud_id = fetched
+        cloud_id = config.validate_cloud_id(cloud_id, "--cloud-id")
+    else:
+        cloud_id = None
+
+    what = "Service account e-mail" if service else "Atlassian account e-mail"
+    if email is not None:
+        email = _non_empty("--email")(email)
+    elif interactive:
+        email = click.prompt(what, default=saved.email, value_proc=_checked(_non_empty(what)))
+    else:
+        raise click.UsageError("Missing option --email (required with --yes or --token-stdin).")
+
+    if token_env:
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    elif token_stdin:
+        token = click.get_text_stream("stdin").read().strip()
+        if not token:
+            fail("no API token on stdin (--token-stdin)")
+    elif interactive:
+        page = SERVICE_ACCOUNT_PAGE if service else API_TOKEN_PAGE
+        where = "Directory > Service accounts" if service else "your Atlassian account"
+        click.echo(f"Create an API token in {where}: {page}")
+        wanted = click.confirm("Open that page in your browser?", default=False)
+        if wanted and not _open_in_browser(page):
+            click.echo(f"Could not start a browser; open {page} yourself.", err=True)
+        token = click.prompt("API token (input hidden)", hide_input=True)
+    else:
+        raise click.UsageError("Missing token: give --token-env VAR or --token-stdin.")
+    secrets.register(token)
+    token = config._validate_token(token, "API token")
+    if not token:
+        fail("the API token is empty")
+
+    conn = config.JiraConnection(
+        enabled=True, base_url=site, cloud_id=cloud_id, email=email, api_token=token
+    )
+    if not no_test:
+        try:
+            with client_for_connection(conn) as client:
+                report = _connection_report(client, None)
+        except JiradexError as exc:
+            if not interactive:
+                fail(f"connection test failed, nothing saved: {exc}")
+            click.echo(f"jiradex: connection test failed: {secrets.redact(str(exc))}", err=True)
+            if not click.confirm("Save the connection anyway?", default=False):
+                fail("nothing saved")
+        else:
+            _print_connection_report(report, False)
+
+    config.save_jira_connection(conn)
+    click.echo(f"Saved the Jira connection to {paths.jira_config_path()} (readable only by you).")
+    in_use = config.jira_env_in_use()
+    if in_use:
+        _warn(f"{', '.join(in_use)} set in the environment override the saved values")
+
+
+@jira_group.command("test")
+@click.option("--project", metavar="KEY", help="Also check that this project is visible.")
+@click.option("--json", "as_json", is_flag=True, help="Print the test result as JSON.")
+def jira_test(project: str | None, as_json: bool) -> None:
+    """Check the global connection: who you are, the deployment, project visibility.
+
+    Exits 1 with one line on stderr when the connection is not set up, Jira cannot be
+    reached, refuses the credentials, or the project is not visible.
+    """
+    from indexer.jira import client_for_connection
+
+    if project is not None:
+        project = config.validate_project_key(project)
+    conn = config.load_jira_connection()
+    if conn.configured and conn.enabled and conn.problems():
+        missing = "; ".join(conn.problems())
+        fail(f"the Jira connection is incomplete: {missing}; run `jiradex jira connect`")
+    with client_for_connection(conn) as client:
+        report = _connection_report(client, project)
+    _print_connection_report(report, as_json)
 
 
 @jira_group.command("disconnect")
