@@ -135,8 +135,7 @@ def make_vcr(origins: OriginMap | None = None) -> vcr.VCR:
         before_record_response=origins.before_record_response,
         match_on=["method", "scheme", "host", "port", "path", "query", "body"],
         decode_compressed_response=True,
-        allow_playback_repeats=False,
-    )
+    )  # each recorded answer plays once: vcrpy's default (allow_playback_repeats=False)
 
 
 def use_cassette(name: str, origins: OriginMap | None = None):
