@@ -29,6 +29,8 @@ MAX_TERMS = 40
 KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 _HAS_TOKEN = re.compile(r"[^\W_]")
 _FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_OPERATOR_ONLY = re.compile(r"^[<>=]*$")
 
 # field name typed -> canonical filter name
 FILTER_FIELDS = {
@@ -215,7 +217,8 @@ def _unquote(value: str) -> str:
 def parse_query(text: str) -> ParsedQuery:
     """Parse user text; raises QueryError only for what cannot be read (a bad date,
     an empty filter value, an over-long query)."""
-    text = text or ""
+    # Control characters (NUL ends an FTS5 string early) separate words like spaces.
+    text = _CONTROL.sub(" ", text or "")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"The query is too long ({len(text):,} characters; the limit is {MAX_QUERY_CHARS:,})"
@@ -246,7 +249,7 @@ def parse_query(text: str) -> ParsedQuery:
             if name in FILTER_FIELDS:
                 canonical = FILTER_FIELDS[name]
                 value = _unquote(value)
-                if not value:
+                if _OPERATOR_ONLY.match(value):
                     example = _EXAMPLES.get(canonical, f"{name}:VALUE")
                     raise QueryError(f"The filter {name}: needs a value, for example {example}")
                 if canonical in ("updated", "created"):

@@ -14,7 +14,7 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
-from indexer.store import CJK_RUN, Store, StoreError
+from indexer.store import CJK_RUN, Store
 
 HIGHLIGHT_START = "[["
 HIGHLIGHT_END = "]]"
@@ -95,13 +95,17 @@ def search(
     if datasource:
         where = f"{where} AND i.datasource = ?" if where else "i.datasource = ?"
         params = [*params, datasource]
-    try:
-        with store._reading() as conn:
+    with store._reading() as conn:
+        try:
             return _search(conn, parsed, where, params, limit, sort)
-    except sqlite3.OperationalError as exc:  # FTS5 should never see bad syntax; be safe
-        raise QueryError(f"Cannot run this search ({exc})") from None
-    except StoreError:
-        raise
+        except sqlite3.OperationalError as exc:
+            # The parser quotes every user word, so this means a parser bug; say so
+            # plainly rather than blame the index (store._reading would).
+            if "fts5" in str(exc).lower() or "string" in str(exc).lower():
+                raise QueryError(
+                    "Cannot run this search: try fewer symbols, or put the words in quotes"
+                ) from None
+            raise
 
 
 def _search(

@@ -1,0 +1,472 @@
+"""Whatever a person types, search gives results or one clear QueryError, never an
+FTS5/SQLite error; and the documented syntax (filters, dates, keys, OR, exclusion,
+prefix, phrase) does what it says."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from indexer.errors import QueryError
+from indexer.query import parse_query
+from indexer.search import search
+from indexer.store import Store
+
+NOW = datetime.now(UTC)
+
+
+def stamp(days_ago: float) -> str:
+    return (NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def record(key: str, summary: str, description: str = "", **extra) -> dict:
+    project, number = key.split("-")
+    base = {
+        "id": str(hash(key) % 10**9),
+        "key": key,
+        "project": project,
+        "datasource": "work",
+        "summary": summary,
+        "description": description,
+        "description_text": description,
+        "issuetype": "Bug",
+        "status": "Open",
+        "status_category": "To Do",
+        "priority": "Medium",
+        "assignee": "Ann Example",
+        "reporter": "Bob Example",
+        "labels": [],
+        "components": [],
+        "created": "2023-06-01T10:00:00.000Z",
+        "updated": "2024-02-01T10:00:00.000Z",
+        "url": f"https://jira.example.com/browse/{key}",
+        "raw": None,
+    }
+    base.update(extra)
+    return base
+
+
+RECORDS = [
+    record(
+        "OPS-1",
+        "Connection pool timeout after database failover",
+        "Every request waits for the pool timeout; see the hikari logs.",
+        status="In Progress",
+        priority="High",
+        labels=["backend", "db"],
+        assignee="Ann Example",
+        updated=stamp(2),
+        created="2024-01-10T08:00:00.000Z",
+    ),
+    record(
+        "OPS-2",
+        "Dark mode for the settings page",
+        "Users want a dark theme; mention OPS-1 only in passing.",
+        issuetype="Story",
+        status="Done",
+        priority="Low",
+        labels=["ui"],
+        assignee=None,
+        updated=stamp(40),
+        created="2023-03-15T08:00:00.000Z",
+    ),
+    record(
+        "OPS-3",
+        "Timeout when exporting large projects",
+        "The export job hits the gateway timeout at 10k rows.",
+        reporter="Cy Example",
+        updated="2023-12-31T23:59:59.000Z",
+        created="2023-12-01T08:00:00.000Z",
+        comments=[
+            {
+                "id": "1",
+                "author": "Ann Example",
+                "created": "2024-01-01T00:00:00.000Z",
+                "updated": None,
+                "body": "Workaround: export per component.",
+                "body_text": "Workaround: export per component.",
+            }
+        ],
+    ),
+    record(
+        "WEB-10",
+        "Login page crashes on Safari",
+        "Stack trace shows a null pointer in the session manager.",
+        issuetype="Bug",
+        priority="Highest",
+        assignee="Dee Example",
+        updated=stamp(0.5),
+    ),
+    record(
+        "WEB-11",
+        "Support 数据库 migration for the 连接 settings",
+        "Ünïcode text: café naïve résumé, and an emoji 🔥 hot path.",
+        issuetype="Task",
+        status="In Progress",
+        assignee="Émile Exemple",
+    ),
+    record(
+        "WEB-12",
+        "Summary: column names in text, select * from issues; drop table",
+        "Paths like C:\\Users\\build\\log.txt and the summary: field and NEAR things.",
+        status="Closed",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    s = Store(tmp_path_factory.mktemp("hostile") / "index.db")
+    s.upsert_issues(RECORDS)
+    yield s
+    s.close()
+
+
+def keys(hits) -> list[str]:
+    return [h.key for h in hits]
+
+
+HOSTILE = [
+    '"',
+    '""',
+    '"""',
+    '"unbalanced phrase',
+    'pool"timeout',
+    "'",
+    "''",
+    "it's",
+    "OR",
+    "AND",
+    "NOT",
+    "OR OR",
+    "pool OR",
+    "OR pool",
+    "pool OR OR timeout",
+    "AND pool",
+    "pool AND",
+    "NOT NOT pool",
+    "-",
+    "--",
+    "---pool",
+    "- pool",
+    "pool -",
+    "-pool",
+    "-pool -timeout",
+    "*",
+    "**",
+    "***pool",
+    "pool*",
+    "*pool",
+    "po*ol",
+    "p*",
+    "pool**",
+    "(",
+    ")",
+    "()",
+    "(pool",
+    "pool)",
+    "((pool OR timeout) AND",
+    ")pool(",
+    "-(pool)",
+    "NEAR",
+    "NEAR(",
+    "NEAR(pool timeout)",
+    "NEAR(pool timeout, 2)",
+    "pool NEAR timeout",
+    "NEAR/3",
+    ":",
+    "::",
+    "a:b:c",
+    "summary:",
+    "summary:pool",
+    'summary:"pool timeout"',
+    "title:",
+    "description:timeout",
+    "comments:",
+    "comment:workaround",
+    "attachment:log",
+    "issue_fts:pool",
+    "cjk:pool",
+    "rowid:1",
+    "rank:1",
+    "{summary}: pool",
+    "{summary tags} : pool",
+    "summary : pool",
+    "^pool",
+    "pool^",
+    "+pool",
+    "+",
+    "'; DROP TABLE issues; --",
+    "1=1 OR 1=1",
+    '" OR 1=1 --',
+    "SELECT * FROM issues",
+    "pool') OR ('1'='1",
+    "x' UNION SELECT sql FROM sqlite_master --",
+    "bm25(issue_fts)",
+    "highlight(issue_fts, 0, '[', ']')",
+    "🔥",
+    "pool 🔥",
+    "🔥🔥🔥",
+    "👩‍💻",
+    "数据库",
+    "数据库 连接",
+    "接",
+    "数",
+    "数据库*",
+    "-数据库",
+    "\x00",
+    "pool\x00timeout",
+    "\x00\x00\x00",
+    "\\",
+    "pool\\",
+    "C:\\Users\\build",
+    '\\"',
+    "\\*",
+    "%",
+    "_",
+    "%_%",
+    ".*",
+    "[a-z]+",
+    "$1",
+    "!!",
+    "!pool",
+    "&&",
+    "||",
+    "pool || timeout",
+    "pool && timeout",
+    "|",
+    "\t\n\r",
+    "",
+    "   ",
+    "\u200b",
+    "\ufeffpool",
+    "café",
+    "CAFE",
+    "naïve",
+    "OPS-",
+    "-OPS-1",
+    "OPS-1-2",
+    "ops-1",
+    "OPS-0",
+    "OPS-99999999999999999999999",
+    "https://jira.example.com/browse/OPS-1",
+    "error: timeout",
+    "status:open",
+    "status:Open,Done",
+    'status:"In Progress"',
+    "-status:Done",
+    "status:nonexistent",
+    "label:%",
+    "assignee:%",
+    "assignee:_",
+    "assignee:none",
+    "key:ops-1",
+    "key:not-a-key",
+    "project:OPS,WEB",
+    "project:'OPS'",
+    "type:Bug priority:Highest",
+    "updated:>-7d",
+    "updated:-1y",
+    "updated:<=2024",
+    "created:2023-12",
+    "datasource:work",
+    "priority:",
+    "unknownfield:value",
+    "a" * 300,
+    "pool " * 30,
+    "日本語のテキスト" * 20,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_input_gives_results_or_a_clear_message(store, text):
+    try:
+        hits = search(store, text, limit=50)
+    except QueryError as exc:
+        message = str(exc)
+        assert message and "\n" not in message
+        low = message.lower()
+        assert "fts5" not in low and "sqlite" not in low and "syntax error" not in low
+        return
+    except sqlite3.Error as exc:  # pragma: no cover - this is the failure being tested
+        pytest.fail(f"sqlite error escaped for {text!r}: {exc}")
+    assert isinstance(hits, list)
+    for hit in hits:
+        doc = hit.to_json()
+        assert doc["key"] and isinstance(doc["snippet"], str)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 10_000,
+        "pool " * 2_000,
+        " ".join(f"word{i}" for i in range(200)),
+        "(" * 5000,
+        '"' * 3001,
+        "🔥" * 5000,
+    ],
+)
+def test_very_long_input_is_a_clear_error(store, text):
+    with pytest.raises(QueryError) as info:
+        search(store, text)
+    assert "\n" not in str(info.value)
+    assert "too long" in str(info.value) or "too many words" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("status:", "The filter status: needs a value"),
+        ('status:""', "The filter status: needs a value"),
+        ("updated:", "The filter updated: needs a value"),
+        ("updated:>=", "The filter updated: needs a value"),
+        ("updated:>=2024-13-45", "Cannot read the date in updated:>=2024-13-45"),
+        ("created:<notadate", "Cannot read the date in created:<notadate"),
+        ("updated:yesterday", "Cannot read the date"),
+    ],
+)
+def test_unreadable_filters_name_the_problem(store, text, expected):
+    with pytest.raises(QueryError) as info:
+        search(store, text)
+    assert str(info.value).startswith(expected)
+
+
+def test_unknown_sort_is_a_query_error(store):
+    with pytest.raises(QueryError, match="Unknown sort"):
+        search(store, "pool", sort="random")
+
+
+# --------------------------------------------------------------------------- the syntax works
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # words are ANDed
+        ("pool timeout", {"OPS-1"}),
+        ("timeout", {"OPS-1", "OPS-3"}),
+        # phrase: adjacent words only
+        ('"pool timeout"', {"OPS-1"}),
+        ('"timeout pool"', set()),
+        ('"gateway timeout"', {"OPS-3"}),
+        # prefix
+        ("time*", {"OPS-1", "OPS-3"}),
+        ("expo*", {"OPS-3"}),
+        ("dar* mo*", {"OPS-2"}),
+        # OR (binds tighter than the implicit AND)
+        ("safari OR dark", {"WEB-10", "OPS-2"}),
+        ("pool OR export timeout", {"OPS-1", "OPS-3"}),
+        ("pool OR export failover", {"OPS-1"}),
+        # exclusion
+        ("timeout -pool", {"OPS-3"}),
+        ("timeout NOT pool", {"OPS-3"}),
+        ("timeout -export -pool", set()),
+        # column-restricted text
+        ("summary:timeout", {"OPS-1", "OPS-3"}),
+        ("description:gateway", {"OPS-3"}),
+        ("comment:workaround", {"OPS-3"}),
+        ("summary:workaround", set()),
+        # field filters
+        ("project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("project:ops timeout", {"OPS-1", "OPS-3"}),
+        ("project:WEB,OPS safari", {"WEB-10"}),
+        ('status:"In Progress"', {"OPS-1", "WEB-11"}),
+        ("status:done", {"OPS-2"}),
+        ("status:Open status:Closed", {"OPS-3", "WEB-10", "WEB-12"}),
+        ("-status:Open project:WEB", {"WEB-11", "WEB-12"}),
+        ("assignee:ann", {"OPS-1", "OPS-3", "WEB-12"}),
+        ("assignee:none", {"OPS-2"}),
+        ("assignee:Émile", {"WEB-11"}),
+        ("reporter:cy", {"OPS-3"}),
+        ("label:db", {"OPS-1"}),
+        ("label:DB,ui", {"OPS-1", "OPS-2"}),
+        ("type:story", {"OPS-2"}),
+        ("issuetype:Task", {"WEB-11"}),
+        ("priority:highest", {"WEB-10"}),
+        ("key:ops-3", {"OPS-3"}),
+        ("datasource:work project:WEB type:Task", {"WEB-11"}),
+        # dates: comparisons, periods, ages
+        ("updated:>=2024-01-01 project:OPS", {"OPS-1", "OPS-2"}),
+        ("updated:<2024-01-01", {"OPS-3"}),
+        ("updated:<=2023-12-31", {"OPS-3"}),
+        ("updated:2023-12-31", {"OPS-3"}),
+        ("updated:2023-12", {"OPS-3"}),
+        ("updated:>2023-12-31 project:OPS", {"OPS-1", "OPS-2"}),
+        ("created:<2024-01-01 project:OPS", {"OPS-2", "OPS-3"}),
+        ("created:2023 project:OPS", {"OPS-2", "OPS-3"}),
+        ("created:>=2024-01-10 created:<2024-01-11", {"OPS-1"}),
+        ("updated:-7d", {"OPS-1", "WEB-10"}),
+        ("updated:>-7d", {"OPS-1", "WEB-10"}),
+        ("updated:>=7d", {"OPS-1", "WEB-10"}),
+        ("updated:-1d", {"WEB-10"}),
+        ("updated:-2w project:OPS", {"OPS-1"}),
+        ("updated:<-7d project:OPS", {"OPS-2", "OPS-3"}),
+        # CJK, diacritics, emoji-adjacent text
+        ("数据库", {"WEB-11"}),
+        ("据库", {"WEB-11"}),
+        ("连接 migration", {"WEB-11"}),
+        ("cafe", {"WEB-11"}),
+        ("RESUME", {"WEB-11"}),
+        # text that looks like syntax is searched as text
+        ("error: timeout", set()),
+        ("pool\x00timeout", {"OPS-1"}),
+        ("C:\\Users\\build", {"WEB-12"}),
+        ("NEAR things", {"WEB-12"}),
+        ("select * from issues", {"WEB-12"}),
+    ],
+)
+def test_syntax(store, text, expected):
+    assert set(keys(search(store, text, limit=50))) == expected
+
+
+def test_bare_key_comes_first_then_mentions(store):
+    hits = search(store, "OPS-1")
+    assert keys(hits)[0] == "OPS-1"
+    assert "OPS-2" in keys(hits)  # mentions the key in its description
+    assert keys(search(store, "ops-1"))[0] == "OPS-1"
+
+
+def test_bare_key_with_words_ranks_key_first(store):
+    hits = search(store, "safari OPS-3")
+    assert keys(hits) == ["OPS-3", "WEB-10"]
+
+
+def test_bare_key_respects_filters(store):
+    assert keys(search(store, "OPS-1 status:Done")) == ["OPS-2"]
+
+
+def test_unknown_key_is_just_text(store):
+    assert search(store, "NOPE-42") == []
+
+
+def test_sort_updated(store):
+    hits = search(store, "project:OPS", sort="updated")
+    assert keys(hits) == ["OPS-1", "OPS-2", "OPS-3"]
+    hits = search(store, "timeout", sort="updated")
+    assert keys(hits) == ["OPS-1", "OPS-3"]
+
+
+def test_summary_hit_outranks_description_hit(store):
+    # "timeout" is in both summaries; "gateway" only in OPS-3's description.
+    hits = search(store, "session")
+    assert keys(hits) == ["WEB-10"]
+    hits = search(store, "export")
+    assert keys(hits)[0] == "OPS-3"
+
+
+def test_snippet_marks_the_matched_words(store):
+    hit = search(store, "gateway")[0]
+    assert "[[gateway]]" in hit.snippet
+    hit = search(store, "数据库")[0]
+    assert "[[数据库]]" in hit.snippet
+
+
+def test_parse_query_never_emits_user_text_as_syntax():
+    parsed = parse_query('NEAR(a b) summary:"x" -y z* "p q"')
+    match = parsed.full_match()
+    assert match is not None
+    # Every user word is inside a quoted FTS5 string.
+    assert "NEAR(" not in match and '"a"' in match and '"z" *' in match
