@@ -9,6 +9,7 @@ timestamps are written in.
 from __future__ import annotations
 
 import hashlib
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -31,8 +32,9 @@ ALL_FIELDS = [
     "customfield_10016", "versions", "issuelinks", "assignee", "updated", "status", "components",
     "timeoriginalestimate", "description", "timetracking", "security", "attachment", "aggregatetimeestimate",
     "summary", "creator", "subtasks", "reporter", "aggregateprogress", "environment", "duedate", "progress",
-    "votes", "comment", "worklog", "timeestimate",
+    "votes", "comment", "worklog", "timeestimate", "aggregatetimeoriginalestimate",
 ]  # fmt: skip
+CLOUD_ONLY_FIELDS = {"issuerestriction", "statusCategory"}  # Cloud adds these to every issue
 NOT_NAVIGABLE = {"comment", "attachment", "worklog", "timetracking"}
 NAVIGABLE = [f for f in ALL_FIELDS if f not in NOT_NAVIGABLE]
 
@@ -167,20 +169,31 @@ def comment_body(site: Site, c: Comment):
     return rich(site, c.blocks)
 
 
-def comment(site: Site, issue: Issue, c: Comment) -> dict:
+def rendered_html(site: Site, body) -> str:
+    """`expand=renderedBody`: Jira's HTML rendering, here a paragraph per block of text."""
+    plain = text.adf_plain_text(body) if isinstance(body, dict) else str(body or "")
+    return "".join(f"<p>{html.escape(part)}</p>" for part in plain.split("\n\n") if part)
+
+
+def comment(site: Site, issue: Issue, c: Comment, rendered: bool = False) -> dict:
     author = user(site, c.author)
+    body = comment_body(site, c)
     out = {"self": f"{site.api}/issue/{issue.id}/comment/{c.id}", "id": str(c.id), "author": author,
-           "body": comment_body(site, c), "updateAuthor": author,
+           "body": body, "updateAuthor": author,
            "created": ts(c.created, site.tz), "updated": ts(c.updated, site.tz)}  # fmt: skip
+    if rendered:
+        out["renderedBody"] = rendered_html(site, body)
     if site.cloud:
         out["jsdPublic"] = True
     return out
 
 
-def comment_page(site: Site, issue: Issue, start: int, max_results: int) -> dict:
+def comment_page(
+    site: Site, issue: Issue, start: int, max_results: int, rendered: bool = False
+) -> dict:
     chosen = issue.comments[start : start + max_results]
     return {"startAt": start, "maxResults": max_results, "total": len(issue.comments),
-            "comments": [comment(site, issue, c) for c in chosen]}  # fmt: skip
+            "comments": [comment(site, issue, c, rendered) for c in chosen]}  # fmt: skip
 
 
 def embedded_comments(site: Site, issue: Issue) -> dict:
@@ -188,6 +201,16 @@ def embedded_comments(site: Site, issue: Issue) -> dict:
     shown = issue.comments[:EMBEDDED_COMMENTS]
     return {"comments": [comment(site, issue, c) for c in shown], "self": f"{site.api}/issue/{issue.id}/comment",
             "maxResults": len(shown), "total": len(issue.comments), "startAt": 0}  # fmt: skip
+
+
+def attachment_metadata(site: Site, a: Attachment) -> dict:
+    """`GET /attachment/{id}`: on Cloud its id is a number and it has `properties`
+    (the `attachment` field of an issue keeps the id as a string)."""
+    out = attachment(site, a)
+    if site.cloud:
+        out["id"] = a.id
+        out["properties"] = {}
+    return out
 
 
 def attachment(site: Site, a: Attachment) -> dict:
@@ -229,10 +252,9 @@ def issuetype(site: Site, name: str) -> dict:
     tid, desc, level = ISSUETYPE.get(name, ("10002", "", 0))
     out = {"self": f"{site.api}/issuetype/{tid}", "id": tid, "description": desc,
            "iconUrl": f"{site.base}/images/icons/issuetypes/{name.lower()}.svg", "name": name, "subtask": False}  # fmt: skip
+    out["avatarId"] = 10300 + int(tid) % 100
     if site.cloud:
         out["hierarchyLevel"] = level
-    else:
-        out["avatarId"] = 10300 + int(tid) % 100
     return out
 
 
@@ -313,6 +335,10 @@ def _field_value(site: Site, issue: Issue, name: str, projects: dict):
         return {}
     if name in ("fixVersions", "versions", "issuelinks", "subtasks"):
         return []
+    if name == "issuerestriction":
+        return {"issuerestrictions": {}, "shouldDisplay": False}
+    if name == "statusCategory":
+        return status(site, issue.status)["statusCategory"]
     if name == "customfield_10016":
         return [None, 1.0, 2.0, 3.0, 5.0, 8.0][issue.index % 6]
     return None
@@ -332,9 +358,9 @@ def parse_fields(spec, default: str) -> list[str]:
         if name.startswith("-"):
             removed.add(name[1:])
         elif name == "*all":
-            wanted += ALL_FIELDS
+            wanted += ALL_FIELDS + sorted(CLOUD_ONLY_FIELDS)
         elif name == "*navigable":
-            wanted += NAVIGABLE
+            wanted += NAVIGABLE + sorted(CLOUD_ONLY_FIELDS)
         else:
             wanted.append(name)
     seen: dict[str, None] = {}
@@ -360,7 +386,7 @@ def issue(
     for name in fields:
         if name in ("id", "key"):
             continue
-        if name in ALL_FIELDS:
+        if name in ALL_FIELDS or (site.cloud and name in CLOUD_ONLY_FIELDS):
             values[name] = _field_value(site, iss, name, projects)
     out["fields"] = values
     return out

@@ -126,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault.kind
         if kind == "slow":
             time.sleep(fault.seconds)
+        elif kind == "403":  # what Jira says when the account may not comment
+            raise Reply(403, P.error("You do not have the permission to comment on this issue."))
         elif kind in ("429", "500", "502", "503", "504"):
             headers = {}
             if fault.retry_after is not None:
@@ -314,7 +316,7 @@ class Handler(BaseHTTPRequestHandler):
             found = fj.dataset.attachment(int(m.group(1)))
             if found is None:
                 raise Reply(404, P.error(f"The attachment with id '{m.group(1)}' does not exist"))
-            raise Reply(200, P.attachment(site, found[1]))
+            raise Reply(200, P.attachment_metadata(site, found[1]))
 
     # --- endpoints -------------------------------------------------------------
     def _project(self, key: str) -> None:
@@ -472,7 +474,8 @@ class Handler(BaseHTTPRequestHandler):
             iss = self._find(ref)
             if self.params.get("orderBy") == "-created":
                 iss = _reversed_comments(iss)
-            raise Reply(200, P.comment_page(self.site, iss, start, size))
+            rendered = "renderedBody" in (self.params.get("expand") or "")
+            raise Reply(200, P.comment_page(self.site, iss, start, size, rendered))
 
     def _post_comment(self, ref: str) -> None:
         ds = self.server.fake.dataset
