@@ -314,7 +314,7 @@ def _explicit(ctx: click.Context, *names: str) -> list[str]:
 
 def _read_json_argument(location: str) -> str:
     if location == "-":
-        return click.get_text_stream("stdin").read()
+        return sys.stdin.read()
     try:
         with open(location, encoding="utf-8-sig") as handle:
             return handle.read()
@@ -881,7 +881,7 @@ def jira_connect(
         if not token:
             fail(f"environment variable {token_env} (from --token-env) is not set or empty")
     elif token_stdin:
-        token = click.get_text_stream("stdin").read().strip()
+        token = sys.stdin.read().strip()
         if not token:
             fail("no API token on stdin (--token-stdin)")
     elif interactive:

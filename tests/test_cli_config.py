@@ -1,0 +1,759 @@
+"""CLI for datasources, connectors and the global Jira connection (no network).
+
+Every command goes through `cli.main`, so exit codes and the one-line error mapping
+are the real ones. Fixtures in tests/fixtures/config/ are copies of Coco's documented
+datasource payloads (see ../shared/ARCHITECTURE.md); they are read, never written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from indexer import paths
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "config"
+BASIC_FIXTURE = CONFIG_FIXTURES / "coco_cloud_basic.json"
+
+
+class Entry:
+    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
+
+    name = "jiradex"
+
+    def main(self, args=None, prog_name=None, **_):
+        cli.main(list(args or []))
+
+
+def run(*args: str, stdin: str | None = None, env: dict | None = None):
+    return CliRunner().invoke(Entry(), list(args), input=stdin, env=env, catch_exceptions=False)
+
+
+def ok(*args: str, **kwargs):
+    result = run(*args, **kwargs)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result
+
+
+def error(*args: str, code: int = 1, **kwargs) -> str:
+    """Run a command that must fail with one line on stderr; return that line."""
+    result = run(*args, **kwargs)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    if code == 1:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("jiradex: ")
+        return lines[0]
+    return result.stderr
+
+
+def show_json(name: str) -> dict:
+    return json.loads(ok("datasource", "show", name, "--json").stdout)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def add_basic(name: str = "main", *extra: str, env: dict | None = None):
+    return ok(
+        "datasource",
+        "add",
+        name,
+        "--endpoint",
+        "https://acme.atlassian.net",
+        "--project",
+        "PROJ",
+        *extra,
+        env=env,
+    )
+
+
+# ------------------------------------------------------------------ datasource add (flags)
+
+
+def test_add_with_flags_then_show_json_is_the_coco_shape():
+    result = ok(
+        "datasource",
+        "add",
+        "Acme",
+        "--endpoint",
+        "https://acme.atlassian.net/",
+        "--project",
+        "proj",
+        "--username",
+        "me@example.com",
+        "--token-env",
+        "ACME_TOKEN",
+        "--comments",
+        "--interval",
+        "1h",
+        env={"ACME_TOKEN": "acme-secret-token-7f3a"},
+    )
+    assert result.stdout.startswith('Added datasource "Acme": PROJ on https://acme.atlassian.net')
+    assert "acme-secret-token" not in result.stdout + result.stderr
+    assert show_json("acme") == {
+        "name": "Acme",
+        "type": "connector",
+        "enabled": True,
+        "connector": {
+            "id": "jira",
+            "config": {
+                "endpoint": "https://acme.atlassian.net",
+                "username": "me@example.com",
+                "token": "****7f3a",
+                "project_key": "PROJ",
+                "index_comments": True,
+                "index_attachments": False,
+            },
+        },
+        "sync": {"enabled": True, "interval": "1h"},
+    }
+    # the file holds the real token, private to the user
+    stored = json.loads(paths.datasources_path().read_text())
+    assert stored[0]["connector"]["config"]["token"] == "acme-secret-token-7f3a"
+    assert mode_of(paths.datasources_path()) == 0o600
+
+
+def test_add_anonymous_bearer_and_disabled_flags():
+    add_basic("anon", "--disabled", "--attachments")
+    add_basic("dc", "--token", "dc-pat-000000001234")
+    anon, dc = show_json("anon"), show_json("dc")
+    assert anon["enabled"] is False
+    assert "token" not in anon["connector"]["config"]
+    assert "username" not in anon["connector"]["config"]
+    assert anon["connector"]["config"]["index_attachments"] is True
+    assert dc["connector"]["config"]["token"] == "****1234"
+    listing = ok("datasource", "list").stdout.splitlines()
+    assert listing[0].split() == ["NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "ENDPOINT"]
+    assert listing[1].split()[:4] == ["anon", "no", "PROJ", "anonymous"]
+    assert listing[2].split()[:4] == ["dc", "yes", "PROJ", "bearer"]
+
+
+def test_add_missing_options_is_a_usage_error():
+    assert "Missing option --endpoint and --project" in error("datasource", "add", "x", code=2)
+    assert "Missing argument NAME" in error("datasource", "add", code=2)
+    both = error(
+        "datasource",
+        "add",
+        "x",
+        "--endpoint",
+        "https://a.example.com",
+        "--project",
+        "AB",
+        "--token",
+        "t1234",
+        "--token-env",
+        "V",
+        code=2,
+    )
+    assert "not both" in both
+
+
+def test_token_env_that_is_unset_is_refused():
+    line = error(
+        "datasource",
+        "add",
+        "x",
+        "--endpoint",
+        "https://a.example.com",
+        "--project",
+        "AB",
+        "--token-env",
+        "NOT_SET_ANYWHERE",
+    )
+    assert "NOT_SET_ANYWHERE" in line
+    assert not paths.datasources_path().exists()
+
+
+# ------------------------------------------------------------------ datasource add --from-json
+
+
+def test_from_json_accepts_the_coco_cloud_basic_payload_unchanged():
+    payload = json.loads(BASIC_FIXTURE.read_text())
+    result = ok("datasource", "add", "--from-json", str(BASIC_FIXTURE))
+    assert result.stdout.strip() == (
+        'Added datasource "My Jira Cloud": PROJ on https://your-domain.atlassian.net, '
+        "basic auth, sync every 30s"
+    )
+    masked = json.loads(json.dumps(payload))
+    masked["connector"]["config"]["token"] = "****oken"
+    assert show_json("My Jira Cloud") == masked
+    assert json.loads(ok("datasource", "list", "--json").stdout) == [masked]
+    # stored exactly as given (real token), mode 0600
+    assert json.loads(paths.datasources_path().read_text()) == [payload]
+    assert mode_of(paths.datasources_path()) == 0o600
+
+
+def test_from_json_list_keeps_order_and_extra_keys(tmp_path):
+    ok("datasource", "add", "--from-json", str(CONFIG_FIXTURES / "coco_list.json"))
+    ok("datasource", "add", "--from-json", str(CONFIG_FIXTURES / "coco_extra_keys.json"))
+    listed = json.loads(ok("datasource", "list", "--json").stdout)
+    assert [item["name"] for item in listed] == [
+        "My Self-Hosted Jira",
+        "Apache Lucene",
+        "With extras",
+    ]
+    extras = show_json("With extras")
+    assert extras["id"] == "ds-42"
+    assert extras["description"] == "kept by Coco"
+    assert extras["custom_top"] == {"a": 1}
+    assert extras["connector"]["config"]["future_option"] == [1, 2, 3]
+    assert extras["connector"]["config"]["project_key"] == "EXT"
+    assert extras["connector"]["config"]["token"] == "****9876"
+    assert extras["sync"] == {"enabled": True, "interval": "1h30m", "jitter": "5s"}
+    lucene = show_json("apache lucene")
+    assert lucene["connector"]["config"]["jql"] == "created >= 2020-01-01"
+    assert lucene["enabled"] is False
+
+
+def test_from_json_reads_stdin_and_refuses_other_options():
+    ok("datasource", "add", "--from-json", "-", stdin=BASIC_FIXTURE.read_text())
+    assert show_json("My Jira Cloud")["sync"]["interval"] == "30s"
+    usage = error("datasource", "add", "--from-json", str(BASIC_FIXTURE), "--project", "AB", code=2)
+    assert "--from-json takes no NAME or other options (got --project)" in usage
+
+
+def test_from_json_missing_file_and_bad_json(tmp_path):
+    assert "cannot read" in error("datasource", "add", "--from-json", str(tmp_path / "nope.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x",\n  "type": }\n')
+    line = error("datasource", "add", "--from-json", str(bad))
+    assert str(bad) in line and "line 2" in line
+
+
+def test_unknown_connector_id_is_refused(tmp_path):
+    payload = json.loads(BASIC_FIXTURE.read_text())
+    payload["connector"]["id"] = "confluence"
+    source = tmp_path / "other.json"
+    source.write_text(json.dumps(payload))
+    line = error("datasource", "add", "--from-json", str(source))
+    assert '"confluence"' in line and "jira" in line
+    assert not paths.datasources_path().exists()
+
+
+def test_connector_id_missing_is_refused(tmp_path):
+    payload = json.loads(BASIC_FIXTURE.read_text())
+    del payload["connector"]["id"]
+    source = tmp_path / "noid.json"
+    source.write_text(json.dumps(payload))
+    assert "connector" in error("datasource", "add", "--from-json", str(source))
+
+
+# ------------------------------------------------------------------ validation errors
+
+
+def test_duplicate_names_are_refused_case_insensitively():
+    ok("datasource", "add", "--from-json", str(BASIC_FIXTURE))
+    before = paths.datasources_path().read_bytes()
+    line = error(
+        "datasource",
+        "add",
+        "my jira CLOUD",
+        "--endpoint",
+        "https://acme.atlassian.net",
+        "--project",
+        "PROJ",
+    )
+    assert 'a datasource named "My Jira Cloud" already exists' in line
+    assert "already exists" in error("datasource", "add", "--from-json", str(BASIC_FIXTURE))
+    assert paths.datasources_path().read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("acme.atlassian.net", "has no scheme; write it as https://acme.atlassian.net"),
+        ("file:///etc/passwd", "must be an http(s) URL"),
+        ("javascript:alert(1)", "must be an http(s) URL"),
+        ("ftp://acme.example.com", "must be an http(s) URL"),
+        ("https://bob:hunter22@acme.atlassian.net", "must not contain credentials"),
+        ("http://jira.example.com", "plain http, which would send the token in clear text"),
+        ("http://192.168.1.10:8080", "plain http is allowed only for localhost"),
+        ("https://acme.atlassian.net/rest/api/3/myself", "(try https://acme.atlassian.net)"),
+    ],
+)
+def test_bad_endpoints_are_refused_with_a_reason(url, reason):
+    line = error("datasource", "add", "x", "--endpoint", url, "--project", "PROJ")
+    assert reason in line
+    assert "hunter22" not in line  # a password in the URL is never echoed
+    assert not paths.datasources_path().exists()
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080", "http://127.0.0.1:5000/jira"])
+def test_plain_http_on_loopback_is_allowed(url):
+    ok("datasource", "add", "local", "--endpoint", url, "--project", "PROJ")
+    assert show_json("local")["connector"]["config"]["endpoint"] == url
+
+
+@pytest.mark.parametrize("key", ["1ABC", "A", "AB-12", "A B", "ÄB"])
+def test_bad_project_keys_are_refused(key):
+    line = error("datasource", "add", "x", "--endpoint", "https://a.example.com", "--project", key)
+    assert "project key" in line
+    assert "must start with a letter" in line
+
+
+@pytest.mark.parametrize("interval", ["30s", "5m", "1h", "1d", "1h30m"])
+def test_good_intervals(interval):
+    add_basic("main", "--interval", interval)
+    assert show_json("main")["sync"]["interval"] == interval
+
+
+@pytest.mark.parametrize(
+    ("interval", "reason"),
+    [
+        ("0s", "must be longer than zero"),
+        ("-5m", "must be a duration like 30s, 5m, 1h, 1d"),
+        ("soon", "must be a duration like"),
+        ("5", "(a unit is required)"),
+        ("400d", "at most 365d"),
+    ],
+)
+def test_bad_intervals(interval, reason):
+    line = error(
+        "datasource",
+        "add",
+        "x",
+        "--endpoint",
+        "https://a.example.com",
+        "--project",
+        "AB",
+        "--interval",
+        interval,
+    )
+    assert f'interval "{interval}"' in line and reason in line
+
+
+def test_bad_interval_in_json(tmp_path):
+    payload = json.loads(BASIC_FIXTURE.read_text())
+    payload["sync"]["interval"] = "0s"
+    source = tmp_path / "zero.json"
+    source.write_text(json.dumps(payload))
+    line = error("datasource", "add", "--from-json", str(source))
+    assert str(source) in line and "longer than zero" in line
+
+
+def test_username_without_token_is_an_error():
+    line = error(
+        "datasource",
+        "add",
+        "x",
+        "--endpoint",
+        "https://a.example.com",
+        "--project",
+        "AB",
+        "--username",
+        "me@example.com",
+    )
+    assert "username is set but token is empty" in line
+
+
+# ------------------------------------------------------------------ corrupt files
+
+
+def test_corrupt_datasources_json_is_reported_and_left_alone():
+    path = paths.datasources_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b'[\n  {"name": "a",\n   "type": connector}\n]\n'
+    path.write_bytes(body)
+    for args in (
+        ("datasource", "list"),
+        ("datasource", "show", "a"),
+        ("datasource", "remove", "a", "--yes"),
+        ("datasource", "enable", "a"),
+    ):
+        line = error(*args)
+        assert str(path) in line and "line 3" in line and "will not overwrite" in line
+    line = error("datasource", "add", "b", "--endpoint", "https://b.example.com", "--project", "BB")
+    assert str(path) in line and "line 3" in line
+    assert path.read_bytes() == body
+
+
+def test_corrupt_jira_json_is_reported_and_left_alone():
+    path = paths.jira_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b'{"enabled": true,\n "baseUrl": "https://a.atlassian.net",,\n}'
+    path.write_bytes(body)
+    assert str(path) in error("jira", "status")
+    line = error(
+        "jira",
+        "connect",
+        "--yes",
+        "--no-test",
+        "--site",
+        "https://b.atlassian.net",
+        "--email",
+        "me@example.com",
+        "--token-env",
+        "TOK",
+        env={"TOK": "token-abcdef-1234"},
+    )
+    assert str(path) in line and "line 2" in line
+    assert path.read_bytes() == body
+    # disconnect is how the user asks to drop it
+    assert ok("jira", "disconnect").stdout.startswith(f"Removed {path}")
+    assert not path.exists()
+
+
+def test_wrong_shape_in_datasources_json():
+    path = paths.datasources_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"name": "not a list"}')
+    line = error("datasource", "list")
+    assert "expected a JSON list of datasources, found an object" in line
+
+
+# ------------------------------------------------------------------ list, show, remove, enable
+
+
+def test_list_empty_says_how_to_add():
+    result = ok("datasource", "list")
+    assert result.stdout == ""
+    assert "jiradex datasource add" in result.stderr
+    assert json.loads(ok("datasource", "list", "--json").stdout) == []
+
+
+def test_show_text_and_unknown_name():
+    ok("datasource", "add", "--from-json", str(BASIC_FIXTURE))
+    text = ok("datasource", "show", "My Jira Cloud").stdout
+    assert "token        ****oken" in text
+    assert "your-api-token" not in text
+    assert "auth         basic (username your-email@example.com)" in text
+    line = error("datasource", "show", "missing")
+    assert line == 'jiradex: no datasource named "missing" (configured: My Jira Cloud)'
+
+
+def test_show_without_index_does_not_create_one():
+    add_basic()
+    text = ok("datasource", "show", "main").stdout
+    assert "last syncs" not in text
+    assert not paths.index_path().exists()
+
+
+def test_show_lists_recent_sync_runs_when_the_index_exists():
+    from indexer.store import Store
+
+    add_basic()
+    store = Store()
+    try:
+        first = store.start_run("main")
+        store.finish_run(first, "ok", issues=12, comments=3, attachments=1, seconds=2.5)
+        second = store.start_run("main")
+        store.finish_run(second, "error", error="Authentication failed for x", seconds=0.25)
+        other = store.start_run("someone-else")
+        store.finish_run(other, "ok", issues=99)
+    finally:
+        store.close()
+    lines = ok("datasource", "show", "main").stdout.splitlines()
+    at = lines.index("last syncs")
+    runs = lines[at + 1 :]
+    assert len(runs) == 2  # only this datasource's runs, newest first
+    assert runs[0].endswith("error: 0 issues, 0 comments, 0 attachments, 0 deleted in 0.2s: "
+                            "Authentication failed for x")  # fmt: skip
+    assert runs[1].endswith("ok: 12 issues, 3 comments, 1 attachments, 0 deleted in 2.5s")
+
+
+def test_show_with_an_empty_index_says_none_yet():
+    from indexer.store import Store
+
+    add_basic()
+    Store().close()
+    assert (
+        "last syncs   none yet (run `jiradex sync main`)" in ok("datasource", "show", "main").stdout
+    )
+
+
+def test_enable_disable_remove():
+    add_basic("one")
+    add_basic("two")
+    assert ok("datasource", "disable", "ONE").stdout.strip() == 'Disabled datasource "one".'
+    assert show_json("one")["enabled"] is False
+    ok("datasource", "enable", "one")
+    assert show_json("one")["enabled"] is True
+    assert ok("datasource", "remove", "one", "--yes").stdout.strip() == 'Removed datasource "one".'
+    assert [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)] == ["two"]
+    assert error("datasource", "remove", "one") == (
+        'jiradex: no datasource named "one" (configured: two)'
+    )
+    assert mode_of(paths.datasources_path()) == 0o600
+
+
+# ------------------------------------------------------------------ connectors
+
+
+def test_connector_list_and_show_json():
+    listed = json.loads(ok("connector", "list", "--json").stdout)
+    assert [item["id"] for item in listed] == ["jira"]
+    jira = listed[0]
+    assert jira["name"] == "Jira Connector"
+    assert jira["category"] == "project_management"
+    assert jira["processor"] == {"enabled": True, "name": "jira"}
+    assert {"description", "tags", "icon", "url"} <= set(jira)
+    assert set(jira["config"]) >= {
+        "endpoint",
+        "username",
+        "token",
+        "project_key",
+        "index_comments",
+        "index_attachments",
+    }
+    assert json.loads(ok("connector", "show", "jira", "--json").stdout) == jira
+    text = ok("connector", "show", "jira").stdout
+    assert text.startswith("Jira Connector (jira):")
+    assert "project_key" in text
+    assert ok("connector", "list").stdout.startswith("jira     Jira Connector (project_management)")
+    line = error("connector", "show", "confluence")
+    assert line == 'jiradex: unknown connector "confluence" (known connectors: jira)'
+
+
+# ------------------------------------------------------------------ jira status / disconnect
+
+
+def connect_offline(*extra: str, token: str = "personal-token-abcd9876", env: dict | None = None):
+    """`jira connect` without a network test, token from the environment."""
+    return ok(
+        "jira",
+        "connect",
+        "--yes",
+        "--no-test",
+        "--token-env",
+        "TOK",
+        *extra,
+        env={"TOK": token, **(env or {})},
+    )
+
+
+def test_status_when_nothing_is_configured():
+    text = ok("jira", "status").stdout
+    assert text.startswith("Jira connection: not configured")
+    status = json.loads(ok("jira", "status", "--json").stdout)
+    assert status["configured"] is False
+    assert status["enabled"] is False
+    assert status["token"] is None
+    assert len(status["problems"]) == 3
+
+
+def test_connect_writes_jira_json_0600_and_status_masks_the_token():
+    result = connect_offline("--site", "https://acme.atlassian.net", "--email", "me@example.com")
+    path = paths.jira_config_path()
+    assert f"Saved the Jira connection to {path}" in result.stdout
+    assert mode_of(path) == 0o600
+    assert json.loads(path.read_text()) == {
+        "enabled": True,
+        "baseUrl": "https://acme.atlassian.net",
+        "auth": {"email": "me@example.com", "apiToken": "personal-token-abcd9876"},
+    }
+    status = json.loads(ok("jira", "status", "--json").stdout)
+    assert status["configured"] is True
+    assert status["site_url"] == "https://acme.atlassian.net"
+    assert status["api_mode"] == "personal"
+    assert status["api_url"] == "https://acme.atlassian.net"
+    assert status["email"] == "me@example.com"
+    assert status["token"] == "****9876"
+    assert status["sources"]["base_url"] == "file"
+    text = ok("jira", "status").stdout
+    assert "personal-token" not in text
+    assert "token     ****9876  [file]" in text
+    assert "API mode  personal" in text
+
+
+def test_service_account_status_uses_the_gateway():
+    connect_offline(
+        "--site",
+        "https://acme.atlassian.net",
+        "--email",
+        "bot@serviceaccount.atlassian.com",
+        "--cloud-id",
+        "11111111-2222-3333-4444-555555555555",
+    )
+    status = json.loads(
+        ok("jira", "status", "--json", env={"JIRADEX_GATEWAY_URL": "http://127.0.0.1:9"}).stdout
+    )
+    assert status["api_mode"] == "service_account"
+    assert status["cloud_id"] == "11111111-2222-3333-4444-555555555555"
+    assert status["api_url"] == "http://127.0.0.1:9/ex/jira/11111111-2222-3333-4444-555555555555"
+    assert status["site_url"] == "https://acme.atlassian.net"
+    assert "API mode  service account" in ok("jira", "status").stdout
+
+
+def test_environment_overrides_jira_json_field_by_field():
+    connect_offline("--site", "https://file.atlassian.net", "--email", "file@example.com")
+    env = {
+        "JIRA_BASE_URL": "https://env.atlassian.net",
+        "JIRA_API_TOKEN": "env-token-zyxw5555",
+        "JIRA_ENABLED": "false",
+    }
+    status = json.loads(ok("jira", "status", "--json", env=env).stdout)
+    assert status["site_url"] == "https://env.atlassian.net"
+    assert status["email"] == "file@example.com"
+    assert status["token"] == "****5555"
+    assert status["enabled"] is False
+    assert status["sources"] == {
+        "enabled": "env",
+        "base_url": "env",
+        "cloud_id": None,
+        "email": "file",
+        "api_token": "env",
+    }
+    text = ok("jira", "status", env=env).stdout
+    assert "[env JIRA_BASE_URL]" in text and "env-token" not in text
+    # the file itself is untouched by the override
+    assert json.loads(paths.jira_config_path().read_text())["baseUrl"] == (
+        "https://file.atlassian.net"
+    )
+
+
+def test_environment_alone_configures_the_connection():
+    env = {
+        "JIRA_BASE_URL": "https://env.atlassian.net",
+        "JIRA_EMAIL": "env@example.com",
+        "JIRA_API_TOKEN": "env-token-zyxw5555",
+        "JIRA_CLOUD_ID": "abc-123",
+    }
+    status = json.loads(ok("jira", "status", "--json", env=env).stdout)
+    assert status["configured"] is True and status["enabled"] is True
+    assert status["api_mode"] == "service_account"
+    assert status["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        (
+            "JIRA_ENABLED",
+            "maybe",
+            'JIRA_ENABLED must be true or false (also 1/0, yes/no), not "maybe"',
+        ),
+        ("JIRA_BASE_URL", "http://jira.example.com", "JIRA_BASE_URL"),
+        ("JIRA_CLOUD_ID", "a/b", "JIRA_CLOUD_ID"),
+    ],
+)
+def test_bad_environment_values_are_one_line_errors(name, value, fragment):
+    assert fragment in error("jira", "status", env={name: value})
+
+
+def test_disconnect():
+    connect_offline("--site", "https://acme.atlassian.net", "--email", "me@example.com")
+    path = paths.jira_config_path()
+    assert ok("jira", "disconnect").stdout.strip() == f"Removed {path}."
+    assert not path.exists()
+    again = ok("jira", "disconnect", env={"JIRA_BASE_URL": "https://env.atlassian.net"})
+    assert again.stdout.strip() == f"No saved Jira connection ({path} does not exist)."
+    assert "JIRA_BASE_URL still set in the environment" in again.stderr
+    assert json.loads(ok("jira", "status", "--json").stdout)["configured"] is False
+
+
+def test_connect_non_interactive_needs_its_values():
+    usage = error("jira", "connect", "--yes", "--email", "a@b.c", code=2)
+    assert "Missing option --site" in usage
+    usage = error("jira", "connect", "--yes", "--site", "https://a.atlassian.net", code=2)
+    assert "Missing option --email" in usage
+    usage = error(
+        "jira", "connect", "--yes", "--site", "https://a.atlassian.net", "--email", "a@b.c", code=2
+    )
+    assert "Missing token" in usage
+    line = error(
+        "jira",
+        "connect",
+        "--yes",
+        "--no-test",
+        "--site",
+        "jira.example.com",
+        "--email",
+        "a@b.c",
+        "--token-env",
+        "TOK",
+        env={"TOK": "abcd-1234"},
+    )
+    assert "--site" in line and "has no scheme" in line
+    line = error(
+        "jira",
+        "connect",
+        "--no-test",
+        "--token-stdin",
+        "--site",
+        "https://a.atlassian.net",
+        "--email",
+        "a@b.c",
+        stdin="   \n",
+    )
+    assert line == "jiradex: no API token on stdin (--token-stdin)"
+    assert not paths.jira_config_path().exists()
+
+
+def test_connect_token_from_stdin_without_test():
+    ok(
+        "jira",
+        "connect",
+        "--no-test",
+        "--token-stdin",
+        "--site",
+        "https://a.atlassian.net/",
+        "--email",
+        "a@example.com",
+        stdin="stdin-token-4242\n",
+    )
+    saved = json.loads(paths.jira_config_path().read_text())
+    assert saved["auth"]["apiToken"] == "stdin-token-4242"
+    assert saved["baseUrl"] == "https://a.atlassian.net"
+
+
+def test_connect_warns_when_environment_overrides_it():
+    result = connect_offline(
+        "--site",
+        "https://acme.atlassian.net",
+        "--email",
+        "me@example.com",
+        env={"JIRA_EMAIL": "other@example.com"},
+    )
+    assert "JIRA_EMAIL set in the environment override the saved values" in result.stderr
+
+
+def test_jira_test_without_a_connection_fails_in_one_line():
+    line = error("jira", "test")
+    assert line.startswith("jiradex: Jira integration not enabled")
+    connect_offline("--site", "https://acme.atlassian.net", "--email", "me@example.com")
+    line = error("jira", "test", env={"JIRA_ENABLED": "0"})
+    assert line.startswith("jiradex: Jira integration not enabled")
+    assert "must start with a letter" in error("jira", "test", "--project", "1X")
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def test_python_dash_m_cli_runs(jiradex_home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIRA_")}
+    env["JIRADEX_HOME"] = str(jiradex_home)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "connector", "list", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["id"] == "jira"
+    bad = subprocess.run(
+        [sys.executable, "-m", "cli", "datasource", "show", "nope"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        'jiradex: no datasource named "nope": none is configured yet '
+        "(add one with `jiradex datasource add`)"
+    ]
