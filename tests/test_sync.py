@@ -1,0 +1,223 @@
+"""Sync correctness against recorded fakejira sessions (cassettes/sync/).
+
+Each test compares the index with the server's own view of its issues, recorded next
+to the cassette (see replay_helpers). Re-record with
+`JIRADEX_RECORD=1 /work/venv/bin/pytest -q -p no:xdist tests/test_sync.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from click.testing import CliRunner
+from replay_helpers import fast_client, index_snapshot, without, world
+
+import cli
+from indexer import config, paths
+from indexer.normalize import epoch_ms
+from indexer.store import Store
+from indexer.sync import OVERLAP_MS, sync_datasource
+
+SUMMARY_KEYS = {
+    "datasource",
+    "status",
+    "issues",
+    "comments",
+    "attachments",
+    "deleted",
+    "error",
+    "seconds",
+}
+
+
+def _jqls(transport) -> list[str]:
+    """The JQL of every search the client sent (GET query or POST body not needed)."""
+    out = []
+    for sent in transport.sent:
+        if "/search" in sent.url:
+            jql = parse_qs(urlsplit(sent.url).query).get("jql")
+            if jql:
+                out.append(jql[0])
+    return out
+
+
+def _sync(ds, store, **kw):
+    client = fast_client(ds)
+    summary = sync_datasource(ds, store=store, client=client, **kw)
+    return summary, client
+
+
+def test_cloud_full_then_incremental_equals_server(tmp_path):
+    db = tmp_path / "index.db"
+    with world("cloud_incremental", mode="cloud", issues=120) as w:
+        ds = w.datasource(index_comments=True)
+        with Store(db) as store:
+            first, client = _sync(ds, store)
+            assert first.status == "ok", first.error
+            assert first.issues == 120 and first.full and first.reconciled
+            assert index_snapshot(db, "jira") == w.truth("initial")
+            assert first.comments == sum(r["comments"] for r in w.truth("initial").values())
+            jqls = _jqls(client._http._transport)
+            assert jqls and all(j.endswith("ORDER BY updated ASC, key ASC") for j in jqls)
+            assert all("/rest/api/3/search/jql" in s.url for s in client._http._transport.sent
+                       if "/search" in s.url)  # fmt: skip
+            newest = max(epoch_ms(r["updated"]) for r in w.truth("initial").values())
+
+            def change(fj):
+                fj.update_issue("DEMO-3", summary="Renamed while indexed", add_comment="late note")
+                fj.update_issue("DEMO-77", status="Done")
+                fj.add_issue(summary="Brand new issue after the first sync")
+
+            w.server(change)
+            second, client = _sync(ds, store)
+            assert second.status == "ok", second.error
+            assert not second.full
+            # Only the overlap window and what changed are fetched again, not the project.
+            assert 3 <= second.issues < 120
+            assert index_snapshot(db, "jira") == w.truth("after_changes")
+            jql = _jqls(client._http._transport)[0]
+            assert f"updated >= {newest - OVERLAP_MS}" in jql
+            assert jql.endswith("ORDER BY updated ASC, key ASC")
+
+            # Nothing changed: a third run lists the overlap window and changes nothing.
+            third, _ = _sync(ds, store)
+            assert third.status == "ok" and third.issues < 120
+            assert index_snapshot(db, "jira") == w.truth("after_changes")
+            assert store.get_issue("DEMO-3")["summary"] == "Renamed while indexed"
+            runs = store.runs("jira")
+            assert [r["status"] for r in runs] == ["ok", "ok", "ok"]
+            assert [r["issues"] for r in runs] == [third.issues, second.issues, 120]
+            assert all(r["finished"] and r["seconds"] is not None for r in runs)
+            assert store.integrity_check() == []
+
+
+def test_datacenter_full_and_incremental(tmp_path):
+    db = tmp_path / "index.db"
+    with world("dc_incremental", mode="datacenter", issues=90) as w:
+        ds = w.datasource(username=None, index_comments=True)
+        with Store(db) as store:
+            first, client = _sync(ds, store)
+            assert first.status == "ok", first.error
+            assert index_snapshot(db, "jira") == w.truth("initial")
+            searches = [s.url for s in client._http._transport.sent if "/search" in s.url]
+            assert searches and all("/rest/api/2/search" in u and "startAt=" in u for u in searches)
+
+            w.server(lambda fj: fj.update_issue("DEMO-10", summary="DC rename", add_comment="hi"))
+            second, _ = _sync(ds, store)
+            assert second.status == "ok" and 1 <= second.issues < 90
+            assert index_snapshot(db, "jira") == w.truth("after_changes")
+            assert store.integrity_check() == []
+
+
+def test_full_reconciles_deleted_and_moved_issues(tmp_path):
+    db = tmp_path / "index.db"
+    with world("cloud_reconcile", mode="cloud", issues=60) as w:
+        demo = w.datasource("demo")
+        ops = w.datasource("ops", project_key="OPS")
+        w.server(lambda fj: fj.add_issue(project="OPS", summary="First OPS issue"))
+        with Store(db) as store:
+            assert _sync(demo, store)[0].status == "ok"
+            assert _sync(ops, store)[0].status == "ok"
+            moved_id = store.get_issue("DEMO-20")["id"]
+
+            def change(fj):
+                fj.delete_issue("DEMO-7")
+                fj.move_issue("DEMO-20", "OPS")
+
+            w.server(change)
+            # An incremental run does not reconcile (it would need a full listing).
+            inc, _ = _sync(demo, store)
+            assert inc.status == "ok" and inc.deleted == 0
+            full, _ = _sync(demo, store, full=True)
+            assert full.status == "ok", full.error
+            assert full.deleted == 2  # DEMO-7 is gone, DEMO-20 left the project
+            assert without(index_snapshot(db, "demo"), "comments") == without(
+                w.truth("demo_after"), "comments"
+            )
+            assert store.get_issue("DEMO-7") is None
+            assert _sync(ops, store)[0].status == "ok"
+            moved = store.get_issue(moved_id)
+            assert moved["key"].startswith("OPS-") and moved["datasource"] == "ops"
+            assert store.get_issue("DEMO-20") is None
+            assert without(index_snapshot(db, "ops"), "comments") == without(
+                w.truth("ops_after", project="OPS"), "comments"
+            )
+            # The daily reconciliation: an old `last_reconcile` makes an incremental run
+            # list the whole scope and remove what is gone.
+            w.server(lambda fj: fj.delete_issue("DEMO-8"))
+            state = store.get_state("demo")
+            state["last_reconcile"] = 0
+            store.set_state("demo", state)
+            daily, _ = _sync(demo, store)
+            assert daily.status == "ok" and daily.reconciled and daily.deleted == 1
+            assert store.get_issue("DEMO-8") is None
+            assert len(index_snapshot(db, "demo")) == len(w.truth("demo_daily"))
+            assert store.integrity_check() == []
+
+
+def test_turning_on_comments_and_attachments_backfills(tmp_path):
+    db = tmp_path / "index.db"
+    with world("cloud_backfill", mode="cloud", issues=50, attachments=True) as w:
+        ds = w.datasource()
+        with Store(db) as store:
+            plain, _ = _sync(ds, store)
+            assert plain.status == "ok" and plain.comments == 0 and plain.attachments == 0
+            truth = w.truth("initial")
+            snap = index_snapshot(db, "jira")
+            assert without(snap, "comments", "attachments") == without(
+                truth, "comments", "attachments"
+            )
+            assert all(r["comments"] == 0 and not r["attachments"] for r in snap.values())
+
+            ds.index_comments = True
+            withc, _ = _sync(ds, store)
+            assert withc.status == "ok" and withc.issues == 50  # backfill, not incremental
+            assert withc.comments == sum(r["comments"] for r in truth.values()) > 0
+            assert without(index_snapshot(db, "jira"), "attachments") == without(
+                truth, "attachments"
+            )
+
+            ds.index_attachments = True
+            witha, client = _sync(ds, store)
+            assert witha.status == "ok" and witha.issues == 50
+            assert index_snapshot(db, "jira") == truth
+            assert witha.attachments > 0  # text of logs, csv, json, md got indexed
+            # Cloud downloads are redirected to another origin: no credentials went there.
+            other = [s for s in client._http._transport.sent if "/file/" in s.url]
+            assert other and not any(s.authorization for s in other)
+            texts = store.conn.execute(
+                "SELECT count(*) FROM attachments WHERE indexed = 1 AND length(text) > 0"
+            ).fetchone()[0]
+            assert texts == witha.attachments
+            # Turned on once: the next run is incremental again.
+            again, _ = _sync(ds, store)
+            assert again.status == "ok" and again.issues < 50 and not again.full
+            assert index_snapshot(db, "jira") == truth
+
+
+def test_sync_json_lines_and_exit_1_after_syncing_the_others(tmp_path):
+    with world("cli_two_datasources", mode="cloud", issues=30) as w:
+        config.add_datasource(w.datasource("broken", project_key="NOPE"))
+        config.add_datasource(w.datasource("good"))
+        result = CliRunner().invoke(cli.cli, ["sync", "--json"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["datasource"] for line in lines] == ["broken", "good"]
+    for line in lines:
+        assert set(line) >= SUMMARY_KEYS
+        assert isinstance(line["seconds"], int | float)
+        for key in ("issues", "comments", "attachments", "deleted"):
+            assert isinstance(line[key], int)
+    broken, good = lines
+    assert broken["status"] == "error" and "NOPE" in broken["error"]
+    assert "\n" not in broken["error"]
+    assert good["status"] == "ok" and good["error"] is None and good["issues"] == 30
+    with Store(paths.index_path()) as store:
+        assert store.stats("good")["issues"] == 30
+        assert store.stats("broken")["issues"] == 0
+        assert [r["status"] for r in store.runs("broken")] == ["error"]
+        assert re.search("NOPE", store.runs("broken")[0]["error"])
+        assert store.runs("good")[0]["issues"] == 30
