@@ -1,18 +1,179 @@
-"""Placeholder for the Sync monitor screen (owned by another module; replaced soon)."""
+"""Sync monitor: one progress card per sync, a live log, cancel.
+
+The screen holds no sync state of its own: `tui.sync_controller` runs the workers
+and keeps the jobs, so leaving the screen (or opening it after a sync started) shows
+the same picture.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, RichLog, Static
+
+from tui import keymap
+from tui.sync_controller import SyncController, SyncJob, controller_for
+from tui.widgets.sync_progress import SyncRow
+
+EMPTY_TEXT = (
+    "No sync has run since jiradex started.\n"
+    "Press [b]s[/] to sync every enabled datasource, [b]S[/] for a full sync, "
+    "or open Datasources ([b]F3[/]) to add one or sync a single datasource."
+)
 
 
 class SyncMonitorScreen(Screen):
+    """Live view of every sync of this session (see module docstring)."""
+
+    TITLE = "Sync monitor"
+    BINDINGS = keymap.bindings("sync")
+    DEFAULT_CSS = """
+    SyncMonitorScreen #sync-summary { height: 1; padding: 0 1; background: $panel; }
+    SyncMonitorScreen #sync-rows { height: auto; max-height: 60%; padding: 1 1 0 1; }
+    SyncMonitorScreen #sync-empty { padding: 1 2; color: $text-muted; }
+    SyncMonitorScreen #sync-log {
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        margin: 0 1;
+    }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self._rows: dict[str, SyncRow] = {}
+
+    @property
+    def controller(self) -> SyncController:
+        return controller_for(self.app)
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Sync monitor: not built yet.")
+        yield Static(id="sync-summary")
+        with VerticalScroll(id="sync-rows"):
+            yield Static(EMPTY_TEXT, id="sync-empty")
+        log = RichLog(id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000)
+        log.border_title = "Log"
+        yield log
         yield Footer()
 
-    def start_syncs(self, names: list[str], full: bool = False) -> None:
-        """Contract: start one thread worker per datasource (see tui/app.py)."""
-        self.notify(f"sync of {', '.join(names)} requested")
+    def on_mount(self) -> None:
+        controller = self.controller
+        controller.subscribe(self)
+        log = self.query_one(RichLog)
+        for job in controller.jobs.values():
+            self._row_for(job)
+            for line in job.log:
+                log.write(self._log_text(job, line))
+        self._update_summary()
+        self.set_interval(1.0, self._tick)
+
+    def on_unmount(self) -> None:
+        self.controller.unsubscribe(self)
+
+    # ------------------------------------------------------------------ contract
+
+    def start_syncs(self, names: list[str] | None, full: bool = False) -> list[SyncJob]:
+        """Start one thread worker per datasource (the contract of tui/app.py)."""
+        jobs = self.controller.start(names, full=full)
+        if names is not None and not jobs:
+            self.notify("Already syncing: " + ", ".join(names), severity="warning")
+        return jobs
+
+    # ------------------------------------------------------------------ messages
+
+    def on_sync_controller_updated(self, message: SyncController.Updated) -> None:
+        self._row_for(message.job).refresh_job(message.job)
+        self._update_summary()
+
+    def on_sync_controller_logged(self, message: SyncController.Logged) -> None:
+        self.query_one(RichLog).write(self._log_text(message.job, message.line))
+
+    def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
+        self._row_for(message.job).refresh_job(message.job)
+        self._update_summary()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_sync_all(self, full: bool = False) -> None:
+        sync_enabled = getattr(self.app, "sync_enabled", None)
+        if sync_enabled is not None:
+            sync_enabled(full=full)
+        else:
+            self.start_syncs(None, full=full)
+
+    def action_cancel(self) -> None:
+        running = self.controller.running
+        focused = self.focused if isinstance(self.focused, SyncRow) else None
+        if focused is not None and focused.job.running:
+            target = focused.job
+        elif len(running) == 1:
+            target = running[0]
+        elif not running:
+            self.notify("No sync is running", severity="information")
+            return
+        else:
+            self.notify("Several syncs are running: select one (Tab) or press C to cancel all")
+            return
+        if self.controller.cancel(target.name):
+            self.notify(f'Cancelling the sync of "{target.name}"…')
+
+    def action_cancel_all(self) -> None:
+        count = self.controller.cancel_all()
+        self.notify(f"Cancelling {count} sync(s)…" if count else "No sync is running")
+
+    def action_clear_finished(self) -> None:
+        for name, row in list(self._rows.items()):
+            if not row.job.running:
+                row.remove()
+                del self._rows[name]
+                self.controller.jobs.pop(name, None)
+        self.query_one("#sync-empty").display = not self._rows
+        self._update_summary()
+
+    # ------------------------------------------------------------------ drawing
+
+    def _row_for(self, job: SyncJob) -> SyncRow:
+        row = self._rows.get(job.name)
+        if row is None:
+            row = SyncRow(job)
+            self._rows[job.name] = row
+            self.query_one("#sync-rows").mount(row)
+            self.query_one("#sync-empty").display = False
+        return row
+
+    def _tick(self) -> None:
+        """Keep elapsed/ETA moving between progress events."""
+        for row in self._rows.values():
+            if row.job.running:
+                row.refresh_job(row.job)
+
+    def _update_summary(self) -> None:
+        jobs = list(self.controller.jobs.values())
+        counts = {
+            status: sum(1 for j in jobs if j.status == status)
+            for status in ("running", "ok", "error", "cancelled")
+        }
+        if not jobs:
+            text = "Idle"
+        else:
+            labels = {
+                "running": "running",
+                "ok": "done",
+                "error": "failed",
+                "cancelled": "cancelled",
+            }
+            text = " · ".join(f"{n} {labels[s]}" for s, n in counts.items() if n)
+        self.query_one("#sync-summary", Static).update(Text(text))
+        self.sub_title = text
+
+    @staticmethod
+    def _log_text(job: SyncJob, line: str) -> Text:
+        stamp, _, rest = line.partition(" ")
+        text = Text(stamp + " ", style="dim")
+        text.append(job.name, style="bold")
+        style = "red" if rest.startswith("error") else ""
+        text.append(" " + rest, style=style)
+        return text

@@ -1,0 +1,171 @@
+"""Sync monitor: progress from thread workers, several datasources, errors, cancel.
+
+The sync engine runs for real (indexer.sync against a real Store under the test's
+JIRADEX_HOME); only the Jira client is an in-memory fake (tests/tui_fakes.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import ProgressBar, RichLog
+from tui_fakes import FakeJiraClient, auth_error, run_async
+
+from indexer import config
+from indexer.store import Store
+from tui.app import JiradexApp
+from tui.screens.sync_monitor import SyncMonitorScreen
+from tui.sync_controller import SyncController, format_duration, install_controller
+from tui.widgets.sync_progress import SyncRow
+
+
+def add(name: str, project: str = "DEMO", enabled: bool = True) -> None:
+    config.add_datasource(
+        config.Datasource(
+            name=name,
+            endpoint="https://example.atlassian.net",
+            username="me@example.com",
+            token="tok-123456",
+            project_key=project,
+            enabled=enabled,
+        )
+    )
+
+
+def app_with(clients: dict[str, FakeJiraClient], **kwargs) -> JiradexApp:
+    app = JiradexApp(**kwargs)
+    install_controller(app, SyncController(app, client_factory=lambda ds: clients[ds.name]))
+    return app
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await pilot.pause(0.02)
+
+
+def log_text(screen) -> str:
+    return "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
+
+
+@run_async
+async def test_start_sync_runs_two_datasources_and_returns_home():
+    add("alpha", "ALPHA")
+    add("beta", "BETA")
+    clients = {
+        "alpha": FakeJiraClient(250, project="ALPHA"),
+        "beta": FakeJiraClient(120, project="BETA"),
+    }
+    app = app_with(clients, start_sync=["alpha", "beta"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "search")
+        monitor = app.mode_screen("sync")
+        assert isinstance(monitor, SyncMonitorScreen)
+        rows = {row.job.name: row for row in monitor.query(SyncRow)}
+        assert set(rows) == {"alpha", "beta"}
+        assert rows["alpha"].job.summary.issues == 250
+        assert rows["beta"].job.summary.issues == 120
+        bar = rows["alpha"].query_one(ProgressBar)
+        assert bar.total == 250 and bar.progress == 250
+        text = log_text(monitor)
+        assert "fetching 250 new or changed issues" in text
+        assert "done in" in text
+    with Store() as store:
+        assert store.stats("alpha")["issues"] == 250
+        assert store.stats("beta")["issues"] == 120
+        assert store.runs("alpha")[0]["status"] == "ok"
+    assert clients["alpha"].closed and clients["beta"].closed
+
+
+@run_async
+async def test_sync_error_is_shown_not_raised_and_other_sync_completes():
+    add("good")
+    add("bad")
+    clients = {"good": FakeJiraClient(50), "bad": FakeJiraClient(fail=auth_error())}
+    app = app_with(clients, start_sync=["good", "bad"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, lambda: len(monitor.query(SyncRow)) == 2)
+        await wait_for(pilot, lambda: all(not r.job.running for r in monitor.query(SyncRow)))
+        await pilot.pause()
+        rows = {row.job.name: row for row in monitor.query(SyncRow)}
+        assert rows["bad"].job.status == "error"
+        assert "refused the credentials" in rows["bad"].job.error
+        assert rows["bad"].has_class("-error")
+        assert "refused the credentials" in str(rows["bad"].query_one(".sync-error").render())
+        assert rows["good"].job.status == "ok"
+        # a failure keeps the monitor on screen so the message can be read
+        assert app.current_mode == "sync"
+        assert "error: Jira refused the credentials" in log_text(monitor)
+        assert any("refused the credentials" in n.message for n in app._notifications)
+        assert app.return_code is None  # the app is still running
+
+
+@run_async
+async def test_cancel_stops_between_batches_and_keeps_written_issues():
+    add("slow")
+    client = FakeJiraClient(500, hold_after=100)
+    app = app_with({"slow": client})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.start_sync(["slow"])
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, client.held.is_set)
+        await pilot.press("c")
+        client.release.set()
+        await wait_for(pilot, lambda: not monitor.controller.jobs["slow"].running)
+        await wait_for(pilot, lambda: "cancelled after" in log_text(monitor))
+        job = monitor.controller.jobs["slow"]
+        assert job.status == "cancelled"
+        assert "cancel requested" in log_text(monitor)
+        assert "cancelled after" in log_text(monitor)
+    with Store() as store:
+        stored = store.stats("slow")["issues"]
+        assert 100 <= stored < 500
+
+
+@run_async
+async def test_cancel_with_nothing_running_says_so():
+    app = app_with({})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.go("sync")
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        assert any("No sync is running" in n.message for n in app._notifications)
+
+
+@run_async
+async def test_unknown_datasource_becomes_a_failed_job():
+    add("real")
+    app = app_with({})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.start_sync(["nope"])
+        await pilot.pause()
+        job = app.mode_screen("sync").controller.jobs["nope"]
+        assert job.status == "error"
+        assert 'no datasource named "nope" (configured: real)' in job.error
+
+
+@run_async
+async def test_same_datasource_is_not_started_twice():
+    add("once")
+    client = FakeJiraClient(300, hold_after=0)
+    app = app_with({"once": client})
+    async with app.run_test(size=(120, 40)) as pilot:
+        controller = app.mode_screen("sync").controller
+        first = controller.start(["once"])
+        second = controller.start(["once"])
+        assert len(first) == 1 and second == []
+        client.release.set()
+        await wait_for(pilot, lambda: not controller.jobs["once"].running)
+        assert controller.jobs["once"].status == "ok"
+
+
+def test_format_duration():
+    assert format_duration(None) == "—"
+    assert format_duration(4.4) == "4s"
+    assert format_duration(185) == "3m 05s"
+    assert format_duration(3720) == "1h 02m"
