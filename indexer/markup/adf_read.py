@@ -162,6 +162,10 @@ def adf_to_text(doc: Any) -> str:
 _LEAVE_CELL = object()
 
 
+class _Emit(str):
+    """Text queued on the stack by the walker itself (raw strings in content are garbage)."""
+
+
 def _text(doc: Any) -> str:
     out: list[str] = []
     cell_depth = 0  # inside table cells, blocks are separated by spaces so a row stays a line
@@ -173,7 +177,7 @@ def _text(doc: Any) -> str:
             cell_depth -= 1
             out.append("\x1f")
             continue
-        if isinstance(item, str):
+        if isinstance(item, _Emit):
             out.append(item if not cell_depth else item.replace("\n", " "))
             continue
         if isinstance(item, list):
@@ -200,7 +204,7 @@ def _text(doc: Any) -> str:
             stack.append(_LEAVE_CELL)
         elif kind in _BLOCK_TYPES or not kind:
             out.append(block_sep)
-            stack.append(block_sep)
+            stack.append(_Emit(block_sep))
         if kind in ("expand", "nestedExpand", "panel"):
             title = _attr_str(item, "title")
             if title:
@@ -323,7 +327,7 @@ class _MarkdownRenderer:
         if kind == "heading":
             level = _attrs(node).get("level")
             level = level if isinstance(level, int) and 1 <= level <= 6 else 1
-            text = self.inline(children).replace("\n", " ").strip()
+            text = self.inline(children).replace("\\\n", " ").replace("\n", " ").strip()
             return "#" * level + " " + text if text else ""
         if kind in ("bulletList", "orderedList", "taskList", "decisionList"):
             return self.list(node, kind, depth)
@@ -348,7 +352,7 @@ class _MarkdownRenderer:
             return "\n".join(i for i in items + captions if i) or "[attachment]"
         if kind in ("blockCard", "embedCard"):
             url = _leaf_text(node, kind, markdown=True) or ""
-            return f"<{url}>" if url and " " not in url else escape_markdown(url)
+            return _url_markdown(url)
         leaf = _leaf_text(node, kind, markdown=True)
         if leaf is not None:
             return self.paragraph([node])
@@ -361,65 +365,107 @@ class _MarkdownRenderer:
         return _escape_line_starts(text) if text.strip() else ""
 
     def inline(self, nodes: list) -> str:
-        out: list[str] = []
-        for node in nodes:
-            if not isinstance(node, dict):
-                continue
-            kind = _kind(node)
-            if kind == "text":
-                out.append(self.text(node))
-            elif kind == "hardBreak":
-                out.append("\\\n")
-            elif kind == "inlineCard":
-                url = _leaf_text(node, kind, markdown=True) or ""
-                out.append(f"<{url}>" if url and " " not in url else escape_markdown(url))
-            elif kind in ("media", "mediaInline"):
-                out.append(_leaf_text(node, kind, markdown=True) or "")
-            else:
-                leaf = _leaf_text(node, kind, markdown=True)
-                if leaf is None:
-                    leaf = _text(node)
-                out.append(escape_markdown(leaf))
-        text = "".join(out)
-        return text[:-2] if text.endswith("\\\n") else text
+        """Inline nodes as Markdown; runs of nodes sharing a link or emphasis share delimiters.
 
-    def text(self, node: dict) -> str:
-        raw = node.get("text")
-        if not isinstance(raw, str) or not raw:
-            return ""
-        marks = node.get("marks")
-        kinds: dict[str, dict] = {}
-        if isinstance(marks, list):
-            for mark in marks:
-                if isinstance(mark, dict) and isinstance(mark.get("type"), str):
-                    kinds.setdefault(mark["type"], mark)
-        if "code" in kinds:
-            body = _code_span(raw)
-        else:
-            body = escape_markdown(raw)
-            # Emphasis markers must hug non-space characters, so keep outer spaces outside.
-            lead = body[: len(body) - len(body.lstrip())]
-            trail = body[len(body.rstrip()) :]
-            core = body.strip()
-            if core:
-                if "strike" in kinds:
-                    core = f"~~{core}~~"
-                if "em" in kinds:
-                    core = f"*{core}*"
-                if "strong" in kinds:
-                    core = f"**{core}**"
-                body = lead + core + trail
-        if "link" in kinds:
-            href = _attr_str(kinds["link"], "href")
-            if (
-                href == raw
-                and len(kinds) == 1
-                and re.match(r"^[a-z][a-z0-9+.-]*:[^\s<>]+$", href, re.I)
-            ):
+        Jira splits text wherever marks change (``bold`` then ``bold italic``), so marks are
+        opened and closed across node boundaries instead of per node: ``**a*b***`` rather
+        than ``**a*****b***``, which CommonMark would misread.
+        """
+        items = [n for n in nodes if isinstance(n, dict)]
+        out: list[str] = []
+        i = 0
+        while i < len(items):
+            href = _link_href(items[i])
+            j = i + 1
+            while j < len(items) and _link_href(items[j]) == href:
+                j += 1
+            piece = self.link(items[i:j], href) if href else self.marked(items[i:j])
+            if out and out[-1].endswith("!") and piece.startswith("["):
+                out[-1] = out[-1][:-1] + "\\!"  # "!" before "[" would make an image
+            out.append(piece)
+            i = j
+        text = "".join(out)
+        while text.endswith("\\\n"):
+            text = text[:-2]
+        return text
+
+    def link(self, group: list, href: str) -> str:
+        if len(group) == 1 and _kind(group[0]) == "text":
+            raw = group[0].get("text")
+            if raw == href and not set(_mark_types(group[0])) - {"link"} and _AUTOLINK.match(href):
                 return f"<{href}>"  # a bare URL: autolink keeps it readable and clickable
-            if href and body.strip():
-                return f"[{body}]({_link_target(href)})"
-        return body
+        inner = self.marked(group)
+        if not inner.strip():
+            return inner
+        lead = inner[: len(inner) - len(inner.lstrip())]
+        trail = inner[len(inner.rstrip()) :]
+        return f"{lead}[{inner.strip()}]({_link_target(href)}){trail}"
+
+    def marked(self, group: list) -> str:
+        """Text with emphasis delimiters opened and closed as the marks change."""
+        buf = ""
+        stack: list[str] = []
+
+        def close_to(keep: int) -> None:
+            nonlocal buf
+            if keep >= len(stack):
+                return
+            # Delimiters must hug text: move trailing spaces and line breaks after them.
+            tail = _TRAILING_GAP.search(buf)
+            gap = tail.group(0) if tail else ""
+            buf = buf[: len(buf) - len(gap)]
+            while len(stack) > keep:
+                buf += _DELIMS[stack.pop()]
+            buf += gap
+
+        for node in _merge_code(group):
+            kind = _kind(node)
+            want: list[str] | None
+            if kind == "text":
+                raw = node.get("text")
+                if not isinstance(raw, str) or not raw:
+                    continue
+                types = _mark_types(node)
+                want = [m for m in _MARK_ORDER if m in types]
+                if "code" in types:
+                    body = _code_span(raw)
+                elif not raw.strip():
+                    want, body = None, raw  # formatting of blanks is invisible: keep it open
+                else:
+                    body = escape_markdown(raw)
+            elif kind == "hardBreak":
+                want, body = None, "\\\n"
+            else:
+                want, body = [], self.inline_leaf(node, kind)
+                if kind == "inlineCard" and buf and not buf[-1].isspace() and body:
+                    body = " " + body  # Jira shows a card as a chip, never glued to a word
+            if want is not None:
+                keep = 0
+                while keep < len(stack) and stack[keep] in want:
+                    keep += 1
+                close_to(keep)
+                opening = [m for m in want if m not in stack]
+                if opening:
+                    lead = body[: len(body) - len(body.lstrip())]
+                    buf += lead
+                    body = body[len(lead) :]
+                    for mark in opening:
+                        buf += _DELIMS[mark]
+                        stack.append(mark)
+            buf += body
+        close_to(0)
+        return buf
+
+    def inline_leaf(self, node: dict, kind: str) -> str:
+        if kind == "inlineCard":
+            url = _leaf_text(node, kind, markdown=True) or ""
+            return _url_markdown(url)
+        if kind in ("media", "mediaInline"):
+            return _leaf_text(node, kind, markdown=True) or ""
+        leaf = _leaf_text(node, kind, markdown=True)
+        if leaf is None:
+            leaf = _text(node)
+        return escape_markdown(leaf)
 
     def list(self, node: dict, kind: str, depth: int) -> str:
         start = _attrs(node).get("order")
@@ -483,7 +529,11 @@ class _MarkdownRenderer:
         label = _attr_str(node, "title") or PANEL_LABELS.get(panel_type, "Note")
         body = self.blocks(_children(node), depth)
         head = f"**{escape_markdown(label)}:**"
-        body = f"{head} {body}" if body else head
+        first = next((c for c in _children(node) if isinstance(c, dict)), None)
+        if body and _kind(first) == "paragraph":
+            body = f"{head} {body}"
+        else:  # a fence or list cannot share the label's line
+            body = f"{head}\n\n{body}" if body else head
         return _quote(body)
 
     def table(self, node: dict, depth: int) -> str:
@@ -534,6 +584,14 @@ def _code_span(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+_AUTOLINK = re.compile(r"^[a-z][a-z0-9+.-]{1,31}:[^\s<>]+$", re.I)
+
+
+def _url_markdown(url: str) -> str:
+    """A card's address: an autolink when CommonMark accepts it, else escaped text."""
+    return f"<{url}>" if _AUTOLINK.match(url) else escape_markdown(url)
+
+
 def _link_target(href: str) -> str:
     if re.search(r"[\s()<>]", href):
         return "<" + href.replace("<", "%3C").replace(">", "%3E") + ">"
@@ -554,6 +612,49 @@ _INLINE_TYPES = frozenset(
         "inlineExtension",
     }
 )
+
+
+_MARK_ORDER = ("strong", "em", "strike")
+_DELIMS = {"strong": "**", "em": "*", "strike": "~~"}
+_TRAILING_GAP = re.compile(r"(?:[ \t\n]|\\\n)*\Z")
+
+
+def _mark_types(node: Any) -> list[str]:
+    marks = node.get("marks") if isinstance(node, dict) else None
+    if not isinstance(marks, list):
+        return []
+    return [m["type"] for m in marks if isinstance(m, dict) and isinstance(m.get("type"), str)]
+
+
+def _merge_code(group: list) -> list:
+    """Join neighbouring code text with the same marks: adjacent spans would fuse badly."""
+    merged: list = []
+    for node in group:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and _kind(node) == "text"
+            and _kind(previous) == "text"
+            and "code" in _mark_types(node)
+            and sorted(_mark_types(node)) == sorted(_mark_types(previous))
+            and isinstance(node.get("text"), str)
+            and isinstance(previous.get("text"), str)
+        ):
+            merged[-1] = {**previous, "text": previous["text"] + node["text"]}
+        else:
+            merged.append(node)
+    return merged
+
+
+def _link_href(node: Any) -> str:
+    """The href of a text node's link mark ("" when it has none)."""
+    if _kind(node) != "text":
+        return ""
+    marks = node.get("marks")
+    for mark in marks if isinstance(marks, list) else []:
+        if _kind(mark) == "link":
+            return _attr_str(mark, "href")
+    return ""
 
 
 def _is_inline(node: Any) -> bool:

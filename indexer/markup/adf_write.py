@@ -227,8 +227,12 @@ def _inline(nodes: list[SyntaxTreeNode], marks: tuple = ()) -> list[dict]:
         elif kind == "s":
             out.extend(_inline(node.children, (*marks, {"type": "strike"})))
         elif kind == "link":
-            link = {"type": "link", "attrs": {"href": str(node.attrs.get("href", ""))}}
-            out.extend(_inline(node.children, (*marks, link)))
+            href = str(node.attrs.get("href", "")).strip()
+            link = {"type": "link", "attrs": {"href": href}}
+            inner = _inline(node.children, (*marks, link) if href else marks)
+            if not inner and href:
+                _add_text(inner, href, (*marks, link))  # [](url): the address is the text
+            out.extend(inner)
         elif kind == "image":
             src = str(node.attrs.get("src", ""))
             alt = "".join(c.content for c in node.children if c.type == "text") or src

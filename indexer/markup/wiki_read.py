@@ -269,9 +269,9 @@ _INLINE = re.compile(
     "|".join(
         [
             r"(?P<br>\\\\)",
-            r"(?P<esc>\\[^\w\s])",
+            r"(?P<esc>\\[^A-Za-z0-9\s])",  # \_ and \- escape too, though "_" is \w
             r"(?P<url>\b(?:https?|ftp)://[^\s\[\]|<>\"{}]+)",
-            r"\{\{(?P<mono>.+?)\}\}",
+            r"\{\{(?P<mono>(?:\\.|[^\\\n])+?)\}\}",
             r"\{code(?::[^}\n]*)?\}(?P<icode>.*?)\{code\}",
             r"\{noformat\}(?P<inoformat>.*?)\{noformat\}",
             r"(?P<macro>\{(?:color|anchor)(?::[^}\n]*)?\})",
@@ -286,6 +286,7 @@ _INLINE = re.compile(
     )
 )
 _URL_TRAILING = ".,;:!?)'"
+_ESCAPED = re.compile(r"\\([^A-Za-z0-9\s])")
 
 
 def _inline_lines(lines: list[str]) -> list[dict]:
@@ -334,7 +335,9 @@ def _inline(text: str, marks: tuple = (), depth: int = 0) -> list[dict]:
             trimmed = value.rstrip(_URL_TRAILING)
             add_text(trimmed, ({"type": "link", "attrs": {"href": trimmed}},))
             pos = match.start() + len(trimmed)
-        elif kind in ("mono", "icode", "inoformat"):
+        elif kind == "mono":
+            add_text(_ESCAPED.sub(r"\1", value), ({"type": "code"},))
+        elif kind in ("icode", "inoformat"):
             add_text(value, ({"type": "code"},))
         elif kind == "macro":
             continue

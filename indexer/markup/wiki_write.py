@@ -146,7 +146,10 @@ class _WikiWriter:
             elif kind == "link":
                 href = str(node.attrs.get("href", "")).replace("|", "%7C").replace("]", "%5D")
                 label = self.inline(node.children)
-                out.append(f"[{label}|{href}]" if label and label != href else f"[{href}]")
+                if not href:
+                    out.append(label)  # [text]() links nowhere: keep the words
+                else:
+                    out.append(f"[{label}|{href}]" if label and label != href else f"[{href}]")
             elif kind == "image":
                 src = str(node.attrs.get("src", "")).replace("!", "%21").replace("|", "%7C")
                 out.append(f"!{src}!" if src else "")
