@@ -80,7 +80,10 @@ def _parse(text: str, depth: int) -> list[dict]:
                 blocks.append({"type": "blockquote", "content": inner})
         else:
             inner = _parse(body, depth + 1)
-            title = _macro_param(params, "title")
+            # Titles may hold markup such as a [~user] mention: keep their words only.
+            title = adf_to_text(
+                {"type": "paragraph", "content": _inline(_macro_param(params, "title"))}
+            )
             if inner or title:
                 attrs = {"panelType": "note"}
                 if title:
