@@ -1,0 +1,466 @@
+"""`jiradex jira connect|test` and `jiradex datasource test` over recorded HTTP.
+
+Each test replays one cassette from `cassettes/cli/` (no server, `record_mode="none"`).
+The cassettes were recorded against fakejira in its four modes (Cloud, Data Center,
+anonymous Server, service-account gateway). Re-recording (starts fakejira; serially):
+
+    JIRADEX_RECORD=1 /work/venv/bin/pytest -q -p no:xdist tests/test_cli_jira.py
+
+Commands run through CliRunner and the real `cli.main`, so exit codes and the
+one-line errors are what a user sees. The wizard is driven through its prompts.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from cassette_utils import FAKE_GATEWAY, FAKE_SITE, OriginMap, make_vcr, recording, scrub
+from click.testing import CliRunner
+
+import cli
+from indexer import config, paths
+
+PROJECT = "ACME"
+EMAIL = "cli.tester@example.com"
+TOKEN = "cli-cloud-token-93b1"
+DC_TOKEN = "cli-dc-pat-0c77"
+SA_EMAIL = "cli-bot@serviceaccount.atlassian.com"
+SA_TOKEN = "cli-scoped-token-e51d"
+WRONG_TOKEN = "cli-wrong-token-0000"
+CLOUD_ID = "5b1f0b7e-3c2d-4a8e-9f60-7d4c3b2a1908"
+scrub(TOKEN, DC_TOKEN, SA_TOKEN, WRONG_TOKEN)
+
+
+class Jira:
+    """The Jira of one test: fakejira while recording, the fixed origins on replay."""
+
+    def __init__(self, mode: str, monkeypatch):
+        self.mode = mode
+        self.fj = None
+        mapping: dict[str, str] = {}
+        self.email = SA_EMAIL if mode == "gateway" else EMAIL
+        self.token = {"datacenter": DC_TOKEN, "gateway": SA_TOKEN}.get(mode, TOKEN)
+        if recording():
+            from fakejira import FakeJira
+
+            self.fj = FakeJira(
+                mode=mode,
+                issues=3,
+                project=PROJECT,
+                email=self.email,
+                token=self.token,
+                cloud_id=CLOUD_ID,
+            ).start()
+            self.site, self.gateway = self.fj.url, self.fj.gateway_url
+            if mode == "gateway":  # one port serves both: the /ex/jira prefix tells them apart
+                mapping[f"{self.gateway}/ex/jira"] = f"{FAKE_GATEWAY}/ex/jira"
+            mapping[self.site] = FAKE_SITE
+        else:
+            self.site, self.gateway = FAKE_SITE, FAKE_GATEWAY
+        monkeypatch.setenv("JIRADEX_GATEWAY_URL", self.gateway)
+        self.origins = OriginMap(mapping)
+
+    @property
+    def gateway_api(self) -> str:
+        return f"{self.gateway}/ex/jira/{CLOUD_ID}"
+
+    def cassette(self, name: str):
+        return make_vcr(self.origins).use_cassette(f"cli/{name}.yaml")
+
+    def add_datasource(self, name: str = "acme", **overrides) -> None:
+        fields = {"name": name, "endpoint": self.site, "project_key": PROJECT}
+        if self.mode == "cloud":
+            fields.update(username=EMAIL, token=TOKEN)
+        elif self.mode == "datacenter":
+            fields.update(token=DC_TOKEN)
+        elif self.mode == "gateway":
+            fields.update(username=SA_EMAIL, token=SA_TOKEN, cloud_id=CLOUD_ID)
+        fields.update(overrides)
+        config.add_datasource(config.Datasource(**fields))
+
+    def stop(self) -> None:
+        if self.fj is not None:
+            self.fj.stop()
+
+
+@pytest.fixture
+def make_jira(monkeypatch):
+    made: list[Jira] = []
+
+    def make(mode: str = "cloud") -> Jira:
+        jira = Jira(mode, monkeypatch)
+        made.append(jira)
+        return jira
+
+    yield make
+    for jira in made:
+        jira.stop()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """URLs of every request any httpx client sends, in order."""
+    urls: list[str] = []
+    real_send = httpx.Client.send
+
+    def spy(self, request, **kwargs):
+        urls.append(str(request.url))
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", spy)
+    return urls
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Pages the wizard asked the browser to open (none is really opened)."""
+    import webbrowser
+
+    opened: list[str] = []
+
+    def fake_open(url, new=0, autoraise=True):
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", fake_open)
+    return opened
+
+
+class Entry:
+    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
+
+    name = "jiradex"
+
+    def main(self, args=None, prog_name=None, **_):
+        cli.main(list(args or []))
+
+
+def run(*args: str, stdin: str | None = None, env: dict | None = None):
+    return CliRunner().invoke(Entry(), list(args), input=stdin, env=env, catch_exceptions=False)
+
+
+def ok(*args: str, **kwargs):
+    result = run(*args, **kwargs)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    return result
+
+
+def failed_line(result) -> str:
+    """The single stderr line of a command that exited 1."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def rows(text: str) -> dict[str, str]:
+    """`label  value` lines of a connection report, as a dict."""
+    out = {}
+    for line in text.splitlines():
+        label, _, value = line.partition("  ")
+        if value:
+            out[label.strip()] = value.strip()
+    return out
+
+
+def saved_connection() -> dict:
+    return json.loads(paths.jira_config_path().read_text())
+
+
+def connect_args(jira: Jira, *extra: str) -> list[str]:
+    return ["jira", "connect", "--token-stdin", "--site", jira.site, "--email", jira.email, *extra]
+
+
+# --------------------------------------------------------------------------- jira connect (flags)
+
+
+def test_connect_with_flags_tests_then_saves(make_jira, sent):
+    jira = make_jira("cloud")
+    with jira.cassette("connect_cloud_flags"):
+        result = ok(*connect_args(jira), stdin=TOKEN + "\n")
+        tested = ok("jira", "test", "--project", "acme")
+    report = rows(result.stdout)
+    assert report["signed in as"] == f"Fake Tester <{EMAIL}>"
+    assert report["deployment"] == "Jira Cloud, REST v3, search/jql with nextPageToken"
+    assert result.stdout.rstrip().endswith(
+        f"Saved the Jira connection to {paths.jira_config_path()} (readable only by you)."
+    )
+    assert TOKEN not in result.output
+    assert saved_connection() == {
+        "enabled": True,
+        "baseUrl": jira.site,
+        "auth": {"email": EMAIL, "apiToken": TOKEN},
+    }
+    assert rows(tested.stdout)["project"] == "ACME (Acme project): visible"
+    assert sent == [
+        f"{jira.site}/rest/api/2/serverInfo",
+        f"{jira.site}/rest/api/3/myself",
+        f"{jira.site}/rest/api/2/serverInfo",
+        f"{jira.site}/rest/api/3/myself",
+        f"{jira.site}/rest/api/3/project/ACME",
+    ]
+
+
+def test_connect_with_a_wrong_token_saves_nothing(make_jira):
+    jira = make_jira("cloud")
+    with jira.cassette("connect_cloud_wrong_token"):
+        result = run(*connect_args(jira, "--yes"), stdin=WRONG_TOKEN)
+    line = failed_line(result)
+    assert line.startswith(
+        f"jiradex: connection test failed, nothing saved: Authentication failed for {jira.site}"
+    )
+    assert WRONG_TOKEN not in result.output
+    assert not paths.jira_config_path().exists()
+
+
+def test_connect_service_account_fetches_the_cloud_id(make_jira, sent):
+    jira = make_jira("gateway")
+    with jira.cassette("connect_gateway_flags"):
+        result = ok(*connect_args(jira, "--service-account", "--yes"), stdin=SA_TOKEN)
+        tested = ok("jira", "test", "--project", PROJECT, "--json")
+    assert saved_connection() == {
+        "enabled": True,
+        "baseUrl": jira.site,
+        "cloudId": CLOUD_ID,
+        "auth": {"email": SA_EMAIL, "apiToken": SA_TOKEN},
+    }
+    assert rows(result.stdout)["site"] == f"{jira.site} (API calls through {jira.gateway_api})"
+    # tenant_info on the site, then everything else through the gateway
+    assert sent[0] == f"{jira.site}/_edge/tenant_info"
+    assert all(url.startswith(jira.gateway_api + "/rest/api/3/") for url in sent[1:])
+    report = json.loads(tested.stdout)
+    assert report["auth_mode"] == "service_account"
+    assert report["api_base"] == jira.gateway_api
+    assert report["deployment_type"] == "Cloud"
+    assert report["user"] == "Fake Tester"
+    assert report["account"]["emailAddress"] == SA_EMAIL
+    assert report["project"] == {"key": PROJECT, "name": "Acme project", "visible": True}
+    status = json.loads(ok("jira", "status", "--json").stdout)
+    assert status["api_mode"] == "service_account"
+    assert status["token"] == "****" + SA_TOKEN[-4:]
+
+
+def test_service_account_without_a_cloud_id_on_data_center_fails(make_jira):
+    jira = make_jira("datacenter")
+    with jira.cassette("connect_tenant_info_missing"):
+        result = run(*connect_args(jira, "--service-account"), stdin=DC_TOKEN)
+    line = failed_line(result)
+    assert line == (
+        f"jiradex: Cannot read the cloud id of {jira.site} (HTTP 404 from /_edge/tenant_info): "
+        "is it a Jira Cloud site? You can type the cloud id instead (or pass --cloud-id ID)"
+    )
+    assert not paths.jira_config_path().exists()
+
+
+def test_personal_token_sent_straight_to_the_site_gets_the_service_account_hint(make_jira):
+    """A scoped service-account token used without the cloud id: Jira's 401 body is
+    "Client must be authenticated...", and the message says what to change."""
+    jira = make_jira("gateway")
+    with jira.cassette("connect_gateway_without_cloud_id"):
+        result = run(*connect_args(jira), stdin=SA_TOKEN)
+    line = failed_line(result)
+    assert "nothing saved" in line
+    assert "set the cloud id and use the service account's e-mail" in line
+
+
+# --------------------------------------------------------------------------- the wizard
+
+
+def test_wizard_personal_account(make_jira, browser):
+    jira = make_jira("cloud")
+    answers = "\n".join(
+        [
+            "personal",
+            "jira.example.com",  # refused: no scheme, asked again
+            jira.site,
+            EMAIL,
+            "y",  # open the token page
+            TOKEN,
+        ]
+    )
+    with jira.cassette("wizard_cloud_personal"):
+        result = ok("jira", "connect", stdin=answers + "\n")
+    out = result.stdout
+    assert "Account type (personal: your own Atlassian account; service: a service account)" in out
+    assert 'Error: endpoint "jira.example.com" has no scheme' in out
+    assert out.count("Jira site URL") == 2
+    assert browser == ["https://id.atlassian.com/manage-profile/security/api-tokens"]
+    assert TOKEN not in result.output  # hidden input is never echoed
+    assert f"signed in as  Fake Tester <{EMAIL}>" in out
+    assert saved_connection()["auth"] == {"email": EMAIL, "apiToken": TOKEN}
+    assert "cloudId" not in saved_connection()
+
+
+def test_wizard_service_account_accepts_the_fetched_cloud_id(make_jira, browser):
+    jira = make_jira("gateway")
+    answers = "\n".join(["service", jira.site, "", SA_EMAIL, "n", SA_TOKEN])
+    with jira.cassette("wizard_gateway"):
+        result = ok("jira", "connect", stdin=answers + "\n")
+    out = result.stdout
+    assert f"Found the site's cloud id: {CLOUD_ID}" in out
+    assert f"Cloud id [{CLOUD_ID}]" in out
+    assert "Service account e-mail" in out
+    assert "https://admin.atlassian.com" in out
+    assert browser == []
+    assert saved_connection()["cloudId"] == CLOUD_ID
+    assert f"(API calls through {jira.gateway_api})" in out
+
+
+def test_wizard_types_the_cloud_id_when_it_cannot_be_fetched(make_jira):
+    """Data Center has no tenant_info: the wizard says so and lets the user type it."""
+    jira = make_jira("datacenter")
+    answers = "\n".join(["service", jira.site, "", "bad/id", CLOUD_ID, SA_EMAIL, "n", SA_TOKEN])
+    with jira.cassette("wizard_cloud_id_typed"):
+        result = run("jira", "connect", "--no-test", stdin=answers + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Could not fetch the cloud id: Cannot read the cloud id" in result.stderr
+    assert 'Error: cloud_id "bad/id" must be the site\'s cloud id' in result.stdout
+    assert saved_connection()["cloudId"] == CLOUD_ID
+
+
+def test_wizard_asks_before_saving_a_connection_that_failed(make_jira):
+    jira = make_jira("cloud")
+    refuse = "\n".join(["personal", jira.site, EMAIL, "n", WRONG_TOKEN, "n"])
+    accept = "\n".join(["personal", jira.site, EMAIL, "n", WRONG_TOKEN, "y"])
+    with jira.cassette("wizard_failed_test"):
+        refused = run("jira", "connect", stdin=refuse + "\n")
+        assert not paths.jira_config_path().exists()
+        accepted = run("jira", "connect", stdin=accept + "\n")
+    assert refused.exit_code == 1
+    errors = refused.stderr.splitlines()
+    assert errors[0].startswith("jiradex: connection test failed: Authentication failed")
+    assert errors[-1] == "jiradex: nothing saved"
+    assert "Save the connection anyway? [y/N]" in refused.stdout
+    assert accepted.exit_code == 0, accepted.output
+    assert saved_connection()["auth"]["apiToken"] == WRONG_TOKEN
+    assert WRONG_TOKEN not in refused.output + accepted.output
+
+
+def test_wizard_offers_the_saved_values_as_defaults(make_jira):
+    jira = make_jira("cloud")
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url=jira.site, email=EMAIL, api_token="old-0000")
+    )
+    with jira.cassette("wizard_defaults"):
+        result = ok("jira", "connect", stdin="\n\n\nn\n" + TOKEN + "\n")
+    assert f"Jira site URL [{jira.site}]" in result.stdout
+    assert f"Atlassian account e-mail [{EMAIL}]" in result.stdout
+    assert saved_connection()["auth"]["apiToken"] == TOKEN
+
+
+# --------------------------------------------------------------------------- jira test
+
+
+def test_jira_test_reports_a_missing_project_and_exits_1(make_jira):
+    jira = make_jira("cloud")
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url=jira.site, email=EMAIL, api_token=TOKEN)
+    )
+    with jira.cassette("jira_test_missing_project"):
+        result = run("jira", "test", "--project", "NOPE")
+    assert failed_line(result) == (
+        "jiradex: Project NOPE does not exist or you do not have permission to see it"
+    )
+    assert rows(result.stdout)["project"] == "NOPE: NOT visible"
+    assert rows(result.stdout)["signed in as"] == f"Fake Tester <{EMAIL}>"
+
+
+def test_jira_test_with_a_revoked_token(make_jira):
+    jira = make_jira("cloud")
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url=jira.site, email=EMAIL, api_token=WRONG_TOKEN)
+    )
+    with jira.cassette("jira_test_revoked"):
+        result = run("jira", "test")
+    assert failed_line(result).startswith(f"jiradex: Authentication failed for {jira.site}")
+    assert result.stdout == ""
+
+
+def test_jira_test_with_an_incomplete_connection():
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url="https://acme.atlassian.net")
+    )
+    line = failed_line(run("jira", "test"))
+    assert line == (
+        "jiradex: the Jira connection is incomplete: no e-mail (auth.email / JIRA_EMAIL); "
+        "no API token (auth.apiToken / JIRA_API_TOKEN); run `jiradex jira connect`"
+    )
+
+
+# --------------------------------------------------------------------------- datasource test
+
+
+@pytest.mark.parametrize(
+    ("mode", "who", "deployment"),
+    [
+        ("cloud", f"Fake Tester <{EMAIL}>", "Jira Cloud, REST v3, search/jql with nextPageToken"),
+        (
+            "datacenter",
+            f"Fake Tester <{EMAIL}>",
+            "Jira Data Center 10.3.0, REST v2, search with startAt",
+        ),  # fmt: skip
+        (
+            "anonymous",
+            "nobody: anonymous access",
+            "Jira Server 9.12.15, REST v2, search with startAt",
+        ),  # fmt: skip
+        (
+            "gateway",
+            f"Fake Tester <{SA_EMAIL}>",
+            "Jira Cloud, REST v3, search/jql with nextPageToken",
+        ),  # fmt: skip
+    ],
+)
+def test_datasource_test_in_every_auth_mode(make_jira, mode, who, deployment):
+    jira = make_jira(mode)
+    jira.add_datasource()
+    with jira.cassette(f"datasource_test_{mode}"):
+        result = ok("datasource", "test", "acme")
+    report = rows(result.stdout)
+    assert report["signed in as"] == who
+    assert report["deployment"] == deployment
+    assert report["project"] == "ACME (Acme project): visible"
+    site = jira.site if mode != "gateway" else f"{jira.site} (API calls through {jira.gateway_api})"
+    assert report["site"] == site
+
+
+def test_datasource_test_json(make_jira):
+    jira = make_jira("datacenter")
+    jira.add_datasource()
+    with jira.cassette("datasource_test_json"):
+        result = ok("datasource", "test", "ACME", "--json")
+    report = json.loads(result.stdout)
+    assert report["datasource"] == "acme"
+    assert report["auth_mode"] == "bearer"
+    assert report["deployment"] == "datacenter"
+    assert report["deployment_type"] == "Data Center"
+    assert report["server_version"] == "10.3.0"
+    assert report["account"]["name"] == "tester"
+    assert report["project"]["visible"] is True
+
+
+def test_datasource_test_failures_are_one_line(make_jira):
+    jira = make_jira("datacenter")
+    jira.add_datasource("wrong", token=WRONG_TOKEN)
+    jira.add_datasource("elsewhere", project_key="OTHER")
+    with jira.cassette("datasource_test_failures"):
+        wrong = run("datasource", "test", "wrong")
+        elsewhere = run("datasource", "test", "elsewhere")
+    assert failed_line(wrong) == (
+        f"jiradex: Authentication failed for {jira.site}: check the personal access token "
+        "(Data Center), or add the e-mail if this is a Cloud API token"
+    )
+    assert failed_line(elsewhere) == (
+        "jiradex: Project OTHER does not exist or you do not have permission to see it"
+    )
+    assert rows(elsewhere.stdout)["project"] == "OTHER: NOT visible"
+
+
+def test_datasource_test_unknown_name():
+    assert failed_line(run("datasource", "test", "ghost")).startswith(
+        'jiradex: no datasource named "ghost"'
+    )
