@@ -464,3 +464,15 @@ def test_datasource_test_unknown_name():
     assert failed_line(run("datasource", "test", "ghost")).startswith(
         'jiradex: no datasource named "ghost"'
     )
+
+
+def test_cassettes_hold_no_tokens():
+    from cassette_utils import cassette_files
+
+    files = list(cassette_files("cli"))
+    assert len(files) >= 18
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for secret in (TOKEN, DC_TOKEN, SA_TOKEN, WRONG_TOKEN):
+            assert secret not in text, path.name
+        assert "authorization:" not in text.lower(), path.name
