@@ -6,7 +6,19 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-KINDS = {"429", "500", "502", "503", "504", "slow", "truncate", "reset", "html200", "notjson"}
+KINDS = {
+    "403",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "slow",
+    "truncate",
+    "reset",
+    "html200",
+    "notjson",
+}
 
 
 @dataclass

@@ -144,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 body = P.error(f"fakejira injected HTTP {kind}.")
             raise Reply(int(kind), body, headers)
+        elif kind == "403":  # the body Jira Cloud sends (node-jira-client#337)
+            raise Reply(403, P.error("You currently don't have access to perform this operation."))
         elif kind == "html200":
             raise Reply(
                 200,
