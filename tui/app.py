@@ -22,6 +22,8 @@ Contract with the screens of other modules:
 from __future__ import annotations
 
 import importlib
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -101,7 +103,7 @@ class JiradexApp(App):
     """The whole TUI. See the module docstring for what screens may rely on."""
 
     TITLE = "jiradex"
-    CSS_PATH = "theme/jiradex.tcss"
+    CSS_PATH = Path(__file__).parent / "theme" / "jiradex.tcss"
     MODES = {
         mode: (lambda mode=mode: screen_class(mode)()) for mode in SCREENS
     }  # fmt: skip
@@ -113,6 +115,7 @@ class JiradexApp(App):
     def __init__(self, start_sync: list[str] | None = None, *, store: Store | None = None):
         super().__init__()
         self._store = store
+        self._store_lock = threading.Lock()
         self._owns_store = store is None
         self._start_sync = list(start_sync or [])
         self._return_home_after_sync = bool(self._start_sync)
@@ -170,11 +173,12 @@ class JiradexApp(App):
     @property
     def store(self) -> Store:
         """The UI's read connection to the index; raises StoreError if unusable."""
-        if self._store is None:
-            from indexer.store import Store
+        with self._store_lock:  # workers may ask first, from several threads
+            if self._store is None:
+                from indexer.store import Store
 
-            self._store = Store()
-        return self._store
+                self._store = Store()
+            return self._store
 
     def show_error(self, error: BaseException | str, title: str = "Error") -> None:
         """One line, never a traceback (tokens are redacted by the engine)."""

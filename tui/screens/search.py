@@ -1,14 +1,364 @@
-"""Search screen (first cut)."""
+"""Search, the home screen: type, see results and a preview, open an issue.
+
+Typing never waits on the database: each change (after a 40 ms pause, which only
+merges a burst of keys) starts a thread worker in the exclusive "search" group, so
+the previous one is cancelled and its late result dropped. Errors from the engine
+(a query it cannot read, a damaged index) become one line under the box.
+"""
 
 from __future__ import annotations
 
+import time
+import webbrowser
+from typing import Any
+
+from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.timer import Timer
+from textual.widgets import Button, DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tui import keymap
+from tui.widgets.format import ago_phrase
+from tui.widgets.preview import IssuePreview
+from tui.widgets.results import ResultsTable
+
+DEBOUNCE_S = 0.04
+LIMIT = 200
+# With an empty box the home screen lists what changed last (a filter-only query).
+RECENT_QUERY = "updated:>=1970-01-01"
+
+NO_DATASOURCE = (
+    "No datasources yet.\n\n"
+    "Press d (or F3) to add one: a name, your Jira site and a project key.\n"
+    "Or quit (Ctrl+Q) and run `jiradex demo` to try jiradex on generated data."
+)
+
+
+def one_line(error: BaseException | str) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 class SearchScreen(Screen):
+    """Home: search box, results table, preview pane."""
+
+    BINDINGS = keymap.bindings("search")
+    DEFAULT_CSS = """
+    SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
+    SearchScreen #search-box:focus { border: tall $primary; }
+    SearchScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    SearchScreen #status.-error { color: $error; }
+    SearchScreen #body { height: 1fr; }
+    SearchScreen #results-pane { width: 3fr; }
+    SearchScreen IssuePreview {
+        width: 38%; min-width: 30; max-width: 70; border-left: vkey $panel-lighten-2;
+    }
+    SearchScreen #empty { height: 1fr; padding: 1 2; color: $text-muted; }
+    SearchScreen #empty Static { height: auto; }
+    SearchScreen #empty Button { margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._debounce: Timer | None = None
+        self._generation = 0
+        self._has_data: bool | None = None
+        self._datasource_count = 0
+        self.last_search_ms: float | None = None
+        self._keep_cursor = False
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Search")
+        yield Input(
+            placeholder='Search: words, "a phrase", ABC-12, status:"In Progress", -word …',
+            id="search-box",
+        )
+        yield Static("", id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="results-pane"):
+                yield ResultsTable(id="results")
+                with Vertical(id="empty"):
+                    yield Static("", id="empty-text")
+                    yield Button("Add a datasource", id="add-datasource", variant="primary")
+            yield IssuePreview(id="preview")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#empty").display = False
+        self.query_one("#search-box", Input).focus()
+        # Paint first, then touch the database: the first frame never waits on it.
+        self.call_after_refresh(self.refresh_overview)
+        self.call_after_refresh(self._schedule, 0)
+
+    # ------------------------------------------------------------------ app hooks
+
+    def index_changed(self) -> None:
+        """Called by the app when a sync wrote to the index: re-run the search,
+        keeping the cursor on the issue the user was looking at."""
+        self.refresh_overview()
+        self._keep_cursor = True
+        self._schedule(0)
+
+    def config_changed(self) -> None:
+        self.refresh_overview()
+        self._schedule(0)
+
+    # ------------------------------------------------------------------ overview
+
+    @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
+    def refresh_overview(self) -> None:
+        """Datasource count and last sync for the header, off the UI thread."""
+        from indexer import config
+        from indexer.errors import JiradexError
+
+        try:
+            names = {ds.name for ds in config.load_datasources()}
+        except JiradexError:
+            names = set()
+        try:
+            stats = self.app.store.stats()
+            names |= set(self.app.store.datasources())
+        except JiradexError as exc:
+            self.app.call_from_thread(self._set_status, one_line(exc), True)
+            return
+        count = len(names)
+        words = f"{count} datasource{'s' if count != 1 else ''} · {stats['issues']} issues"
+        if count:
+            words += f" · {ago_phrase(stats.get('last_sync'))}"
+        self.app.call_from_thread(self._set_overview, words, count, stats["issues"])
+
+    def _set_overview(self, words: str, count: int, issues: int) -> None:
+        self.sub_title = words
+        self._datasource_count = count
+        self._has_data = issues > 0
+
+    # ------------------------------------------------------------------ searching
+
+    @property
+    def query_text(self) -> str:
+        return self.query_one("#search-box", Input).value
+
+    @on(Input.Changed, "#search-box")
+    def _typed(self, event: Input.Changed) -> None:
+        self._schedule(DEBOUNCE_S)
+
+    def _schedule(self, delay: float) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._generation += 1
+        generation = self._generation
+        if delay <= 0:
+            self._search(self.query_text, generation)
+        else:
+            self._debounce = self.set_timer(
+                delay, lambda: self._search(self.query_text, generation)
+            )
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def _search(self, query: str, generation: int) -> None:
+        from indexer.errors import JiradexError
+        from indexer.search import search
+
+        worker = get_current_worker()
+        started = time.perf_counter()
+        text = query.strip()
+        try:
+            if text:
+                hits = search(self.app.store, text, limit=LIMIT)
+            else:
+                hits = search(self.app.store, RECENT_QUERY, limit=50, sort="updated")
+            error = None
+        except JiradexError as exc:
+            hits, error = [], one_line(exc)
+        elapsed = (time.perf_counter() - started) * 1000
+        if worker.is_cancelled:
+            return
+        self.app.call_from_thread(self._show_results, generation, text, hits, error, elapsed)
+
+    def _show_results(
+        self, generation: int, text: str, hits: list, error: str | None, elapsed_ms: float
+    ) -> None:
+        if generation != self._generation:
+            return  # a newer keystroke already asked for something else
+        self.last_search_ms = elapsed_ms
+        table = self.query_one(ResultsTable)
+        table.set_hits(hits, keep_cursor=self._keep_cursor)
+        self._keep_cursor = False
+        if error:
+            self._set_status(error, True)
+        elif text:
+            count = len(hits)
+            more = "+" if count >= LIMIT else ""
+            self._set_status(
+                f"{count}{more} result{'s' if count != 1 else ''} · {elapsed_ms:.0f} ms"
+            )
+        else:
+            self._set_status("Recently updated" if hits else "")
+        self._update_empty(text, hits, error)
+        self._preview_current()
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    def _update_empty(self, text: str, hits: list, error: str | None) -> None:
+        empty = self.query_one("#empty")
+        table = self.query_one(ResultsTable)
+        message = ""
+        show_button = False
+        if not hits and not error:
+            if not text and not self._datasource_count and not self._has_data:
+                message, show_button = NO_DATASOURCE, True
+            elif not text:
+                message = (
+                    "The index is empty. Press s to sync your datasources (F4 shows the progress)."
+                )
+            else:
+                message = (
+                    f"No issues match “{text}”.\n\n"
+                    "Try fewer words, a prefix like `time*`, or drop a filter. "
+                    "F1 lists the keys; the README lists the query syntax."
+                )
+        empty.display = bool(message)
+        table.display = not message
+        self.query_one("#empty-text", Static).update(message)
+        self.query_one("#add-datasource").display = show_button
+
+    # ------------------------------------------------------------------ preview
+
+    @on(DataTable.RowHighlighted, "#results")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._preview_current()
+
+    def _preview_current(self) -> None:
+        hit = self.query_one(ResultsTable).current_hit
+        preview = self.query_one(IssuePreview)
+        if hit is None:
+            preview.clear("")
+            return
+        preview.show(hit)
+        self._load_preview(hit)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _load_preview(self, hit: Any) -> None:
+        from indexer.errors import JiradexError
+
+        worker = get_current_worker()
+        try:
+            issue = self.app.store.get_issue(hit.key, hit.datasource)
+        except JiradexError:
+            return  # the preview keeps what the hit already says
+        if issue is not None and not worker.is_cancelled:
+            self.app.call_from_thread(self._show_preview, hit, issue)
+
+    def _show_preview(self, hit: Any, issue: dict) -> None:
+        if self.query_one(ResultsTable).current_hit is hit:
+            self.query_one(IssuePreview).show(hit, issue)
+
+    # ------------------------------------------------------------------ workers
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A bug in a worker is a one-line notification, never a crash screen."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ navigation
+
+    @on(Input.Submitted, "#search-box")
+    def _submitted(self) -> None:
+        table = self.query_one(ResultsTable)
+        if table.row_count and table.display:
+            table.focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#search-box", Input)
+        table = self.query_one(ResultsTable)
+        if event.key == "down" and box.has_focus and table.row_count and table.display:
+            table.focus()
+            event.stop()
+        elif table.has_focus and (
+            event.key == "escape" or (event.key == "up" and table.cursor_row == 0)
+        ):
+            box.focus()
+            event.stop()
+        elif event.key == "escape" and box.has_focus and box.value:
+            box.value = ""
+            event.stop()
+
+    @on(DataTable.RowSelected, "#results")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_issue()
+
+    @on(Button.Pressed, "#add-datasource")
+    def _add_datasource(self) -> None:
+        self.app.go("datasources")  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ actions
+
+    def _hit(self) -> Any | None:
+        hit = self.query_one(ResultsTable).current_hit
+        if hit is None:
+            self.notify("No issue selected", severity="warning")
+        return hit
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search-box", Input).focus()
+
+    def action_open_issue(self) -> None:
+        from tui.screens.issue import IssueScreen
+
+        hit = self._hit()
+        if hit is not None:
+            self.app.push_screen(IssueScreen(hit.key, hit.datasource))
+
+    def action_open_browser(self) -> None:
+        hit = self._hit()
+        if hit is not None:
+            open_in_browser(self, hit.key, hit.url)
+
+    def action_copy_key(self) -> None:
+        hit = self._hit()
+        if hit is not None:
+            copy_text(self, hit.key)
+
+    def action_copy_url(self) -> None:
+        hit = self._hit()
+        if hit is not None:
+            if hit.url:
+                copy_text(self, hit.url)
+            else:
+                self.notify(f"{hit.key} has no URL in the index", severity="warning")
+
+    def action_import_task(self) -> None:
+        hit = self._hit()
+        if hit is not None:
+            self.app.action_import_task(hit.key)  # type: ignore[attr-defined]
+
+    def action_sync_all(self) -> None:
+        self.app.sync_enabled()  # type: ignore[attr-defined]
+
+
+def open_in_browser(node: Any, key: str, url: str | None) -> None:
+    """Open the issue's Jira page; say so when there is nowhere to go."""
+    if not url:
+        node.notify(f"{key} has no URL in the index", severity="warning")
+        return
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error as exc:
+        node.app.show_error(f"Cannot open a browser: {exc}")
+        return
+    if opened:
+        node.notify(f"Opened {key} in the browser")
+    else:
+        node.notify(f"No browser available; the URL is {url}", severity="warning")
+
+
+def copy_text(node: Any, text: str) -> None:
+    """Copy through the terminal (OSC 52), which also works over SSH."""
+    node.app.copy_to_clipboard(text)
+    node.notify(f"Copied {text}")

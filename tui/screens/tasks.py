@@ -1,17 +1,627 @@
-"""Tasks screen (first cut)."""
+"""Tasks: the list, import from Jira, and one task's detail with its result.
+
+Everything is indexer.tasks; this module only lays it out. Database and Jira
+calls run in thread workers (exit_on_error=False) and come back as one-line
+notifications, so a slow or failing Jira never freezes the screen.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Markdown,
+    Static,
+    TextArea,
+)
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tui import keymap
+from tui.widgets.format import fit, relative_age
+
+EMPTY_TASKS = (
+    "No tasks yet.\n\nPress n to import a Jira issue as a task, or press i on a search result."
+)
 
 
-class TasksScreen(Screen):
+def one_line(error: BaseException | str) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class _WorkerErrors:
+    """Mixin: a bug in a worker is a one-line notification, never a crash."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------- list
+
+
+class TasksScreen(_WorkerErrors, Screen):
+    """All tasks, newest first; Enter opens one, n imports a new one."""
+
+    BINDINGS = keymap.bindings("tasks")
+    DEFAULT_CSS = """
+    TasksScreen #tasks-bar { height: auto; padding: 0 1; }
+    TasksScreen #tasks-bar Button { margin-right: 1; }
+    TasksScreen #tasks-count { padding: 1 1 0 1; color: $text-muted; }
+    TasksScreen #tasks-table { height: 1fr; }
+    TasksScreen #tasks-empty { padding: 1 2; color: $text-muted; height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[Any] = []
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Tasks")
+        with Horizontal(id="tasks-bar"):
+            yield Button("Import from Jira", id="tasks-import", variant="primary")
+            yield Static("", id="tasks-count")
+        yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
+        yield Static(EMPTY_TASKS, id="tasks-empty")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.sub_title = "Tasks"
+        table = self.query_one("#tasks-table", DataTable)
+        table.add_column("Task", width=6, key="id")
+        table.add_column("Issue", width=11, key="key")
+        table.add_column("State", width=9, key="state")
+        table.add_column("Kind", width=9, key="kind")
+        table.add_column("Title", key="title")
+        table.add_column("Created", width=7, key="created")
+        self.query_one("#tasks-empty").display = False
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="tasks-list", exit_on_error=False)
+    def _load(self) -> None:
+        from indexer.errors import JiradexError
+        from indexer.tasks import TaskStore
+
+        try:
+            tasks = TaskStore().list()
+        except JiradexError as exc:
+            self.app.call_from_thread(self.app.show_error, exc)  # type: ignore[attr-defined]
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, tasks)
+
+    def _show(self, tasks: list[Any]) -> None:
+        self.tasks = list(reversed(tasks))
+        table = self.query_one("#tasks-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        width = max(20, (table.size.width or 100) - 6 - 11 - 9 - 9 - 7 - 12)
+        for task in self.tasks:
+            state = Text(task.state, style=STATE_STYLES.get(task.state, ""))
+            table.add_row(
+                task.label,
+                task.link.key,
+                state,
+                task.kind,
+                fit(task.title, width),
+                relative_age(task.created),
+                key=str(task.id),
+            )
+        if self.tasks:
+            table.move_cursor(row=min(keep, len(self.tasks) - 1), animate=False)
+        table.display = bool(self.tasks)
+        self.query_one("#tasks-empty").display = not self.tasks
+        count = len(self.tasks)
+        self.query_one("#tasks-count", Static).update(f"{count} task{'s' if count != 1 else ''}")
+        if self.tasks and not self.app.focused:
+            table.focus()
+
+    @on(Button.Pressed, "#tasks-import")
+    def action_new_task(self) -> None:
+        self.open_import("")
+
     def open_import(self, key: str = "") -> None:
-        """Open the import form prefilled with an issue key."""
+        """Contract with the app: open the import form prefilled with an issue key."""
+        self.app.push_screen(ImportScreen(key), self._imported)
+
+    def _imported(self, task_id: int | None) -> None:
+        self.action_refresh()
+        if task_id:
+            self.app.push_screen(TaskScreen(task_id))
+
+    @on(DataTable.RowSelected, "#tasks-table")
+    def action_open_task(self) -> None:
+        table = self.query_one("#tasks-table", DataTable)
+        if not self.tasks:
+            return
+        row = table.cursor_row
+        if 0 <= row < len(self.tasks):
+            self.app.push_screen(TaskScreen(self.tasks[row].id))
+
+
+STATE_STYLES = {
+    "open": "",
+    "result": "bold",
+    "posted": "green",
+    "failed": "bold red",
+    "unlinked": "dim",
+}
+
+
+# ---------------------------------------------------------------------- import
+
+
+class ImportScreen(_WorkerErrors, Screen[int | None]):
+    """Find an issue (index words or a key, live from Jira when not indexed),
+    preview it, add instructions, confirm. Dismisses with the new task id."""
+
+    BINDINGS = keymap.bindings("import")
+    DEFAULT_CSS = """
+    ImportScreen #import-find { height: auto; }
+    ImportScreen #import-find Input { width: 1fr; }
+    ImportScreen #import-hits { height: 8; }
+    ImportScreen #import-main { height: 1fr; }
+    ImportScreen #import-preview { width: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    ImportScreen #import-form { width: 1fr; padding: 0 1; }
+    ImportScreen #import-form TextArea { height: 1fr; }
+    ImportScreen Checkbox { border: none; height: 1; padding: 0; margin: 0 0 1 0; }
+    ImportScreen #import-error { color: $error; height: auto; padding: 0 1; }
+    ImportScreen #import-buttons { height: auto; }
+    ImportScreen #import-buttons Button { margin-right: 1; }
+    """
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__()
+        self.initial = key
+        self.record: dict | None = None
+        self.hits: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="import-find"):
+            yield Input(
+                value=self.initial,
+                placeholder="Issue key (ABC-12) or words to search the index",
+                id="import-query",
+            )
+        yield DataTable(id="import-hits", cursor_type="row")
+        yield Static("", id="import-error")
+        with Horizontal(id="import-main"):
+            with VerticalScroll(id="import-preview"):
+                yield Markdown("_Pick an issue to preview it._", id="import-preview-md")
+            with Vertical(id="import-form"):
+                yield Checkbox("Include comments", id="import-comments")
+                yield Checkbox("Objective (a goal, not a single task)", id="import-objective")
+                yield Label("Instructions (added to the task)")
+                yield TextArea(id="import-instructions", soft_wrap=True)
+                with Horizontal(id="import-buttons"):
+                    yield Button("Create task", id="import-confirm", variant="primary")
+                    yield Button("Cancel", id="import-cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Import from Jira"
+        hits = self.query_one("#import-hits", DataTable)
+        hits.add_column("Key", width=10)
+        hits.add_column("Summary")
+        hits.display = False
+        self.query_one("#import-confirm", Button).disabled = True
+        self.query_one("#import-query", Input).focus()
+        if self.initial:
+            self._lookup(self.initial, exact=True)
+
+    # -------------------------------------------------------------- finding
+
+    @on(Input.Changed, "#import-query")
+    def _typed(self, event: Input.Changed) -> None:
+        from indexer.search import is_issue_key
+
+        text = event.value.strip()
+        if not text or is_issue_key(text):
+            self.query_one("#import-hits").display = False
+            return
+        self._search_index(text)
+
+    @on(Input.Submitted, "#import-query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        from indexer.search import is_issue_key
+
+        text = event.value.strip()
+        if is_issue_key(text):
+            self._lookup(text.upper(), exact=True)
+        elif self.hits:
+            self.query_one("#import-hits", DataTable).focus()
+
+    @work(thread=True, exclusive=True, group="import-search", exit_on_error=False)
+    def _search_index(self, text: str) -> None:
+        from indexer.errors import JiradexError
+        from indexer.search import search
+
+        try:
+            hits = search(self.app.store, text, limit=20)  # type: ignore[attr-defined]
+        except JiradexError as exc:
+            self.app.call_from_thread(self._error, one_line(exc))
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_hits, hits)
+
+    def _show_hits(self, hits: list[Any]) -> None:
+        self.hits = hits
+        table = self.query_one("#import-hits", DataTable)
+        table.clear()
+        for hit in hits:
+            table.add_row(hit.key, fit(hit.summary, 90))
+        table.display = bool(hits)
+        self._error("" if hits else "No indexed issue matches; type a key to fetch it from Jira")
+
+    @on(DataTable.RowSelected, "#import-hits")
+    def _picked(self, event: DataTable.RowSelected) -> None:
+        row = event.cursor_row
+        if 0 <= row < len(self.hits):
+            key = self.hits[row].key
+            self.query_one("#import-query", Input).value = key
+            self._lookup(key, exact=True)
+
+    @work(thread=True, exclusive=True, group="import-lookup", exit_on_error=False)
+    def _lookup(self, key: str, exact: bool = True) -> None:
+        """The issue from the index, or live from Jira when the index lacks it."""
+        from indexer import tasks
+        from indexer.errors import JiradexError
+
+        self.app.call_from_thread(self._error, f"Looking up {key}…")
+        try:
+            key = tasks.check_issue_key(key)
+            record = self.app.store.get_issue(key)  # type: ignore[attr-defined]
+            source = "index"
+            if record is None:
+                record, site, _ = tasks.fetch_live(key, False)
+                source = f"live from {site}"
+        except JiradexError as exc:
+            self.app.call_from_thread(self._not_found, one_line(exc))
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._preview, record, source)
+
+    def _not_found(self, message: str) -> None:
+        self.record = None
+        self.query_one("#import-confirm", Button).disabled = True
+        self.query_one("#import-preview-md", Markdown).update("_Nothing to import yet._")
+        self._error(message)
+
+    def _preview(self, record: dict, source: str) -> None:
+        self.record = record
+        self._error("")
+        self.query_one("#import-hits").display = False
+        self.query_one("#import-confirm", Button).disabled = False
+        self.query_one("#import-preview-md", Markdown).update(preview_markdown(record, source))
+
+    def _error(self, message: str) -> None:
+        self.query_one("#import-error", Static).update(message)
+
+    # -------------------------------------------------------------- confirming
+
+    @on(Button.Pressed, "#import-confirm")
+    def action_confirm(self) -> None:
+        if self.record is None:
+            self._error("Pick an issue first: type its key and press Enter")
+            return
+        self.query_one("#import-confirm", Button).disabled = True
+        self._error(f"Creating a task from {self.record.get('key')}…")
+        self._create(
+            str(self.record.get("key")),
+            self.query_one("#import-comments", Checkbox).value,
+            self.query_one("#import-objective", Checkbox).value,
+            self.query_one("#import-instructions", TextArea).text,
+        )
+
+    @work(thread=True, exclusive=True, group="import-create", exit_on_error=False)
+    def _create(self, key: str, comments: bool, objective: bool, instructions: str) -> None:
+        from indexer.errors import JiradexError
+        from indexer.tasks import import_task
+
+        try:
+            outcome = import_task(
+                key,
+                comments=comments,
+                instructions=instructions.strip() or None,
+                objective=objective,
+            )
+        except JiradexError as exc:
+            self.app.call_from_thread(self._create_failed, one_line(exc))
+            return
+        self.app.call_from_thread(self._created, outcome)
+
+    def _create_failed(self, message: str) -> None:
+        self.query_one("#import-confirm", Button).disabled = False
+        self._error(message)
+        self.app.show_error(message, title="Import failed")  # type: ignore[attr-defined]
+
+    def _created(self, outcome: Any) -> None:
+        task = outcome.task
+        lines = [f"Created {task.label} from {task.link.key}", *outcome.notes]
+        self.notify("\n".join(lines), title="Task imported")
+        self.dismiss(task.id)
+
+    @on(Button.Pressed, "#import-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def preview_markdown(record: dict, source: str) -> str:
+    """What the person is about to import: the fields the task will carry."""
+    facts = [
+        ("Type", record.get("issuetype")),
+        ("Status", record.get("status")),
+        ("Priority", record.get("priority")),
+        ("Assignee", record.get("assignee") or "Unassigned"),
+        ("Labels", ", ".join(record.get("labels") or []) or None),
+        ("Source", source),
+    ]
+    lines = [f"## {record.get('key')}: {record.get('summary') or ''}", ""]
+    lines += [f"- **{name}:** {value}" for name, value in facts if value]
+    description = (record.get("description") or "").strip() or "_No description._"
+    lines += ["", description]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- detail
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no, for what cannot be undone from the TUI."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 64; height: auto; border: round $warning; background: $surface; padding: 1 2;
+    }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; }
+    ConfirmScreen Button { margin-right: 2; }
+    """
+    BINDINGS = [("escape", "no", "Cancel")]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question)
+            with Horizontal():
+                yield Button(self.yes, id="confirm-yes", variant="warning")
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class TaskScreen(_WorkerErrors, Screen):
+    """One task: issue badge, instructions, the result editor and Post to Jira."""
+
+    BINDINGS = keymap.bindings("task")
+    DEFAULT_CSS = """
+    TaskScreen #task-head { height: auto; padding: 0 1; }
+    TaskScreen #task-badge { margin-right: 1; min-width: 10; }
+    TaskScreen #task-title { width: 1fr; padding: 1 0 0 0; text-style: bold; }
+    TaskScreen #task-facts { height: auto; padding: 0 1; color: $text-muted; }
+    TaskScreen #task-error { height: auto; padding: 0 1; color: $error; }
+    TaskScreen #task-body { height: 1fr; }
+    TaskScreen #task-instructions { width: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    TaskScreen #task-result-pane { width: 1fr; }
+    TaskScreen #task-result { height: 1fr; }
+    TaskScreen #task-buttons { height: auto; }
+    TaskScreen #task-buttons Button { margin-right: 1; }
+    """
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.task: Any = None
+        self._saved_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="task-head"):
+            yield Button("…", id="task-badge", variant="primary", tooltip="Open in Jira")
+            yield Static("", id="task-title")
+        yield Static("", id="task-facts")
+        yield Static("", id="task-error")
+        with Horizontal(id="task-body"):
+            with VerticalScroll(id="task-instructions"):
+                yield Markdown("", id="task-instructions-md")
+            with Vertical(id="task-result-pane"):
+                yield Label("Result (Markdown, posted as a Jira comment)")
+                yield TextArea(id="task-result", soft_wrap=True)
+                with Horizontal(id="task-buttons"):
+                    yield Button("Save", id="task-save")
+                    yield Button("Post to Jira", id="task-post", variant="primary")
+                    yield Button("Unlink", id="task-unlink", variant="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"T-{self.task_id}"
+        self._load()
+
+    @work(thread=True, exclusive=True, group="task-load", exit_on_error=False)
+    def _load(self) -> None:
+        from indexer.errors import JiradexError
+        from indexer.tasks import TaskStore
+
+        try:
+            task = TaskStore().get(self.task_id)
+        except JiradexError as exc:
+            self.app.call_from_thread(self._set_error, one_line(exc))
+            return
+        self.app.call_from_thread(self._show, task, True)
+
+    def _show(self, task: Any, fill_editor: bool = False) -> None:
+        self.task = task
+        self.sub_title = f"{task.kind} · {task.state}"
+        badge = self.query_one("#task-badge", Button)
+        badge.label = task.link.key + (" (unlinked)" if task.unlinked else "")
+        badge.disabled = task.unlinked
+        self.query_one("#task-title", Static).update(task.title)
+        facts = [f"{task.label} · created {task.created}"]
+        if task.link.datasource:
+            facts.append(f"datasource {task.link.datasource}")
+        for post in task.posts:
+            facts.append(f"posted {post.posted_at} as {post.account}")
+        self.query_one("#task-facts", Static).update(" · ".join(facts))
+        self._set_error(f"Last post failed: {task.last_error}" if task.last_error else "")
+        self.query_one("#task-instructions-md", Markdown).update(task.instructions)
+        if fill_editor:
+            self._saved_text = task.result or ""
+            editor = self.query_one("#task-result", TextArea)
+            editor.load_text(self._saved_text)
+            editor.focus()
+        self.query_one("#task-post", Button).disabled = task.unlinked
+        self.query_one("#task-unlink", Button).disabled = task.unlinked
+
+    def _set_error(self, message: str) -> None:
+        self.query_one("#task-error", Static).update(message)
+
+    @property
+    def dirty(self) -> bool:
+        return self.query_one("#task-result", TextArea).text != self._saved_text
+
+    # -------------------------------------------------------------- actions
+
+    def action_close(self) -> None:
+        if self.dirty:
+            self.action_save()
+        self.app.pop_screen()
+
+    @on(Button.Pressed, "#task-save")
+    def action_save(self) -> None:
+        if self.task is None:
+            return
+        text = self.query_one("#task-result", TextArea).text
+        if not text.strip():
+            self.notify("The result is empty: nothing to save", severity="warning")
+            return
+        self._save(text, then_post=False, force=False)
+
+    @work(thread=True, exclusive=True, group="task-write", exit_on_error=False)
+    def _save(self, text: str, then_post: bool, force: bool) -> None:
+        from indexer.errors import JiradexError
+        from indexer.tasks import TaskStore, post_task
+
+        tasks = TaskStore()
+        try:
+            if text != (self.task.result or ""):
+                task = tasks.set_result(self.task_id, text)
+                self.app.call_from_thread(self._saved, task, text, not then_post)
+            if then_post:
+                outcome = post_task(self.task_id, force=force, tasks=tasks)
+                self.app.call_from_thread(self._posted, outcome)
+        except JiradexError as exc:
+            message = one_line(exc)
+            try:
+                task = tasks.get(self.task_id)
+                self.app.call_from_thread(self._show, task)
+            except JiradexError:
+                pass
+            self.app.call_from_thread(self._failed, message)
+
+    def _saved(self, task: Any, text: str, say: bool) -> None:
+        self._saved_text = text
+        self._show(task)
+        if say:
+            self.notify(f"Saved the result of {task.label}")
+
+    def _posted(self, outcome: Any) -> None:
+        self._show(outcome.task)
+        where = f": {outcome.post.url}" if outcome.post.url else ""
+        self.notify(
+            f"{outcome.account_line}. Comment added to {outcome.task.link.key}{where}",
+            title="Posted to Jira",
+            timeout=10,
+        )
+
+    def _failed(self, message: str) -> None:
+        self._set_error(message)
+        self.app.show_error(message)  # type: ignore[attr-defined]
+
+    @on(Button.Pressed, "#task-post")
+    def action_post(self) -> None:
+        if self.task is None:
+            return
+        text = self.query_one("#task-result", TextArea).text
+        if not text.strip():
+            self.notify("Write a result first: it is what gets posted", severity="warning")
+            return
+        if self.task.posts:
+            last = self.task.posts[-1]
+            question = (
+                f"{self.task.label} was already posted to {self.task.link.key} at "
+                f"{last.posted_at}. Post it again as a new comment?"
+            )
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._save(text, then_post=True, force=True)
+
+            self.app.push_screen(ConfirmScreen(question, "Post again"), answer)
+            return
+        self._save(text, then_post=True, force=False)
+
+    @on(Button.Pressed, "#task-badge")
+    def action_open_browser(self) -> None:
+        from tui.screens.search import open_in_browser
+
+        if self.task is not None:
+            open_in_browser(self, self.task.link.key, self.task.link.url)
+
+    @on(Button.Pressed, "#task-unlink")
+    def action_unlink(self) -> None:
+        if self.task is None or self.task.unlinked:
+            return
+        question = (
+            f"Unlink {self.task.label} from {self.task.link.key}? The task and its result "
+            "stay, but it can no longer be posted to Jira."
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._unlink()
+
+        self.app.push_screen(ConfirmScreen(question, "Unlink"), answer)
+
+    @work(thread=True, exclusive=True, group="task-write", exit_on_error=False)
+    def _unlink(self) -> None:
+        from indexer.errors import JiradexError
+        from indexer.tasks import TaskStore
+
+        try:
+            task = TaskStore().unlink(self.task_id)
+        except JiradexError as exc:
+            self.app.call_from_thread(self._failed, one_line(exc))
+            return
+        self.app.call_from_thread(self._show, task)
+        self.app.call_from_thread(self.notify, f"{task.label} unlinked from {task.link.key}")

@@ -1,0 +1,108 @@
+"""Issue detail: the stored issue as Markdown (facts, description, comments,
+attachments), loaded off the UI thread; keys to open, copy or import it."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, LoadingIndicator, Markdown, Static
+from textual.worker import Worker, WorkerState
+
+from tui import keymap
+
+
+class IssueScreen(Screen):
+    """One issue from the index (works offline)."""
+
+    BINDINGS = keymap.bindings("issue")
+    DEFAULT_CSS = """
+    IssueScreen #issue-scroll { padding: 0 2; }
+    IssueScreen #issue-error { padding: 1 2; color: $error; }
+    IssueScreen Markdown { margin: 0; }
+    """
+
+    def __init__(self, key: str, datasource: str | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.datasource = datasource
+        self.issue: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="issue-scroll"):
+            yield LoadingIndicator()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.key
+        self.sub_title = "issue"
+        self.query_one("#issue-scroll").focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _load(self) -> None:
+        from indexer.errors import JiradexError
+        from indexer.issue_view import issue_markdown
+
+        try:
+            issue = self.app.store.get_issue(self.key, self.datasource)
+        except JiradexError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        if issue is None:
+            self.app.call_from_thread(
+                self._failed, f"{self.key} is not in the index (a sync may have removed it)"
+            )
+            return
+        self.app.call_from_thread(self._loaded, issue, issue_markdown(issue))
+
+    async def _loaded(self, issue: dict, markdown: str) -> None:
+        self.issue = issue
+        self.sub_title = " · ".join(
+            str(p) for p in (issue.get("issuetype"), issue.get("status")) if p
+        )
+        scroll = self.query_one("#issue-scroll")
+        await scroll.remove_children()
+        await scroll.mount(Markdown(markdown, id="issue-markdown"))
+        scroll.scroll_home(animate=False)
+
+    async def _failed(self, message: str) -> None:
+        scroll = self.query_one("#issue-scroll")
+        await scroll.remove_children()
+        await scroll.mount(Static(" ".join(message.split()), id="issue-error"))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ actions
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def _url(self) -> str | None:
+        return (self.issue or {}).get("url")
+
+    def action_open_browser(self) -> None:
+        from tui.screens.search import open_in_browser
+
+        open_in_browser(self, self.key, self._url())
+
+    def action_copy_key(self) -> None:
+        from tui.screens.search import copy_text
+
+        copy_text(self, self.key)
+
+    def action_copy_url(self) -> None:
+        from tui.screens.search import copy_text
+
+        url = self._url()
+        if url:
+            copy_text(self, url)
+        else:
+            self.notify(f"{self.key} has no URL in the index", severity="warning")
+
+    def action_import_task(self) -> None:
+        self.app.action_import_task(self.key)  # type: ignore[attr-defined]

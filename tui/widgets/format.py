@@ -1,0 +1,81 @@
+"""Small display helpers: relative ages, width-aware truncation, snippet marks.
+
+Widths are terminal cells (CJK and most emoji take two), so long summaries are
+cut on cell boundaries and never push a column out of line.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.cells import cell_len
+from rich.text import Text
+
+MATCH_STYLE = "bold reverse"
+
+
+def parse_stamp(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    text = str(stamp).strip().replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":  # Jira's +0000
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def relative_age(stamp: str | None, now: datetime | None = None) -> str:
+    """`now`, `5m`, `3h`, `2d`, `1w`, `3mo`, `2y`: what a column of dates needs."""
+    when = parse_stamp(stamp)
+    if when is None:
+        return ""
+    seconds = max(0, int(((now or datetime.now(UTC)) - when).total_seconds()))
+    for limit, size, unit in (
+        (60, 1, "now"),
+        (3600, 60, "m"),
+        (86400, 3600, "h"),
+        (7 * 86400, 86400, "d"),
+        (30 * 86400, 7 * 86400, "w"),
+        (365 * 86400, 30 * 86400, "mo"),
+    ):
+        if seconds < limit:
+            return "now" if unit == "now" else f"{seconds // size}{unit}"
+    return f"{seconds // (365 * 86400)}y"
+
+
+def fit(text: str | None, width: int) -> str:
+    """Cut to `width` cells with an ellipsis; one line only."""
+    text = " ".join(str(text or "").split())
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        size = cell_len(char)
+        if used + size > width - 1:
+            break
+        out.append(char)
+        used += size
+    return "".join(out) + "…"
+
+
+def snippet_text(snippet: str) -> Text:
+    """The engine's `[[match]]` snippet as Rich text with the matches marked."""
+    from indexer.search import split_highlights  # lazy: keeps sqlite_utils off startup
+
+    text = Text()
+    for part, marked in split_highlights(snippet or ""):
+        text.append(part, style=MATCH_STYLE if marked else "")
+    return text
+
+
+def ago_phrase(stamp: str | None) -> str:
+    """`synced 2 min ago`-style words for the header."""
+    age = relative_age(stamp)
+    if not age:
+        return "never synced"
+    return "synced just now" if age == "now" else f"synced {age} ago"

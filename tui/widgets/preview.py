@@ -1,0 +1,73 @@
+"""The preview pane beside the results: the facts of one hit and its snippet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.rule import Rule
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tui.widgets.format import relative_age, snippet_text
+
+MATCHED = {
+    "comment": "💬 matched in a comment",
+    "attachment": "📎 matched in an attachment",
+}
+
+
+class IssuePreview(VerticalScroll):
+    """Shows the highlighted hit; the full issue (labels, priority) when loaded."""
+
+    DEFAULT_CSS = """
+    IssuePreview { padding: 0 1; }
+    IssuePreview > Static { width: 1fr; }
+    """
+
+    can_focus = False
+
+    def compose(self):
+        yield Static(id="preview-body")
+
+    def clear(self, message: str = "") -> None:
+        self.query_one("#preview-body", Static).update(Text(message, style="dim"))
+
+    def show(self, hit: Any, issue: dict | None = None) -> None:
+        issue = issue or {}
+        head = Text()
+        head.append(hit.key, style="bold")
+        for part in (hit.issuetype, issue.get("priority"), hit.status):
+            if part:
+                head.append(" · ")
+                head.append(str(part))
+        title = Text(hit.summary or "", style="bold")
+        facts = Text()
+        facts.append("Assignee ", style="dim")
+        facts.append(hit.assignee or "Unassigned")
+        labels = issue.get("labels") or []
+        if labels:
+            facts.append(" · labels ", style="dim")
+            facts.append(", ".join(labels))
+        facts.append("\nUpdated ", style="dim")
+        facts.append(f"{relative_age(hit.updated) or '?'} ago · {hit.datasource}")
+        parts: list[Any] = [head, title, facts, Rule(style="dim")]
+        snippet = snippet_text(hit.snippet)
+        if snippet.plain.strip():
+            parts.append(snippet)
+        note = MATCHED.get(hit.matched)
+        counts = []
+        if issue.get("comments"):
+            counts.append(f"💬 {plural(len(issue['comments']), 'comment')}")
+        if issue.get("attachments"):
+            counts.append(f"📎 {plural(len(issue['attachments']), 'file')}")
+        footer = " · ".join([n for n in [note, *counts] if n])
+        if footer:
+            parts.append(Text("\n" + footer, style="dim"))
+        parts.append(Text("\n⏎ open · i import as task · o browser · y copy key", style="dim"))
+        self.query_one("#preview-body", Static).update(Group(*parts))
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,96 @@
+"""The results table: key, summary, status, assignee, updated.
+
+DataTable has no flexible column, so the summary column takes whatever width the
+others leave, recomputed on resize; every cell is cut by terminal cells (CJK and
+emoji safe) so rows stay aligned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import events
+from textual.widgets import DataTable
+
+from tui.widgets.format import fit, relative_age
+
+FIXED = {"key": 10, "status": 12, "assignee": 14, "updated": 4}
+
+
+class ResultsTable(DataTable):
+    """Search hits, one row per issue; the row key is the issue key."""
+
+    DEFAULT_CSS = """
+    ResultsTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.hits: list[Any] = []
+        self._summary_width = 40
+
+    def on_mount(self) -> None:
+        self._build_columns()
+
+    def _widths(self) -> dict[str, int]:
+        width = self.size.width or 100
+        # each column has one cell of padding either side
+        fixed = sum(FIXED.values()) + 2 * (len(FIXED) + 1) + 1
+        summary = max(12, width - fixed)
+        return {**FIXED, "summary": summary}
+
+    def _build_columns(self) -> None:
+        widths = self._widths()
+        self._summary_width = widths["summary"]
+        self.clear(columns=True)
+        self.add_column("Key", width=widths["key"], key="key")
+        self.add_column("Summary", width=widths["summary"], key="summary")
+        self.add_column("Status", width=widths["status"], key="status")
+        self.add_column("Assignee", width=widths["assignee"], key="assignee")
+        self.add_column("Upd", width=widths["updated"], key="updated")
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._widths()["summary"] != self._summary_width:
+            key = self.current_key
+            self._build_columns()
+            self._fill(key)
+
+    def set_hits(self, hits: list[Any], keep_cursor: bool = False) -> None:
+        """Replace the rows; the cursor starts on the best hit, or stays on the same
+        issue (`keep_cursor`, for a refresh after a sync)."""
+        key = self.current_key if keep_cursor else None
+        self.hits = list(hits)
+        self.clear()
+        self._fill(key)
+
+    def _fill(self, keep: str | None) -> None:
+        seen: set[str] = set()
+        for hit in self.hits:
+            row_key = hit.key if hit.key not in seen else f"{hit.key}@{hit.datasource}"
+            seen.add(row_key)
+            self.add_row(
+                fit(hit.key, FIXED["key"]),
+                fit(hit.summary, self._summary_width),
+                fit(hit.status or "", FIXED["status"]),
+                fit(hit.assignee or "Unassigned", FIXED["assignee"]),
+                relative_age(hit.updated),
+                key=row_key,
+            )
+        if keep is not None and keep in seen:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+
+    @property
+    def current_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+    @property
+    def current_hit(self) -> Any | None:
+        if not self.hits or not self.row_count:
+            return None
+        row = self.cursor_row
+        return self.hits[row] if 0 <= row < len(self.hits) else None
