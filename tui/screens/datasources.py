@@ -1,14 +1,393 @@
-"""Placeholder for the Datasources screen (owned by another module; replaced soon)."""
+"""Datasources: the configured Jira projects, their last sync and counts, and actions.
+
+The list reads `datasources.json` (cheap) and the index counts in a thread worker,
+so opening the screen never waits on SQLite. Add/edit go through the form in
+tui/widgets/datasource_form.py (the CLI's validators); Sync now hands over to the
+sync monitor through `app.start_sync`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from indexer import config
+from indexer.errors import JiradexError
+from tui import keymap
+from tui.messages import ConfigChanged, IndexUpdated
+from tui.sync_controller import SyncController, controller_for, format_duration, one_line
+from tui.widgets.datasource_form import (
+    ClientFactory,
+    ConfirmScreen,
+    DatasourceFormScreen,
+    default_client_factory,
+    describe_test,
+    test_datasource,
+)
+from tui.widgets.format import fit, relative_age
+
+EMPTY_TEXT = (
+    "No datasource yet.\n\n"
+    "Press [b]a[/] to add one: a name, your Jira site URL and a project key "
+    "(plus an e-mail and API token unless the project is public).\n"
+    "Or quit and run [b]jiradex demo[/] to try jiradex on generated data."
+)
+
+COLUMNS = (
+    "Name",
+    "Project",
+    "Enabled",
+    "Every",
+    "Last sync",
+    "Issues",
+    "Comments",
+    "Files",
+    "Status",
+)
+
+
+@dataclass
+class Row:
+    """One datasource and what the index knows about it."""
+
+    ds: config.Datasource
+    stats: dict[str, Any]
+    last_run: dict[str, Any] | None
+
+
+def load_rows(store_factory=None) -> list[Row]:
+    """Datasources with index counts and their latest run (runs in a worker thread)."""
+    datasources = config.load_datasources()
+    if not datasources:
+        return []
+    if store_factory is None:
+        from indexer.store import Store
+
+        store_factory = Store
+    store = store_factory()
+    try:
+        rows = []
+        for ds in datasources:
+            runs = store.runs(ds.name, limit=1)
+            rows.append(Row(ds, store.stats(ds.name), runs[0] if runs else None))
+        return rows
+    finally:
+        store.close()
 
 
 class DatasourcesScreen(Screen):
+    """List, add, edit, test, enable/disable, delete and sync datasources."""
+
+    TITLE = "Datasources"
+    BINDINGS = [
+        *keymap.bindings("datasources"),
+    ]
+    DEFAULT_CSS = """
+    DatasourcesScreen #ds-table { height: 1fr; min-height: 5; }
+    DatasourcesScreen #ds-empty { height: 1fr; padding: 1 2; color: $text-muted; }
+    DatasourcesScreen #ds-details {
+        height: auto; min-height: 6; max-height: 12;
+        border: round $panel-lighten-2; border-title-color: $text-muted;
+        padding: 0 1; margin: 0 0;
+    }
+    DatasourcesScreen #ds-error { height: auto; color: $error; padding: 0 1; }
+    """
+
+    def __init__(
+        self,
+        *,
+        client_factory: ClientFactory | None = None,
+        store_factory=None,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id)
+        self.client_factory = client_factory or default_client_factory
+        self.store_factory = store_factory
+        self.rows: list[Row] = []
+        self._tests: dict[str, Text] = {}
+        self.loaded = False
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Datasources: not built yet.")
+        table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        empty = Static(EMPTY_TEXT, id="ds-empty")
+        empty.display = False
+        yield empty
+        yield Static("", id="ds-error")
+        details = Static("", id="ds-details")
+        details.border_title = "Details"
+        yield details
         yield Footer()
+
+    def on_mount(self) -> None:
+        controller_for(self.app).subscribe(self)
+        self.action_refresh()
+
+    def on_unmount(self) -> None:
+        controller_for(self.app).unsubscribe(self)
+
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.action_refresh()
+
+    # ------------------------------------------------------------------ loading
+
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="datasources-load", exit_on_error=False)
+    def _load(self) -> None:
+        worker = get_current_worker()
+        try:
+            rows, error = load_rows(self.store_factory), None
+        except JiradexError as exc:
+            rows, error = None, one_line(exc)
+        except Exception as exc:  # never a crash screen for a list
+            rows, error = None, one_line(exc)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, rows, error)
+
+    def _show(self, rows: list[Row] | None, error: str | None) -> None:
+        if not self.is_attached:
+            return
+        self.loaded = True
+        self.query_one("#ds-error", Static).update(Text(error or ""))
+        if rows is None:
+            return
+        table = self.query_one(DataTable)
+        selected = self.selected.ds.name if self.selected else None
+        self.rows = rows
+        table.clear()
+        for row in rows:
+            table.add_row(*self._cells(row), key=row.ds.name)
+        empty = not rows
+        table.display = not empty
+        self.query_one("#ds-empty").display = empty
+        self.query_one("#ds-details").display = not empty
+        if selected is not None:
+            for index, row in enumerate(rows):
+                if row.ds.name == selected:
+                    table.move_cursor(row=index)
+        if not empty and self.app.focused is None:
+            table.focus()
+        self._show_details()
+
+    def _cells(self, row: Row) -> list[Any]:
+        ds, stats = row.ds, row.stats
+        enabled = Text("yes", style="green") if ds.enabled else Text("no", style="dim")
+        every = ds.interval if ds.sync_enabled else Text(f"{ds.interval} (off)", style="dim")
+        last = relative_age(stats.get("last_sync"))
+        return [
+            fit(ds.name, 28),
+            ds.project_key,
+            enabled,
+            every,
+            f"{last} ago" if last and last != "now" else (last or "never"),
+            Text(f"{stats.get('issues', 0):,}", justify="right"),
+            Text(f"{stats.get('comments', 0):,}", justify="right"),
+            Text(f"{stats.get('attachments', 0):,}", justify="right"),
+            self._status(row),
+        ]
+
+    def _status(self, row: Row) -> Text:
+        job = controller_for(self.app).jobs.get(row.ds.name)
+        if job is not None and job.running:
+            if job.total:
+                return Text(f"syncing {100 * job.done // max(job.total, 1)}%", style="bold")
+            return Text(f"syncing ({job.phase_label})", style="bold")
+        run = row.last_run
+        if run is None:
+            return Text("never synced", style="dim")
+        status = run.get("status") or "?"
+        style = {"ok": "green", "error": "red", "cancelled": "yellow"}.get(status, "")
+        return Text(status, style=style)
+
+    # ------------------------------------------------------------------ selection
+
+    @property
+    def selected(self) -> Row | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None:
+            return None
+        if 0 <= table.cursor_row < len(self.rows):
+            return self.rows[table.cursor_row]
+        return None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_details()
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+    def _show_details(self) -> None:
+        row = self.selected
+        details = self.query_one("#ds-details", Static)
+        if row is None:
+            details.update("")
+            return
+        ds = row.ds
+        text = Text()
+        text.append(ds.name, style="bold")
+        text.append(f"  {ds.endpoint}  ·  project {ds.project_key}\n")
+        auth = {
+            "basic": f"e-mail + API token ({ds.username}, token {ds.token_masked})",
+            "bearer": f"personal access token ({ds.token_masked})",
+            "anonymous": "anonymous (public project)",
+            "service_account": f"service account {ds.username} via cloud id {ds.cloud_id}",
+        }[ds.auth_mode]
+        text.append(f"Auth: {auth}\n")
+        indexed = ["issues"]
+        if ds.index_comments:
+            indexed.append("comments")
+        if ds.index_attachments:
+            indexed.append("attachment text")
+        text.append(f"Indexes {', '.join(indexed)}")
+        if ds.jql:
+            text.append(f"  ·  JQL: {ds.jql}")
+        text.append("\n")
+        run = row.last_run
+        if run is not None:
+            took = format_duration(run.get("seconds")) if run.get("seconds") is not None else "—"
+            text.append(
+                f"Last run {run.get('status')} at {run.get('finished') or run.get('started')} "
+                f"({run.get('issues') or 0:,} issues written, {took})\n"
+            )
+            if run.get("error"):
+                text.append(f"  {run['error']}\n", style="red")
+        if ds.name in self._tests:
+            text.append_text(self._tests[ds.name])
+        details.update(text)
+
+    # ------------------------------------------------------------------ sync events
+
+    def on_sync_controller_updated(self, message: SyncController.Updated) -> None:
+        table = self.query_one(DataTable)
+        for row in self.rows:
+            if row.ds.name == message.job.name:
+                with contextlib.suppress(Exception):  # the row went away meanwhile
+                    table.update_cell(row.ds.name, table.ordered_columns[-1].key, self._status(row))
+
+    def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
+        self.action_refresh()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_add(self) -> None:
+        names = [row.ds.name for row in self.rows]
+        form = DatasourceFormScreen(other_names=names, client_factory=self.client_factory)
+        self.app.push_screen(form, self._saved)
+
+    def action_edit(self) -> None:
+        row = self.selected
+        if row is None:
+            self.action_add()
+            return
+        names = [r.ds.name for r in self.rows if r is not row]
+        form = DatasourceFormScreen(row.ds, other_names=names, client_factory=self.client_factory)
+        self.app.push_screen(form, self._saved)
+
+    def _saved(self, ds: config.Datasource | None) -> None:
+        if ds is None:
+            return
+        self.notify(f'Saved datasource "{ds.name}"')
+        self.app.post_message(ConfigChanged())
+        self.action_refresh()
+
+    def action_toggle_enabled(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        try:
+            ds = config.set_datasource_enabled(row.ds.name, not row.ds.enabled)
+        except JiradexError as exc:
+            self.notify(one_line(exc), severity="error")
+            return
+        self.notify(f'"{ds.name}" {"enabled" if ds.enabled else "disabled"}')
+        self.app.post_message(ConfigChanged())
+        self.action_refresh()
+
+    def action_sync_now(self, full: bool = False) -> None:
+        row = self.selected
+        if row is None:
+            self.notify("Add a datasource first (press a)", severity="warning")
+            return
+        start = getattr(self.app, "start_sync", None)
+        if start is not None:
+            start([row.ds.name], full=full)
+        else:
+            controller_for(self.app).start([row.ds.name], full=full)
+
+    def action_test(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        self._tests[row.ds.name] = Text(f"Testing {row.ds.endpoint} …", style="dim")
+        self._show_details()
+        self._test(row.ds)
+
+    @work(thread=True, group="datasources-test", exit_on_error=False)
+    def _test(self, ds: config.Datasource) -> None:
+        try:
+            ok, line = describe_test(test_datasource(ds, self.client_factory))
+        except Exception as exc:
+            ok, line = False, Text(f"✘ {one_line(exc)}", style="red")
+        self.app.call_from_thread(self._tested, ds.name, ok, line)
+
+    def _tested(self, name: str, ok: bool, line: Text) -> None:
+        if not self.is_attached:
+            return
+        self._tests[name] = line
+        self._show_details()
+        self.notify(
+            line.plain.lstrip("✔✘ "),
+            title=f'Test of "{name}"',
+            severity="information" if ok else "error",
+        )
+
+    def action_delete(self) -> None:
+        row = self.selected
+        if row is None:
+            return
+        name = row.ds.name
+        if controller_for(self.app).is_running(name):
+            self.notify(f'"{name}" is syncing: cancel the sync first', severity="warning")
+            return
+        issues = row.stats.get("issues", 0)
+        checkbox = f"Also remove its {issues:,} indexed issues from the index" if issues else None
+        screen = ConfirmScreen(
+            f'Delete the datasource "{name}" ({row.ds.endpoint}, project {row.ds.project_key})?',
+            "Delete",
+            checkbox,
+        )
+        self.app.push_screen(screen, lambda answer: self._delete(name, answer))
+
+    def _delete(self, name: str, answer: dict | None) -> None:
+        if answer is None:
+            return
+        try:
+            config.remove_datasource(name)
+            if answer.get("checked"):
+                from indexer.store import Store
+
+                with (self.store_factory or Store)() as store:
+                    store.remove_datasource(name)
+                self.app.post_message(IndexUpdated(name))
+        except JiradexError as exc:
+            self.notify(one_line(exc), severity="error")
+            return
+        self.notify(f'Deleted datasource "{name}"')
+        self.app.post_message(ConfigChanged())
+        self.action_refresh()

@@ -1,0 +1,265 @@
+"""Datasources screen: list with counts, add/edit form with the CLI's validation,
+test connection, enable/disable, delete with confirmation, sync now.
+
+Jira is an in-memory fake (tests/tui_fakes.py); config and index are real, under the
+test's JIRADEX_HOME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests_tui_common import add_datasource, wait_for
+from textual.widgets import Checkbox, DataTable, Input
+from tui_fakes import FakeJiraClient, auth_error, run_async
+
+import tui.screens.datasources as datasources_module
+from indexer import config
+from indexer.store import Store
+from tui.app import JiradexApp
+from tui.screens.datasources import DatasourcesScreen
+from tui.sync_controller import SyncController, install_controller
+from tui.widgets.datasource_form import ConfirmScreen, DatasourceFormScreen
+
+
+@pytest.fixture
+def fake_client(monkeypatch):
+    client = FakeJiraClient(40)
+    monkeypatch.setattr(datasources_module, "default_client_factory", lambda ds: client)
+    return client
+
+
+def make_app(client=None) -> JiradexApp:
+    app = JiradexApp()
+    if client is not None:
+        install_controller(app, SyncController(app, client_factory=lambda ds: client))
+    return app
+
+
+async def open_screen(app, pilot) -> DatasourcesScreen:
+    app.go("datasources")
+    screen = app.mode_screen("datasources")
+    await wait_for(pilot, lambda: screen.loaded)
+    await pilot.pause()
+    return screen
+
+
+async def type_into(pilot, screen, field: str, text: str) -> None:
+    widget = screen.query_one(f"#{field}", Input)
+    widget.value = text
+    await pilot.pause()
+
+
+@run_async
+async def test_empty_state_then_add_through_the_form(fake_client):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        assert screen.query_one("#ds-empty").display
+        assert not screen.query_one(DataTable).display
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DatasourceFormScreen)
+        await type_into(pilot, form, "name", "Platform")
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net/")
+        await type_into(pilot, form, "project", "plat")
+        await type_into(pilot, form, "username", "me@example.com")
+        await type_into(pilot, form, "token", "secret-token-1")
+        await type_into(pilot, form, "interval", "1h30m")
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await wait_for(pilot, lambda: [r.ds.name for r in screen.rows] == ["Platform"])
+        saved = config.get_datasource("platform")
+        assert saved.endpoint == "https://acme.atlassian.net"
+        assert saved.project_key == "PLAT"
+        assert saved.token == "secret-token-1"
+        assert saved.interval == "1h30m"
+        table = screen.query_one(DataTable)
+        assert table.row_count == 1
+        assert table.get_row_at(0)[1] == "PLAT"
+
+
+@run_async
+async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
+    add_datasource("Existing")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "name", "existing")
+        await type_into(pilot, form, "endpoint", "acme.atlassian.net")
+        await type_into(pilot, form, "project", "1X")
+        await type_into(pilot, form, "interval", "5")
+        await type_into(pilot, form, "username", "me@example.com")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert isinstance(app.screen, DatasourceFormScreen)  # not saved
+        assert 'a datasource named "existing" already exists' in form.field("name").error
+        assert form.field("endpoint").error == (
+            'endpoint "acme.atlassian.net" has no scheme; write it as https://acme.atlassian.net'
+        )
+        assert form.field("project").error.startswith('project key "1X" must start with a letter')
+        assert "(a unit is required)" in form.field("interval").error
+        # fix those: the cross-field rule (username without token) remains
+        await type_into(pilot, form, "name", "Second")
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
+        await type_into(pilot, form, "project", "ACME")
+        await type_into(pilot, form, "interval", "5m")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert form.field("token").error.startswith("username is set but token is empty")
+        assert form.field("endpoint").error == ""
+        assert [ds.name for ds in config.load_datasources()] == ["Existing"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DatasourcesScreen)
+
+
+@run_async
+async def test_plain_http_is_refused_like_the_cli(fake_client):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "endpoint", "http://jira.example.com")
+        with pytest.raises(config.ConfigError) as cli_error:
+            config.validate_endpoint("http://jira.example.com")
+        assert form.field("endpoint").error == str(cli_error.value)
+
+
+@run_async
+async def test_test_connection_in_form_success_and_failure(monkeypatch):
+    clients = [FakeJiraClient(visible_projects=("ACME",)), FakeJiraClient(fail=auth_error())]
+    monkeypatch.setattr(datasources_module, "default_client_factory", lambda ds: clients.pop(0))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "name", "Acme")
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
+        await type_into(pilot, form, "project", "ACME")
+        await type_into(pilot, form, "username", "me@example.com")
+        await type_into(pilot, form, "token", "tok-abcdef")
+        status = form.query_one("#form-status")
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        text = str(status.render())
+        assert "Zoë Ångström" in text and "Jira Cloud" in text
+        assert "project ACME (Demo project) visible" in text
+        assert not status.has_class("-error")
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: "refused the credentials" in str(status.render()))
+        assert status.has_class("-error")
+        assert config.load_datasources() == []  # testing saves nothing
+
+
+@run_async
+async def test_test_from_list_reports_hidden_project(monkeypatch):
+    add_datasource("Acme", project="SECRET")
+    client = FakeJiraClient(visible_projects=("OTHER",))
+    monkeypatch.setattr(datasources_module, "default_client_factory", lambda ds: client)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("t")
+        details = screen.query_one("#ds-details")
+        await wait_for(pilot, lambda: "does not exist" in str(details.render()))
+        assert any(
+            n.severity == "error" and "Project SECRET does not exist" in n.message
+            for n in app._notifications
+        )
+
+
+@run_async
+async def test_edit_keeps_token_and_toggle_and_delete(fake_client):
+    add_datasource("Acme", project="ACME")
+    with Store() as store:
+        store.upsert_issues(
+            [
+                {
+                    "id": "1",
+                    "key": "ACME-1",
+                    "project": "ACME",
+                    "datasource": "Acme",
+                    "summary": "Pool timeout",
+                    "updated": "2024-05-01T12:00:00.000Z",
+                    "created": "2024-05-01T12:00:00.000Z",
+                }
+            ]
+        )
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        assert screen.query_one(DataTable).get_row_at(0)[5].plain == "1"
+        # edit: change the interval, leave the token empty (kept)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#name", Input).disabled
+        await type_into(pilot, form, "interval", "10m")
+        form.query_one("#attachments", Checkbox).value = True
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is screen)
+        edited = config.get_datasource("Acme")
+        assert edited.interval == "10m" and edited.index_attachments
+        assert edited.token == "tok-123456"
+        # disable / enable
+        await pilot.press("space")
+        await pilot.pause()
+        assert config.get_datasource("Acme").enabled is False
+        # delete, cancelled first, then confirmed with the index purge
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert [ds.name for ds in config.load_datasources()] == ["Acme"]
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await wait_for(pilot, lambda: screen.rows == [] and screen.query_one("#ds-empty").display)
+        assert config.load_datasources() == []
+    with Store() as store:
+        assert store.stats("Acme")["issues"] == 0
+
+
+@run_async
+async def test_sync_now_opens_monitor_and_list_shows_counts():
+    add_datasource("Acme", project="DEMO")
+    client = FakeJiraClient(30)
+    app = make_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.current_mode == "sync"
+        controller = app.mode_screen("sync").controller
+        await wait_for(pilot, lambda: not controller.jobs["Acme"].running)
+        app.go("datasources")
+        await wait_for(
+            pilot,
+            lambda: screen.rows and screen.rows[0].stats["issues"] == 30,
+        )
+        await pilot.pause()
+        row = screen.query_one(DataTable).get_row_at(0)
+        assert row[5].plain == "30"
+        assert row[8].plain == "ok"
+
+
+@run_async
+async def test_broken_config_file_is_a_message_not_a_crash(fake_client, jiradex_home):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        path = config.ensure_config_dir() / "datasources.json"
+        path.write_text("[{", encoding="utf-8")
+        screen = await open_screen(app, pilot)
+        await asyncio.sleep(0)
+        assert "invalid JSON at line 1" in str(screen.query_one("#ds-error").render())
