@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # consistent, so an issue can show up late with an `updated` in the past.
 OVERLAP_MS = 30 * 60 * 1000
 RECONCILE_EVERY_S = 24 * 3600
+LISTING_PASSES = 3  # listings of a scope that keeps moving while it is paged
 BATCH_SIZE = 100
 
 ISSUE_FIELDS = [
@@ -229,6 +230,29 @@ class _Run:
     # ------------------------------------------------------------------ listing
 
     def list_scope(self, jql: str) -> list[dict[str, str]]:
+        """The scope's issues once each, in `updated` order, none missed while paging.
+
+        An id listed twice means the result set moved under the paging (an issue
+        updated meanwhile jumps to the end). With offset paging (Data Center
+        `startAt`) that shift also skips the issue at the next page boundary, so
+        list again (up to LISTING_PASSES) and keep every id seen.
+        """
+        passes: list[list[dict[str, str]]] = []
+        for _ in range(LISTING_PASSES):
+            passes.append(self._list_once(jql))
+            if len({item["id"] for item in passes[-1]}) == len(passes[-1]):
+                break
+            log.info("%s: issues changed while listing; listing again", self.ds.name)
+        latest: dict[str, dict[str, str]] = {}
+        for item in passes[-1]:
+            latest.pop(item["id"], None)  # the last occurrence is the newest position
+            latest[item["id"]] = item
+        earlier = {i["id"]: i for p in passes[:-1] for i in p if i["id"] not in latest}
+        items = [*earlier.values(), *latest.values()]
+        self.summary.listed = max(self.summary.listed, len(items))
+        return items
+
+    def _list_once(self, jql: str) -> list[dict[str, str]]:
         """Every issue of the JQL as {id, key, updated (UTC ISO)}; cheap id-only pages."""
         items: list[dict[str, str]] = []
         self.emit("listing", 0, None)
@@ -243,7 +267,6 @@ class _Run:
             )
             if len(items) % 1000 == 0:
                 self.emit("listing", len(items), None)
-        self.summary.listed = max(self.summary.listed, len(items))
         return items
 
     # ------------------------------------------------------------------ fetching
