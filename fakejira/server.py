@@ -126,8 +126,6 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault.kind
         if kind == "slow":
             time.sleep(fault.seconds)
-        elif kind == "403":  # what Jira says when the account may not comment
-            raise Reply(403, P.error("You do not have the permission to comment on this issue."))
         elif kind in ("429", "500", "502", "503", "504"):
             headers = {}
             if fault.retry_after is not None:

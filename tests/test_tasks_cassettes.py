@@ -578,7 +578,7 @@ def test_failed_posts_keep_the_result_and_say_why(make_jira, sent):
         failed = f"jiradex: Posting task T-{task_id} to ACME-6 failed, the result is kept: "
         [line] = lines(denied.stderr)
         assert line.startswith(failed + "Permission denied by Jira (HTTP 403): "), line
-        assert "You do not have the permission to comment on this issue" in line
+        assert "You currently don't have access to perform this operation" in line
         after_403 = json.loads(run("task", "show", str(task_id), "--json").stdout)
 
         jira.inject("500", "/issue/ACME-6/comment")
