@@ -87,6 +87,12 @@ class FormField(Vertical):
         self.query_one(".field-hint").display = bool(self.hint) and not message
         self.input.set_class(bool(message), "-invalid")
 
+    def set_hint(self, hint: str) -> None:
+        self.hint = hint
+        widget = self.query_one(".field-hint", Static)
+        widget.update(Text(hint))
+        widget.display = bool(hint) and not self.query_one(".field-error").display
+
     @property
     def error(self) -> str:
         widget = self.query_one(".field-error", Static)

@@ -1,0 +1,189 @@
+"""Settings › Jira: enabled toggle, account type, cloud id Fetch, masked token, test,
+save, disconnect, errors beside fields. Jira is an in-memory fake; jira.json is real.
+"""
+
+from __future__ import annotations
+
+import stat
+
+from tests_tui_common import wait_for
+from textual.widgets import Input, RadioButton, Switch
+from tui_fakes import FakeJiraClient, auth_error, run_async
+
+import tui.screens.settings as settings_module
+from indexer import config, paths
+from indexer.jira.errors import JiraResponseError
+from tui.app import JiradexApp
+from tui.screens.settings import SettingsScreen
+from tui.widgets.datasource_form import ConfirmScreen
+
+
+async def open_settings(app, pilot) -> SettingsScreen:
+    app.go("settings")
+    await pilot.pause()
+    screen = app.mode_screen("settings")
+    await pilot.pause()
+    return screen
+
+
+def set_value(screen, field: str, value: str) -> None:
+    screen.query_one(f"#{field}", Input).value = value
+
+
+@run_async
+async def test_save_personal_connection_then_disconnect():
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        assert "Not connected yet" in str(screen.query_one("#settings-status").render())
+        assert not screen.query_one("#cloud-row").display
+        token = screen.query_one("#api_token", Input)
+        assert token.password  # masked
+        set_value(screen, "base_url", "https://acme.atlassian.net/")
+        set_value(screen, "email", "me@example.com")
+        set_value(screen, "api_token", "tok-very-secret")
+        await pilot.pause()
+        await pilot.click("#save")
+        await pilot.pause()
+        saved = config.load_jira_connection()
+        assert saved.enabled and saved.base_url == "https://acme.atlassian.net"
+        assert saved.email == "me@example.com" and saved.api_token == "tok-very-secret"
+        assert saved.cloud_id is None
+        assert stat.S_IMODE(paths.jira_config_path().stat().st_mode) == 0o600
+        # the form shows the file again, token kept but not shown
+        assert token.value == ""
+        assert "saved token" in str(screen.field("api_token").query_one(".field-hint").render())
+        assert "tok-very-secret" not in str(
+            screen.field("api_token").query_one(".field-hint").render()
+        )
+        # switch off and save: takes effect at once for the engine
+        screen.query_one("#enabled", Switch).value = False
+        await pilot.pause()
+        await pilot.click("#save")
+        await pilot.pause()
+        assert config.load_jira_connection().enabled is False
+        assert config.load_jira_connection().api_token == "tok-very-secret"
+        # disconnect, with confirmation
+        await pilot.click("#disconnect")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert not paths.jira_config_path().exists()
+        assert screen.query_one("#base_url", Input).value == ""
+
+
+@run_async
+async def test_bad_values_are_shown_beside_fields_and_nothing_saved():
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        set_value(screen, "base_url", "http://jira.example.com")
+        set_value(screen, "api_token", "has space")
+        await pilot.pause()
+        await pilot.click("#save")
+        await pilot.pause()
+        assert "uses plain http" in screen.field("base_url").error
+        assert "must not contain spaces" in screen.field("api_token").error
+        assert screen.field("email").error.startswith("e-mail is required")
+        assert "Fix the fields" in str(screen.query_one("#settings-status").render())
+        assert not paths.jira_config_path().exists()
+
+
+@run_async
+async def test_service_account_fetch_cloud_id_and_save(monkeypatch):
+    client = FakeJiraClient(cloud_id="0f0e0d0c-1111-4222-8333-444455556666")
+    monkeypatch.setattr(settings_module, "fetch_cloud_id", lambda site: client.tenant_info())
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        screen.query_one("#service", RadioButton).value = True
+        await pilot.pause()
+        assert screen.query_one("#cloud-row").display
+        set_value(screen, "base_url", "https://acme.atlassian.net")
+        set_value(screen, "email", "bot@serviceaccount.atlassian.com")
+        set_value(screen, "api_token", "scoped-token-1")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert "needs the site's cloud id" in screen.field("cloud_id").error
+        await pilot.click("#fetch")
+        cloud = screen.query_one("#cloud_id", Input)
+        await wait_for(pilot, lambda: cloud.value == client.cloud_id)
+        await pilot.click("#save")
+        await pilot.pause()
+        saved = config.load_jira_connection()
+        assert saved.cloud_id == client.cloud_id and saved.api_mode == "service_account"
+
+
+@run_async
+async def test_fetch_failure_is_shown_on_the_field(monkeypatch):
+    def fail(site):
+        raise JiraResponseError(
+            f"Cannot read the cloud id of {site} (HTTP 404 from /_edge/tenant_info): "
+            "is it a Jira Cloud site? You can type the cloud id instead"
+        )
+
+    monkeypatch.setattr(settings_module, "fetch_cloud_id", fail)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        screen.query_one("#service", RadioButton).value = True
+        set_value(screen, "base_url", "https://jira.example.com")
+        await pilot.pause()
+        await pilot.click("#fetch")
+        await wait_for(pilot, lambda: "is it a Jira Cloud site" in screen.field("cloud_id").error)
+
+
+@run_async
+async def test_test_connection_ok_then_refused(monkeypatch):
+    clients = [FakeJiraClient(), FakeJiraClient(fail=auth_error())]
+    seen = []
+
+    def factory(conn):
+        seen.append(conn)
+        return clients.pop(0)
+
+    monkeypatch.setattr(settings_module, "connection_client", factory)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        screen.query_one("#enabled", Switch).value = False  # testing still works
+        set_value(screen, "base_url", "https://acme.atlassian.net")
+        set_value(screen, "email", "me@example.com")
+        set_value(screen, "api_token", "tok-abcdef")
+        await pilot.pause()
+        status = screen.query_one("#settings-status")
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: "Connected as Zoë Ångström" in str(status.render()))
+        assert seen[0].enabled is True and seen[0].api_token == "tok-abcdef"
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: "refused the credentials" in str(status.render()))
+        assert status.has_class("-error")
+        assert not paths.jira_config_path().exists()  # testing saves nothing
+
+
+@run_async
+async def test_environment_override_is_pointed_out(monkeypatch):
+    monkeypatch.setenv("JIRA_BASE_URL", "https://env.atlassian.net")
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        note = screen.query_one("#env-note")
+        assert note.display and "JIRA_BASE_URL" in str(note.render())
+
+
+@run_async
+async def test_broken_jira_json_is_reported_not_overwritten():
+    config.ensure_config_dir()
+    paths.jira_config_path().write_text("{oops", encoding="utf-8")
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        assert "invalid JSON" in str(screen.query_one("#settings-status").render())
+        set_value(screen, "base_url", "https://acme.atlassian.net")
+        set_value(screen, "email", "me@example.com")
+        set_value(screen, "api_token", "tok-abcdef")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert "invalid JSON" in str(screen.query_one("#settings-status").render())
+        assert paths.jira_config_path().read_text(encoding="utf-8") == "{oops"
