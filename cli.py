@@ -1035,15 +1035,20 @@ def task_show_command(task_id: str, as_markdown: bool, as_json: bool) -> None:
 @task_group.command("result")
 @click.argument("task_id")
 @click.argument("source", metavar="FILE_OR_DASH")
-def task_result_command(task_id: str, source: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the updated task as JSON.")
+def task_result_command(task_id: str, source: str, as_json: bool) -> None:
     """Store the Markdown result of a task, from FILE or `-` (stdin)."""
     from indexer import tasks
 
     store = tasks.TaskStore()
     store.get(task_id)  # a bad id fails before reading stdin
+    if source == "-" and sys.stdin.isatty():
+        click.echo("Reading the result from stdin; end it with Ctrl-D.", err=True)
     text = tasks.read_result_text(source, lambda: sys.stdin.read())
     task = store.set_result(task_id, text)
     click.echo(f"Stored the result of {task.label} ({len(text)} characters).", err=True)
+    if as_json:
+        emit_json(task.to_json())
 
 
 @task_group.command("post")
@@ -1064,12 +1069,16 @@ def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
 
 @task_group.command("unlink")
 @click.argument("task_id")
-def task_unlink_command(task_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the unlinked task as JSON.")
+def task_unlink_command(task_id: str, as_json: bool) -> None:
     """Detach a task from its issue: it can no longer be posted."""
     from indexer import tasks
 
     task = tasks.TaskStore().unlink(task_id)
-    click.echo(f"Unlinked {task.label} from {task.link.key}.")
+    if as_json:
+        emit_json(task.to_json())
+    else:
+        click.echo(f"Unlinked {task.label} from {task.link.key}.")
 
 
 # --------------------------------------------------------------------------- end of task section

@@ -39,6 +39,7 @@ ISSUE_FIELDS = [
     "updated",
     "project",
 ]
+UNKNOWN_ACCOUNT = "the token's account (Jira would not say which)"
 NOT_ENABLED = (
     "Jira integration not enabled: the issue's datasource has no credentials and there is "
     "no global Jira connection (run `jiradex jira connect`)"
@@ -524,6 +525,17 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
     raise TaskError(NOT_ENABLED)
 
 
+def whoami(client: Any) -> dict[str, Any]:
+    """`/myself`, or {} when this token may not read it (a scoped token without the
+    user scope): that must not stop the post. A 401 still stops it, before posting."""
+    from indexer.jira.errors import JiraNotFoundError, JiraPermissionError
+
+    try:
+        return client.myself() or {}
+    except (JiraPermissionError, JiraNotFoundError):
+        return {}
+
+
 def account_of(myself: dict[str, Any]) -> tuple[str, bool]:
     """Display name of the posting account, and whether Jira says it is an app/bot."""
     name = ""
@@ -532,7 +544,7 @@ def account_of(myself: dict[str, Any]) -> tuple[str, bool]:
         if isinstance(value, str) and value:
             name = value
             break
-    return name or "an unknown account", myself.get("accountType") == "app"
+    return name or UNKNOWN_ACCOUNT, myself.get("accountType") == "app"
 
 
 def post_task(
@@ -558,7 +570,7 @@ def post_task(
             )
         client, service_account = poster_client(task.link)
         try:
-            account, is_app = account_of(client.myself() or {})
+            account, is_app = account_of(whoami(client))
             created = client.add_comment(task.link.key, task.result)
         except JiradexError as exc:
             message = str(exc)

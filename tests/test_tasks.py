@@ -677,3 +677,68 @@ def test_console_script_exit_code_for_bad_key():
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == "jiradex: Issue key must look like PROJECT-123"
+
+
+def test_post_goes_on_when_the_token_may_not_read_myself(datasource, fake_jira, monkeypatch):
+    from indexer.jira.errors import JiraAuthError, JiraPermissionError
+
+    task = make_task()
+
+    def denied():
+        raise JiraPermissionError("Permission denied by Jira (HTTP 403): scope does not match")
+
+    monkeypatch.setattr(fake_jira, "myself", denied)
+    outcome = tasks.post_task(task.id)
+    assert fake_jira.posted == [("ABC-12", "## Done\n\nFixed the **cookie** flags.")]
+    assert outcome.post.account == tasks.UNKNOWN_ACCOUNT
+    assert outcome.account_line == "Posted as the token's account (Jira would not say which)"
+
+    def refused():
+        raise JiraAuthError("Authentication failed for x: check the e-mail and API token")
+
+    monkeypatch.setattr(fake_jira, "myself", refused)
+    with pytest.raises(TaskError, match="failed, the result is kept: Authentication failed"):
+        tasks.post_task(task.id, force=True)
+    assert len(fake_jira.posted) == 1  # a refused token stops before posting
+
+
+def test_cli_result_and_unlink_json(tmp_path):
+    task = make_task(result=None)
+    stored = run("task", "result", str(task.id), "-", "--json", stdin="Done **well**.\n")
+    assert stored.exit_code == 0, stored.output
+    data = json.loads(stored.stdout)
+    assert (data["id"], data["key"], data["result"], data["state"]) == (
+        task.id,
+        "ABC-12",
+        "Done **well**.\n",
+        "result",
+    )
+    assert lines(stored.stderr) == [f"Stored the result of T-{task.id} (15 characters)."]
+    unlinked = run("task", "unlink", f"T-{task.id}", "--json")
+    assert unlinked.exit_code == 0
+    data = json.loads(unlinked.stdout)
+    assert (data["unlinked"], data["state"], data["result"]) == (
+        True,
+        "unlinked",
+        "Done **well**.\n",
+    )
+
+
+def test_cli_json_shapes_match_the_contract(datasource, fake_jira):
+    """ARCHITECTURE.md: import {id,key,title,instructions,url}; post {id,key,comment_id,url}."""
+    index(issue_record())
+    made = json.loads(run("task", "import", "ABC-12", "--json").stdout)
+    assert isinstance(made["id"], int)
+    assert all(
+        isinstance(made[k], str) and made[k] for k in ("key", "title", "instructions", "url")
+    )
+    listed = json.loads(run("task", "list", "--json").stdout)
+    shown = json.loads(run("task", "show", str(made["id"]), "--json").stdout)
+    assert made.pop("source") == "index"
+    assert listed == [shown] and shown == made  # import, list and show: one task shape
+    run("task", "result", str(made["id"]), "-", stdin="ok\n")
+    posted = json.loads(run("task", "post", str(made["id"]), "--json").stdout)
+    assert isinstance(posted["id"], int) and posted["id"] == made["id"]
+    assert posted["key"] == "ABC-12"
+    assert isinstance(posted["comment_id"], str) and posted["comment_id"]
+    assert posted["url"].startswith(made["url"] + "?focusedCommentId=")
