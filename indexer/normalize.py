@@ -55,13 +55,26 @@ def normalize_issue(
         "created": to_utc_iso(fields.get("created")),
         "updated": to_utc_iso(fields.get("updated")),
         "url": browse_url(site_url, key),
-        "raw": raw,
+        "raw": _without_comment_bodies(raw),
     }
     if comments is not None:
         record["comments"] = comments
     if attachments is not None:
         record["attachments"] = attachments
     return record
+
+
+def _without_comment_bodies(raw: dict[str, Any]) -> dict[str, Any]:
+    """The raw issue minus its embedded comment page: comments live in their own
+    table, and their ADF is most of an issue's bytes (keeping it doubled the cost of
+    every write). The page's counts stay so the raw JSON still says how many."""
+    fields = raw.get("fields")
+    if not isinstance(fields, dict) or not isinstance(fields.get("comment"), dict):
+        return raw
+    page = fields["comment"]
+    kept = {k: v for k, v in page.items() if k != "comments"}
+    kept["comments"] = []
+    return {**raw, "fields": {**fields, "comment": kept}}
 
 
 def normalize_comment(raw: dict[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 
 How a run goes:
 
-1. List the scope cheaply: ids, keys and `updated` of every issue changed since the
-   watermark (minus an overlap window), with large id-only pages.
-2. Compare with the index and fetch full bodies only for what is new or changed,
-   100 per call and several calls at once (Cloud `bulkfetch`, Data Center search by
-   id), completing long comment threads and attachment text on the way.
-3. Write each fetched batch in one transaction. A run killed at any moment leaves
-   whole batches behind; the watermark only advances when a run completes, so the
-   next run lists the same window again and skips what is already stored.
+1. List the scope cheaply: ids and keys (and `updated` where free) of every issue
+   changed since the watermark (minus an overlap window), in `updated` order, with
+   large id-only pages (up to 5,000 per call on Cloud).
+2. Fetch full bodies of what is new or changed, 100 per call and several calls at
+   once (Cloud `bulkfetch`, Data Center search by id), completing long comment
+   threads and attachment text concurrently on the way.
+3. Write each fetched batch in one transaction together with the checkpoint (the
+   newest `updated` below which every batch is done). A run killed at any moment
+   leaves whole batches behind, and the next run starts from the checkpoint; the
+   watermark only advances when a run completes.
 4. Reconcile (on `--full` and at least daily): list every id of the scope and
    delete what Jira no longer has (deleted, moved out, hidden).
 
@@ -183,42 +185,71 @@ class _Run:
         scope = {"project": self.ds.project_key, "jql": self.ds.jql or "", "site": self.ds.endpoint}
         if state.get("scope") != scope:
             full = True  # a new or changed scope: start over, reconcile away the rest
+            state = {}
         backfill = (self.ds.index_comments and not state.get("comments")) or (
             self.ds.index_attachments and not state.get("attachments")
         )
-        watermark = None if full else state.get("watermark")
-        reconcile = full or time.time() - state.get("last_reconcile", 0) > RECONCILE_EVERY_S
+        # Where to start: after the last completed run, or where an interrupted run
+        # stopped (its checkpoint), or from the beginning.
+        since = None if full or backfill else state.get("checkpoint") or state.get("watermark")
+        reconcile = (
+            full
+            or state.get("reconcile_pending")
+            or time.time() - state.get("last_reconcile", 0) > RECONCILE_EVERY_S
+        )
         self.summary.full = full
+        self.state = {
+            **state,
+            "scope": scope,
+            "reconcile_pending": bool(reconcile),
+            "comments": bool(state.get("comments")) and not backfill,
+            "attachments": bool(state.get("attachments")) and not backfill,
+        }
+        if full or backfill:
+            self.state.pop("checkpoint", None)
+            self.state.pop("watermark", None)
+        self.store.set_state(self.ds.name, self.state)
 
+        # Issues changed after this moment may be missing from the listing: the
+        # watermark never passes it (local clock; the overlap window absorbs skew).
+        started_ms = int(time.time() * 1000)
         jql = self.scope_jql()
-        if watermark is not None:
-            jql += f" AND updated >= {int(watermark) - OVERLAP_MS}"
+        if since is not None:
+            jql += f" AND updated >= {int(since) - OVERLAP_MS}"
         listed = self.list_scope(jql)
         stored = self.store.issue_ids(self.ds.name)
+        # Listing pages carry `updated` only where that costs nothing (Data Center);
+        # on Cloud every listed issue is fetched: the window is small after a first run.
         todo = [
             item
             for item in listed
-            if full
-            or backfill
-            or stored.get(item["id"]) is None
-            or stored[item["id"]] != item["updated"]
+            if full or backfill or not item["updated"] or stored.get(item["id"]) != item["updated"]
         ]
+        del stored
         self.fetch_and_store(todo)
 
         if reconcile:
-            all_ids = listed if watermark is None else self.list_scope(self.scope_jql())
+            all_ids = listed if since is None else self.list_scope(self.scope_jql())
             self.reconcile({item["id"] for item in all_ids})
 
-        newest = max((epoch_ms(item["updated"]) or 0 for item in listed), default=0)
-        state = {
-            "scope": scope,
-            "watermark": max(newest, int(watermark or 0)) or None,
-            "comments": bool(self.ds.index_comments),
-            "attachments": bool(self.ds.index_attachments),
-            "last_reconcile": time.time() if reconcile else state.get("last_reconcile", 0),
-            "last_success": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.store.set_state(self.ds.name, state)
+        watermark = max(
+            min(int(self.newest or 0), started_ms),
+            int(since or 0),
+            int(state.get("watermark") or 0),
+        )
+        self.state.update(
+            {
+                "watermark": watermark or None,
+                "comments": bool(self.ds.index_comments),
+                "attachments": bool(self.ds.index_attachments),
+                "reconcile_pending": False,
+                "last_success": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        self.state.pop("checkpoint", None)
+        if reconcile:
+            self.state["last_reconcile"] = time.time()
+        self.store.set_state(self.ds.name, self.state)
         self.emit("done", self.summary.issues, self.summary.issues)
 
     def scope_jql(self) -> str:
@@ -253,7 +284,7 @@ class _Run:
         return items
 
     def _list_once(self, jql: str) -> list[dict[str, str]]:
-        """Every issue of the JQL as {id, key, updated (UTC ISO)}; cheap id-only pages."""
+        """Every issue of the JQL as {id, key, updated or ""}, in `updated` order."""
         items: list[dict[str, str]] = []
         self.emit("listing", 0, None)
         for item in self.client.search_ids(jql + " ORDER BY updated ASC, key ASC"):
@@ -261,17 +292,24 @@ class _Run:
             items.append(
                 {
                     "id": str(item["id"]),
-                    "key": item.get("key", ""),
-                    "updated": to_utc_iso(item.get("updated")),
+                    "key": item.get("key") or "",
+                    "updated": to_utc_iso(item.get("updated")) if item.get("updated") else "",
                 }
             )
-            if len(items) % 1000 == 0:
+            if len(items) % 5000 == 0:
                 self.emit("listing", len(items), None)
         return items
 
     # ------------------------------------------------------------------ fetching
 
     def fetch_and_store(self, todo: list[dict[str, str]]) -> None:
+        """Fetch batches concurrently; write them as they come, checkpoint in order.
+
+        The checkpoint is the newest `updated` of the longest run of completed
+        batches from the start of the (updated-ordered) list: an interrupted run
+        resumes from there and cannot skip an issue of an unfinished batch.
+        """
+        self.newest = 0
         total = len(todo)
         self.progress = SyncProgress(self.ds.name, "fetching", 0, total)
         self.emit_progress()
@@ -279,26 +317,44 @@ class _Run:
             return
         batches = [todo[i : i + BATCH_SIZE] for i in range(0, total, BATCH_SIZE)]
         workers = max(1, int(getattr(self.client, "max_concurrency", 6)))
+        finished_batches: dict[int, int] = {}  # batch index -> newest updated (ms)
+        next_in_order = 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool:
-            pending: set[Future] = set()
-            batch_iter: Iterator[list[dict[str, str]]] = iter(batches)
+            pending: dict[Future, int] = {}
+            numbered: Iterator[tuple[int, list[dict[str, str]]]] = iter(enumerate(batches))
             try:
-                for batch in _take(batch_iter, workers * 2):
-                    pending.add(pool.submit(self.fetch_batch, batch))
+                for index, batch in _take(numbered, workers * 2):
+                    pending[pool.submit(self.fetch_batch, batch)] = index
                 while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = pending.pop(future)
                         records = future.result()
-                        self.write(records)
+                        newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
+                        finished_batches[index] = newest
+                        self.newest = max(self.newest, newest)
+                        checkpoint = None
+                        while next_in_order in finished_batches:
+                            checkpoint = finished_batches.pop(next_in_order) or checkpoint
+                            next_in_order += 1
+                        if checkpoint:
+                            self.state["checkpoint"] = max(
+                                checkpoint, int(self.state.get("checkpoint") or 0)
+                            )
+                        self.write(records, checkpoint is not None)
                     self.check_cancel()
-                    for batch in _take(batch_iter, len(finished)):
-                        pending.add(pool.submit(self.fetch_batch, batch))
+                    for index, batch in _take(numbered, len(done)):
+                        pending[pool.submit(self.fetch_batch, batch)] = index
             finally:
                 for future in pending:
                     future.cancel()
 
     def fetch_batch(self, batch: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """Fetch and normalise one batch (runs in a worker thread)."""
+        """Fetch and normalise one batch (runs in a worker thread).
+
+        Long comment threads and attachment downloads of the batch run concurrently
+        too, under the client's shared concurrency limit.
+        """
         if self.cancel.is_set():
             return []
         fields = list(ISSUE_FIELDS)
@@ -306,29 +362,56 @@ class _Run:
             fields.append("comment")
         if self.ds.index_attachments:
             fields.append("attachment")
-        raws = self.client.bulkfetch([item["id"] for item in batch], fields)
-        return [self.record_for(raw) for raw in raws if isinstance(raw, dict) and raw.get("id")]
-
-    def record_for(self, raw: dict[str, Any]) -> dict[str, Any]:
-        comments = None
+        raws = [
+            raw
+            for raw in self.client.bulkfetch([item["id"] for item in batch], fields)
+            if isinstance(raw, dict) and raw.get("id")
+        ]
+        comments: dict[str, list] = {}
         if self.ds.index_comments:
-            embedded, total = embedded_comments(raw)
-            if total > len(embedded):
-                embedded = self.client.comments(str(raw["id"]))
-            comments = [normalize_comment(c) for c in embedded]
-        attachments = None
+            more = []
+            for raw in raws:
+                embedded, total = embedded_comments(raw)
+                if total > len(embedded):
+                    more.append(str(raw["id"]))
+                else:
+                    comments[str(raw["id"])] = embedded
+            for issue_id, thread in zip(more, self._map(self.client.comments, more), strict=True):
+                comments[issue_id] = thread
+        attachments: dict[str, list] = {}
         if self.ds.index_attachments:
-            attachments = [self.attachment_record(a) for a in raw_attachments(raw)]
-        return normalize_issue(
-            raw,
-            datasource=self.ds.name,
-            site_url=self.client.site_url,
-            comments=comments,
-            attachments=attachments,
-        )
+            metas = [
+                (str(raw["id"]), attachment_metadata(a))
+                for raw in raws
+                for a in raw_attachments(raw)
+            ]
+            records = self._map(self.attachment_record, [meta for _, meta in metas])
+            for (issue_id, _), record in zip(metas, records, strict=True):
+                attachments.setdefault(issue_id, []).append(record)
+        return [
+            normalize_issue(
+                raw,
+                datasource=self.ds.name,
+                site_url=self.client.site_url,
+                comments=(
+                    [normalize_comment(c) for c in comments.get(str(raw["id"]), [])]
+                    if self.ds.index_comments
+                    else None
+                ),
+                attachments=(
+                    attachments.get(str(raw["id"]), []) if self.ds.index_attachments else None
+                ),
+            )
+            for raw in raws
+        ]
 
-    def attachment_record(self, raw: dict[str, Any]) -> dict[str, Any]:
-        meta = attachment_metadata(raw)
+    def _map(self, fn, items: list) -> list:
+        mapper = getattr(self.client, "map_concurrent", None)
+        if mapper is None or len(items) < 2:
+            return [fn(item) for item in items]
+        return mapper(fn, items)
+
+    def attachment_record(self, meta: dict[str, Any]) -> dict[str, Any]:
         if not attachment_text.is_indexable(meta["filename"], meta["mimetype"]):
             return meta
         limit = getattr(self.ds, "attachment_max_bytes", None) or self.client.attachment_max_bytes
@@ -346,10 +429,11 @@ class _Run:
             meta["indexed"] = meta["text"] is not None
         return meta
 
-    def write(self, records: list[dict[str, Any]]) -> None:
-        if not records:
+    def write(self, records: list[dict[str, Any]], checkpoint: bool = False) -> None:
+        """One transaction: the batch, and the checkpoint when it moved."""
+        if not records and not checkpoint:
             return
-        self.store.upsert_issues(records)
+        self.store.upsert_issues(records, {self.ds.name: self.state} if checkpoint else None)
         self.summary.issues += len(records)
         self.summary.comments += sum(len(r.get("comments") or ()) for r in records)
         self.summary.attachments += sum(
