@@ -26,6 +26,7 @@ from tui.widgets.preview import IssuePreview
 from tui.widgets.results import ResultsTable
 
 DEBOUNCE_S = 0.04
+SHOW_TIMING = True  # snapshot tests turn the milliseconds off
 LIMIT = 200
 # With an empty box the home screen lists what changed last (a filter-only query).
 RECENT_QUERY = "updated:>=1970-01-01"
@@ -192,9 +193,8 @@ class SearchScreen(Screen):
         elif text:
             count = len(hits)
             more = "+" if count >= LIMIT else ""
-            self._set_status(
-                f"{count}{more} result{'s' if count != 1 else ''} · {elapsed_ms:.0f} ms"
-            )
+            timing = f" · {elapsed_ms:.0f} ms" if SHOW_TIMING else ""
+            self._set_status(f"{count}{more} result{'s' if count != 1 else ''}{timing}")
         else:
             self._set_status("Recently updated" if hits else "")
         self._update_empty(text, hits, error)

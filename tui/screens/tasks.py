@@ -487,11 +487,11 @@ class TaskScreen(_WorkerErrors, Screen):
         badge.label = task.link.key + (" (unlinked)" if task.unlinked else "")
         badge.disabled = task.unlinked
         self.query_one("#task-title", Static).update(task.title)
-        facts = [f"{task.label} · created {task.created}"]
+        facts = [f"{task.label} · created {relative_age(task.created) or '?'} ago"]
         if task.link.datasource:
             facts.append(f"datasource {task.link.datasource}")
         for post in task.posts:
-            facts.append(f"posted {post.posted_at} as {post.account}")
+            facts.append(f"posted {relative_age(post.posted_at) or '?'} ago as {post.account}")
         self.query_one("#task-facts", Static).update(" · ".join(facts))
         self._set_error(f"Last post failed: {task.last_error}" if task.last_error else "")
         self.query_one("#task-instructions-md", Markdown).update(task.instructions)

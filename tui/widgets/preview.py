@@ -31,7 +31,10 @@ class IssuePreview(VerticalScroll):
     def compose(self):
         yield Static(id="preview-body")
 
+    plain = ""  # what the pane says, as text (for tests and screen readers' sake)
+
     def clear(self, message: str = "") -> None:
+        self.plain = message
         self.query_one("#preview-body", Static).update(Text(message, style="dim"))
 
     def show(self, hit: Any, issue: dict | None = None) -> None:
@@ -66,6 +69,7 @@ class IssuePreview(VerticalScroll):
         if footer:
             parts.append(Text("\n" + footer, style="dim"))
         parts.append(Text("\n⏎ open · i import as task · o browser · y copy key", style="dim"))
+        self.plain = "\n".join(p.plain for p in parts if isinstance(p, Text))
         self.query_one("#preview-body", Static).update(Group(*parts))
 
 

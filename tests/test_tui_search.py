@@ -1,0 +1,214 @@
+"""Search screen: typing, results, preview, issue detail, empty states, errors."""
+
+from __future__ import annotations
+
+import webbrowser
+
+import pytest
+from rich.cells import cell_len
+from textual.widgets import Input, Markdown, Static
+from tui_helpers import fill_index, issue, settle
+
+from tui.app import JiradexApp
+from tui.screens.issue import IssueScreen
+from tui.screens.search import SearchScreen
+from tui.widgets.preview import IssuePreview
+from tui.widgets.results import ResultsTable
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 36)
+
+
+async def type_query(pilot, app, text: str) -> None:
+    box = app.screen.query_one("#search-box", Input)
+    box.value = ""
+    await pilot.press(*text) if text else None
+    await settle(pilot, app)
+
+
+def status_of(app) -> str:
+    return str(app.screen.query_one("#status", Static).render())
+
+
+async def test_typing_shows_ranked_results_and_preview():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.focused.id == "search-box"
+        await type_query(pilot, app, "timeout")
+        table = app.screen.query_one(ResultsTable)
+        keys = [hit.key for hit in table.hits]
+        assert keys[0] == "DEV-8"  # "timeout" in the summary ranks first
+        assert set(keys) == {"DEV-1", "DEV-8"}  # DEV-1 by its description
+        assert "DEV-2" not in keys
+        assert status_of(app).startswith(f"{len(keys)} result")
+        preview = app.screen.query_one(IssuePreview).plain
+        assert "DEV-8" in preview and "Timeout tuning for the gateway" in preview
+
+
+async def test_empty_box_lists_recent_issues_newest_first():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        keys = [hit.key for hit in app.screen.query_one(ResultsTable).hits]
+        assert keys == ["DEV-1", "DEV-2", "DEV-3", "DEV-8"]
+        assert "Recently updated" in status_of(app)
+
+
+async def test_enter_opens_issue_detail_with_markdown_and_escape_returns():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "pool")
+        await pilot.press("enter")  # from the box: focus the results
+        assert isinstance(app.focused, ResultsTable)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, IssueScreen)
+        markdown = app.screen.query_one("#issue-markdown", Markdown)
+        assert "connection pool" in markdown.source
+        assert "Raising the pool size" in markdown.source  # comments are shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, SearchScreen)
+
+
+async def test_copy_and_browser_keys_on_a_result(monkeypatch):
+    fill_index()
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "deploy")
+        await pilot.press("down")  # into the table
+        await pilot.press("y")
+        assert app.clipboard == "DEV-2"
+        await pilot.press("Y")
+        assert app.clipboard == "https://jira.example.com/browse/DEV-2"
+        await pilot.press("o")
+        assert opened == ["https://jira.example.com/browse/DEV-2"]
+
+
+async def test_letters_typed_in_the_box_are_text_not_commands(monkeypatch):
+    fill_index()
+    monkeypatch.setattr(webbrowser, "open", lambda url: (_ for _ in ()).throw(AssertionError))
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "io")  # i = import, o = browser outside the box
+        assert app.screen.query_one("#search-box", Input).value == "io"
+        assert app.current_mode == "search"
+
+
+async def test_no_results_says_so():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "zebrafish")
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "No issues match “zebrafish”" in empty
+        assert not app.screen.query_one(ResultsTable).display
+
+
+async def test_no_datasource_teaches_how_to_add_one():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "No datasources yet" in empty and "jiradex demo" in empty
+        await pilot.click("#add-datasource")
+        await pilot.pause()
+        assert app.current_mode == "datasources"
+
+
+async def test_a_query_the_engine_rejects_is_one_line_under_the_box():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "status:")
+        status = app.screen.query_one("#status", Static)
+        assert status.has_class("-error")
+        assert "needs a value" in status_of(app)
+        assert "\n" not in status_of(app)
+        await type_query(pilot, app, "status:Open")
+        assert not status.has_class("-error")
+
+
+async def test_a_crashing_search_is_a_notification_not_a_crash(monkeypatch):
+    import indexer.search
+
+    fill_index()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom in the engine")
+
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        monkeypatch.setattr(indexer.search, "search", broken)
+        await type_query(pilot, app, "pool")
+        assert app.is_running
+        messages = [n.message for n in app._notifications]
+        assert any("boom in the engine" in m for m in messages)
+
+
+async def test_stale_results_are_dropped():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "deploy")
+        screen = app.screen
+        stale = screen._generation - 1
+        screen._show_results(stale, "old", [], None, 1.0)
+        assert [h.key for h in screen.query_one(ResultsTable).hits] == ["DEV-2"]
+
+
+async def test_long_cjk_and_emoji_summaries_fit_their_column():
+    fill_index([issue(i, summary="接続プール🎉" * 30) for i in range(1, 4)])
+    app = JiradexApp()
+    async with app.run_test(size=(90, 30)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(ResultsTable)
+        width = table.columns["summary"].width
+        for row in range(table.row_count):
+            cell = table.get_cell_at((row, 1))
+            assert cell.endswith("…")
+            assert cell_len(cell) <= width
+        await pilot.resize_terminal(140, 30)
+        await settle(pilot, app)
+        wider = table.columns["summary"].width
+        assert wider > width
+        assert cell_len(table.get_cell_at((0, 1))) <= wider
+
+
+async def test_index_changed_reruns_the_search():
+    fill_index([issue(1, summary="alpha")])
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "alpha")
+        assert len(app.screen.query_one(ResultsTable).hits) == 1
+        fill_index([issue(2, summary="alpha again")])
+        from tui.messages import IndexUpdated
+
+        app.post_message(IndexUpdated("work"))
+        await settle(pilot, app)
+        assert len(app.screen.query_one(ResultsTable).hits) == 2
+
+
+async def test_issue_missing_from_index_shows_one_line():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(IssueScreen("DEV-999"))
+        await settle(pilot, app)
+        error = str(app.screen.query_one("#issue-error", Static).render())
+        assert error == "DEV-999 is not in the index (a sync may have removed it)"

@@ -1,0 +1,94 @@
+"""Shared bits of the TUI tests: issues written straight into the index (no HTTP)
+and waiting for thread workers to land their results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from indexer.store import Store
+
+NOW = datetime.now(UTC)
+
+
+def stamp(days_ago: float) -> str:
+    """An ISO time relative to now, so relative ages ("3d") stay stable in snapshots."""
+    return (NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def issue(n: int, **extra) -> dict:
+    base = {
+        "id": str(20000 + n),
+        "key": f"DEV-{n}",
+        "project": "DEV",
+        "datasource": "work",
+        "summary": f"Issue number {n}",
+        "description": f"Plain description {n}",
+        "description_text": f"Plain description {n}",
+        "issuetype": "Bug",
+        "status": "Open",
+        "status_category": "To Do",
+        "priority": "High",
+        "assignee": "Zoë Ångström",
+        "reporter": "Bob Example",
+        "labels": ["db"],
+        "components": ["api"],
+        "created": stamp(30),
+        "updated": stamp(n),
+        "url": f"https://jira.example.com/browse/DEV-{n}",
+        "comments": [],
+        "attachments": [],
+    }
+    base.update(extra)
+    return base
+
+
+SAMPLE = [
+    issue(
+        1,
+        summary="Pool times out under load",
+        status="In Progress",
+        description="The **connection pool** hits its timeout when more than 64 clients connect.",
+        description_text="The connection pool hits its timeout when more than 64 clients connect.",
+        comments=[
+            {
+                "id": "c1",
+                "author": "Zoë Ångström",
+                "created": stamp(1),
+                "body": "Raising the pool size to *128* fixed it here.",
+                "body_text": "Raising the pool size to 128 fixed it here.",
+            }
+        ],
+    ),
+    issue(2, summary="Connection reset by peer during deploy", status="Open"),
+    issue(
+        3,
+        summary="接続プールのタイムアウト 🎉 very long summary that keeps going well past any "
+        "sensible column width so that it has to be cut",
+        status="Closed",
+        assignee=None,
+    ),
+    issue(8, summary="Timeout tuning for the gateway", status="Closed"),
+]
+
+
+def fill_index(records: list[dict] | None = None) -> None:
+    """Write issues into the index of the current JIRADEX_HOME."""
+    store = Store()
+    try:
+        store.upsert_issues(records if records is not None else SAMPLE)
+    finally:
+        store.close()
+
+
+async def settle(pilot, app, seconds: float = 0.08) -> None:
+    """Let debounce timers fire and thread workers finish and report back."""
+    from textual.worker import WorkerState
+
+    await pilot.pause(seconds)
+    for _ in range(500):
+        busy = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not busy:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+    await pilot.pause()
