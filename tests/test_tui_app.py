@@ -1,0 +1,161 @@
+"""The app shell: modes, keymap remapping from settings.json, help, palette, the
+sync contract with the monitor, themes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from textual.widgets import DataTable
+from tui_helpers import fill_index, settle
+
+from indexer.paths import settings_path
+from tui import keymap
+from tui.app import JiradexApp
+from tui.messages import SyncsFinished
+from tui.screens.help import HelpScreen
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 36)
+
+
+def write_settings(data: dict) -> None:
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+async def test_function_keys_switch_modes_and_keep_each_screen():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"pool")
+        search_screen = app.screen
+        for key, mode in [("f3", "datasources"), ("f5", "tasks"), ("f6", "settings"),
+                          ("f4", "sync")]:  # fmt: skip
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.screen is search_screen
+        assert app.screen.query_one("#search-box").value == "pool"
+
+
+async def test_help_lists_every_binding_id():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        assert ids == keymap.known_ids()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_from_settings_remaps_by_id_and_help_shows_it():
+    write_settings({"keymap": {"jiradex.app.help": "f9", "jiradex.go.tasks": "f12"}})
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f12")
+        await pilot.pause()
+        assert app.current_mode == "tasks"
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        rows = {table.get_row_at(i)[3]: table.get_row_at(i)[1] for i in range(table.row_count)}
+        assert rows["jiradex.app.help"] == "f9"
+
+
+async def test_bad_settings_are_a_warning_not_a_crash():
+    write_settings({"keymap": {"jiradex.nope": "f9", "jiradex.go.tasks": 3}})
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        messages = " | ".join(n.message for n in app._notifications)
+        assert "unknown binding id 'jiradex.nope'" in messages
+        assert "'jiradex.go.tasks' must be a key string" in messages
+    settings_path().write_text("{not json", encoding="utf-8")
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any("is not valid JSON" in n.message for n in app._notifications)
+
+
+def test_load_keymap_validates():
+    keys, problems = keymap.load_keymap({"keymap": {"jiradex.search.focus": "ctrl+f"}})
+    assert keys == {"jiradex.search.focus": "ctrl+f"} and problems == []
+    keys, problems = keymap.load_keymap({"keymap": ["x"]})
+    assert keys == {} and problems
+
+
+async def test_command_palette_goes_to_a_screen():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to Tasks")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.current_mode == "tasks"
+
+
+async def test_start_sync_opens_the_monitor_and_returns_home_when_done(monkeypatch):
+    from tui.screens import sync_monitor
+
+    started: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(
+        sync_monitor.SyncMonitorScreen,
+        "start_syncs",
+        lambda self, names, full=False: started.append((names, full)),
+    )
+    app = JiradexApp(start_sync=["demo"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "sync"
+        assert started == [(["demo"], False)]
+        app.post_message(SyncsFinished([type("S", (), {"status": "ok"})()]))
+        await pilot.pause()
+        assert app.current_mode == "search"
+
+
+async def test_a_failed_start_sync_stays_on_the_monitor(monkeypatch):
+    from tui.screens import sync_monitor
+
+    monkeypatch.setattr(
+        sync_monitor.SyncMonitorScreen, "start_syncs", lambda self, names, full=False: None
+    )
+    app = JiradexApp(start_sync=["demo"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.post_message(SyncsFinished([type("S", (), {"status": "error"})()]))
+        await pilot.pause()
+        assert app.current_mode == "sync"  # the error stays visible
+
+
+async def test_sync_key_without_datasources_explains():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "s")
+        await pilot.pause()
+        assert app.current_mode == "search"
+        assert any("No enabled datasource" in n.message for n in app._notifications)
+
+
+async def test_theme_choice_is_remembered():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == "jiradex"
+        app.theme = "nord"
+        await pilot.pause()
+    assert json.loads(settings_path().read_text())["theme"] == "nord"
+    app = JiradexApp()
+    async with app.run_test(size=SIZE):
+        assert app.theme == "nord"
