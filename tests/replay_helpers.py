@@ -274,10 +274,12 @@ def world(
         fj.set_now(FIXED_NOW_MS)
         origins = OriginMap({f"http://127.0.0.1:{fj.port}": FAKE_SITE, fj.download_url: FAKE_OTHER})
         w = World(name, fj.url, fj)
-        with use_cassette(cassette, origins):
-            yield w
-        _truth_path(name).parent.mkdir(parents=True, exist_ok=True)
-        _truth_path(name).write_text(json.dumps(w.truths, indent=1, sort_keys=True) + "\n")
+        try:
+            with use_cassette(cassette, origins):
+                yield w
+        finally:  # even when the test fails: the replay shows the same failure
+            _truth_path(name).parent.mkdir(parents=True, exist_ok=True)
+            _truth_path(name).write_text(json.dumps(w.truths, indent=1, sort_keys=True) + "\n")
 
 
 # --------------------------------------------------------------------------- clients
