@@ -421,6 +421,7 @@ class _MarkdownRenderer:
         for node in _merge_code(group):
             kind = _kind(node)
             want: list[str] | None
+            blank = False
             if kind == "text":
                 raw = node.get("text")
                 if not isinstance(raw, str) or not raw:
@@ -430,7 +431,10 @@ class _MarkdownRenderer:
                 if "code" in types:
                     body = _code_span(raw)
                 elif not raw.strip():
-                    want, body = None, raw  # formatting of blanks is invisible: keep it open
+                    # Blanks never open a mark (delimiters must hug text) but keep open
+                    # the marks they share with their neighbours: "**a b**", not "**a** **b**".
+                    want, body = [m for m in stack if m in types], raw
+                    blank = True
                 else:
                     body = escape_markdown(raw)
             elif kind == "hardBreak":
@@ -444,7 +448,7 @@ class _MarkdownRenderer:
                 while keep < len(stack) and stack[keep] in want:
                     keep += 1
                 close_to(keep)
-                opening = [m for m in want if m not in stack]
+                opening = [] if blank else [m for m in want if m not in stack]
                 if opening:
                     lead = body[: len(body) - len(body.lstrip())]
                     buf += lead
