@@ -55,6 +55,7 @@ class TasksScreen(_WorkerErrors, Screen):
     """All tasks, newest first; Enter opens one, n imports a new one."""
 
     BINDINGS = keymap.bindings("tasks")
+    AUTO_FOCUS = "#tasks-table"
     DEFAULT_CSS = """
     TasksScreen #tasks-bar { height: auto; padding: 0 1; }
     TasksScreen #tasks-bar Button { margin-right: 1; }
@@ -131,8 +132,8 @@ class TasksScreen(_WorkerErrors, Screen):
         self.query_one("#tasks-empty").display = not self.tasks
         count = len(self.tasks)
         self.query_one("#tasks-count", Static).update(f"{count} task{'s' if count != 1 else ''}")
-        if self.tasks and not self.app.focused:
-            table.focus()
+        if self.app.screen is self:
+            (table if self.tasks else self.query_one("#tasks-import")).focus()
 
     @on(Button.Pressed, "#tasks-import")
     def action_new_task(self) -> None:
@@ -442,7 +443,7 @@ class TaskScreen(_WorkerErrors, Screen):
     def __init__(self, task_id: int) -> None:
         super().__init__()
         self.task_id = task_id
-        self.task: Any = None
+        self.current_task: Any = None
         self._saved_text = ""
 
     def compose(self) -> ComposeResult:
@@ -481,7 +482,7 @@ class TaskScreen(_WorkerErrors, Screen):
         self.app.call_from_thread(self._show, task, True)
 
     def _show(self, task: Any, fill_editor: bool = False) -> None:
-        self.task = task
+        self.current_task = task
         self.sub_title = f"{task.kind} · {task.state}"
         badge = self.query_one("#task-badge", Button)
         badge.label = task.link.key + (" (unlinked)" if task.unlinked else "")
@@ -519,7 +520,7 @@ class TaskScreen(_WorkerErrors, Screen):
 
     @on(Button.Pressed, "#task-save")
     def action_save(self) -> None:
-        if self.task is None:
+        if self.current_task is None:
             return
         text = self.query_one("#task-result", TextArea).text
         if not text.strip():
@@ -534,7 +535,7 @@ class TaskScreen(_WorkerErrors, Screen):
 
         tasks = TaskStore()
         try:
-            if text != (self.task.result or ""):
+            if text != (self.current_task.result or ""):
                 task = tasks.set_result(self.task_id, text)
                 self.app.call_from_thread(self._saved, task, text, not then_post)
             if then_post:
@@ -570,16 +571,16 @@ class TaskScreen(_WorkerErrors, Screen):
 
     @on(Button.Pressed, "#task-post")
     def action_post(self) -> None:
-        if self.task is None:
+        if self.current_task is None:
             return
         text = self.query_one("#task-result", TextArea).text
         if not text.strip():
             self.notify("Write a result first: it is what gets posted", severity="warning")
             return
-        if self.task.posts:
-            last = self.task.posts[-1]
+        if self.current_task.posts:
+            last = self.current_task.posts[-1]
             question = (
-                f"{self.task.label} was already posted to {self.task.link.key} at "
+                f"{self.current_task.label} was already posted to {self.current_task.link.key} at "
                 f"{last.posted_at}. Post it again as a new comment?"
             )
 
@@ -595,15 +596,15 @@ class TaskScreen(_WorkerErrors, Screen):
     def action_open_browser(self) -> None:
         from tui.screens.search import open_in_browser
 
-        if self.task is not None:
-            open_in_browser(self, self.task.link.key, self.task.link.url)
+        if self.current_task is not None:
+            open_in_browser(self, self.current_task.link.key, self.current_task.link.url)
 
     @on(Button.Pressed, "#task-unlink")
     def action_unlink(self) -> None:
-        if self.task is None or self.task.unlinked:
+        if self.current_task is None or self.current_task.unlinked:
             return
         question = (
-            f"Unlink {self.task.label} from {self.task.link.key}? The task and its result "
+            f"Unlink {self.current_task.label} from {self.current_task.link.key}? The task and its result "
             "stay, but it can no longer be posted to Jira."
         )
 

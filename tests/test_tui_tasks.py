@@ -1,0 +1,227 @@
+"""Tasks screens: list, import (index and errors), result editor, post, unlink.
+
+Posting goes through indexer.tasks.post_task with an in-memory Jira client put in
+place of `poster_client` (no HTTP here; the HTTP path is covered by the cassette
+tests of indexer.tasks)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
+from tui_helpers import fill_index, settle
+
+from indexer import tasks as engine
+from indexer.tasks import TaskLink, TaskStore
+from tui.app import JiradexApp
+from tui.screens.tasks import ConfirmScreen, ImportScreen, TaskScreen, TasksScreen
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 36)
+
+
+class FakeJira:
+    """Just what post_task calls."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.fail = fail
+        self.comments: list[tuple[str, str]] = []
+
+    def myself(self):
+        return {"displayName": "Zoë Ångström", "accountType": "atlassian"}
+
+    def add_comment(self, key, markdown):
+        if self.fail:
+            raise self.fail
+        self.comments.append((key, markdown))
+        return {"id": "9001", "url": f"https://jira.example.com/browse/{key}?c=9001"}
+
+    def close(self):
+        pass
+
+
+def make_task(result: str | None = None) -> int:
+    store = TaskStore()
+    task = store.create(
+        "task",
+        "DEV-1: Pool times out under load",
+        "Fix the pool.",
+        TaskLink("DEV-1", "20001", "work", "https://jira.example.com/browse/DEV-1"),
+    )
+    if result:
+        store.set_result(task.id, result)
+    return task.id
+
+
+async def open_tasks(pilot, app):
+    await pilot.press("f5")
+    await settle(pilot, app)
+    assert isinstance(app.screen, TasksScreen)
+
+
+async def test_empty_task_list_says_how_to_start():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        assert app.screen.query_one("#tasks-empty").display
+        assert "Press n to import" in str(app.screen.query_one("#tasks-empty", Static).render())
+
+
+async def test_import_from_search_result_creates_a_task_with_instructions():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"pool")
+        await settle(pilot, app)
+        await pilot.press("down", "i")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        preview = screen.query_one("#import-preview-md", Markdown).source
+        for fact in ("DEV-1", "Pool times out under load", "In Progress", "High", "Bug",
+                     "Zoë Ångström", "db", "connection pool"):  # fmt: skip
+            assert fact in preview
+        screen.query_one("#import-comments", Checkbox).value = True
+        screen.query_one("#import-instructions", TextArea).load_text("Keep it small.")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TaskScreen)
+        [task] = TaskStore().list()
+        assert task.link.key == "DEV-1"
+        assert "Keep it small." in task.instructions
+        assert "Raising the pool size" in task.instructions  # comments included
+        assert any("Created T-1 from DEV-1" in n.message for n in app._notifications)
+
+
+async def test_import_by_typing_a_key_and_searching_words():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press(*"deploy")
+        await settle(pilot, app)
+        assert [h.key for h in screen.hits] == ["DEV-2"]
+        screen.query_one("#import-query", Input).value = ""
+        await pilot.press(*"dev-8", "enter")
+        await settle(pilot, app)
+        assert "Timeout tuning" in screen.query_one("#import-preview-md", Markdown).source
+        assert not screen.query_one("#import-confirm").disabled
+
+
+async def test_import_of_an_unknown_key_without_jira_is_one_line():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_import_task("NOPE-1")
+        await settle(pilot, app)
+        screen = app.screen
+        message = str(screen.query_one("#import-error", Static).render())
+        assert message.startswith("Issue NOPE-1 does not exist")
+        assert "\n" not in message
+        assert screen.query_one("#import-confirm").disabled
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TasksScreen)
+        assert TaskStore().list() == []
+
+
+async def test_malformed_key_is_refused_before_any_request():
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_import_task("")
+        await settle(pilot, app)
+        await pilot.press(*"12-AB", "enter")
+        await settle(pilot, app)
+        assert app.screen.record is None
+
+
+async def test_list_opens_detail_and_result_is_saved():
+    task_id = make_task()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        assert app.screen.query_one("#tasks-table").row_count == 1
+        await pilot.press("enter")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, TaskScreen)
+        assert str(screen.query_one("#task-badge").label) == "DEV-1"
+        screen.query_one("#task-result", TextArea).load_text("## Done\n\nPool size raised.")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert TaskStore().get(task_id).result == "## Done\n\nPool size raised."
+        assert not screen.dirty
+
+
+async def test_post_without_jira_shows_the_engine_message():
+    make_task("A result")
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        error = str(app.screen.query_one("#task-error", Static).render())
+        assert error.startswith("Jira integration not enabled")
+        assert any(n.severity == "error" for n in app._notifications)
+
+
+async def test_post_success_then_again_asks_first(monkeypatch):
+    task_id = make_task("The fix")
+    jira = FakeJira()
+    monkeypatch.setattr(engine, "poster_client", lambda link: (jira, False))
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.go("tasks")
+        await settle(pilot, app)
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        assert jira.comments == [("DEV-1", "The fix")]
+        assert any("Posted as Zoë Ångström" in n.message for n in app._notifications)
+        assert app.screen.current_task.state == "posted"
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert len(jira.comments) == 1
+
+
+async def test_failed_post_keeps_result_and_shows_one_line(monkeypatch):
+    from indexer.jira.errors import JiraError
+
+    task_id = make_task("The fix")
+    monkeypatch.setattr(
+        engine, "poster_client", lambda link: (FakeJira(JiraError("Jira said 500")), False)
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        error = str(app.screen.query_one("#task-error", Static).render())
+        assert "failed, the result is kept: Jira said 500" in error
+        assert TaskStore().get(task_id).state == "failed"
+
+
+async def test_unlink_after_confirmation():
+    task_id = make_task()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm-yes")
+        await settle(pilot, app)
+        assert TaskStore().get(task_id).unlinked
+        assert app.screen.query_one("#task-post").disabled
+        assert "(unlinked)" in str(app.screen.query_one("#task-badge").label)
