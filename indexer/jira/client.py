@@ -421,7 +421,7 @@ class JiraClient:
             try:
                 return self._decode(response, raw, url)
             except JiraAuthError:
-                raise
+                raise  # a login page will not go away by asking again
             except JiraResponseError:
                 retry_ok = idempotent if idempotent is not None else method.upper() == "GET"
                 bad_bodies += 1
@@ -442,6 +442,9 @@ class JiraClient:
             raise JiraResponseError(f"Jira sent an empty response for {path}")
         content_type = response.headers.get("Content-Type", "")
         if looks_like_html(text, content_type):
+            reason = response.headers.get("X-Seraph-LoginReason", "")
+            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+                raise auth_error("", site=self.site_url, auth_mode=self.auth_mode, login_page=True)
             title = html_title(text)
             what = f" ({secrets.redact(title)[:80]})" if title else ""
             raise JiraResponseError(
@@ -566,11 +569,17 @@ class JiraClient:
             if not issues or (isinstance(total, int) and start >= total):
                 return
 
-    def search_ids(self, jql: str, page_size: int = 1000) -> Iterator[dict]:
-        """`{"id", "key", "updated"}` for every issue of the JQL (large, cheap pages)."""
-        for page in self.search_issues(
-            jql, ("updated",) if not self.is_cloud else ("id", "key", "updated"), page_size
-        ):
+    def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
+        """`{"id", "key", "updated"}` for every issue of the JQL (large, cheap pages).
+
+        Cloud returns its largest pages (5,000) only when nothing but `id`/`key` is
+        asked for, so `updated` is None there; Data Center adds it at no cost.
+        """
+        if self.is_cloud:
+            fields, size = ("id", "key"), page_size or 5000
+        else:
+            fields, size = ("updated",), page_size or 1000
+        for page in self.search_issues(jql, fields, size):
             for issue in page:
                 yield {
                     "id": str(issue.get("id")),

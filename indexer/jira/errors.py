@@ -196,13 +196,19 @@ def error_for_status(
     return JiraServerError(f"Jira returned HTTP {status} for {path}{suffix}")
 
 
-def auth_error(body: str, *, site: str, auth_mode: str) -> JiraAuthError:
+def auth_error(body: str, *, site: str, auth_mode: str, login_page: bool = False) -> JiraAuthError:
     """The 401 message, which depends on how we tried to authenticate."""
     if SERVICE_ACCOUNT_401.lower() in (body or "").lower() and auth_mode != "service_account":
         return JiraAuthError(
             f"Authentication failed for {site}: Jira says 'Client must be authenticated to "
-            "access this resource'. A service account (scoped) API token only works through "
-            "the Atlassian gateway: set the cloud id and use the service account's e-mail"
+            "access this resource'. Check the e-mail and API token; a service account "
+            "(scoped) API token only works through the Atlassian gateway: set the cloud id "
+            "and use the service account's e-mail"
+        )
+    if login_page:
+        return JiraAuthError(
+            f"Jira at {site} answered with its login page instead of data: the credentials "
+            "were refused (check the e-mail and API token, or the personal access token)"
         )
     if auth_mode == "anonymous":
         return JiraAuthError(
