@@ -337,7 +337,7 @@ def test_client_errors_are_never_retried_and_read_clearly(jira):
             client.get_issue("DEMO-1")
         assert str(denied.value) == (
             "Permission denied by Jira (HTTP 403): You currently don't have access to perform "
-            "this operation.; ask a Jira admin for access"
+            "this operation; ask a Jira admin for access"
         )
         for fragment in ("/search/jql", "/issue/DEMO-999", "/project/NOPE", "/issue/DEMO-1"):
             assert one_request_to(env, fragment) == 1, fragment

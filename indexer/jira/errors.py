@@ -154,6 +154,7 @@ def error_for_status(
     messages = error_messages(body, content_type)
     detail = joined(messages)
     suffix = f": {detail}" if detail else ""
+    tries = f"{attempts} attempt" + ("" if attempts == 1 else "s")
     if status == 401:
         return auth_error(body, site=site, auth_mode=auth_mode)
     if status == 403:
@@ -163,7 +164,7 @@ def error_for_status(
                 f"Jira at {site} asks for a CAPTCHA after failed logins: log in once in a "
                 "browser, then check the e-mail and API token or personal access token"
             )
-        reason = detail or "this account may not perform this operation"
+        reason = (detail or "this account may not perform this operation").rstrip(". ")
         return JiraPermissionError(
             f"Permission denied by Jira (HTTP 403): {reason}; ask a Jira admin for access"
         )
@@ -182,17 +183,13 @@ def error_for_status(
         return JiraBadRequestError(f"Jira refused the request as too large (HTTP 413){suffix}")
     if status == 429:
         return JiraRateLimitError(
-            f"Jira kept rate limiting requests (HTTP 429) after {attempts} attempts: "
+            f"Jira kept rate limiting requests (HTTP 429) after {tries}: "
             "try again later or lower the concurrency"
         )
     if status == 503:
-        return JiraServerError(
-            f"Jira at {site} is unavailable (HTTP 503) after {attempts} attempts{suffix}"
-        )
+        return JiraServerError(f"Jira at {site} is unavailable (HTTP 503) after {tries}{suffix}")
     if status >= 500:
-        return JiraServerError(
-            f"Jira at {site} failed with HTTP {status} after {attempts} attempts{suffix}"
-        )
+        return JiraServerError(f"Jira at {site} failed with HTTP {status} after {tries}{suffix}")
     return JiraServerError(f"Jira returned HTTP {status} for {path}{suffix}")
 
 
