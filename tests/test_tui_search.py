@@ -212,3 +212,83 @@ async def test_issue_missing_from_index_shows_one_line():
         await settle(pilot, app)
         error = str(app.screen.query_one("#issue-error", Static).render())
         assert error == "DEV-999 is not in the index (a sync may have removed it)"
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+def no_blink(app) -> None:
+    for box in app.screen.query(Input):
+        box.cursor_blink = False
+
+
+def test_snapshot_search_with_results(snap_compare, monkeypatch):
+    monkeypatch.setattr("tui.screens.search.SHOW_TIMING", False)
+    fill_index()
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        no_blink(app)
+        await pilot.press(*"pool")
+        await settle(pilot, app)
+        await pilot.press("down")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_snapshot_search_empty_state(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        no_blink(app)
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+def test_snapshot_search_no_results(snap_compare, monkeypatch):
+    monkeypatch.setattr("tui.screens.search.SHOW_TIMING", False)
+    fill_index()
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        no_blink(app)
+        await pilot.press(*"zebrafish")
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+def test_snapshot_issue_detail(snap_compare):
+    fixed = "2024-03-01T09:30:00.000Z"
+    fill_index(
+        [
+            issue(
+                1,
+                summary="Pool times out under load 接続 🎉",
+                created=fixed,
+                updated=fixed,
+                description="The **connection pool** hits its timeout.\n\n- 64 clients\n- `pool_size`",
+                comments=[
+                    {
+                        "id": "c1",
+                        "author": "Zoë Ångström",
+                        "created": fixed,
+                        "body": "Raised it to *128*.",
+                        "body_text": "Raised it to 128.",
+                    }
+                ],
+            )
+        ]
+    )
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        app.push_screen(IssueScreen("DEV-1"))
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)

@@ -225,3 +225,45 @@ async def test_unlink_after_confirmation():
         assert TaskStore().get(task_id).unlinked
         assert app.screen.query_one("#task-post").disabled
         assert "(unlinked)" in str(app.screen.query_one("#task-badge").label)
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+def test_snapshot_task_list(snap_compare):
+    make_task()
+    make_task("Done")
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await open_tasks(pilot, app)
+
+    assert snap_compare(app, terminal_size=(110, 24), run_before=run_before)
+
+
+def test_snapshot_task_detail(snap_compare):
+    task_id = make_task("## Result\n\nPool size raised to 128.")
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        for area in app.screen.query(TextArea):
+            area.cursor_blink = False
+
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
+
+
+def test_snapshot_import_preview(snap_compare):
+    fill_index()
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        app.action_import_task("DEV-1")
+        await settle(pilot, app)
+        for box in app.screen.query(Input):
+            box.cursor_blink = False
+        for area in app.screen.query(TextArea):
+            area.cursor_blink = False
+
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)

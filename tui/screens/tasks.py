@@ -29,7 +29,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
-from tui.widgets.format import fit, relative_age
+from tui.widgets.format import ago, fit, relative_age
 
 EMPTY_TASKS = (
     "No tasks yet.\n\nPress n to import a Jira issue as a task, or press i on a search result."
@@ -488,11 +488,11 @@ class TaskScreen(_WorkerErrors, Screen):
         badge.label = task.link.key + (" (unlinked)" if task.unlinked else "")
         badge.disabled = task.unlinked
         self.query_one("#task-title", Static).update(task.title)
-        facts = [f"{task.label} · created {relative_age(task.created) or '?'} ago"]
+        facts = [f"{task.label} · created {ago(task.created)}"]
         if task.link.datasource:
             facts.append(f"datasource {task.link.datasource}")
         for post in task.posts:
-            facts.append(f"posted {relative_age(post.posted_at) or '?'} ago as {post.account}")
+            facts.append(f"posted {ago(post.posted_at)} as {post.account}")
         self.query_one("#task-facts", Static).update(" · ".join(facts))
         self._set_error(f"Last post failed: {task.last_error}" if task.last_error else "")
         self.query_one("#task-instructions-md", Markdown).update(task.instructions)

@@ -79,3 +79,11 @@ def ago_phrase(stamp: str | None) -> str:
     if not age:
         return "never synced"
     return "synced just now" if age == "now" else f"synced {age} ago"
+
+
+def ago(stamp: str | None) -> str:
+    """`just now`, `3d ago`; `?` when the time is unknown."""
+    age = relative_age(stamp)
+    if not age:
+        return "?"
+    return "just now" if age == "now" else f"{age} ago"

@@ -28,6 +28,7 @@ class ResultsTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.hits: list[Any] = []
         self._summary_width = 40
+        self._key_width = FIXED["key"]
 
     def on_mount(self) -> None:
         self._build_columns()
@@ -35,9 +36,9 @@ class ResultsTable(DataTable):
     def _widths(self) -> dict[str, int]:
         width = self.size.width or 100
         # each column has one cell of padding either side
-        fixed = sum(FIXED.values()) + 2 * (len(FIXED) + 1) + 1
-        summary = max(12, width - fixed)
-        return {**FIXED, "summary": summary}
+        widths = {**FIXED, "key": self._key_width}
+        fixed = sum(widths.values()) + 2 * (len(widths) + 1) + 1
+        return {**widths, "summary": max(12, width - fixed)}
 
     def _build_columns(self) -> None:
         widths = self._widths()
@@ -60,7 +61,12 @@ class ResultsTable(DataTable):
         issue (`keep_cursor`, for a refresh after a sync)."""
         key = self.current_key if keep_cursor else None
         self.hits = list(hits)
-        self.clear()
+        key_width = min(14, max([5, *(len(h.key) for h in self.hits)]))
+        if key_width != self._key_width:
+            self._key_width = key_width
+            self._build_columns()
+        else:
+            self.clear()
         self._fill(key)
 
     def _fill(self, keep: str | None) -> None:
@@ -69,7 +75,7 @@ class ResultsTable(DataTable):
             row_key = hit.key if hit.key not in seen else f"{hit.key}@{hit.datasource}"
             seen.add(row_key)
             self.add_row(
-                fit(hit.key, FIXED["key"]),
+                fit(hit.key, self._key_width),
                 fit(hit.summary, self._summary_width),
                 fit(hit.status or "", FIXED["status"]),
                 fit(hit.assignee or "Unassigned", FIXED["assignee"]),
