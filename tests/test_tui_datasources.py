@@ -263,3 +263,67 @@ async def test_broken_config_file_is_a_message_not_a_crash(fake_client, jiradex_
         screen = await open_screen(app, pilot)
         await asyncio.sleep(0)
         assert "invalid JSON at line 1" in str(screen.query_one("#ds-error").render())
+
+
+def seed_index() -> None:
+    add_datasource("Platform", project="PLAT")
+    add_datasource("Mobile 移动 📱", project="MOB", enabled=False)
+    with Store() as store:
+        store.upsert_issues(
+            [
+                {
+                    "id": str(n),
+                    "key": f"PLAT-{n}",
+                    "project": "PLAT",
+                    "datasource": "Platform",
+                    "summary": f"Issue {n}",
+                    "updated": "2024-05-01T12:00:00.000Z",
+                    "created": "2024-05-01T12:00:00.000Z",
+                    "comments": [],
+                }
+                for n in range(1, 13)
+            ]
+        )
+        run = store.start_run("Platform")
+        store.finish_run(run, "ok", issues=12, seconds=3.2)
+        run = store.start_run("Mobile 移动 📱")
+        store.finish_run(
+            run, "error", error="Project MOB does not exist or you do not have permission to see it"
+        )
+
+
+def test_snapshot_datasources_list(snap_compare):
+    seed_index()
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await open_screen(app, pilot)
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_snapshot_datasources_empty(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await open_screen(app, pilot)
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+def test_snapshot_datasource_form_errors(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await open_screen(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "name", "Platform")
+        await type_into(pilot, form, "endpoint", "acme.atlassian.net")
+        await type_into(pilot, form, "project", "1X")
+        await type_into(pilot, form, "username", "me@example.com")
+        await pilot.click("#save")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

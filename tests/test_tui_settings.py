@@ -187,3 +187,32 @@ async def test_broken_jira_json_is_reported_not_overwritten():
         await pilot.pause()
         assert "invalid JSON" in str(screen.query_one("#settings-status").render())
         assert paths.jira_config_path().read_text(encoding="utf-8") == "{oops"
+
+
+def test_snapshot_settings_empty(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await open_settings(app, pilot)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+def test_snapshot_settings_service_account_saved(snap_compare):
+    config.save_jira_connection(
+        config.JiraConnection(
+            enabled=True,
+            base_url="https://acme.atlassian.net",
+            cloud_id="0f0e0d0c-1111-4222-8333-444455556666",
+            email="bot@serviceaccount.atlassian.com",
+            api_token="scoped-token-abcd",
+        )
+    )
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        screen = await open_settings(app, pilot)
+        set_value(screen, "base_url", "http://acme.atlassian.net")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)

@@ -169,3 +169,55 @@ def test_format_duration():
     assert format_duration(4.4) == "4s"
     assert format_duration(185) == "3m 05s"
     assert format_duration(3720) == "1h 02m"
+
+
+def finished_controller(app) -> SyncController:
+    """A controller holding two finished jobs with fixed logs (stable snapshots)."""
+    from indexer.sync import SyncSummary
+    from tui.sync_controller import SyncJob
+
+    controller = SyncController(app)
+    ok = SyncJob(name="alpha", phase="ok", done=2500, total=2500, started=0.0, finished=42.0)
+    ok.summary = SyncSummary(
+        "alpha", issues=2500, comments=9120, attachments=312, deleted=3, seconds=42.0
+    )
+    ok.log = [
+        "10:00:00 sync started (incremental)",
+        "10:00:01 listing issues",
+        "10:00:02 fetching 2,500 new or changed issues",
+        "10:00:42 done in 42s: 2,500 issues, 9,120 comments, 312 attachments written, 3 deleted",
+    ]
+    bad = SyncJob(name="beta 日本語 🚀", phase="error", started=0.0, finished=1.0)
+    bad.summary = SyncSummary(
+        "beta 日本語 🚀",
+        status="error",
+        error="Jira refused the credentials (401): check the e-mail and API token",
+        seconds=1.0,
+    )
+    bad.log = [
+        "10:00:00 sync started (incremental)",
+        "10:00:01 error: Jira refused the credentials (401): check the e-mail and API token",
+    ]
+    controller.jobs = {"alpha": ok, bad.name: bad}
+    return install_controller(app, controller)
+
+
+def test_snapshot_sync_monitor_finished(snap_compare):
+    app = JiradexApp()
+    finished_controller(app)
+
+    async def run_before(pilot):
+        app.go("sync")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+def test_snapshot_sync_monitor_empty(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        app.go("sync")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)

@@ -83,6 +83,13 @@ def load_rows(store_factory=None) -> list[Row]:
         store.close()
 
 
+def _ago(stamp: str | None) -> str:
+    age = relative_age(stamp)
+    if not age:
+        return "never"
+    return "just now" if age == "now" else f"{age} ago"
+
+
 class DatasourcesScreen(Screen):
     """List, add, edit, test, enable/disable, delete and sync datasources."""
 
@@ -187,13 +194,13 @@ class DatasourcesScreen(Screen):
         ds, stats = row.ds, row.stats
         enabled = Text("yes", style="green") if ds.enabled else Text("no", style="dim")
         every = ds.interval if ds.sync_enabled else Text(f"{ds.interval} (off)", style="dim")
-        last = relative_age(stats.get("last_sync"))
+        last = _ago(stats.get("last_sync"))
         return [
             fit(ds.name, 28),
             ds.project_key,
             enabled,
             every,
-            f"{last} ago" if last and last != "now" else (last or "never"),
+            last,
             Text(f"{stats.get('issues', 0):,}", justify="right"),
             Text(f"{stats.get('comments', 0):,}", justify="right"),
             Text(f"{stats.get('attachments', 0):,}", justify="right"),
@@ -262,13 +269,14 @@ class DatasourcesScreen(Screen):
         if run is not None:
             took = format_duration(run.get("seconds")) if run.get("seconds") is not None else "—"
             text.append(
-                f"Last run {run.get('status')} at {run.get('finished') or run.get('started')} "
-                f"({run.get('issues') or 0:,} issues written, {took})\n"
+                f"Last run: {run.get('status')}, {_ago(run.get('finished') or run.get('started'))}"
+                f" ({run.get('issues') or 0:,} issues written in {took})\n"
             )
             if run.get("error"):
                 text.append(f"  {run['error']}\n", style="red")
         if ds.name in self._tests:
             text.append_text(self._tests[ds.name])
+        text.rstrip()
         details.update(text)
 
     # ------------------------------------------------------------------ sync events

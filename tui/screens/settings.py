@@ -72,7 +72,9 @@ class SettingsScreen(Screen):
     SettingsScreen #settings-body { padding: 0 2; }
     SettingsScreen #settings-intro { color: $text-muted; height: auto; margin: 1 0; }
     SettingsScreen .setting-row { height: auto; }
-    SettingsScreen .setting-row Label { width: 16; padding: 1 1 0 0; text-align: right; }
+    SettingsScreen .setting-row { margin-bottom: 1; }
+    SettingsScreen .setting-row Label { width: 16; padding: 0 1 0 0; text-align: right; }
+    SettingsScreen #enabled-row Label { padding: 1 1 0 0; }
     SettingsScreen #enabled { margin: 0 0; }
     SettingsScreen RadioSet { width: auto; border: none; }
     SettingsScreen #cloud-row { height: auto; }
@@ -94,12 +96,12 @@ class SettingsScreen(Screen):
         yield Header()
         with VerticalScroll(id="settings-body"):
             yield Static(INTRO, id="settings-intro")
-            with Horizontal(classes="setting-row"):
+            with Horizontal(classes="setting-row", id="enabled-row"):
                 yield Label("Enabled")
                 yield Switch(id="enabled")
             with Horizontal(classes="setting-row"):
                 yield Label("Account type")
-                with RadioSet(id="account"):
+                with RadioSet(id="account", compact=True):
                     yield RadioButton("Personal (e-mail + API token)", id="personal", value=True)
                     yield RadioButton(
                         "Service account (scoped token via api.atlassian.com)", id="service"
@@ -122,7 +124,7 @@ class SettingsScreen(Screen):
                         validators=[ConfigRule(config.validate_cloud_id)],
                     ),
                 )
-                yield Button("Fetch", id="fetch")
+                yield Button("Fetch", id="fetch", compact=True)
             yield FormField("E-mail", Input(id="email", placeholder="you@example.com"))
             yield FormField(
                 "API token",
@@ -136,9 +138,9 @@ class SettingsScreen(Screen):
             yield Static("", id="env-note")
             yield Static("", id="settings-status")
             with Horizontal(id="settings-buttons"):
-                yield Button("Test connection", id="test")
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Disconnect", id="disconnect", variant="error")
+                yield Button("Test connection", id="test", compact=True)
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Disconnect", id="disconnect", variant="error", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -154,7 +156,7 @@ class SettingsScreen(Screen):
             self.saved = config.JiraConnection()
             self._status(one_line(exc), error=True)
         else:
-            self._status("Not connected yet" if not self.saved.configured else "")
+            self._status(self._describe_saved())
         conn = self.saved
         self.query_one("#enabled", Switch).value = conn.enabled if conn.configured else True
         service = bool(conn.cloud_id)
@@ -174,6 +176,15 @@ class SettingsScreen(Screen):
             self.field(name).show_error(None)
         self._show_account()
         self._show_env()
+
+    def _describe_saved(self) -> str:
+        conn = self.saved
+        if not conn.configured:
+            return "Not connected yet"
+        state = "enabled" if conn.enabled else "switched off"
+        mode = "service account" if conn.cloud_id else "personal account"
+        missing = "; missing: " + ", ".join(conn.problems()) if conn.problems() else ""
+        return f"Saved connection ({mode}, {state}){missing}"
 
     def field(self, name: str) -> FormField:
         return self.query_one(f"#field-{name}", FormField)
@@ -266,7 +277,7 @@ class SettingsScreen(Screen):
             self._status(one_line(exc), error=True)
             return
         self.reload()
-        self._status(f"Saved to {self._path()} (readable only by you)")
+        self._status(f"Saved to {self._path()} (readable only by you); in use from now on")
         self.notify("Jira connection saved")
         self.app.post_message(ConfigChanged())
 

@@ -30,7 +30,6 @@ class SyncMonitorScreen(Screen):
     TITLE = "Sync monitor"
     BINDINGS = keymap.bindings("sync")
     DEFAULT_CSS = """
-    SyncMonitorScreen #sync-summary { height: 1; padding: 0 1; background: $panel; }
     SyncMonitorScreen #sync-rows { height: auto; max-height: 60%; padding: 1 1 0 1; }
     SyncMonitorScreen #sync-empty { padding: 1 2; color: $text-muted; }
     SyncMonitorScreen #sync-log {
@@ -44,6 +43,7 @@ class SyncMonitorScreen(Screen):
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self._rows: dict[str, SyncRow] = {}
+        self._replayed = False
 
     @property
     def controller(self) -> SyncController:
@@ -51,7 +51,6 @@ class SyncMonitorScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="sync-summary")
         with VerticalScroll(id="sync-rows"):
             yield Static(EMPTY_TEXT, id="sync-empty")
         log = RichLog(id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000)
@@ -62,13 +61,22 @@ class SyncMonitorScreen(Screen):
     def on_mount(self) -> None:
         controller = self.controller
         controller.subscribe(self)
-        log = self.query_one(RichLog)
         for job in controller.jobs.values():
             self._row_for(job)
-            for line in job.log:
-                log.write(self._log_text(job, line))
+        # Replay earlier lines once the log has its real width (it wraps on write).
+        self.call_after_refresh(self._replay_log)
         self._update_summary()
         self.set_interval(1.0, self._tick)
+
+    def _replay_log(self) -> None:
+        log = self.query_one(RichLog)
+        lines = sorted(
+            ((line, job) for job in self.controller.jobs.values() for line in job.log),
+            key=lambda item: item[0][:8],  # HH:MM:SS, stable for equal stamps
+        )
+        for line, job in lines:
+            log.write(self._log_text(job, line), expand=True)
+        self._replayed = True
 
     def on_unmount(self) -> None:
         self.controller.unsubscribe(self)
@@ -89,7 +97,8 @@ class SyncMonitorScreen(Screen):
         self._update_summary()
 
     def on_sync_controller_logged(self, message: SyncController.Logged) -> None:
-        self.query_one(RichLog).write(self._log_text(message.job, message.line))
+        if self._replayed:  # before that, the replay will show the line
+            self.query_one(RichLog).write(self._log_text(message.job, message.line), expand=True)
 
     def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
         self._row_for(message.job).refresh_job(message.job)
@@ -166,7 +175,6 @@ class SyncMonitorScreen(Screen):
                 "cancelled": "cancelled",
             }
             text = " · ".join(f"{n} {labels[s]}" for s, n in counts.items() if n)
-        self.query_one("#sync-summary", Static).update(Text(text))
         self.sub_title = text
 
     @staticmethod

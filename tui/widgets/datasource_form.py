@@ -55,9 +55,10 @@ class FormField(Vertical):
     """A label, an input, and the one-line error under it."""
 
     DEFAULT_CSS = """
-    FormField { height: auto; }
+    FormField { height: auto; margin-bottom: 1; }
     FormField > Horizontal { height: auto; }
-    FormField Label.field-label { width: 16; padding: 1 1 0 0; text-align: right; }
+    FormField Label.field-label { width: 16; padding: 0 1 0 0; text-align: right; }
+    FormField Input.-invalid { background: $error 25%; }
     FormField Input { width: 1fr; }
     FormField .field-hint { margin-left: 16; color: $text-muted; height: auto; padding: 0 1; }
     FormField .field-error { margin-left: 16; color: $error; height: auto; padding: 0 1; }
@@ -66,6 +67,7 @@ class FormField(Vertical):
     def __init__(self, label: str, field_input: Input, hint: str = "") -> None:
         super().__init__(id=f"field-{field_input.id}")
         self.label = label
+        field_input.compact = True  # one line per field: the whole form fits 24 rows
         self.input = field_input
         self.hint = hint
 
@@ -189,7 +191,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         token_hint = (
             f"saved token {secrets.mask(ds.token)} is kept when this stays empty"
             if ds and ds.token
-            else "Cloud: the account's API token (with e-mail); Data Center: a personal access token"
+            else "Cloud: API token (with the e-mail) · Data Center: personal access token"
         )
         with Vertical(id="form-dialog"):
             yield Static(title, id="form-title")
@@ -264,17 +266,29 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                     ),
                 )
                 with Horizontal(classes="checks"):
-                    yield Checkbox("Comments", ds.index_comments if ds else True, id="comments")
                     yield Checkbox(
-                        "Attachments", ds.index_attachments if ds else False, id="attachments"
+                        "Comments", ds.index_comments if ds else True, id="comments", compact=True
                     )
-                    yield Checkbox("Enabled", ds.enabled if ds else True, id="enabled")
-                    yield Checkbox("Auto sync", ds.sync_enabled if ds else True, id="sync_enabled")
+                    yield Checkbox(
+                        "Attachments",
+                        ds.index_attachments if ds else False,
+                        id="attachments",
+                        compact=True,
+                    )
+                    yield Checkbox(
+                        "Enabled", ds.enabled if ds else True, id="enabled", compact=True
+                    )
+                    yield Checkbox(
+                        "Auto sync",
+                        ds.sync_enabled if ds else True,
+                        id="sync_enabled",
+                        compact=True,
+                    )
             yield Static("", id="form-status")
             with Horizontal(id="form-buttons"):
-                yield Button("Test connection", id="test")
-                yield Button("Save", id="save", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Test connection", id="test", compact=True)
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         first = "endpoint" if self.existing else "name"
@@ -460,10 +474,10 @@ class ConfirmScreen(ModalScreen[dict | None]):
         with Vertical(id="confirm-dialog"):
             yield Static(Text(self.text), id="confirm-text")
             if self.checkbox:
-                yield Checkbox(self.checkbox, True, id="confirm-check")
+                yield Checkbox(self.checkbox, True, id="confirm-check", compact=True)
             with Horizontal(id="confirm-buttons"):
-                yield Button("Cancel", id="no")
-                yield Button(self.confirm_label, id="yes", variant="error")
+                yield Button("Cancel", id="no", compact=True)
+                yield Button(self.confirm_label, id="yes", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
