@@ -76,6 +76,33 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     "help": [
         KeySpec("jiradex.help.close", "escape,q,f1", "close", "Close"),
     ],
+    # Datasources, sync monitor and settings (owned by the TUI-B screens).
+    "datasources": [
+        KeySpec("jiradex.datasources.add", "a", "add", "Add"),
+        KeySpec("jiradex.datasources.edit", "e", "edit", "Edit"),
+        KeySpec("jiradex.datasources.toggle", "space", "toggle_enabled", "Enable/disable"),
+        KeySpec("jiradex.datasources.test", "t", "test", "Test"),
+        KeySpec("jiradex.datasources.sync", "s", "sync_now", "Sync now"),
+        KeySpec("jiradex.datasources.full_sync", "S", "sync_now(True)", "Full sync", show=False),
+        KeySpec("jiradex.datasources.delete", "delete,x", "delete", "Delete"),
+        KeySpec("jiradex.datasources.refresh", "r", "refresh", "Refresh", show=False),
+    ],
+    "sync": [
+        KeySpec("jiradex.sync.all", "s", "sync_all", "Sync all"),
+        KeySpec("jiradex.sync.full", "S", "sync_all(True)", "Full sync"),
+        KeySpec("jiradex.sync.cancel", "c", "cancel", "Cancel"),
+        KeySpec("jiradex.sync.cancel_all", "C", "cancel_all", "Cancel all"),
+        KeySpec("jiradex.sync.clear", "x", "clear_finished", "Clear finished"),
+    ],
+    "settings": [
+        KeySpec("jiradex.settings.save", "ctrl+s", "save", "Save", priority=True),
+        KeySpec("jiradex.settings.test", "ctrl+t", "test", "Test connection", priority=True),
+    ],
+    "datasource_form": [
+        KeySpec("jiradex.datasource_form.save", "ctrl+s", "save", "Save", priority=True),
+        KeySpec("jiradex.datasource_form.test", "ctrl+t", "test", "Test", priority=True),
+        KeySpec("jiradex.datasource_form.cancel", "escape", "cancel", "Cancel"),
+    ],
 }
 
 
