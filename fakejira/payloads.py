@@ -8,6 +8,7 @@ timestamps are written in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 from dataclasses import dataclass
@@ -87,15 +88,19 @@ class Site:
 
 
 def ts(ms: int, tz: ZoneInfo) -> str:
-    """Jira's timestamp form: 2022-12-08T02:22:18.889-0800, in the user's zone."""
-    dt = datetime.fromtimestamp(ms / 1000, tz)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}" + dt.strftime("%z")
+    """Jira's timestamp form: 2022-12-08T02:22:18.889-0800, in the user's zone.
+
+    Built from isoformat (several times faster than two strftime calls: the sync
+    benchmarks render millions of these); the offset loses its colon as with %z."""
+    s = datetime.fromtimestamp(ms // 1000, tz).isoformat()
+    return f"{s[:19]}.{ms % 1000:03d}{s[19:].replace(':', '')}"
 
 
 def error(*messages: str, errors: dict | None = None) -> dict:
     return {"errorMessages": list(messages), "errors": errors or {}}
 
 
+@functools.cache
 def _account_id(idx: int) -> str:
     digest = hashlib.md5(USERS[idx][1].encode()).hexdigest()
     return (
@@ -105,9 +110,26 @@ def _account_id(idx: int) -> str:
     )
 
 
+# Rendered people per (site shape, user index): a bulkfetch page names the same ten
+# people hundreds of times. Callers get a shallow copy (myself() adds keys).
+_USER_BEANS: dict[tuple, dict] = {}
+
+
 def user(site: Site, idx: int | None) -> dict | None:
     if idx is None:
         return None
+    if idx == ME:
+        return _user(site, idx)
+    key = (site.api, site.cloud, site.tz.key, idx)
+    bean = _USER_BEANS.get(key)
+    if bean is None:
+        if len(_USER_BEANS) > 4096:
+            _USER_BEANS.clear()
+        bean = _USER_BEANS[key] = _user(site, idx)
+    return dict(bean)
+
+
+def _user(site: Site, idx: int) -> dict:
     if idx == ME:
         display, name, email, acct, key = (site.me.display_name, site.me.name, site.me.email,
                                            site.me.account_id, site.me.key)  # fmt: skip
