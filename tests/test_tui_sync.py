@@ -127,6 +127,24 @@ async def test_cancel_stops_between_batches_and_keeps_written_issues():
 
 
 @run_async
+async def test_sync_started_while_monitor_is_shown():
+    add("late")
+    client = FakeJiraClient(60)
+    app = app_with({"late": client})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.go("sync")
+        await pilot.pause()
+        monitor = app.mode_screen("sync")
+        await pilot.press("s")  # sync every enabled datasource from the monitor itself
+        await wait_for(pilot, lambda: "late" in monitor.controller.jobs)
+        await wait_for(pilot, lambda: not monitor.controller.jobs["late"].running)
+        await pilot.pause()
+        (row,) = monitor.query(SyncRow)
+        assert row.job.summary.issues == 60
+        assert "60 issues" in str(row.query_one(".sync-stats").render())
+
+
+@run_async
 async def test_cancel_with_nothing_running_says_so():
     app = app_with({})
     async with app.run_test(size=(120, 40)) as pilot:

@@ -42,6 +42,7 @@ class SyncRow(Vertical, can_focus=True):
     def __init__(self, job: SyncJob) -> None:
         super().__init__(id=None, classes="sync-row")
         self.job = job
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="sync-head"):
@@ -52,11 +53,14 @@ class SyncRow(Vertical, can_focus=True):
         yield Static(classes="sync-error")
 
     def on_mount(self) -> None:
+        self._ready = True
         self.refresh_job(self.job)
 
     def refresh_job(self, job: SyncJob) -> None:
         """Redraw from the job's current state (called on every Updated message)."""
         self.job = job
+        if not self._ready:
+            return  # on_mount draws it, once the children exist
         name = Text(job.name)
         name.append(f"  ·  {job.phase_label}", style="not bold")
         if job.full:
