@@ -306,16 +306,16 @@ def fast_client(ds: Datasource, transport: FaultTransport | None = None, **optio
     return client
 
 
-def replay_vcr(allow_repeats: bool = True) -> vcr.VCR:
-    """A replay-only VCR (used by the subprocess runner of the crash tests)."""
+def replay_cassette(name: str, allow_repeats: bool = True):
+    """Replay-only use of a cassette (the subprocess runner of the crash and
+    concurrency tests): a request the cassette does not hold fails."""
     return vcr.VCR(
         cassette_library_dir=str(CASSETTE_ROOT),
         record_mode="none",
         filter_headers=FILTERED_HEADERS,
         match_on=["method", "scheme", "host", "port", "path", "query", "body"],
         decode_compressed_response=True,
-        allow_playback_repeats=allow_repeats,
-    )
+    ).use_cassette(name, allow_playback_repeats=allow_repeats)
 
 
 def origin_of(url: str) -> tuple[str, str, int | None]:

@@ -131,9 +131,9 @@ def main() -> None:
     if cassette is None:
         cli.main(args)
         return
-    from replay_helpers import replay_vcr
+    from replay_helpers import replay_cassette
 
-    with replay_vcr(allow_repeats=True).use_cassette(cassette):
+    with replay_cassette(cassette, allow_repeats=True):
         cli.main(args)
 
 
