@@ -137,6 +137,15 @@ def user_name(user: Any) -> str:
 
 def to_utc_iso(value: Any) -> str:
     """Jira timestamp ('2022-12-08T02:22:18.889-0800') -> '2022-12-08T10:22:18.889Z'."""
+    if type(value) is str and len(value) == 28 and value[10] == "T" and value[23] in "+-":
+        # Jira's own form (every created/updated of every issue and comment): parse
+        # and print it without the slower general path and strftime.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
     moment = parse_jira_time(value)
     if moment is None:
         return ""

@@ -187,7 +187,7 @@ def cjk_terms(text: str) -> str:
     """Index text for the `cjk` column: bigrams of every CJK run, then its last
     character alone (a one-character query matches as a prefix of the bigrams),
     and the non-CJK parts of tokens that mix scripts (`API服务器` -> `API`)."""
-    if not text or not CJK_RUN.search(text):
+    if not text or text.isascii() or not CJK_RUN.search(text):  # isascii: a fast no
         return ""
     out: list[str] = []
     for run in CJK_RUN.findall(text):
@@ -196,7 +196,7 @@ def cjk_terms(text: str) -> str:
             out.append(run[-1])
         out.append("|")  # keeps phrases from spanning two runs
     for token in _MIXED_TOKEN.findall(text):
-        if CJK_RUN.search(token):
+        if not token.isascii() and CJK_RUN.search(token):
             out.extend(part for part in CJK_RUN.split(token) if part)
     return " ".join(out)
 

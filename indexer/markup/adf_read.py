@@ -106,6 +106,26 @@ def format_timestamp(value: Any) -> str:
 # ---------------------------------------------------------------------------
 # Leaf rendering shared by both outputs
 
+# The kinds `_leaf_text` knows (it returns None for every other kind).
+_LEAF_TYPES = frozenset(
+    {
+        "text",
+        "hardBreak",
+        "mention",
+        "emoji",
+        "inlineCard",
+        "blockCard",
+        "embedCard",
+        "status",
+        "date",
+        "media",
+        "mediaInline",
+        "placeholder",
+        "inlineExtension",
+        "extension",
+    }
+)
+
 
 def _leaf_text(node: dict, kind: str, markdown: bool) -> str | None:
     """Text for nodes that carry their words in attrs; None when the node is not such a leaf."""
@@ -173,24 +193,36 @@ def _text(doc: Any) -> str:
     stack: list[Any] = [doc]
     while stack:
         item = stack.pop()
-        if item is _LEAVE_CELL:
+        if type(item) is dict:  # the common case first: this loop runs per node of every text
+            kind = item.get("type")
+            if kind == "text":
+                text = item.get("text")
+                if type(text) is str and not item.get("marks"):
+                    out.append(text)
+                else:
+                    out.append(_plain_text_node(item))
+                continue
+            if not isinstance(kind, str):
+                kind = ""
+        elif item is _LEAVE_CELL:
             cell_depth -= 1
             out.append("\x1f")
             continue
-        if isinstance(item, _Emit):
+        elif isinstance(item, _Emit):
             out.append(item if not cell_depth else item.replace("\n", " "))
             continue
-        if isinstance(item, list):
+        elif isinstance(item, list):
             stack.extend(reversed(item))
             continue
-        if not isinstance(item, dict):
-            continue
-        kind = _kind(item)
-        if kind == "text":
-            out.append(_plain_text_node(item))
+        elif isinstance(item, dict):
+            kind = _kind(item)
+            if kind == "text":
+                out.append(_plain_text_node(item))
+                continue
+        else:
             continue
         block_sep = " " if cell_depth else "\n"
-        leaf = _leaf_text(item, kind, markdown=False)
+        leaf = _leaf_text(item, kind, markdown=False) if kind in _LEAF_TYPES else None
         if kind in ("blockCard", "embedCard", "inlineCard"):
             sep = " " if kind == "inlineCard" else block_sep
             out.append(sep + (leaf or "") + sep)
@@ -237,6 +269,10 @@ def _tidy_line(line: str) -> str:
 
 
 def _tidy_text(text: str) -> str:
+    if "\x1f" not in text:  # no table: every line only loses its trailing blanks
+        return "\n".join(
+            line for line in (raw.rstrip() for raw in text.split("\n")) if line
+        ).strip()
     lines = (_tidy_line(line) for line in text.split("\n"))
     return "\n".join(line for line in lines if line.strip()).strip()
 
@@ -371,6 +407,11 @@ class _MarkdownRenderer:
         opened and closed across node boundaries instead of per node: ``**a*b***`` rather
         than ``**a*****b***``, which CommonMark would misread.
         """
+        plain = _plain_run(nodes)
+        if plain is not None:
+            while plain.endswith("\\\n"):
+                plain = plain[:-2]
+            return plain
         items = [n for n in nodes if isinstance(n, dict)]
         out: list[str] = []
         i = 0
@@ -648,6 +689,22 @@ def _merge_code(group: list) -> list:
         else:
             merged.append(node)
     return merged
+
+
+def _plain_run(nodes: list) -> str | None:
+    """Markdown of a run of text nodes without marks (most paragraphs), or None when a
+    node has marks or is not text: what `marked` makes of such a run, without its
+    bookkeeping."""
+    parts = []
+    for node in nodes:
+        if type(node) is not dict or node.get("type") != "text" or node.get("marks"):
+            return None
+        raw = node.get("text")
+        if not isinstance(raw, str):
+            return None
+        if raw:
+            parts.append(escape_markdown(raw) if raw.strip() else raw)
+    return "".join(parts)
 
 
 def _link_href(node: Any) -> str:
