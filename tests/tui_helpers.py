@@ -81,14 +81,22 @@ def fill_index(records: list[dict] | None = None) -> None:
 
 
 async def settle(pilot, app, seconds: float = 0.08) -> None:
-    """Let debounce timers fire and thread workers finish and report back."""
+    """Let debounce timers fire and thread workers finish and report back.
+
+    Waits until no worker is pending or running and the screen has no search
+    waiting on its debounce timer, twice in a row (a finishing worker may start
+    another, e.g. results -> preview), so a loaded machine only makes it slower.
+    """
     from textual.worker import WorkerState
 
     await pilot.pause(seconds)
-    for _ in range(500):
-        busy = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-        if not busy:
+    quiet = 0
+    for _ in range(1000):
+        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
+        busy = busy or getattr(app.screen, "search_pending", False)
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 2:
             break
-        await pilot.pause(0.02)
-    await pilot.pause()
+        await pilot.pause(0.03)
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()

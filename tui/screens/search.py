@@ -70,6 +70,7 @@ class SearchScreen(Screen):
         self._datasource_count = 0
         self.last_search_ms: float | None = None
         self._keep_cursor = False
+        self.search_pending = True  # a search is waiting (the first one runs after mount)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,11 +153,14 @@ class SearchScreen(Screen):
         self._generation += 1
         generation = self._generation
         if delay <= 0:
-            self._search(self.query_text, generation)
+            self._start_search(generation)
         else:
-            self._debounce = self.set_timer(
-                delay, lambda: self._search(self.query_text, generation)
-            )
+            self.search_pending = True
+            self._debounce = self.set_timer(delay, lambda: self._start_search(generation))
+
+    def _start_search(self, generation: int) -> None:
+        self.search_pending = False
+        self._search(self.query_text, generation)
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def _search(self, query: str, generation: int) -> None:
