@@ -61,7 +61,7 @@ def normalize_issue(
         record["comments"] = comments
     if attachments is not None:
         record["attachments"] = attachments
-    return record
+    return _utf8(record)
 
 
 def _without_comment_bodies(raw: dict[str, Any]) -> dict[str, Any]:
@@ -79,14 +79,16 @@ def _without_comment_bodies(raw: dict[str, Any]) -> dict[str, Any]:
 
 def normalize_comment(raw: dict[str, Any]) -> dict[str, Any]:
     raw = _as_dict(raw)
-    return {
-        "id": _as_str(raw.get("id")),
-        "author": user_name(raw.get("author")),
-        "created": to_utc_iso(raw.get("created")),
-        "updated": to_utc_iso(raw.get("updated") or raw.get("created")),
-        "body": _cap(to_markdown(raw.get("body"))),
-        "body_text": _cap(to_text(raw.get("body"))),
-    }
+    return _utf8(
+        {
+            "id": _as_str(raw.get("id")),
+            "author": user_name(raw.get("author")),
+            "created": to_utc_iso(raw.get("created")),
+            "updated": to_utc_iso(raw.get("updated") or raw.get("created")),
+            "body": _cap(to_markdown(raw.get("body"))),
+            "body_text": _cap(to_text(raw.get("body"))),
+        }
+    )
 
 
 def attachment_metadata(raw: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +138,15 @@ def user_name(user: Any) -> str:
 
 
 def to_utc_iso(value: Any) -> str:
-    """Jira timestamp ('2022-12-08T02:22:18.889-0800') -> '2022-12-08T10:22:18.889Z'."""
+    """Jira timestamp ('2022-12-08T02:22:18.889-0800') -> '2022-12-08T10:22:18.889Z';
+    '' for no date, garbage, or a date UTC cannot hold (year 1 with a +05:00 offset)."""
+    try:
+        return _to_utc_iso(value)
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _to_utc_iso(value: Any) -> str:
     if type(value) is str and len(value) == 28 and value[10] == "T" and value[23] in "+-":
         # Jira's own form (every created/updated of every issue and comment): parse
         # and print it without the slower general path and strftime.
@@ -156,7 +166,10 @@ def to_utc_iso(value: Any) -> str:
 
 def parse_jira_time(value: Any) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):  # an epoch out of any calendar
+            return None
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -177,6 +190,19 @@ def parse_jira_time(value: Any) -> datetime | None:
 def epoch_ms(iso_utc: str) -> int | None:
     moment = parse_jira_time(iso_utc)
     return int(moment.timestamp() * 1000) if moment else None
+
+
+def _utf8(record: dict[str, Any]) -> dict[str, Any]:
+    """Replace lone surrogates in the record's texts: Jira cuts an emoji in half when
+    it truncates a long summary, JSON escapes carry the half through, and SQLite
+    cannot store it (one such issue failed every sync of its datasource)."""
+    for name, value in record.items():
+        if type(value) is str and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                record[name] = value.encode("utf-8", "replace").decode("utf-8")
+    return record
 
 
 def _cap(text: str) -> str:

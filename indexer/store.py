@@ -212,7 +212,8 @@ def encode_raw(raw: Any) -> bytes | None:
     text = (
         raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
     )
-    return zlib.compress(text.encode("utf-8"), 1)
+    # backslashreplace: a lone surrogate (half an emoji) becomes its JSON escape again.
+    return zlib.compress(text.encode("utf-8", "backslashreplace"), 1)
 
 
 def decode_raw(blob: Any) -> Any:
