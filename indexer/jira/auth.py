@@ -96,6 +96,9 @@ class JiraAuth:
 
     def __post_init__(self) -> None:
         secrets.register(self.token)
+        if self.token and self.username:  # a server or proxy may echo the Basic header
+            pair = f"{self.username}:{self.token}".encode()
+            secrets.register(base64.b64encode(pair).decode("ascii"))
         if self.mode == "service_account" and not self.username:
             raise ConfigError(
                 "A service account needs its e-mail address as the username "
