@@ -230,7 +230,8 @@ def pick_queries(conn: sqlite3.Connection, n_docs: int, per_class: int) -> dict[
         found = sorted(w for w in words if lo * n_docs <= df[w] <= hi * n_docs)
         return found
 
-    rare = band(2 / n_docs, 30 / n_docs)
+    # Rare: identifiers and tail words found in a handful of issues.
+    rare = sorted(w for w, d in df.items() if 2 <= d <= 30 and w.isalnum() and len(w) >= 4)
     common = band(0.2, 0.45)
     stop = band(0.9, 1.0)
     mid = band(0.01, 0.2)
@@ -397,8 +398,12 @@ def main() -> None:
     if args.only:
         keep = set(args.only.split(","))
         classes = {k: v for k, v in classes.items() if k in keep}
+    classes = {k: v for k, v in classes.items() if v}
     print(f"\n{n_docs:,} issues; {args.queries} queries per class, {args.repeat} runs each")
     for name, queries in classes.items():
+        if not queries:
+            print(f"  {name:<14} (no query of this class in this index)")
+            continue
         sample = queries[0]
         words = [w for w in sample.lower().replace('"', " ").split() if w in df]
         dfs = ", ".join(f"{w}:{df[w]:,}" for w in words[:2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,11 @@ from indexer.store import CJK_RUN, Store
 HIGHLIGHT_START = "[["
 HIGHLIGHT_END = "]]"
 ELLIPSIS = "…"
-SNIPPET_TOKENS = 14
 MAX_LIMIT = 1000
+# Rank every match with bm25 up to this many matching issues; above it, rank in
+# tiers among the RECENT_POOL most recently indexed matches (see _ranked).
+EXACT_MAX = 1000
+RECENT_POOL = 200
 SORTS = ("relevance", "updated")
 
 # bm25 column weights of issue_fts (summary, tags, description, comments, attachments, cjk):
@@ -121,7 +125,7 @@ def _search(
     match = text_query.full_match()
     scored: list[tuple[int, float]] = []
     if match:
-        scored = _ranked(conn, match, where, params, limit + len(key_rowids), sort)
+        scored = _ranked(conn, text_query, where, params, limit + len(key_rowids), sort)
     elif text_query.excluded or parsed.filters:
         scored = _filtered(conn, text_query.exclude_match(), where, params, limit)
     top = max((s for _, s in scored), default=0.0)
@@ -152,7 +156,8 @@ def _text_query(parsed: ParsedQuery) -> ParsedQuery:
 def _key_rowids(conn: sqlite3.Connection, keys: list[str], where: str, params: list) -> list[int]:
     rowids = []
     for key in keys:
-        sql = "SELECT i.rowid FROM issues i WHERE i.key = ?"
+        # COLLATE NOCASE so the issues_key index serves it (keys are stored upper-case).
+        sql = "SELECT i.rowid FROM issues i WHERE i.key = ? COLLATE NOCASE"
         if where:
             sql += f" AND {where}"
         sql += " ORDER BY i.updated DESC"
@@ -161,9 +166,47 @@ def _key_rowids(conn: sqlite3.Connection, keys: list[str], where: str, params: l
 
 
 def _ranked(
+    conn: sqlite3.Connection,
+    query: ParsedQuery,
+    where: str,
+    params: list,
+    limit: int,
+    sort: str,
+) -> list[tuple[int, float]]:
+    """(rowid, score) best first; higher scores are better.
+
+    Up to EXACT_MAX matching issues, every match is scored with bm25 (the summary
+    weighted above the body). Above that, bm25 has to score every match and read
+    each word's whole posting list for its IDF (about a second for a word found in
+    every issue of 300k), so a huge match set is ranked in tiers instead: issues
+    with all the words in the summary first, then the others, each newest first,
+    looking only at the most recently indexed matches (see _recent)."""
+    match = query.full_match()
+    assert match is not None
+    if _newest_beyond(conn, "issue_fts", match, EXACT_MAX) is None:
+        return _exact(conn, match, where, params, limit, sort)
+    need = limit
+    out: list[tuple[int, float]] = []
+    seen: set[int] = set()
+    title = _title_match(query) if sort == "relevance" else None
+    if title is not None:
+        for n, rowid in enumerate(
+            _recent(conn, "title_fts", title, query.exclude_match(), where, params, need)
+        ):
+            seen.add(rowid)
+            out.append((rowid, round(2.0 - n / 10_000, 4)))
+    if len(out) < need:
+        rest = _recent(conn, "issue_fts", match, None, where, params, need + len(out))
+        base = 1.0 if title is not None else 2.0
+        for n, rowid in enumerate(r for r in rest if r not in seen):
+            out.append((rowid, round(base - n / 10_000, 4)))
+    return out[:need]
+
+
+def _exact(
     conn: sqlite3.Connection, match: str, where: str, params: list, limit: int, sort: str
 ) -> list[tuple[int, float]]:
-    """(rowid, score) best first; score is -bm25 so higher is better."""
+    """bm25 over every match (callers make sure there are not too many)."""
     order = "i.updated DESC" if sort == "updated" else "s"
     if not where and sort == "relevance":
         sql = f"SELECT rowid, {BM25} AS s FROM issue_fts WHERE issue_fts MATCH ? ORDER BY s LIMIT ?"
@@ -177,6 +220,80 @@ def _ranked(
         )
         rows = conn.execute(sql, [match, *params, limit])
     return [(rowid, round(-score, 4)) for rowid, score in rows]
+
+
+def _newest_beyond(conn: sqlite3.Connection, table: str, match: str, n: int) -> int | None:
+    """The rowid of the (n+1)-th newest match, or None when there are at most n.
+    Cheap: FTS5 walks its posting lists in rowid order without scoring anything."""
+    row = conn.execute(
+        f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        [match, n],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _recent(
+    conn: sqlite3.Connection,
+    table: str,
+    match: str,
+    exclude: str | None,
+    where: str,
+    params: list,
+    need: int,
+) -> list[int]:
+    """Up to `need` matching issues that pass the filters, most recently updated first,
+    chosen among the most recently indexed matches: the newest RECENT_POOL of them
+    (or, with filters, the first RECENT_POOL that pass, walking back in rowid order).
+    Sync writes issues oldest-updated first, so rowid order is close to age."""
+    conds = []
+    args: list = [match]
+    if where:
+        conds.append(where)
+        args.extend(params)
+    if exclude:
+        conds.append(
+            "NOT EXISTS (SELECT 1 FROM issue_fts WHERE issue_fts MATCH ? "
+            "AND issue_fts.rowid = i.rowid)"
+        )
+        args.append(exclude)
+    pool = max(RECENT_POOL, need)
+    if conds:
+        # Walk the matches newest first, join each to its issue, stop at `pool` hits.
+        sql = (
+            f"SELECT i.rowid, i.updated FROM {table} JOIN issues i ON i.rowid = {table}.rowid "
+            f"WHERE {table} MATCH ? AND {' AND '.join(conds)} "
+            f"ORDER BY {table}.rowid DESC LIMIT ?"
+        )
+    else:
+        sql = (
+            f"SELECT i.rowid, i.updated FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? "
+            "ORDER BY rowid DESC LIMIT ?) m JOIN issues i ON i.rowid = m.rowid"
+        )
+    rows = conn.execute(sql, [*args, pool]).fetchall()
+    rows.sort(key=lambda r: (r[1] or "", r[0]), reverse=True)
+    return [r[0] for r in rows[:need]]
+
+
+def _title_match(query: ParsedQuery) -> str | None:
+    """The positive words as a title_fts (summary + tags) expression, or None when a
+    word is limited to a body column or holds CJK text (title_fts has no cjk column)."""
+    parts = []
+    for group in query.groups:
+        exprs = []
+        for term in group:
+            if term.columns and term.columns != ("summary",):
+                return None
+            if CJK_RUN.search(term.text):
+                return None
+            expr = Term(term.text, term.prefix).fts()
+            if expr is None:
+                continue
+            exprs.append(f"summary : {expr}" if term.columns else expr)
+        if len(exprs) == 1:
+            parts.append(exprs[0])
+        elif exprs:
+            parts.append("(" + " OR ".join(exprs) + ")")
+    return " AND ".join(parts) if parts else None
 
 
 def _filtered(
@@ -201,6 +318,10 @@ def _filtered(
 def _hits(
     conn: sqlite3.Connection, order: list[tuple[int, float]], match: str | None, parsed: ParsedQuery
 ) -> list[SearchHit]:
+    """Issue rows and snippets for the ranked rowids. Snippets are cut in Python from
+    the indexed text (read by rowid, no MATCH): FTS5's snippet() would re-run the
+    query once per hit, which for a long prefix means re-merging its posting lists
+    twenty times."""
     rowids = [r for r, _ in order]
     marks = ",".join("?" * len(rowids))
     rows = {
@@ -209,28 +330,29 @@ def _hits(
             f"SELECT rowid, {', '.join(_HIT_FIELDS)} FROM issues WHERE rowid IN ({marks})", rowids
         )
     }
-    snippets: dict[int, tuple] = {}
-    if match:
-        s, e = HIGHLIGHT_START, HIGHLIGHT_END
-        sql = (
-            f"SELECT rowid, highlight(issue_fts, 0, '{s}', '{e}'), "
-            f"snippet(issue_fts, 1, '{s}', '{e}', '{ELLIPSIS}', {SNIPPET_TOKENS}), "
-            f"snippet(issue_fts, 2, '{s}', '{e}', '{ELLIPSIS}', {SNIPPET_TOKENS}), "
-            f"snippet(issue_fts, 3, '{s}', '{e}', '{ELLIPSIS}', {SNIPPET_TOKENS}), "
-            f"snippet(issue_fts, 4, '{s}', '{e}', '{ELLIPSIS}', {SNIPPET_TOKENS}), "
-            "comments, attachments "
-            f"FROM issue_fts WHERE issue_fts MATCH ? AND rowid IN ({marks})"
-        )
-        for row in conn.execute(sql, [match, *rowids]):
-            snippets[row[0]] = row[1:]
+    marker = _Marker(parsed) if match or parsed.keys else None
+    texts: dict[int, list[str]] = {}
+    if marker is not None and marker.pattern is not None:
+        for rowid, *cols in conn.execute(
+            f"SELECT rowid, summary, tags, description FROM issue_fts WHERE rowid IN ({marks})",
+            rowids,
+        ):
+            texts[rowid] = [c or "" for c in cols]
+        body = [r for r, cols in texts.items() if not any(marker.search(c) for c in cols)]
+        if body:
+            more = ",".join("?" * len(body))
+            for rowid, comments, attachments in conn.execute(
+                f"SELECT rowid, comments, attachments FROM issue_fts WHERE rowid IN ({more})",
+                body,
+            ):
+                texts[rowid] += [comments or "", attachments or ""]
     hits = []
-    words = parsed.words()
     for rowid, score in order:
         row = rows.get(rowid)
         if row is None:
             continue
         data = dict(zip(_HIT_FIELDS, row, strict=True))
-        snippet, matched = _snippet(data, snippets.get(rowid), words)
+        snippet, matched = _snippet(data, texts.get(rowid), marker)
         hits.append(
             SearchHit(
                 key=data["key"],
@@ -251,36 +373,106 @@ def _hits(
     return hits
 
 
-def _marked(text: str | None) -> bool:
-    return bool(text) and HIGHLIGHT_START in text
+_TOKEN = re.compile(r"[^\W_]+")  # a unicode61 token: a run of letters and digits
+_WORD_CHAR = r"[^\W_]"
+_NOT_WORD = r"[\W_]"
+_SCAN_CHARS = 200_000  # a snippet is looked for in the first 200k characters of a column
 
 
-def _snippet(data: dict, fts_row: tuple | None, words: list[str]) -> tuple[str, str]:
-    """The snippet to show and where the query matched (issue, comment, attachment)."""
+class _FoldTable(dict):
+    """str.translate table: lower case without diacritics, one character for one, so
+    positions in the folded text are positions in the original (like unicode61 with
+    remove_diacritics, near enough for highlighting)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        base = unicodedata.normalize("NFKD", char)[:1] or char
+        low = base.lower()[:1] or base
+        folded = low if not unicodedata.combining(low) else char
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def _fold(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_FOLD)
+
+
+class _Marker:
+    """Finds the query's words, prefixes, phrases and CJK runs in plain text."""
+
+    def __init__(self, parsed: ParsedQuery):
+        alternatives: list[str] = []
+        for group in parsed.groups:
+            for term in group:
+                tokens = _TOKEN.findall(_fold(CJK_RUN.sub(" ", term.text)))
+                if tokens:
+                    body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
+                    tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
+                    alternatives.append(f"(?<!{_WORD_CHAR}){body}{tail}")
+                alternatives.extend(re.escape(run) for run in CJK_RUN.findall(term.text))
+        # Longest first, so a phrase wins over its own first word.
+        alternatives.sort(key=len, reverse=True)
+        self.pattern = re.compile("|".join(alternatives)) if alternatives else None
+
+    def search(self, text: str) -> bool:
+        return (
+            bool(text)
+            and self.pattern is not None
+            and bool(self.pattern.search(_fold(text[:_SCAN_CHARS])))
+        )
+
+    def highlight(self, text: str, width: int = 170) -> str | None:
+        """A window of about `width` characters around the first match, every match
+        in it marked; None when nothing matches."""
+        if not text or self.pattern is None:
+            return None
+        text = text[:_SCAN_CHARS]
+        folded = _fold(text)
+        first = self.pattern.search(folded)
+        if first is None:
+            return None
+        start = 0 if first.start() < width // 3 else first.start() - width // 3
+        if start:
+            space = text.find(" ", start, first.start())
+            start = space + 1 if space >= 0 else start
+        end = min(len(text), max(start + width, first.end()))
+        if end < len(text):
+            space = text.rfind(" ", first.end(), end)
+            end = space if space > 0 else end
+        out: list[str] = []
+        at = start
+        for m in self.pattern.finditer(folded, start, end):
+            out.append(text[at : m.start()])
+            out.append(HIGHLIGHT_START + text[m.start() : m.end()] + HIGHLIGHT_END)
+            at = m.end()
+        out.append(text[at:end])
+        prefix = ELLIPSIS if start > 0 else ""
+        suffix = ELLIPSIS if end < len(text) else ""
+        return prefix + _tidy("".join(out)) + suffix
+
+
+def _snippet(data: dict, texts: list[str] | None, marker: _Marker | None) -> tuple[str, str]:
+    """The snippet to show and where the query matched (issue, comment, attachment):
+    the description if it holds a match, else the summary or labels, else a comment,
+    else an attachment; a hit by key or filter alone shows the start of the text."""
     description = data.get("description_text") or ""
-    if fts_row is None:  # key or filter hit: the start of the description
-        return _plain_snippet(description or data.get("summary") or ""), "issue"
-    summary, tags, desc, comments, attachments, comments_text, attachments_text = fts_row
-    if _marked(desc):
-        return _tidy(desc), "issue"
-    if _marked(summary) or _marked(tags):
-        return _tidy(summary if _marked(summary) else tags), "issue"
-    if _marked(comments):
-        return _tidy(comments), "comment"
-    if _marked(attachments):
-        return _tidy(attachments), "attachment"
-    # Matched through the CJK bigram column: find the words in the source texts.
-    cjk_words = [run for w in words for run in CJK_RUN.findall(w)]
-    for text, where in (
-        (data.get("summary") or "", "issue"),
-        (description, "issue"),
-        (comments_text or "", "comment"),
-        (attachments_text or "", "attachment"),
-    ):
-        found = _highlight_words(text, cjk_words)
+    fallback = _plain_snippet(description or data.get("summary") or ""), "issue"
+    if marker is None or not texts:
+        return fallback
+    summary, tags, desc = texts[0], texts[1], texts[2]
+    for text, where in ((desc, "issue"), (summary, "issue"), (tags, "issue")):
+        found = marker.highlight(text)
         if found:
             return found, where
-    return _plain_snippet(description or data.get("summary") or ""), "issue"
+    if len(texts) > 3:
+        for text, where in ((texts[3], "comment"), (texts[4], "attachment")):
+            found = marker.highlight(text)
+            if found:
+                return found, where
+    return fallback
 
 
 def _tidy(text: str) -> str:
@@ -292,23 +484,6 @@ def _plain_snippet(text: str, max_chars: int = 160) -> str:
     if len(text) <= max_chars:
         return text
     return text[:max_chars].rsplit(" ", 1)[0] + ELLIPSIS
-
-
-def _highlight_words(text: str, words: list[str], width: int = 60) -> str | None:
-    """Mark the first occurrence of any word in text and cut a window around it."""
-    words = [w for w in words if w]
-    if not text or not words:
-        return None
-    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
-    first = pattern.search(text)
-    if not first:
-        return None
-    start = max(0, first.start() - width)
-    end = min(len(text), first.end() + width)
-    window = pattern.sub(lambda m: f"{HIGHLIGHT_START}{m.group(0)}{HIGHLIGHT_END}", text[start:end])
-    prefix = ELLIPSIS if start > 0 else ""
-    suffix = ELLIPSIS if end < len(text) else ""
-    return prefix + _tidy(window) + suffix
 
 
 def split_highlights(snippet: str) -> list[tuple[str, bool]]:
