@@ -147,7 +147,7 @@ def test_canary_token_through_every_command(monkeypatch):
             assert path.stat().st_mode & 0o077 == 0, f"{path} holds a token and is readable"
         else:
             assert not leaks, f"{path} holds a token"
-    assert paths.index_path().exists() and any(paths.log_dir().glob("*")) in (True, False)
+    assert paths.index_path().exists()  # the index was among the files searched
     ds_file = paths.datasources_path()
     assert ds_file.exists() and ds_file.stat().st_mode & 0o777 == 0o600
 
