@@ -173,7 +173,7 @@ async def test_stale_results_are_dropped():
 async def test_long_cjk_and_emoji_summaries_fit_their_column():
     fill_index([issue(i, summary="接続プール🎉" * 30) for i in range(1, 4)])
     app = JiradexApp()
-    async with app.run_test(size=(90, 30)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
         table = app.screen.query_one(ResultsTable)
         width = table.columns["summary"].width

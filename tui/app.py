@@ -203,6 +203,15 @@ class JiradexApp(App):
 
     def start_sync(self, names: list[str], full: bool = False) -> None:
         """Show the sync monitor and start syncing these datasources."""
+        from indexer.errors import JiradexError
+
+        try:
+            # Open (and create or migrate) the index here, once, before sync threads
+            # open their own connections: two first opens racing would both migrate.
+            self.store  # noqa: B018
+        except JiradexError as exc:
+            self.show_error(exc)
+            return
         monitor = self.mode_screen("sync")
         self.go("sync")
         monitor.start_syncs(list(names), full=full)  # type: ignore[attr-defined]

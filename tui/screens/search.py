@@ -26,6 +26,7 @@ from tui.widgets.preview import IssuePreview
 from tui.widgets.results import ResultsTable
 
 DEBOUNCE_S = 0.04
+PREVIEW_MIN_WIDTH = 100
 SHOW_TIMING = True  # snapshot tests turn the milliseconds off
 LIMIT = 200
 # With an empty box the home screen lists what changed last (a filter-only query).
@@ -55,7 +56,7 @@ class SearchScreen(Screen):
     SearchScreen #body { height: 1fr; }
     SearchScreen #results-pane { width: 3fr; }
     SearchScreen IssuePreview {
-        width: 38%; min-width: 30; max-width: 70; border-left: vkey $panel-lighten-2;
+        width: 36%; min-width: 30; max-width: 70; border-left: vkey $panel-lighten-2;
     }
     SearchScreen #empty { height: 1fr; padding: 1 2; color: $text-muted; }
     SearchScreen #empty Static { height: auto; }
@@ -87,6 +88,15 @@ class SearchScreen(Screen):
                     yield Button("Add a datasource", id="add-datasource", variant="primary")
             yield IssuePreview(id="preview")
         yield Footer()
+
+    def on_resize(self) -> None:
+        self._layout_preview()
+
+    def _layout_preview(self) -> None:
+        """Below 100 columns the results get the whole width (the detail is Enter
+        away); with nothing to preview the message gets it."""
+        has_rows = self.query_one(ResultsTable).display and bool(self.query_one(ResultsTable).hits)
+        self.query_one(IssuePreview).display = has_rows and self.size.width >= PREVIEW_MIN_WIDTH
 
     def on_mount(self) -> None:
         self.query_one("#empty").display = False
@@ -231,6 +241,7 @@ class SearchScreen(Screen):
         table.display = not message
         self.query_one("#empty-text", Static).update(message)
         self.query_one("#add-datasource").display = show_button
+        self._layout_preview()
 
     # ------------------------------------------------------------------ preview
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 from tui.widgets.format import fit, relative_age
 
 FIXED = {"key": 10, "status": 12, "assignee": 14, "updated": 4}
+NARROW = 76  # below this many cells the assignee column is dropped
 
 
 class ResultsTable(DataTable):
@@ -37,6 +38,8 @@ class ResultsTable(DataTable):
         width = self.size.width or 100
         # each column has one cell of padding either side
         widths = {**FIXED, "key": self._key_width}
+        if width < NARROW:
+            del widths["assignee"]  # a narrow terminal keeps the summary readable
         fixed = sum(widths.values()) + 2 * (len(widths) + 1) + 1
         return {**widths, "summary": max(12, width - fixed)}
 
@@ -47,14 +50,20 @@ class ResultsTable(DataTable):
         self.add_column("Key", width=widths["key"], key="key")
         self.add_column("Summary", width=widths["summary"], key="summary")
         self.add_column("Status", width=widths["status"], key="status")
-        self.add_column("Assignee", width=widths["assignee"], key="assignee")
+        if "assignee" in widths:
+            self.add_column("Assignee", width=widths["assignee"], key="assignee")
         self.add_column("Upd", width=widths["updated"], key="updated")
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._widths()["summary"] != self._summary_width:
+        if self._widths()["summary"] != self._summary_width or self._columns_changed():
             key = self.current_key
             self._build_columns()
             self._fill(key)
+
+    def _columns_changed(self) -> bool:
+        return ("assignee" in self._widths()) != any(
+            str(key.value) == "assignee" for key in self.columns
+        )
 
     def set_hits(self, hits: list[Any], keep_cursor: bool = False) -> None:
         """Replace the rows; the cursor starts on the best hit, or stays on the same
@@ -74,14 +83,16 @@ class ResultsTable(DataTable):
         for hit in self.hits:
             row_key = hit.key if hit.key not in seen else f"{hit.key}@{hit.datasource}"
             seen.add(row_key)
-            self.add_row(
+            cells = [
                 fit(hit.key, self._key_width),
                 fit(hit.summary, self._summary_width),
                 fit(hit.status or "", FIXED["status"]),
                 fit(hit.assignee or "Unassigned", FIXED["assignee"]),
                 relative_age(hit.updated),
-                key=row_key,
-            )
+            ]
+            if len(self.columns) == 4:
+                del cells[3]
+            self.add_row(*cells, key=row_key)
         if keep is not None and keep in seen:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
