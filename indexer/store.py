@@ -23,12 +23,13 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from indexer import paths
 from indexer.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # FTS5 columns of `issue_fts`, in order. `tags` holds labels and components; `cjk`
 # holds bigrams of CJK runs (unicode61 does not segment CJK text into words).
@@ -272,6 +273,7 @@ class Store:
         self.path = Path(path) if path is not None else paths.index_path()
         self._lock = threading.RLock()
         self._depth = 0
+        self._db: sqlite_utils.Database | None = None
         try:
             if str(self.path) != ":memory:":
                 paths.ensure_dir(self.path.parent)
@@ -283,7 +285,6 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA temp_store = MEMORY")
             self.conn.execute("PRAGMA cache_size = -65536")
-            self.db = sqlite_utils.Database(self.conn)
             self._migrate()
         except sqlite3.Error as exc:
             with contextlib.suppress(Exception):
@@ -291,6 +292,16 @@ class Store:
             raise _translate(exc, self.path) from None
 
     # ----------------------------------------------------------------- plumbing
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """A sqlite-utils view of the connection, made on first use: importing
+        sqlite-utils costs ~80 ms, too much for a `jiradex search` process."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @property
     def schema_version(self) -> int:
@@ -658,7 +669,9 @@ class Store:
         ref = str(key_or_id).strip()
         column = "id" if ref.isdigit() else "key"
         value = ref if column == "id" else ref.upper()
-        sql = f"SELECT rowid, * FROM issues WHERE {column} = ?"
+        # Keys are stored upper-case; NOCASE lets the issues_key index serve the lookup.
+        collate = " COLLATE NOCASE" if column == "key" else ""
+        sql = f"SELECT rowid, * FROM issues WHERE {column} = ?{collate}"
         params: list[Any] = [value]
         if datasource is not None:
             sql += " AND datasource = ?"
