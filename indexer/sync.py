@@ -25,9 +25,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from threading import Event
+from threading import Event, Lock
 from typing import Any
 
 from indexer import attachments as attachment_text
@@ -177,6 +178,8 @@ class _Run:
         self.summary = summary
         self.progress_fn = progress
         self.cancel = cancel or Event()
+        self._side_pool: ThreadPoolExecutor | None = None
+        self._side_lock = Lock()
 
     # ------------------------------------------------------------------ plan
 
@@ -316,14 +319,18 @@ class _Run:
         if not todo:
             return
         batches = [todo[i : i + BATCH_SIZE] for i in range(0, total, BATCH_SIZE)]
-        workers = max(1, int(getattr(self.client, "max_concurrency", 6)))
+        workers = self._concurrency()
         finished_batches: dict[int, int] = {}  # batch index -> newest updated (ms)
         next_in_order = 0
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool:
+        # The side pool closes after the batch pool has joined its workers.
+        with (
+            self._side_pool_scope(),
+            ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="jiradex-fetch") as pool,
+        ):
             pending: dict[Future, int] = {}
             numbered: Iterator[tuple[int, list[dict[str, str]]]] = iter(enumerate(batches))
             try:
-                for index, batch in _take(numbered, workers * 2):
+                for index, batch in _take(numbered, workers * 2 + 2):
                     pending[pool.submit(self.fetch_batch, batch)] = index
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -405,11 +412,40 @@ class _Run:
             for raw in raws
         ]
 
+    @contextmanager
+    def _side_pool_scope(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            with self._side_lock:
+                pool, self._side_pool = self._side_pool, None
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _concurrency(self) -> int:
+        """The client's concurrency limit (JiraClient keeps it on its limiter)."""
+        limit = getattr(self.client, "max_concurrency", None)
+        if limit is None:
+            limit = getattr(getattr(self.client, "limiter", None), "max_limit", 6)
+        return max(1, int(limit))
+
     def _map(self, fn, items: list) -> list:
-        mapper = getattr(self.client, "map_concurrent", None)
-        if mapper is None or len(items) < 2:
+        """`[fn(item) ...]` on the run's side pool (comment pages, attachments).
+
+        One pool for the whole run rather than one per batch: starting threads for
+        every batch cost CPU, and dozens of threads fought over the GIL. Every
+        request still goes through the client's concurrency limit.
+        """
+        if getattr(self.client, "map_concurrent", None) is None or len(items) < 2:
             return [fn(item) for item in items]
-        return mapper(fn, items)
+        with self._side_lock:
+            if self._side_pool is None:
+                self._side_pool = ThreadPoolExecutor(
+                    self._concurrency(), thread_name_prefix="jiradex-side"
+                )
+        futures = [self._side_pool.submit(fn, item) for item in items]
+        wait(futures)
+        return [future.result() for future in futures]
 
     def attachment_record(self, meta: dict[str, Any]) -> dict[str, Any]:
         if not attachment_text.is_indexable(meta["filename"], meta["mimetype"]):

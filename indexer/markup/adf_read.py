@@ -287,8 +287,13 @@ _LINE_START = re.compile(
 )
 
 
+_MAYBE_SPECIAL = re.compile(r"[\\`*\[\]_<~]")
+
+
 def escape_markdown(text: str) -> str:
     """Escape characters that Markdown would read as syntax, keeping ordinary words readable."""
+    if not _MAYBE_SPECIAL.search(text):  # most text: nothing to escape
+        return text
 
     def repl(match: re.Match) -> str:
         if match.group(1):
