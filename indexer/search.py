@@ -25,6 +25,8 @@ MAX_LIMIT = 1000
 # tiers among the RECENT_POOL most recently indexed matches (see _ranked).
 EXACT_MAX = 1000
 RECENT_POOL = 200
+# sort=updated over a huge match set: how many of the newest issues to test one by one.
+UPDATED_WALK = 1000
 SORTS = ("relevance", "updated")
 
 # bm25 column weights of issue_fts (summary, tags, description, comments, attachments, cjk):
@@ -176,31 +178,62 @@ def _ranked(
     """(rowid, score) best first; higher scores are better.
 
     Up to EXACT_MAX matching issues, every match is scored with bm25 (the summary
-    weighted above the body). Above that, bm25 has to score every match and read
-    each word's whole posting list for its IDF (about a second for a word found in
-    every issue of 300k), so a huge match set is ranked in tiers instead: issues
-    with all the words in the summary first, then the others, each newest first,
-    looking only at the most recently indexed matches (see _recent)."""
+    weighted above the body). Above that, bm25 would score every match and read each
+    word's whole posting list for its IDF (about a second for a word found in every
+    issue of 300k, when a person expects a result per keystroke), so a huge match
+    set is ranked from a pool instead: the most recently indexed matches, plus the
+    most recent ones with all the words in the summary (title_fts, a much smaller
+    index), ordered by how many of the query's words the summary holds, then by
+    last update."""
     match = query.full_match()
     assert match is not None
     if _newest_beyond(conn, "issue_fts", match, EXACT_MAX) is None:
         return _exact(conn, match, where, params, limit, sort)
-    need = limit
-    out: list[tuple[int, float]] = []
-    seen: set[int] = set()
-    title = _title_match(query) if sort == "relevance" else None
+    if sort == "updated":
+        return _newest_updated(conn, match, where, params, limit)
+    pool: dict[int, tuple] = {}
+    title = _title_match(query)
     if title is not None:
-        for n, rowid in enumerate(
-            _recent(conn, "title_fts", title, query.exclude_match(), where, params, need)
-        ):
-            seen.add(rowid)
-            out.append((rowid, round(2.0 - n / 10_000, 4)))
-    if len(out) < need:
-        rest = _recent(conn, "issue_fts", match, None, where, params, need + len(out))
-        base = 1.0 if title is not None else 2.0
-        for n, rowid in enumerate(r for r in rest if r not in seen):
-            out.append((rowid, round(base - n / 10_000, 4)))
-    return out[:need]
+        for row in _recent(conn, "title_fts", title, query.exclude_match(), where, params):
+            pool[row[0]] = row
+    for row in _recent(conn, "issue_fts", match, None, where, params):
+        pool.setdefault(row[0], row)
+    patterns = _group_patterns(query)
+    ranked = []
+    for rowid, updated, summary, labels, components in pool.values():
+        head = _fold(f"{summary or ''}\n{labels or ''}\n{components or ''}")
+        found = sum(1 for p in patterns if p.search(head))
+        ranked.append((found, updated or "", rowid))
+    ranked.sort(reverse=True)
+    return [
+        (rowid, round(1.0 + found - min(n, 9999) / 10_000, 4))
+        for n, (found, _, rowid) in enumerate(ranked[:limit])
+    ]
+
+
+def _newest_updated(
+    conn: sqlite3.Connection, match: str, where: str, params: list, limit: int
+) -> list[tuple[int, float]]:
+    """Most recently updated matches first, for a huge match set: walk the newest
+    UPDATED_WALK issues by the `updated` index and test each against the index, which
+    is exact when it finds enough; otherwise add the newest-indexed pool."""
+    row = conn.execute(
+        "SELECT updated FROM issues ORDER BY updated DESC LIMIT 1 OFFSET ?", [UPDATED_WALK]
+    ).fetchone()
+    bound = row[0] if row else ""
+    sql = (
+        "SELECT i.rowid, i.updated FROM issues i WHERE i.updated >= ? "
+        "AND EXISTS (SELECT 1 FROM issue_fts WHERE issue_fts MATCH ? "
+        "AND issue_fts.rowid = i.rowid) "
+        f"{'AND ' + where if where else ''} ORDER BY i.updated DESC LIMIT ?"
+    )
+    rows = conn.execute(sql, [bound or "", match, *params, limit]).fetchall()
+    if len(rows) < limit and row is not None:
+        found = {r[0]: r[1] for r in rows}
+        for extra in _recent(conn, "issue_fts", match, None, where, params):
+            found.setdefault(extra[0], extra[1])
+        rows = sorted(found.items(), key=lambda r: (r[1] or "", r[0]), reverse=True)[:limit]
+    return [(rowid, round(1.0 - n / 10_000, 4)) for n, (rowid, _) in enumerate(rows)]
 
 
 def _exact(
@@ -239,12 +272,11 @@ def _recent(
     exclude: str | None,
     where: str,
     params: list,
-    need: int,
-) -> list[int]:
-    """Up to `need` matching issues that pass the filters, most recently updated first,
-    chosen among the most recently indexed matches: the newest RECENT_POOL of them
-    (or, with filters, the first RECENT_POOL that pass, walking back in rowid order).
-    Sync writes issues oldest-updated first, so rowid order is close to age."""
+) -> list[tuple]:
+    """The RECENT_POOL most recently indexed matches that pass the filters, as
+    (rowid, updated, summary, labels, components). FTS5 yields matches in rowid
+    order without scoring them, so this stops as soon as the pool is full; sync
+    writes issues oldest-updated first, so rowid order is close to age."""
     conds = []
     args: list = [match]
     if where:
@@ -256,22 +288,19 @@ def _recent(
             "AND issue_fts.rowid = i.rowid)"
         )
         args.append(exclude)
-    pool = max(RECENT_POOL, need)
+    columns = "i.rowid, i.updated, i.summary, i.labels, i.components"
     if conds:
-        # Walk the matches newest first, join each to its issue, stop at `pool` hits.
         sql = (
-            f"SELECT i.rowid, i.updated FROM {table} JOIN issues i ON i.rowid = {table}.rowid "
+            f"SELECT {columns} FROM {table} JOIN issues i ON i.rowid = {table}.rowid "
             f"WHERE {table} MATCH ? AND {' AND '.join(conds)} "
             f"ORDER BY {table}.rowid DESC LIMIT ?"
         )
     else:
         sql = (
-            f"SELECT i.rowid, i.updated FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? "
+            f"SELECT {columns} FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? "
             "ORDER BY rowid DESC LIMIT ?) m JOIN issues i ON i.rowid = m.rowid"
         )
-    rows = conn.execute(sql, [*args, pool]).fetchall()
-    rows.sort(key=lambda r: (r[1] or "", r[0]), reverse=True)
-    return [r[0] for r in rows[:need]]
+    return conn.execute(sql, [*args, RECENT_POOL]).fetchall()
 
 
 def _title_match(query: ParsedQuery) -> str | None:
@@ -400,19 +429,36 @@ def _fold(text: str) -> str:
     return text.lower() if text.isascii() else text.translate(_FOLD)
 
 
+def _term_patterns(term: Term) -> list[str]:
+    """Regular expressions (over folded text) for where a term matches: its tokens in
+    a row as whole words (the last one as a prefix for `word*`), and its CJK runs."""
+    out = []
+    tokens = _TOKEN.findall(_fold(CJK_RUN.sub(" ", term.text)))
+    if tokens:
+        body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
+        tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
+        out.append(f"(?<!{_WORD_CHAR}){body}{tail}")
+    out.extend(re.escape(run) for run in CJK_RUN.findall(term.text))
+    return out
+
+
+def _group_patterns(query: ParsedQuery) -> list[re.Pattern]:
+    """One pattern per AND-ed group of the query (its OR-ed terms)."""
+    out = []
+    for group in query.groups:
+        alternatives = [p for term in group for p in _term_patterns(term)]
+        if alternatives:
+            out.append(re.compile("|".join(alternatives)))
+    return out
+
+
 class _Marker:
     """Finds the query's words, prefixes, phrases and CJK runs in plain text."""
 
     def __init__(self, parsed: ParsedQuery):
-        alternatives: list[str] = []
-        for group in parsed.groups:
-            for term in group:
-                tokens = _TOKEN.findall(_fold(CJK_RUN.sub(" ", term.text)))
-                if tokens:
-                    body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
-                    tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
-                    alternatives.append(f"(?<!{_WORD_CHAR}){body}{tail}")
-                alternatives.extend(re.escape(run) for run in CJK_RUN.findall(term.text))
+        alternatives = [
+            p for group in parsed.groups for term in group for p in _term_patterns(term)
+        ]
         # Longest first, so a phrase wins over its own first word.
         alternatives.sort(key=len, reverse=True)
         self.pattern = re.compile("|".join(alternatives)) if alternatives else None

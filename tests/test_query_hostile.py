@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from indexer import search as search_module
 from indexer.errors import QueryError
 from indexer.query import parse_query
 from indexer.search import search
@@ -122,6 +123,15 @@ def store(tmp_path_factory):
     s.upsert_issues(RECORDS)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["exact", "pooled"])
+def mode(request, monkeypatch):
+    """Run a test both ways: bm25 over every match, and the path taken for huge match
+    sets (forced here by pretending every match set is huge)."""
+    if request.param == "pooled":
+        monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    return request.param
 
 
 def keys(hits) -> list[str]:
@@ -281,7 +291,7 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_hostile_input_gives_results_or_a_clear_message(store, text):
+def test_hostile_input_gives_results_or_a_clear_message(store, mode, text):
     try:
         hits = search(store, text, limit=50)
     except QueryError as exc:
@@ -418,23 +428,23 @@ def test_unknown_sort_is_a_query_error(store):
         ("select * from issues", {"WEB-12"}),
     ],
 )
-def test_syntax(store, text, expected):
+def test_syntax(store, mode, text, expected):
     assert set(keys(search(store, text, limit=50))) == expected
 
 
-def test_bare_key_comes_first_then_mentions(store):
+def test_bare_key_comes_first_then_mentions(store, mode):
     hits = search(store, "OPS-1")
     assert keys(hits)[0] == "OPS-1"
     assert "OPS-2" in keys(hits)  # mentions the key in its description
     assert keys(search(store, "ops-1"))[0] == "OPS-1"
 
 
-def test_bare_key_with_words_ranks_key_first(store):
+def test_bare_key_with_words_ranks_key_first(store, mode):
     hits = search(store, "safari OPS-3")
     assert keys(hits) == ["OPS-3", "WEB-10"]
 
 
-def test_bare_key_respects_filters(store):
+def test_bare_key_respects_filters(store, mode):
     assert keys(search(store, "OPS-1 status:Done")) == ["OPS-2"]
 
 
@@ -442,11 +452,22 @@ def test_unknown_key_is_just_text(store):
     assert search(store, "NOPE-42") == []
 
 
-def test_sort_updated(store):
+def test_sort_updated(store, mode):
     hits = search(store, "project:OPS", sort="updated")
     assert keys(hits) == ["OPS-1", "OPS-2", "OPS-3"]
     hits = search(store, "timeout", sort="updated")
     assert keys(hits) == ["OPS-1", "OPS-3"]
+
+
+def test_sort_updated_when_the_walk_finds_too_few(store, monkeypatch):
+    """A huge match set sorted by update walks only the newest issues; when they hold
+    too few matches the newest-indexed pool fills in, still in update order."""
+    exact = keys(search(store, "the", sort="updated"))
+    assert len(exact) >= 4
+    monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    monkeypatch.setattr(search_module, "UPDATED_WALK", 1)
+    assert keys(search(store, "timeout", sort="updated")) == ["OPS-1", "OPS-3"]
+    assert keys(search(store, "the", sort="updated")) == exact
 
 
 def test_summary_hit_outranks_description_hit(store):
@@ -457,7 +478,7 @@ def test_summary_hit_outranks_description_hit(store):
     assert keys(hits)[0] == "OPS-3"
 
 
-def test_snippet_marks_the_matched_words(store):
+def test_snippet_marks_the_matched_words(store, mode):
     hit = search(store, "gateway")[0]
     assert "[[gateway]]" in hit.snippet
     hit = search(store, "数据库")[0]
