@@ -225,7 +225,7 @@ def _newest_updated(
         "SELECT i.rowid, i.updated FROM issues i WHERE i.updated >= ? "
         "AND EXISTS (SELECT 1 FROM issue_fts WHERE issue_fts MATCH ? "
         "AND issue_fts.rowid = i.rowid) "
-        f"{'AND ' + where if where else ''} ORDER BY i.updated DESC LIMIT ?"
+        f"{'AND ' + where if where else ''} ORDER BY i.updated DESC, i.rowid DESC LIMIT ?"
     )
     rows = conn.execute(sql, [bound or "", match, *params, limit]).fetchall()
     if len(rows) < limit and row is not None:
@@ -240,7 +240,7 @@ def _exact(
     conn: sqlite3.Connection, match: str, where: str, params: list, limit: int, sort: str
 ) -> list[tuple[int, float]]:
     """bm25 over every match (callers make sure there are not too many)."""
-    order = "i.updated DESC" if sort == "updated" else "s"
+    order = "i.updated DESC, i.rowid DESC" if sort == "updated" else "s"
     if not where and sort == "relevance":
         sql = f"SELECT rowid, {BM25} AS s FROM issue_fts WHERE issue_fts MATCH ? ORDER BY s LIMIT ?"
         rows = conn.execute(sql, [match, limit])
@@ -337,7 +337,7 @@ def _filtered(
     sql = "SELECT i.rowid FROM issues i"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
-    sql += " ORDER BY i.updated DESC LIMIT ?"
+    sql += " ORDER BY i.updated DESC, i.rowid DESC LIMIT ?"
     return [(r[0], 0.0) for r in conn.execute(sql, [*args, limit])]
 
 
