@@ -325,12 +325,12 @@ class _Run:
         # The side pool closes after the batch pool has joined its workers.
         with (
             self._side_pool_scope(),
-            ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="jiradex-fetch") as pool,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool,
         ):
             pending: dict[Future, int] = {}
             numbered: Iterator[tuple[int, list[dict[str, str]]]] = iter(enumerate(batches))
             try:
-                for index, batch in _take(numbered, workers * 2 + 2):
+                for index, batch in _take(numbered, workers * 2):
                     pending[pool.submit(self.fetch_batch, batch)] = index
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
