@@ -411,10 +411,22 @@ class JiraClient:
                 idempotent=idempotent,
                 not_found=not_found,
             )
+            retry_ok = idempotent if idempotent is not None else method.upper() == "GET"
             try:
                 raw = response.read()
             except httpx.TransportError as exc:
-                raise self._network_error(exc, url) from exc
+                # The answer was cut mid-body (reset, truncated, read timeout): asking
+                # again is safe for reads, and the message must not say "cannot connect".
+                bad_bodies += 1
+                if retry_ok and bad_bodies <= 2:
+                    self._wait(self.retry.backoff(bad_bodies))
+                    continue
+                if isinstance(exc, httpx.TimeoutException):
+                    raise self._network_error(exc, url) from exc
+                raise JiraConnectionError(
+                    f"The connection to {self.site_url} broke while Jira was answering "
+                    f"({type(exc).__name__}): check your network or proxy, then try again"
+                ) from exc
             finally:
                 response.close()
             self.stats.add("bytes", len(raw))
@@ -423,7 +435,6 @@ class JiraClient:
             except JiraAuthError:
                 raise  # a login page will not go away by asking again
             except JiraResponseError:
-                retry_ok = idempotent if idempotent is not None else method.upper() == "GET"
                 bad_bodies += 1
                 if retry_ok and bad_bodies <= 2:
                     self._wait(self.retry.backoff(bad_bodies))
