@@ -7,6 +7,7 @@ the CLI turns them into bold, JSON keeps them as they are.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import unicodedata
@@ -46,6 +47,8 @@ _HIT_FIELDS = (
     "datasource",
     "id",
     "description_text",
+    "labels",
+    "components",
 )
 
 
@@ -348,40 +351,42 @@ def _hits(
     conn: sqlite3.Connection, order: list[tuple[int, float]], match: str | None, parsed: ParsedQuery
 ) -> list[SearchHit]:
     """Issue rows and snippets for the ranked rowids. Snippets are cut in Python from
-    the indexed text (read by rowid, no MATCH): FTS5's snippet() would re-run the
-    query once per hit, which for a long prefix means re-merging its posting lists
-    twenty times."""
+    the indexed text (the issue row, then comments and attachments by rowid only
+    when needed): FTS5's snippet() would re-run the query once per hit, which for a
+    long prefix means re-merging its posting lists twenty times."""
     rowids = [r for r, _ in order]
     marks = ",".join("?" * len(rowids))
     rows = {
-        row[0]: row[1:]
+        row[0]: dict(zip(_HIT_FIELDS, row[1:], strict=True))
         for row in conn.execute(
             f"SELECT rowid, {', '.join(_HIT_FIELDS)} FROM issues WHERE rowid IN ({marks})", rowids
         )
     }
     marker = _Marker(parsed) if match or parsed.keys else None
-    texts: dict[int, list[str]] = {}
+    snippets: dict[int, tuple[str, str]] = {}
     if marker is not None and marker.pattern is not None:
-        for rowid, *cols in conn.execute(
-            f"SELECT rowid, summary, tags, description FROM issue_fts WHERE rowid IN ({marks})",
-            rowids,
-        ):
-            texts[rowid] = [c or "" for c in cols]
-        body = [r for r, cols in texts.items() if not any(marker.search(c) for c in cols)]
+        for rowid, data in rows.items():
+            found = _issue_snippet(data, marker)
+            if found:
+                snippets[rowid] = found
+        body = [r for r in rows if r not in snippets]
         if body:
             more = ",".join("?" * len(body))
             for rowid, comments, attachments in conn.execute(
                 f"SELECT rowid, comments, attachments FROM issue_fts WHERE rowid IN ({more})",
                 body,
             ):
-                texts[rowid] += [comments or "", attachments or ""]
+                for text, where in ((comments, "comment"), (attachments, "attachment")):
+                    found = marker.highlight(text or "")
+                    if found:
+                        snippets[rowid] = (found, where)
+                        break
     hits = []
     for rowid, score in order:
-        row = rows.get(rowid)
-        if row is None:
+        data = rows.get(rowid)
+        if data is None:
             continue
-        data = dict(zip(_HIT_FIELDS, row, strict=True))
-        snippet, matched = _snippet(data, texts.get(rowid), marker)
+        snippet, matched = snippets.get(rowid) or (_plain_snippet(data), "issue")
         hits.append(
             SearchHit(
                 key=data["key"],
@@ -400,6 +405,24 @@ def _hits(
             )
         )
     return hits
+
+
+def _issue_snippet(data: dict, marker: _Marker) -> tuple[str, str] | None:
+    """The description if it holds a match, else the summary, else labels/components."""
+    tags = " ".join(json.loads(data["labels"] or "[]") + json.loads(data["components"] or "[]"))
+    for text in (data["description_text"], data["summary"], tags):
+        found = marker.highlight(text or "")
+        if found:
+            return found, "issue"
+    return None
+
+
+def _plain_snippet(data: dict, max_chars: int = 160) -> str:
+    """A hit by key or filter alone: the start of the description (or summary)."""
+    text = _tidy(data.get("description_text") or data.get("summary") or "")
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars].rsplit(" ", 1)[0] + ELLIPSIS
 
 
 _TOKEN = re.compile(r"[^\W_]+")  # a unicode61 token: a run of letters and digits
@@ -463,13 +486,6 @@ class _Marker:
         alternatives.sort(key=len, reverse=True)
         self.pattern = re.compile("|".join(alternatives)) if alternatives else None
 
-    def search(self, text: str) -> bool:
-        return (
-            bool(text)
-            and self.pattern is not None
-            and bool(self.pattern.search(_fold(text[:_SCAN_CHARS])))
-        )
-
     def highlight(self, text: str, width: int = 170) -> str | None:
         """A window of about `width` characters around the first match, every match
         in it marked; None when nothing matches."""
@@ -500,36 +516,8 @@ class _Marker:
         return prefix + _tidy("".join(out)) + suffix
 
 
-def _snippet(data: dict, texts: list[str] | None, marker: _Marker | None) -> tuple[str, str]:
-    """The snippet to show and where the query matched (issue, comment, attachment):
-    the description if it holds a match, else the summary or labels, else a comment,
-    else an attachment; a hit by key or filter alone shows the start of the text."""
-    description = data.get("description_text") or ""
-    fallback = _plain_snippet(description or data.get("summary") or ""), "issue"
-    if marker is None or not texts:
-        return fallback
-    summary, tags, desc = texts[0], texts[1], texts[2]
-    for text, where in ((desc, "issue"), (summary, "issue"), (tags, "issue")):
-        found = marker.highlight(text)
-        if found:
-            return found, where
-    if len(texts) > 3:
-        for text, where in ((texts[3], "comment"), (texts[4], "attachment")):
-            found = marker.highlight(text)
-            if found:
-                return found, where
-    return fallback
-
-
 def _tidy(text: str) -> str:
     return " ".join(text.split())
-
-
-def _plain_snippet(text: str, max_chars: int = 160) -> str:
-    text = _tidy(text)
-    if len(text) <= max_chars:
-        return text
-    return text[:max_chars].rsplit(" ", 1)[0] + ELLIPSIS
 
 
 def split_highlights(snippet: str) -> list[tuple[str, bool]]:
