@@ -26,6 +26,11 @@ MAX_LIMIT = 1000
 # tiers among the RECENT_POOL most recently indexed matches (see _ranked).
 EXACT_MAX = 1000
 RECENT_POOL = 200
+# Word adjacency: the best RERANK_DEPTH bm25 hits get a bonus per pair of neighbouring
+# query words found side by side (see _adjacency).
+RERANK_DEPTH = 40
+PAIR_IN_SUMMARY = 0.15
+PAIR_IN_BODY = 0.05
 # sort=updated over a huge match set: how many of the newest issues to test one by one.
 UPDATED_WALK = 1000
 SORTS = ("relevance", "updated")
@@ -186,12 +191,12 @@ def _ranked(
     issue of 300k, when a person expects a result per keystroke), so a huge match
     set is ranked from a pool instead: the most recently indexed matches, plus the
     most recent ones with all the words in the summary (title_fts, a much smaller
-    index), ordered by how many of the query's words the summary holds, then by
-    last update."""
+    index), ordered by how many of the query's words the summary holds (and side by
+    side), then by last update."""
     match = query.full_match()
     assert match is not None
     if _newest_beyond(conn, "issue_fts", match, EXACT_MAX) is None:
-        return _exact(conn, match, where, params, limit, sort)
+        return _exact(conn, query, match, where, params, limit, sort)
     if sort == "updated":
         return _newest_updated(conn, match, where, params, limit)
     pool: dict[int, tuple] = {}
@@ -202,11 +207,13 @@ def _ranked(
     for row in _recent(conn, "issue_fts", match, None, where, params):
         pool.setdefault(row[0], row)
     patterns = _group_patterns(query)
+    pairs = _pair_patterns(query)
     ranked = []
     for rowid, updated, summary, labels, components in pool.values():
         head = _fold(f"{summary or ''}\n{labels or ''}\n{components or ''}")
         found = sum(1 for p in patterns if p.search(head))
-        ranked.append((found, updated or "", rowid))
+        together = sum(1 for p in pairs if p.search(head))
+        ranked.append((found + together, updated or "", rowid))
     ranked.sort(reverse=True)
     return [
         (rowid, round(1.0 + found - min(n, 9999) / 10_000, 4))
@@ -240,13 +247,22 @@ def _newest_updated(
 
 
 def _exact(
-    conn: sqlite3.Connection, match: str, where: str, params: list, limit: int, sort: str
+    conn: sqlite3.Connection,
+    query: ParsedQuery,
+    match: str,
+    where: str,
+    params: list,
+    limit: int,
+    sort: str,
 ) -> list[tuple[int, float]]:
-    """bm25 over every match (callers make sure there are not too many)."""
+    """bm25 over every match (callers make sure there are not too many). For
+    relevance, the best few are then nudged by word adjacency (see _adjacency)."""
     order = "i.updated DESC, i.rowid DESC" if sort == "updated" else "s"
+    pairs = _pair_patterns(query) if sort == "relevance" else []
+    fetch = max(limit, RERANK_DEPTH) if pairs else limit
     if not where and sort == "relevance":
         sql = f"SELECT rowid, {BM25} AS s FROM issue_fts WHERE issue_fts MATCH ? ORDER BY s LIMIT ?"
-        rows = conn.execute(sql, [match, limit])
+        rows = conn.execute(sql, [match, fetch]).fetchall()
     else:
         sql = (
             f"SELECT issue_fts.rowid, {BM25} AS s FROM issue_fts "
@@ -254,8 +270,61 @@ def _exact(
             f"WHERE issue_fts MATCH ? {'AND ' + where if where else ''} "
             f"ORDER BY {order} LIMIT ?"
         )
-        rows = conn.execute(sql, [match, *params, limit])
-    return [(rowid, round(-score, 4)) for rowid, score in rows]
+        rows = conn.execute(sql, [match, *params, fetch]).fetchall()
+    scored = [(rowid, -score) for rowid, score in rows]
+    if pairs and len(scored) > 1:
+        scored = _adjacency(conn, scored, pairs)
+    return [(rowid, round(score, 4)) for rowid, score in scored[:limit]]
+
+
+def _pair_patterns(query: ParsedQuery) -> list[re.Pattern]:
+    """Patterns for each two neighbouring words of the query written next to each
+    other (`rate limit` -> "rate" then "limit"), for plain single-word groups."""
+    words: list[Term | None] = []
+    for group in query.groups:
+        term = group[0] if len(group) == 1 else None
+        plain = (
+            term is not None
+            and not term.columns
+            and not CJK_RUN.search(term.text)
+            and len(_TOKEN.findall(term.text)) == 1
+        )
+        words.append(term if plain else None)
+    out = []
+    for first, second in zip(words, words[1:], strict=False):
+        if first is None or second is None:
+            continue
+        a = re.escape(_fold(first.text))
+        b = re.escape(_fold(second.text))
+        tail = f"{_WORD_CHAR}*" if second.prefix else f"(?!{_WORD_CHAR})"
+        out.append(re.compile(f"(?<!{_WORD_CHAR}){a}{_NOT_WORD}+{b}{tail}"))
+    return out
+
+
+def _adjacency(
+    conn: sqlite3.Connection, scored: list[tuple[int, float]], pairs: list[re.Pattern]
+) -> list[tuple[int, float]]:
+    """bm25 ignores word order; a person typing `memory leak` means the two words
+    together. Raise the score of issues holding the typed neighbours side by side:
+    PAIR_IN_SUMMARY per pair found in the summary, PAIR_IN_BODY in the description."""
+    marks = ",".join("?" * len(scored))
+    texts = {
+        r[0]: (_fold(r[1] or ""), _fold((r[2] or "")[:_SCAN_CHARS]))
+        for r in conn.execute(
+            f"SELECT rowid, summary, description_text FROM issues WHERE rowid IN ({marks})",
+            [rowid for rowid, _ in scored],
+        )
+    }
+    out = []
+    for rowid, score in scored:
+        summary, body = texts.get(rowid, ("", ""))
+        boost = sum(
+            PAIR_IN_SUMMARY if p.search(summary) else PAIR_IN_BODY if p.search(body) else 0.0
+            for p in pairs
+        )
+        out.append((rowid, score * (1.0 + boost)))
+    out.sort(key=lambda r: r[1], reverse=True)
+    return out
 
 
 def _newest_beyond(conn: sqlite3.Connection, table: str, match: str, n: int) -> int | None:
