@@ -26,6 +26,7 @@ MAX_LIMIT = 1000
 # tiers among the RECENT_POOL most recently indexed matches (see _ranked).
 EXACT_MAX = 1000
 RECENT_POOL = 200
+TITLE_PREFIX_MIN = 4
 # Word adjacency: the best RERANK_DEPTH bm25 hits get a bonus per pair of neighbouring
 # query words found side by side (see _adjacency).
 RERANK_DEPTH = 40
@@ -199,13 +200,15 @@ def _ranked(
         return _exact(conn, query, match, where, params, limit, sort)
     if sort == "updated":
         return _newest_updated(conn, match, where, params, limit)
-    pool: dict[int, tuple] = {}
-    title = _title_match(query)
+    pool: dict[int, tuple] = {
+        row[0]: row for row in _recent(conn, "issue_fts", match, None, where, params)
+    }
+    # A full pool means older matches were left out: look further back for issues
+    # with every word in the summary. (A pool that is not full holds every match.)
+    title = _title_match(query) if len(pool) >= RECENT_POOL else None
     if title is not None:
         for row in _recent(conn, "title_fts", title, query.exclude_match(), where, params):
-            pool[row[0]] = row
-    for row in _recent(conn, "issue_fts", match, None, where, params):
-        pool.setdefault(row[0], row)
+            pool.setdefault(row[0], row)
     patterns = _group_patterns(query)
     pairs = _pair_patterns(query)
     ranked = []
@@ -377,7 +380,9 @@ def _recent(
 
 def _title_match(query: ParsedQuery) -> str | None:
     """The positive words as a title_fts (summary + tags) expression, or None when a
-    word is limited to a body column or holds CJK text (title_fts has no cjk column)."""
+    word is limited to a body column, holds CJK text (title_fts has no cjk column) or
+    is a short prefix (title_fts has no prefix index: `op*` would merge the posting
+    lists of every word starting with "op")."""
     parts = []
     for group in query.groups:
         exprs = []
@@ -385,6 +390,8 @@ def _title_match(query: ParsedQuery) -> str | None:
             if term.columns and term.columns != ("summary",):
                 return None
             if CJK_RUN.search(term.text):
+                return None
+            if term.prefix and len(term.text) < TITLE_PREFIX_MIN:
                 return None
             expr = Term(term.text, term.prefix).fts()
             if expr is None:
