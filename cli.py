@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from typing import Any
 
-import click
 
-from indexer import config, connectors, paths, secrets
-from indexer.errors import JiradexError
+def _interrupted_while_starting(*_: object) -> None:
+    """Ctrl-C while the modules below load: one line and 130, not a traceback."""
+    sys.stderr.write("jiradex: interrupted\n")
+    raise SystemExit(130)
+
+
+try:  # put back at the end of this module, before main() runs
+    _sigint_before_import = signal.signal(signal.SIGINT, _interrupted_while_starting)
+except ValueError:  # imported outside the main thread
+    _sigint_before_import = None
+
+import click  # noqa: E402
+
+from indexer import config, connectors, paths, secrets  # noqa: E402
+from indexer.errors import JiradexError  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
 
@@ -119,7 +132,13 @@ def _selected_datasources(names: tuple[str, ...]) -> list:
 
 def _print_summary(summary, as_json: bool) -> None:
     if as_json:
-        emit_json_line(summary.to_json())
+        line = summary.to_json()
+        if line.get("status") not in ("ok", "error"):
+            # The contract's status is "ok" or "error": a cancelled run is an error
+            # here, with its reason in "error" and a flag scripts can test.
+            line["cancelled"] = line.get("status") == "cancelled"
+            line["status"] = "error"
+        emit_json_line(line)
         return
     if summary.status == "ok":
         click.echo(
@@ -171,9 +190,20 @@ def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
     from indexer.scheduler import watch
     from indexer.store import Store
 
+    # The scheduler only runs enabled datasources with sync enabled: say so rather
+    # than wait forever on one that will never run.
+    watched = []
+    for ds in _selected_datasources(names):
+        if ds.enabled and ds.sync_enabled:
+            watched.append(ds.name)
+        else:
+            what = "is disabled" if not ds.enabled else "has scheduled sync turned off"
+            _warn(f"datasource {ds.name!r} {what}: --watch skips it")
+    if not watched:
+        fail("nothing to watch: enable a datasource with `jiradex datasource enable NAME`")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo("watching: Ctrl-C to stop", err=True)
+    click.echo(f"watching {', '.join(watched)}: Ctrl-C to stop", err=True)
     try:
         watch(
             lambda: _selected_datasources(names),
@@ -828,7 +858,9 @@ def jira_connect(
     saved = config.load_jira_connection(use_env=False)
 
     service = service_account or bool(cloud_id)
-    if interactive and not service:
+    # Flags for site, e-mail and token mean "no wizard": personal unless said otherwise.
+    given_all = site is not None and email is not None and token_env is not None
+    if interactive and not service and not given_all:
         kind = click.prompt(
             "Account type (personal: your own Atlassian account; service: a service account)",
             type=click.Choice(["personal", "service"]),
@@ -1201,8 +1233,12 @@ def search_command(
 def show_command(key: str, as_json: bool) -> None:
     """Print one indexed issue (by key or Jira id) as Markdown, with its comments
     and attachments."""
+    import re
+
     from indexer.issue_view import issue_json, issue_markdown
 
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+", key.strip()):
+        fail(f"Issue key must look like PROJECT-123 (or a numeric Jira id), not {key.strip()!r}")
     store = _open_index_for_reading()
     try:
         issue = store.get_issue(key)
@@ -1227,7 +1263,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="jiradex", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            click.echo("jiradex: interrupted", err=True)  # Click turns Ctrl-C into Abort
+            sys.exit(130)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -1248,6 +1287,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"jiradex: internal error ({type(exc).__name__}): {detail}", err=True)
         sys.exit(1)
 
+
+if _sigint_before_import is not None:
+    signal.signal(signal.SIGINT, _sigint_before_import)
 
 if __name__ == "__main__":
     main()

@@ -317,8 +317,11 @@ class Store:
         for number in range(version + 1, SCHEMA_VERSION + 1):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                MIGRATIONS[number - 1](self.conn)
-                self.conn.execute(f"PRAGMA user_version = {number}")
+                # Another process (a second `jiradex sync` on a fresh home) may have
+                # run this migration while we waited for the write lock.
+                if self.schema_version < number:
+                    MIGRATIONS[number - 1](self.conn)
+                    self.conn.execute(f"PRAGMA user_version = {number}")
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
