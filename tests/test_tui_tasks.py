@@ -248,8 +248,12 @@ def test_snapshot_task_detail(snap_compare):
     async def run_before(pilot):
         app.push_screen(TaskScreen(task_id))
         await settle(pilot, app)
-        for area in app.screen.query(TextArea):
-            area.cursor_blink = False
+        editor = app.screen.query_one("#task-result", TextArea)
+        assert app.focused is editor
+        # A blinking cursor's phase depends on timing: snapshot without focus.
+        editor.cursor_blink = False
+        app.screen.set_focus(None)
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
 

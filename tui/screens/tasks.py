@@ -426,6 +426,7 @@ class TaskScreen(_WorkerErrors, Screen):
     """One task: issue badge, instructions, the result editor and Post to Jira."""
 
     BINDINGS = keymap.bindings("task")
+    AUTO_FOCUS = "#task-result"
     DEFAULT_CSS = """
     TaskScreen #task-head { height: auto; padding: 0 1; }
     TaskScreen #task-badge { margin-right: 1; min-width: 10; }
