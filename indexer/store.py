@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from indexer import paths
 from indexer.errors import StoreError
 
@@ -210,8 +212,15 @@ def encode_raw(raw: Any) -> bytes | None:
     """The raw issue JSON, zlib-compressed (Jira issue JSON compresses ~8x)."""
     if raw is None:
         return None
+    if not isinstance(raw, str):
+        try:
+            return zlib.compress(orjson.dumps(raw), 1)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # a lone surrogate (half an emoji) or an odd type: the slow path copes
     text = (
-        raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        raw
+        if isinstance(raw, str)
+        else json.dumps(raw, ensure_ascii=False, separators=(",", ":"), default=str)
     )
     # backslashreplace: a lone surrogate (half an emoji) becomes its JSON escape again.
     return zlib.compress(text.encode("utf-8", "backslashreplace"), 1)

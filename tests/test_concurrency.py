@@ -174,6 +174,7 @@ def test_two_sync_processes_at_once(tmp_path):
     assert codes in ([0, 0], [0, 1]), results
     for code, out, err in results:
         assert "Traceback" not in out + err
+        assert out.strip(), (code, err)  # a summary line even when refused
         line = json.loads(out)
         if code == 1:
             assert line["status"] == "error" and "another sync" in line["error"]

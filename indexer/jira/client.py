@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
+import orjson
 
 from indexer import secrets
 
@@ -442,6 +443,12 @@ class JiraClient:
                 raise
 
     def _decode(self, response: httpx.Response, raw: bytes, url: str) -> Any:
+        # The common case first: a JSON object or array, parsed straight from bytes.
+        if raw[:1] in (b"{", b"[") or raw.lstrip()[:1] in (b"{", b"["):
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass  # diagnosed below (truncated, invalid UTF-8, not JSON at all)
         path = urlsplit(url).path
         text = raw.decode("utf-8", errors="replace")
         if not text.strip():
