@@ -1260,7 +1260,10 @@ def show_command(key: str, as_json: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: maps engine errors to one line on stderr and exit 1."""
     try:
-        cli.main(args=argv, prog_name="jiradex", standalone_mode=False)
+        # Without standalone mode, `ctx.exit(n)` comes back as a return value.
+        code = cli.main(args=argv, prog_name="jiradex", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:

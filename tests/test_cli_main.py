@@ -1,0 +1,72 @@
+"""The console-script wrapper: exit codes and one-line errors, whatever a command does."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+import cli
+from indexer.errors import ConfigError
+
+
+@pytest.fixture
+def temporary_command():
+    """Add a command to the real group for one test, then take it away."""
+    added = []
+
+    def add(fn):
+        command = click.command(fn.__name__.replace("_", "-"))(click.pass_context(fn))
+        cli.cli.add_command(command)
+        added.append(command.name)
+        return command.name
+
+    yield add
+    for name in added:
+        cli.cli.commands.pop(name, None)
+
+
+def test_ctx_exit_code_reaches_the_shell(temporary_command):
+    def exits_three(ctx):
+        ctx.exit(3)
+
+    name = temporary_command(exits_three)
+    with pytest.raises(SystemExit) as info:
+        cli.main([name])
+    assert info.value.code == 3
+
+
+def test_success_exits_zero_or_returns(temporary_command):
+    def does_nothing(ctx):
+        click.echo("fine")
+
+    name = temporary_command(does_nothing)
+    try:
+        cli.main([name])
+    except SystemExit as exc:  # pragma: no cover - either is a success
+        assert exc.code in (0, None)
+
+
+def test_engine_error_is_one_line_exit_one(temporary_command, capsys):
+    def fails(ctx):
+        raise ConfigError("interval must look like 5m, not 'soon'")
+
+    name = temporary_command(fails)
+    with pytest.raises(SystemExit) as info:
+        cli.main([name])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err == "jiradex: interval must look like 5m, not 'soon'\n"
+
+
+def test_unexpected_exception_is_one_line_not_a_traceback(temporary_command, capsys, monkeypatch):
+    monkeypatch.delenv("JIRADEX_DEBUG", raising=False)
+
+    def breaks(ctx):
+        raise RuntimeError("boom\nsecond line")
+
+    name = temporary_command(breaks)
+    with pytest.raises(SystemExit) as info:
+        cli.main([name])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (RuntimeError): boom second line" in err
