@@ -270,10 +270,19 @@ def index_rebuild_command(yes: bool) -> None:
 @cli.command("demo")
 @click.option("--headless", is_flag=True, help="No TUI: print the sync summary and a search.")
 @click.option(
-    "--issues", "issue_count", default=3000, show_default=True, help="Issues to generate."
+    "--issues",
+    "issue_count",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Issues to generate.",
 )
 @click.option(
-    "--latency-ms", default=0, show_default=True, help="Latency fakejira adds per request."
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Latency fakejira adds per request.",
 )
 def demo_command(headless: bool, issue_count: int, latency_ms: int) -> None:
     """Try jiradex on a generated project served by a local fake Jira.
@@ -1129,11 +1138,30 @@ def _open_index_for_reading():
     return Store()
 
 
+def _cells(text: str) -> int:
+    """Terminal columns of `text`: wide (CJK) and full-width characters take two."""
+    import unicodedata
+
+    return sum(
+        0
+        if unicodedata.combining(ch)
+        else 2
+        if unicodedata.east_asian_width(ch) in ("W", "F")
+        else 1
+        for ch in text
+    )
+
+
 def _fit(text: str, width: int) -> str:
+    """`text` on one line, cut with … to at most `width` columns, padded to `width`."""
     text = " ".join((text or "").split())
     if width <= 0:
         return ""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+    if _cells(text) > width:
+        while text and _cells(text) > width - 1:
+            text = text[:-1]
+        text += "…"
+    return text + " " * (width - _cells(text))
 
 
 def _styled_snippet(snippet: str, width: int) -> str:
@@ -1156,8 +1184,8 @@ def _print_hits(hits: list) -> None:
 
     width = max(60, shutil.get_terminal_size((120, 24)).columns)
     key_w = max(3, max(len(h.key) for h in hits))
-    status_w = min(14, max(6, max(len(h.status or "") for h in hits)))
-    assignee_w = min(16, max(8, max(len(h.assignee or "") for h in hits)))
+    status_w = min(14, max(6, max(_cells(h.status or "") for h in hits)))
+    assignee_w = min(16, max(8, max(_cells(h.assignee or "") for h in hits)))
     date_w = 10
     summary_w = max(20, width - key_w - status_w - assignee_w - date_w - 8)
     header = (
@@ -1167,9 +1195,9 @@ def _print_hits(hits: list) -> None:
     click.echo(click.style(header, bold=True))
     for h in hits:
         click.echo(
-            f"{h.key:<{key_w}}  {_fit(h.summary, summary_w):<{summary_w}}  "
-            f"{_fit(h.status or '', status_w):<{status_w}}  "
-            f"{_fit(h.assignee or '-', assignee_w):<{assignee_w}}  {(h.updated or '')[:10]}"
+            f"{h.key:<{key_w}}  {_fit(h.summary, summary_w)}  "
+            f"{_fit(h.status or '', status_w)}  "
+            f"{_fit(h.assignee or '-', assignee_w)}  {(h.updated or '')[:10]}"
         )
         where = "" if h.matched == "issue" else f"[{h.matched}] "
         if h.snippet:

@@ -246,3 +246,33 @@ def test_a_second_process_opening_a_fresh_index_does_not_migrate_twice(tmp_path)
         assert store.integrity_check() == []
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- demo, search table
+
+
+@pytest.mark.parametrize(
+    "args", [["--issues", "-5"], ["--issues", "0"], ["--latency-ms", "-1"], ["--issues", "x"]]
+)
+def test_demo_refuses_impossible_sizes_as_usage_errors(args, monkeypatch):
+    """`demo --issues -5` used to start a server and sync an empty project."""
+    monkeypatch.setattr("indexer.demo.demo_server", lambda *a: pytest.fail("server started"))
+    result = run("demo", "--headless", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "text, width, expected",
+    [
+        ("Wei Zhang 张伟", 16, "Wei Zhang 张伟  "),
+        ("张伟张伟张伟", 7, "张伟张…"),
+        ("abc", 5, "abc  "),
+        ("abcdef", 4, "abc…"),
+    ],
+)
+def test_search_table_cells_count_wide_characters_twice(text, width, expected):
+    """CJK names pushed the UPDATED column right: padding counted characters, not cells."""
+    fitted = cli._fit(text, width)
+    assert fitted == expected
+    assert cli._cells(fitted) == width
