@@ -168,6 +168,21 @@ def sync_datasource(
     return summary
 
 
+def _project_not_found(exc: JiradexError) -> JiradexError | None:
+    """Jira answers a search on an unknown or hidden project with a 400 ("The value
+    'NOPE' does not exist for the field 'project'."): say it as the project error."""
+    import re
+
+    found = re.search(r"The value '([^']+)' does not exist for the field 'project'", str(exc))
+    if found is None:
+        return None
+    from indexer.jira import ProjectNotFoundError
+
+    return ProjectNotFoundError(
+        f"Project {found.group(1)} does not exist or you do not have permission to see it"
+    )
+
+
 class _Run:
     """The state of one sync run (kept off the module's public surface)."""
 
@@ -290,17 +305,20 @@ class _Run:
         """Every issue of the JQL as {id, key, updated or ""}, in `updated` order."""
         items: list[dict[str, str]] = []
         self.emit("listing", 0, None)
-        for item in self.client.search_ids(jql + " ORDER BY updated ASC, key ASC"):
-            self.check_cancel()
-            items.append(
-                {
-                    "id": str(item["id"]),
-                    "key": item.get("key") or "",
-                    "updated": to_utc_iso(item.get("updated")) if item.get("updated") else "",
-                }
-            )
-            if len(items) % 5000 == 0:
-                self.emit("listing", len(items), None)
+        try:
+            for item in self.client.search_ids(jql + " ORDER BY updated ASC, key ASC"):
+                self.check_cancel()
+                items.append(
+                    {
+                        "id": str(item["id"]),
+                        "key": item.get("key") or "",
+                        "updated": to_utc_iso(item.get("updated")) if item.get("updated") else "",
+                    }
+                )
+                if len(items) % 5000 == 0:
+                    self.emit("listing", len(items), None)
+        except JiradexError as exc:
+            raise _project_not_found(exc) or exc from None
         return items
 
     # ------------------------------------------------------------------ fetching

@@ -276,3 +276,58 @@ def test_search_table_cells_count_wide_characters_twice(text, width, expected):
     fitted = cli._fit(text, width)
     assert fitted == expected
     assert cli._cells(fitted) == width
+
+
+# --------------------------------------------------------------------------- sync end to end
+
+SYNC_KEYS = {"datasource", "status", "issues", "comments", "attachments", "deleted", "error"}
+HIT_KEYS = {
+    "key", "summary", "status", "project", "issuetype", "assignee", "updated", "url",
+    "snippet", "score", "datasource", "matched",
+}  # fmt: skip
+SHOW_KEYS = {
+    "key", "id", "summary", "description", "status", "priority", "issuetype", "assignee",
+    "reporter", "labels", "created", "updated", "url", "comments", "attachments",
+}  # fmt: skip
+
+
+def test_sync_two_datasources_one_missing_project_then_search_and_show(jira):
+    """One datasource names a project Jira does not have: the other still syncs, the
+    run exits 1, and the error is the project message (it was Jira's raw 400 text)."""
+    for name, project in (("good", PROJECT), ("missing", "NOPE")):
+        config.add_datasource(
+            config.Datasource(
+                name=name,
+                endpoint=jira.site,
+                project_key=project,
+                username=EMAIL,
+                token=TOKEN,
+                index_comments=True,
+                index_attachments=True,
+            )
+        )
+    with jira.cassette("sync_one_missing_project"):
+        result = run("sync", "--json")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["datasource"] for line in lines] == ["good", "missing"]
+    good, missing = lines
+    assert set(good) >= SYNC_KEYS and isinstance(good["seconds"], float | int)
+    assert good["status"] == "ok" and good["issues"] == 3 and good["error"] is None
+    assert missing["status"] == "error" and missing["issues"] == 0
+    assert missing["error"] == "Project NOPE does not exist or you do not have permission to see it"
+
+    hits = json.loads(run("search", "--json", f"project:{PROJECT}").stdout)
+    assert len(hits) == 3 and all(set(h) >= HIT_KEYS for h in hits)
+    assert {h["matched"] for h in hits} <= {"issue", "comment", "attachment"}
+    key = hits[0]["key"]
+    shown = run("show", key.lower(), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    issue = json.loads(shown.stdout)
+    assert set(issue) >= SHOW_KEYS and issue["key"] == key
+    assert issue["url"] == f"{jira.site}/browse/{key}"
+    for comment in issue["comments"]:
+        assert set(comment) >= {"id", "author", "created", "body"}
+    for attachment in issue["attachments"]:
+        assert set(attachment) >= {"id", "filename", "mimetype", "size", "indexed"}
