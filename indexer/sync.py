@@ -235,15 +235,18 @@ class _Run:
         if since is not None:
             jql += f" AND updated >= {int(since) - OVERLAP_MS}"
         listed = self.list_scope(jql)
-        stored = self.store.issue_ids(self.ds.name)
         # Listing pages carry `updated` only where that costs nothing (Data Center);
         # on Cloud every listed issue is fetched: the window is small after a first run.
-        todo = [
-            item
-            for item in listed
-            if full or backfill or not item["updated"] or stored.get(item["id"]) != item["updated"]
-        ]
-        del stored
+        if full or backfill or not any(item["updated"] for item in listed):
+            todo = listed
+        else:
+            stored = self.store.issue_ids(self.ds.name)
+            todo = [
+                item
+                for item in listed
+                if not item["updated"] or stored.get(item["id"]) != item["updated"]
+            ]
+            del stored
         self.fetch_and_store(todo)
 
         if reconcile:
