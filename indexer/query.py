@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from indexer.errors import QueryError
+from indexer.stem import stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
 
 MAX_QUERY_CHARS = 2000
@@ -68,6 +69,14 @@ _EXAMPLES = {
     "status": 'status:"In Progress"',
 }
 _NOBODY = {"none", "unassigned", "nobody", "empty", "null"}
+# The stem column that goes with each text column (indexer.store.FTS_COLUMNS).
+STEM_COLUMN = {
+    "summary": "stem_head",
+    "tags": "stem_head",
+    "description": "stem_body",
+    "comments": "stem_body",
+    "attachments": "stem_body",
+}
 
 
 @dataclass
@@ -77,15 +86,35 @@ class Term:
     text: str
     prefix: bool = False
     columns: tuple[str, ...] = ()
+    exact: bool = False  # typed in quotes: no stemming
+
+    def stem_key(self) -> str | None:
+        """The stem this term also matches (indexer.stem), or None for a term that
+        is not stemmed: a phrase, a prefix, a quoted word, an identifier, CJK."""
+        if self.exact or self.prefix or not stemmable(self.text):
+            return None
+        return stem(self.text.lower())
 
     def fts(self) -> str | None:
-        """The FTS5 expression for this term, or None when it holds no searchable token."""
+        """The FTS5 expression for this term, or None when it holds no searchable token.
+
+        A stemmed word matches its own text or its stem, in any column: the stem
+        columns hold the stems of inflected words, and a stem that is a word of its
+        own (`crash`) is in the text columns. Both are OR-ed so the exact word,
+        found in more (and heavier) columns, scores above an inflection."""
         parts: list[str] = []
         rest = CJK_RUN.sub(" ", self.text)
         if _HAS_TOKEN.search(rest):
+            key = self.stem_key()
             phrase = _quote(" ".join(rest.split())) + (" *" if self.prefix else "")
-            if self.columns:
-                phrase = "{" + " ".join(self.columns) + "} : " + phrase
+            columns = self.columns
+            if key is not None:
+                if key != self.text.lower():
+                    phrase = f"({phrase} OR {_quote(key)})"
+                extra = [STEM_COLUMN[c] for c in columns if c in STEM_COLUMN]
+                columns = tuple(dict.fromkeys([*columns, *extra]))
+            if columns:
+                phrase = "{" + " ".join(columns) + "} : " + phrase
             parts.append(phrase)
         for run in CJK_RUN.findall(self.text):
             if len(run) == 1:
@@ -292,6 +321,7 @@ def parse_query(text: str) -> ParsedQuery:
 
 
 def _term(raw: str, columns: tuple[str, ...]) -> Term | None:
+    exact = '"' in raw
     prefix = False
     body = raw
     if body.endswith("*"):
@@ -306,7 +336,7 @@ def _term(raw: str, columns: tuple[str, ...]) -> Term | None:
         prefix = False
     if prefix and CJK_RUN.search(body[-1]):
         prefix = False  # CJK terms already match inside runs
-    return Term(body, prefix, columns)
+    return Term(body, prefix, columns, exact)
 
 
 # --------------------------------------------------------------------------- filters

@@ -16,6 +16,7 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
+from indexer.stem import stem
 from indexer.store import CJK_RUN, Store
 
 HIGHLIGHT_START = "[["
@@ -36,9 +37,10 @@ PAIR_IN_BODY = 0.05
 UPDATED_WALK = 1000
 SORTS = ("relevance", "updated")
 
-# bm25 column weights of issue_fts (summary, tags, description, comments, attachments, cjk):
-# a word in the summary counts far more than the same word in a long comment thread.
-WEIGHTS = (10.0, 6.0, 3.0, 1.0, 1.0, 4.0)
+# bm25 column weights of issue_fts (summary, tags, description, comments, attachments, cjk,
+# stem_head, stem_body): a word in the summary counts far more than the same word in a
+# long comment thread, and an inflection (stem columns) less than the word typed.
+WEIGHTS = (10.0, 6.0, 3.0, 1.0, 1.0, 4.0, 5.0, 1.0)
 BM25 = "bm25(issue_fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
 
 _HIT_FIELDS = (
@@ -393,10 +395,11 @@ def _title_match(query: ParsedQuery) -> str | None:
                 return None
             if term.prefix and len(term.text) < TITLE_PREFIX_MIN:
                 return None
-            expr = Term(term.text, term.prefix).fts()
+            columns = ("summary",) if term.columns else ()
+            expr = Term(term.text, term.prefix, columns, term.exact).fts()
             if expr is None:
                 continue
-            exprs.append(f"summary : {expr}" if term.columns else expr)
+            exprs.append(expr)
         if len(exprs) == 1:
             parts.append(exprs[0])
         elif exprs:
@@ -530,7 +533,8 @@ def _fold(text: str) -> str:
 
 def _term_patterns(term: Term) -> list[str]:
     """Regular expressions (over folded text) for where a term matches: its tokens in
-    a row as whole words (the last one as a prefix for `word*`), and its CJK runs."""
+    a row as whole words (the last one as a prefix for `word*`), and its CJK runs.
+    (Inflections of stemmed words: see _stem_keys.)"""
     out = []
     tokens = _TOKEN.findall(_fold(CJK_RUN.sub(" ", term.text)))
     if tokens:
@@ -541,26 +545,59 @@ def _term_patterns(term: Term) -> list[str]:
     return out
 
 
-def _group_patterns(query: ParsedQuery) -> list[re.Pattern]:
-    """One pattern per AND-ed group of the query (its OR-ed terms)."""
+def _stem_keys(terms: list[Term]) -> set[str]:
+    return {k for k in (t.stem_key() for t in terms) if k is not None}
+
+
+class _Matcher:
+    """The exact patterns of some terms, then (as the last alternative) any word that
+    could be an inflection of their stems, kept only when its stem agrees."""
+
+    def __init__(self, terms: list[Term]):
+        alternatives = [p for term in terms for p in _term_patterns(term)]
+        # Longest first, so a phrase wins over its own first word.
+        alternatives.sort(key=len, reverse=True)
+        self.keys = _stem_keys(terms)
+        if self.keys:
+            roots = sorted({k[:-1] if k.endswith("y") else k for k in self.keys}, key=len)
+            roots_re = "|".join(re.escape(r) for r in reversed(roots))
+            alternatives.append(
+                f"(?P<inflected>(?<!{_WORD_CHAR})(?:{roots_re})[a-z]*(?!{_WORD_CHAR}))"
+            )
+        self.pattern = re.compile("|".join(alternatives)) if alternatives else None
+
+    def _ok(self, m: re.Match) -> bool:
+        word = m.group("inflected") if self.keys else None
+        return word is None or stem(word) in self.keys
+
+    def search(self, text: str) -> re.Match | None:
+        return next(self.finditer(text), None)
+
+    def finditer(self, text: str, start: int = 0, end: int | None = None):
+        if self.pattern is None:
+            return
+        for m in self.pattern.finditer(text, start, len(text) if end is None else end):
+            if self._ok(m):
+                yield m
+
+
+def _group_patterns(query: ParsedQuery) -> list[_Matcher]:
+    """One matcher per AND-ed group of the query (its OR-ed terms)."""
     out = []
     for group in query.groups:
-        alternatives = [p for term in group for p in _term_patterns(term)]
-        if alternatives:
-            out.append(re.compile("|".join(alternatives)))
+        matcher = _Matcher(group)
+        if matcher.pattern is not None:
+            out.append(matcher)
     return out
 
 
 class _Marker:
-    """Finds the query's words, prefixes, phrases and CJK runs in plain text."""
+    """Finds the query's words, prefixes, phrases and CJK runs (and inflections of
+    stemmed words) in plain text."""
 
     def __init__(self, parsed: ParsedQuery):
-        alternatives = [
-            p for group in parsed.groups for term in group for p in _term_patterns(term)
-        ]
-        # Longest first, so a phrase wins over its own first word.
-        alternatives.sort(key=len, reverse=True)
-        self.pattern = re.compile("|".join(alternatives)) if alternatives else None
+        self.matcher = _Matcher([term for group in parsed.groups for term in group])
+        self.pattern = self.matcher.pattern
 
     def highlight(self, text: str, width: int = 170) -> str | None:
         """A window of about `width` characters around the first match, every match
@@ -569,7 +606,7 @@ class _Marker:
             return None
         text = text[:_SCAN_CHARS]
         folded = _fold(text)
-        first = self.pattern.search(folded)
+        first = self.matcher.search(folded)
         if first is None:
             return None
         start = 0 if first.start() < width // 3 else first.start() - width // 3
@@ -582,7 +619,7 @@ class _Marker:
             end = space if space > 0 else end
         out: list[str] = []
         at = start
-        for m in self.pattern.finditer(folded, start, end):
+        for m in self.matcher.finditer(folded, start, end):
             out.append(text[at : m.start()])
             out.append(HIGHLIGHT_START + text[m.start() : m.end()] + HIGHLIGHT_END)
             at = m.end()

@@ -29,13 +29,29 @@ import orjson
 
 from indexer import paths
 from indexer.errors import StoreError
+from indexer.stem import stem_terms
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 # FTS5 columns of `issue_fts`, in order. `tags` holds labels and components; `cjk`
-# holds bigrams of CJK runs (unicode61 does not segment CJK text into words).
-FTS_COLUMNS = ("summary", "tags", "description", "comments", "attachments", "cjk")
+# holds bigrams of CJK runs (unicode61 does not segment CJK text into words);
+# `stem_head` (summary and tags) and `stem_body` (the rest) hold the stems of the
+# inflected English words (indexer.stem), so `crash` finds `crashes` while the
+# exact word, in its own column, still scores higher.
+FTS_COLUMNS = (
+    "summary",
+    "tags",
+    "description",
+    "comments",
+    "attachments",
+    "cjk",
+    "stem_head",
+    "stem_body",
+)
+# title_fts: the stem column has the same name as in issue_fts, so one expression
+# (indexer.query.Term.fts) serves both tables.
+TITLE_COLUMNS = ("summary", "tags", "stem_head")
 TOKENIZER = "unicode61 remove_diacritics 2"
 
 ISSUE_FIELDS = (
@@ -162,8 +178,150 @@ def _migration_1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+_ISSUES_V2 = _SCHEMA_1.split("CREATE INDEX issues_key")[0].replace(
+    "CREATE TABLE issues (", "CREATE TABLE issues_v2 ("
+)
+_FTS_V2 = f"""
+CREATE VIRTUAL TABLE issue_fts USING fts5(
+    {", ".join(FTS_COLUMNS)},
+    tokenize = '{TOKENIZER}',
+    prefix = '2 3'
+);
+CREATE VIRTUAL TABLE title_fts USING fts5(
+    {", ".join(TITLE_COLUMNS)},
+    tokenize = '{TOKENIZER}'
+);
+CREATE INDEX issues_key ON issues (key COLLATE NOCASE);
+CREATE INDEX issues_updated ON issues (updated);
+CREATE INDEX issues_project ON issues (project COLLATE NOCASE, updated);
+CREATE INDEX issues_status ON issues (status COLLATE NOCASE, updated);
+CREATE INDEX issues_type ON issues (issuetype COLLATE NOCASE, updated);
+CREATE INDEX issues_priority ON issues (priority COLLATE NOCASE, updated);
+CREATE INDEX issues_assignee ON issues (assignee COLLATE NOCASE, updated);
+CREATE INDEX issues_reporter ON issues (reporter COLLATE NOCASE, updated)
+"""
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Stems and filter indexes, built from the rows already stored (no re-sync).
+
+    - issue_fts and title_fts gain stem columns (see FTS_COLUMNS): both are dropped
+      and refilled from issues, comments and attachments.
+    - Issues are renumbered in `updated` order, so that rowid order (which the
+      pooled ranking of huge match sets walks) is update order, as the store keeps
+      it from now on (a rewritten issue gets a new rowid).
+    - Indexes on status, type, priority, assignee and reporter (NOCASE, then
+      updated) for filter queries."""
+    conn.execute("DROP TABLE IF EXISTS issue_fts")
+    conn.execute("DROP TABLE IF EXISTS title_fts")
+    conn.execute("CREATE TEMP TABLE renumber (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
+    conn.execute(
+        "INSERT INTO renumber SELECT rowid, row_number() OVER "
+        "(ORDER BY coalesce(updated, ''), rowid) FROM issues"
+    )
+    conn.execute(_ISSUES_V2)
+    columns = ", ".join(ISSUE_FIELDS)
+    conn.execute(
+        f"INSERT INTO issues_v2 (rowid, {columns}) SELECT r.new, {columns} "
+        "FROM issues JOIN renumber r ON r.old = issues.rowid ORDER BY r.new"
+    )
+    conn.execute("DROP TABLE issues")
+    conn.execute("ALTER TABLE issues_v2 RENAME TO issues")
+    for table in ("comments", "attachments"):
+        conn.execute(
+            f"UPDATE {table} SET issue = coalesce("
+            f"(SELECT new FROM renumber WHERE old = {table}.issue), -{table}.issue)"
+        )
+    conn.execute("DROP TABLE temp.renumber")
+    for statement in _FTS_V2.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+    _refill_fts(conn)
+
+
+def _refill_fts(conn: sqlite3.Connection) -> None:
+    """Write the FTS rows of every stored issue from its issue, comment and
+    attachment rows (what _upsert would have written), in rowid order."""
+
+    def children(sql: str) -> Iterator[tuple[int, list[tuple]]]:
+        issue, rows = None, []
+        for row in conn.execute(sql):
+            if row[0] != issue and rows:
+                yield issue, rows
+                rows = []
+            issue = row[0]
+            rows.append(row[1:])
+        if rows:
+            yield issue, rows
+
+    def merged(source: Iterator[tuple[int, list[tuple]]]):
+        pending = next(source, None)
+
+        def take(rowid: int) -> list[tuple]:
+            nonlocal pending
+            while pending is not None and pending[0] < rowid:
+                pending = next(source, None)
+            if pending is not None and pending[0] == rowid:
+                found = pending[1]
+                pending = next(source, None)
+                return found
+            return []
+
+        return take
+
+    comments = merged(
+        children("SELECT issue, body_text FROM comments WHERE issue > 0 ORDER BY issue, rowid")
+    )
+    attachments = merged(
+        children(
+            "SELECT issue, filename, text FROM attachments WHERE issue > 0 ORDER BY issue, rowid"
+        )
+    )
+    fts_rows: list[tuple] = []
+    title_rows: list[tuple] = []
+    for rowid, summary, description_text, labels, components in conn.execute(
+        "SELECT rowid, summary, description_text, labels, components FROM issues ORDER BY rowid"
+    ):
+        ctext = _comments_text([{"body_text": b} for (b,) in comments(rowid)])
+        atext = _attachments_text([{"filename": f, "text": t} for f, t in attachments(rowid)])
+        tags = " ".join([*json.loads(labels or "[]"), *json.loads(components or "[]")])
+        fts, title = _fts_row(rowid, summary or "", tags, description_text or "", ctext, atext)
+        fts_rows.append(fts)
+        title_rows.append(title)
+        if len(fts_rows) >= 1000:
+            _insert_fts(conn, fts_rows, title_rows)
+            fts_rows, title_rows = [], []
+    if fts_rows:
+        _insert_fts(conn, fts_rows, title_rows)
+
+
+def _fts_row(
+    rowid: int, summary: str, tags: str, desc: str, ctext: str, atext: str
+) -> tuple[tuple, tuple]:
+    """The issue_fts and title_fts rows of one issue."""
+    cjk = cjk_terms("\n".join((summary, tags, desc, ctext, atext)))
+    stem_head = stem_terms(f"{summary}\n{tags}")
+    stem_body = stem_terms("\n".join((desc, ctext, atext)))
+    return (
+        (rowid, summary, tags, desc, ctext, atext, cjk, stem_head, stem_body),
+        (rowid, summary, tags, stem_head),
+    )
+
+
+def _insert_fts(conn: sqlite3.Connection, fts_rows: list[tuple], title_rows: list[tuple]) -> None:
+    marks = ",".join("?" * (len(FTS_COLUMNS) + 1))
+    conn.executemany(
+        f"INSERT INTO issue_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES ({marks})", fts_rows
+    )
+    marks = ",".join("?" * (len(TITLE_COLUMNS) + 1))
+    conn.executemany(
+        f"INSERT INTO title_fts (rowid, {', '.join(TITLE_COLUMNS)}) VALUES ({marks})",
+        title_rows,
+    )
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
@@ -446,14 +604,17 @@ class Store:
         replaced_comments = []
         replaced_attachments = []
         old_rowids = []
+        moved_children = []
         for r in records:
             ident = (str(r["datasource"]), str(r["id"]))
-            rowid = existing.get(ident)
-            if rowid is None:
-                rowid = next_rowid
-                next_rowid += 1
-            else:
-                old_rowids.append(rowid)
+            # Every write takes a new rowid, rewrites too: rowid order then follows
+            # write order, which sync keeps in `updated` order, and the pooled
+            # ranking of huge match sets walks the newest rowids (see search._recent).
+            old_rowid = existing.get(ident)
+            rowid = next_rowid
+            next_rowid += 1
+            if old_rowid is not None:
+                old_rowids.append(old_rowid)
             labels = r.get("labels") or []
             components = r.get("components") or []
             issue_rows.append(
@@ -480,10 +641,11 @@ class Store:
                     encode_raw(r.get("raw")),
                 )
             )
-            old_c, old_a = old_text.get(rowid, ("", ""))
+            old_c, old_a = old_text.get(old_rowid, ("", "")) if old_rowid else ("", "")
             if "comments" in r:
                 comments = r.get("comments") or []
-                replaced_comments.append((rowid,))
+                if old_rowid is not None:
+                    replaced_comments.append((old_rowid,))
                 ctext = _comments_text(comments)
                 for c in comments:
                     comment_rows.append(
@@ -499,9 +661,12 @@ class Store:
                     )
             else:
                 ctext = old_c
+                if old_rowid is not None:
+                    moved_children.append(("comments", rowid, old_rowid))
             if "attachments" in r:
                 attachments = r.get("attachments") or []
-                replaced_attachments.append((rowid,))
+                if old_rowid is not None:
+                    replaced_attachments.append((old_rowid,))
                 atext = _attachments_text(attachments)
                 for a in attachments:
                     attachment_rows.append(
@@ -520,31 +685,34 @@ class Store:
                     )
             else:
                 atext = old_a
+                if old_rowid is not None:
+                    moved_children.append(("attachments", rowid, old_rowid))
             summary = r.get("summary") or ""
             tags = " ".join([*map(str, labels), *map(str, components)])
             desc = r.get("description_text") or ""
-            cjk = cjk_terms("\n".join((summary, tags, desc, ctext, atext)))
-            fts_rows.append((rowid, summary, tags, desc, ctext, atext, cjk))
-            title_rows.append((rowid, summary, tags))
+            fts, title = _fts_row(rowid, summary, tags, desc, ctext, atext)
+            fts_rows.append(fts)
+            title_rows.append(title)
 
         if old_rowids:
             olds = [(x,) for x in old_rowids]
             conn.executemany("DELETE FROM issue_fts WHERE rowid = ?", olds)
             conn.executemany("DELETE FROM title_fts WHERE rowid = ?", olds)
+            conn.executemany("DELETE FROM issues WHERE rowid = ?", olds)
         if replaced_comments:
             conn.executemany("DELETE FROM comments WHERE issue = ?", replaced_comments)
         if replaced_attachments:
             conn.executemany("DELETE FROM attachments WHERE issue = ?", replaced_attachments)
+        for table in ("comments", "attachments"):
+            moves = [(new, old) for t, new, old in moved_children if t == table]
+            if moves:
+                conn.executemany(f"UPDATE {table} SET issue = ? WHERE issue = ?", moves)
         marks = ",".join("?" * (len(ISSUE_FIELDS) + 1))
         conn.executemany(
-            f"INSERT OR REPLACE INTO issues (rowid, {', '.join(ISSUE_FIELDS)}) VALUES ({marks})",
+            f"INSERT INTO issues (rowid, {', '.join(ISSUE_FIELDS)}) VALUES ({marks})",
             issue_rows,
         )
-        conn.executemany(
-            f"INSERT INTO issue_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?,?,?,?,?,?,?)",
-            fts_rows,
-        )
-        conn.executemany("INSERT INTO title_fts (rowid, summary, tags) VALUES (?,?,?)", title_rows)
+        _insert_fts(conn, fts_rows, title_rows)
         if comment_rows:
             conn.executemany(
                 f"INSERT INTO comments ({', '.join(COMMENT_FIELDS)}) VALUES (?,?,?,?,?,?,?)",

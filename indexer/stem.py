@@ -1,0 +1,68 @@
+"""A light English stemmer for search: inflections only, no derivations.
+
+`crash`, `crashes`, `crashed`, `crashing` share the key `crash`; `timeout`/`timeouts`,
+`retry`/`retries`/`retried`, `cache`/`cached`/`caching` likewise. Unlike Porter it
+leaves derived words apart (`configure` vs `configuration`, `general` vs `generate`),
+so a stemmed match stays close to what was typed. The keys are not words: they only
+need to agree between the index and the query.
+
+Only ASCII words of letters, four or more long, are stemmed: identifiers with digits,
+short words, accented and CJK text pass through untouched.
+
+The index stores, per issue, the keys of the words whose key differs from the word
+itself (`stem_terms`); a query word then matches its key anywhere (the literal key
+in the text, or the stored keys of inflected forms): see indexer.query.Term.fts.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+MIN_LEN = 4
+_TOKEN = re.compile(r"[^\W_]+")  # ...must also be a whole unicode61 token
+_VOWEL = re.compile(r"[aeiouy]")
+_VOWELS = "aeiou"
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The key of one lower-case word (the word itself when nothing applies)."""
+    w = word
+    if len(w) < MIN_LEN or not w.isascii() or not w.isalpha():
+        return w
+    if len(w) > 4 and w.endswith(("ies", "ied")):
+        w = w[:-3] + "y"  # retries, retried -> retry
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]  # timeouts -> timeout, crashes -> crashe (-> crash below)
+    elif w.endswith("eed"):
+        pass  # need, speed: not a past tense
+    elif w.endswith("ed") and _VOWEL.search(w[:-2]) and len(w) >= 5:
+        w = w[:-2]  # crashed -> crash, stopped -> stopp (-> stop below)
+    elif w.endswith("ing") and _VOWEL.search(w[:-3]) and len(w) >= 6:
+        w = w[:-3]  # crashing -> crash; string, thing stay
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]  # cache, caches, cached, caching -> cach
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in _VOWELS:
+        w = w[:-1]  # stopp -> stop, and fall -> fal so that falling agrees
+    return w
+
+
+def stem_terms(text: str) -> str:
+    """The keys of the words of `text` whose key is not the word itself, space
+    separated, for the stem columns of the index (empty when there are none)."""
+    if not text:
+        return ""
+    out = []
+    for token in _TOKEN.findall(text):
+        if len(token) >= MIN_LEN and token.isascii() and token.isalpha():
+            low = token.lower()
+            key = stem(low)
+            if key != low:
+                out.append(key)
+    return " ".join(out)
+
+
+def stemmable(text: str) -> bool:
+    """True when a query term is one plain word that has a key of its own."""
+    return len(text) >= MIN_LEN and text.isascii() and text.isalpha()
