@@ -172,15 +172,16 @@ def bare_fts_floor(index_db: Path) -> tuple[int, float]:
     return len(rows), seconds
 
 
-def scenario_latency(issues: int, baseline_issues: int) -> None:
-    print(f"\n== latency: {issues} issues with comments, fakejira +250 ms per request")
-    with fakejira(issues, 250) as url:
-        home = new_home(url)
+def scenario_latency(issues: int, baseline_issues: int, comments: bool = True) -> None:
+    what = "with comments" if comments else "without comments"
+    print(f"\n== latency: {issues} issues {what}, fakejira +250 ms per request")
+    with fakejira(issues, 250, comments=comments) as url:
+        home = new_home(url, comments=comments)
         summary, wall, peak = run_sync(home)
         rate = summary["issues"] / wall
         print(f"jiradex        : {summary['issues']} issues in {wall:.1f}s = {rate:,.0f}/s")
         print(f"                 process peak RSS {peak:.0f} MB")
-        done, seconds = page_at_a_time(url, baseline_issues)
+        done, seconds = page_at_a_time(url, baseline_issues, comments=comments)
         base = done / seconds
         print(f"page-at-a-time : {done} issues in {seconds:.1f}s = {base:,.0f}/s")
         print(f"speed-up       : {rate / base:.1f}x")
@@ -210,12 +211,17 @@ def main() -> None:
     ap.add_argument("--baseline-issues", type=int, default=3000)
     ap.add_argument("--bulk-issues", type=int, default=100000)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--no-comments",
+        action="store_true",
+        help="latency scenario without comments (isolates the issue pipeline)",
+    )
     ap.add_argument("--only", choices=("latency", "bulk"))
     a = ap.parse_args()
     if a.quick:
         a.latency_issues, a.baseline_issues, a.bulk_issues = 2000, 600, 5000
     if a.only in (None, "latency"):
-        scenario_latency(a.latency_issues, a.baseline_issues)
+        scenario_latency(a.latency_issues, a.baseline_issues, comments=not a.no_comments)
     if a.only in (None, "bulk"):
         scenario_bulk(a.bulk_issues)
 
