@@ -892,19 +892,21 @@ def jira_connect(
             try:
                 fetched = fetch_cloud_id(site)
             except JiradexError as exc:
-                if not interactive:
+                if not interactive or given_all:
                     fail(f"{exc} (or pass --cloud-id ID)")
                 click.echo(f"Could not fetch the cloud id: {exc}", err=True)
             if fetched and interactive:
                 click.echo(f"Found the site's cloud id: {fetched}")
-            if interactive:
+            if interactive and not given_all:
                 cloud_id = click.prompt(
                     "Cloud id",
                     default=fetched or saved.cloud_id,
                     value_proc=_checked(config.validate_cloud_id),
                 )
-            else:
+            elif fetched or not interactive:
                 cloud_id = fetched
+            else:
+                fail("could not fetch the site's cloud id: pass --cloud-id ID")
         cloud_id = config.validate_cloud_id(cloud_id, "--cloud-id")
     else:
         cloud_id = None

@@ -13,7 +13,7 @@ import json
 import signal
 
 import pytest
-from cassette_utils import FAKE_SITE, OriginMap, make_vcr, recording, scrub
+from cassette_utils import FAKE_GATEWAY, FAKE_SITE, OriginMap, make_vcr, recording, scrub
 from click.testing import CliRunner
 
 import cli
@@ -24,6 +24,7 @@ from indexer.sync import SyncSummary
 PROJECT = "QAX"
 EMAIL = "qa.tester@example.com"
 TOKEN = "qa-accept-token-7f3d"
+CLOUD_ID = "9d2c4e61-0b5a-4f7e-8c3d-2a1b0c9d8e7f"
 scrub(TOKEN)
 
 
@@ -49,21 +50,24 @@ def one_error_line(result, code: int = 1) -> str:
 
 
 class Jira:
-    """fakejira (Cloud) while recording; the fixed origin on replay."""
+    """fakejira (Cloud, or the service-account gateway) while recording; the fixed
+    origins on replay."""
 
-    def __init__(self):
+    def __init__(self, mode: str = "cloud"):
         self.fj = None
         mapping: dict[str, str] = {}
         if recording():
             from fakejira import FakeJira
 
             self.fj = FakeJira(
-                mode="cloud", issues=3, project=PROJECT, email=EMAIL, token=TOKEN
+                mode=mode, issues=3, project=PROJECT, email=EMAIL, token=TOKEN, cloud_id=CLOUD_ID
             ).start()
-            self.site = self.fj.url
+            self.site, self.gateway = self.fj.url, self.fj.gateway_url
+            if mode == "gateway":  # one port serves both: /ex/jira tells them apart
+                mapping[f"{self.gateway}/ex/jira"] = f"{FAKE_GATEWAY}/ex/jira"
             mapping[self.site] = FAKE_SITE
         else:
-            self.site = FAKE_SITE
+            self.site, self.gateway = FAKE_SITE, FAKE_GATEWAY
         self.origins = OriginMap(mapping)
 
     def cassette(self, name: str):
@@ -77,6 +81,14 @@ class Jira:
 @pytest.fixture
 def jira():
     j = Jira()
+    yield j
+    j.stop()
+
+
+@pytest.fixture
+def gateway(monkeypatch):
+    j = Jira("gateway")
+    monkeypatch.setenv("JIRADEX_GATEWAY_URL", j.gateway)
     yield j
     j.stop()
 
@@ -121,6 +133,19 @@ def test_connect_with_site_email_and_token_env_asks_nothing(jira, monkeypatch):
         "baseUrl": jira.site,
         "auth": {"email": EMAIL, "apiToken": TOKEN},
     }
+
+
+def test_connect_service_account_with_all_flags_uses_the_fetched_cloud_id(gateway, monkeypatch):
+    """It used to stop at a "Cloud id [...]" prompt even with every value given."""
+    monkeypatch.setenv("QA_JIRA_TOKEN", TOKEN)
+    args = ["jira", "connect", "--service-account", "--site", gateway.site, "--email", EMAIL]
+    with gateway.cassette("connect_service_account_flags"):
+        result = run(*args, "--token-env", "QA_JIRA_TOKEN", stdin="")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "Cloud id [" not in result.output and "Account type" not in result.output
+    saved = json.loads(paths.jira_config_path().read_text())
+    assert saved["cloudId"] == CLOUD_ID and saved["baseUrl"] == gateway.site
+    assert f"{gateway.gateway}/ex/jira/{CLOUD_ID}" in result.stdout
 
 
 # --------------------------------------------------------------------------- show
