@@ -166,6 +166,8 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
     from indexer.store import Store
     from indexer.sync import sync_datasource
 
+    if watch and full:  # the scheduler runs incremental syncs only
+        raise click.UsageError("--full and --watch cannot be combined: run `sync --full` first")
     datasources = _selected_datasources(names)
     progress = ProgressLine()
     if watch:

@@ -356,3 +356,11 @@ def test_sync_two_datasources_one_missing_project_then_search_and_show(jira):
         assert set(comment) >= {"id", "author", "created", "body"}
     for attachment in issue["attachments"]:
         assert set(attachment) >= {"id", "filename", "mimetype", "size", "indexed"}
+
+
+def test_watch_with_full_is_a_usage_error_not_silently_incremental(monkeypatch):
+    add("qa")
+    monkeypatch.setattr("indexer.scheduler.watch", lambda *a, **k: pytest.fail("watched"))
+    result = run("sync", "--watch", "--full")
+    assert result.exit_code == 2
+    assert "--full and --watch cannot be combined" in result.stderr
