@@ -192,10 +192,11 @@ def validate_project_key(key: Any) -> str:
 
 
 def validate_issue_key(key: Any) -> str:
-    """An issue key such as PROJ-123 (Jira issue keys are upper case)."""
-    if not isinstance(key, str) or not _ISSUE_KEY_RE.match(key.strip()):
+    """An issue key such as PROJ-123. Jira keys are upper case but Jira finds them
+    case-insensitively, so `proj-123` (as people type it) is accepted and upper-cased."""
+    if not isinstance(key, str) or not _ISSUE_KEY_RE.match(key.strip().upper()):
         raise ConfigError("Issue key must look like PROJECT-123")
-    return key.strip()
+    return key.strip().upper()
 
 
 def validate_datasource_name(name: Any) -> str:

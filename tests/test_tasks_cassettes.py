@@ -397,7 +397,7 @@ Write the fix up as a checklist.
 """
 
 
-@pytest.mark.parametrize("key", ["acme-1", "ACME", "ACME-", "1-ACME", "ACME 1", "ACME-1; DROP"])
+@pytest.mark.parametrize("key", ["ACME", "ACME-", "1-ACME", "ACME 1", "ACME-1; DROP"])
 def test_bad_key_format_fails_before_any_request(make_jira, sent, key):
     jira = make_jira("cloud")
     add_datasource(jira)
