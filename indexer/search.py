@@ -352,8 +352,9 @@ def _recent(
 ) -> list[tuple]:
     """The RECENT_POOL most recently indexed matches that pass the filters, as
     (rowid, updated, summary, labels, components). FTS5 yields matches in rowid
-    order without scoring them, so this stops as soon as the pool is full; sync
-    writes issues oldest-updated first, so rowid order is close to age."""
+    order without scoring them, so this stops as soon as the pool is full; every
+    write gives an issue a new rowid and sync writes oldest-updated first, so rowid
+    order is update order (see Store._upsert)."""
     conds = []
     args: list = [match]
     if where:
