@@ -251,7 +251,9 @@ def index_rebuild_command(yes: bool) -> None:
     from indexer.sync import sync_datasource
 
     datasources = _selected_datasources(())
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("index rebuild deletes the local index: pass --yes to confirm")
         click.confirm("Delete the local index and re-sync it from Jira?", abort=True)
     for suffix in ("", "-wal", "-shm"):
         target = paths.index_path().with_name(paths.index_path().name + suffix)

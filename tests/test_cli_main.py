@@ -70,3 +70,18 @@ def test_unexpected_exception_is_one_line_not_a_traceback(temporary_command, cap
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error (RuntimeError): boom second line" in err
+
+
+def test_index_rebuild_without_a_terminal_needs_yes(tmp_path, capsys):
+    from indexer import config, paths
+
+    config.add_datasource(
+        config.Datasource(name="work", endpoint="https://x.atlassian.net", project_key="PROJ")
+    )
+    paths.ensure_dir(paths.index_path().parent)
+    paths.index_path().write_bytes(b"precious")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["index", "rebuild"])  # pytest's stdin is not a terminal
+    assert info.value.code == 2
+    assert "--yes" in capsys.readouterr().err
+    assert paths.index_path().read_bytes() == b"precious"
