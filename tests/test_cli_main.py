@@ -85,3 +85,20 @@ def test_index_rebuild_without_a_terminal_needs_yes(tmp_path, capsys):
     assert info.value.code == 2
     assert "--yes" in capsys.readouterr().err
     assert paths.index_path().read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["sync", "--bogus"], "No such option '--bogus'"),
+        (["search"], "Missing argument"),
+        (["task", "show"], "Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_two(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("jiradex: ") and fragment in err
+    assert f"try 'jiradex {argv[0]}" in err
