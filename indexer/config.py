@@ -161,7 +161,7 @@ def validate_endpoint(url: Any, what: str = "endpoint") -> str:
         raise ConfigError(f'{what} "{shown}" has an invalid port') from None
     if scheme == "http" and not _is_loopback(host):
         raise ConfigError(
-            f'{what} "{shown}" uses plain http, which would send the token in clear '
+            f'{what} "{shown}" uses plain http, which would send credentials and issues in clear '
             "text; use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
         )
     path = parts.path.rstrip("/")

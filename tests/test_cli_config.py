@@ -278,7 +278,10 @@ def test_duplicate_names_are_refused_case_insensitively():
         ("javascript:alert(1)", "must be an http(s) URL"),
         ("ftp://acme.example.com", "must be an http(s) URL"),
         ("https://bob:hunter22@acme.atlassian.net", "must not contain credentials"),
-        ("http://jira.example.com", "plain http, which would send the token in clear text"),
+        (
+            "http://jira.example.com",
+            "plain http, which would send credentials and issues in clear text",
+        ),
         ("http://192.168.1.10:8080", "plain http is allowed only for localhost"),
         ("https://acme.atlassian.net/rest/api/3/myself", "(try https://acme.atlassian.net)"),
     ],

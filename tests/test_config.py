@@ -65,7 +65,7 @@ def test_endpoint_accepted_and_normalised(url, expected):
         ("javascript:alert(1)", "must be an http(s) URL"),
         ("acme.atlassian.net", "has no scheme; write it as https://acme.atlassian.net"),
         ("localhost:8080", "has no scheme"),
-        ("http://acme.example.com", "token in clear text"),
+        ("http://acme.example.com", "credentials and issues in clear text"),
         ("http://10.0.0.1", "plain http is allowed only for localhost"),
         ("https://acme.atlassian.net/?x=1", "query string or fragment"),
         ("https://acme.atlassian.net/#top", "query string or fragment"),
