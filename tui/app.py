@@ -125,7 +125,7 @@ class JiradexApp(App):
         self.settings = settings
         self._settings_problems = problems
         theme = settings.get("theme")
-        self.theme = (
+        self._apply_initial_theme(
             theme if isinstance(theme, str) and theme in self.available_themes else "jiradex"
         )
         keys, key_problems = keymap.load_keymap(settings)
@@ -133,6 +133,23 @@ class JiradexApp(App):
         self.keymap_overrides = keys
         if keys:
             self.set_keymap(keys)
+
+    def _apply_initial_theme(self, name: str) -> None:
+        """Set the start theme without Textual's theme watcher.
+
+        Assigning ``self.theme`` queues a full CSS re-parse and re-style of every
+        node for the first frame (the stylesheet was built for the default theme);
+        before the app runs, swapping the variables and classes is enough.
+        """
+        self.set_reactive(App.theme, name)
+        theme = self.current_theme
+        classes = {cls: False for cls in self.classes if cls.startswith("-theme-")}
+        classes[f"-theme-{name}"] = True
+        classes["-dark-mode"] = theme.dark
+        classes["-light-mode"] = not theme.dark
+        self.update_classes(classes, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     # ------------------------------------------------------------------ lifecycle
 

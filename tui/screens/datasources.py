@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from indexer import config
@@ -33,6 +33,7 @@ from tui.widgets.datasource_form import (
     test_datasource,
 )
 from tui.widgets.format import fit, relative_age
+from tui.widgets.title_bar import TitleBar
 
 EMPTY_TEXT = (
     "No datasource yet.\n\n"
@@ -124,7 +125,7 @@ class DatasourcesScreen(Screen):
         self.loaded = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table

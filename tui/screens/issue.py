@@ -7,10 +7,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, Markdown, Static
+from textual.widgets import Footer, LoadingIndicator, Markdown, Static
 from textual.worker import Worker, WorkerState
 
 from tui import keymap
+from tui.widgets.title_bar import TitleBar
 
 
 class IssueScreen(Screen):
@@ -30,7 +31,7 @@ class IssueScreen(Screen):
         self.issue: dict | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="issue-scroll"):
             yield LoadingIndicator()
         yield Footer()

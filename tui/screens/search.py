@@ -9,21 +9,24 @@ the previous one is cancelled and its late result dropped. Errors from the engin
 from __future__ import annotations
 
 import time
-import webbrowser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Footer, Header, Input, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
 from tui.widgets.format import ago_phrase
-from tui.widgets.preview import IssuePreview
 from tui.widgets.results import ResultsTable
+from tui.widgets.title_bar import TitleBar
+
+if TYPE_CHECKING:
+    from tui.widgets.preview import IssuePreview
 
 DEBOUNCE_S = 0.04
 PREVIEW_MIN_WIDTH = 100
@@ -61,6 +64,7 @@ class SearchScreen(Screen):
     SearchScreen #empty { height: 1fr; padding: 1 2; color: $text-muted; }
     SearchScreen #empty Static { height: auto; }
     SearchScreen #empty Button { margin-top: 1; }
+    SearchScreen #footer-slot { dock: bottom; height: 1; background: $footer-background; }
     """
 
     def __init__(self) -> None:
@@ -72,38 +76,58 @@ class SearchScreen(Screen):
         self.last_search_ms: float | None = None
         self._keep_cursor = False
         self.search_pending = True  # a search is waiting (the first one runs after mount)
+        self._empty: Vertical | None = None
+        self._empty_text: Static
+        self._empty_button: Widget
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        # Only what the first frame shows: the footer comes one refresh later (its
+        # line is reserved), the preview and the empty state when first needed.
+        yield TitleBar()
         yield Input(
             placeholder='Search: words, "a phrase", ABC-12, status:"In Progress", -word …',
             id="search-box",
         )
         yield Static("", id="status")
-        with Horizontal(id="body"):
-            with Vertical(id="results-pane"):
-                yield ResultsTable(id="results")
-                with Vertical(id="empty"):
-                    yield Static("", id="empty-text")
-                    yield Button("Add a datasource", id="add-datasource", variant="primary")
-            yield IssuePreview(id="preview")
-        yield Footer()
+        with Horizontal(id="body"), Vertical(id="results-pane"):
+            yield ResultsTable(id="results")
+        yield Static("", id="footer-slot")
 
     def on_resize(self) -> None:
         self._layout_preview()
 
+    def _preview(self) -> IssuePreview | None:
+        """The preview pane, or None while nothing needed it yet."""
+        found = self.query("#preview")
+        return found.first() if found else None  # type: ignore[return-value]
+
     def _layout_preview(self) -> None:
         """Below 100 columns the results get the whole width (the detail is Enter
         away); with nothing to preview the message gets it."""
-        has_rows = self.query_one(ResultsTable).display and bool(self.query_one(ResultsTable).hits)
-        self.query_one(IssuePreview).display = has_rows and self.size.width >= PREVIEW_MIN_WIDTH
+        table = self.query_one(ResultsTable)
+        wanted = table.display and bool(table.hits) and self.size.width >= PREVIEW_MIN_WIDTH
+        preview = self._preview()
+        if preview is None and wanted:
+            from tui.widgets.preview import IssuePreview
+
+            preview = IssuePreview(id="preview")
+            self.query_one("#body").mount(preview)
+        if preview is not None:
+            preview.display = wanted
 
     def on_mount(self) -> None:
-        self.query_one("#empty").display = False
         self.query_one("#search-box", Input).focus()
         # Paint first, then touch the database: the first frame never waits on it.
+        self.call_after_refresh(self._mount_footer)
         self.call_after_refresh(self.refresh_overview)
         self.call_after_refresh(self._schedule, 0)
+
+    async def _mount_footer(self) -> None:
+        from textual.widgets import Footer
+
+        await self.query_one("#footer-slot").remove()
+        await self.mount(Footer())
+        self.refresh_bindings()  # the footer lists keys when bindings change: now
 
     # ------------------------------------------------------------------ app hooks
 
@@ -219,8 +243,22 @@ class SearchScreen(Screen):
         status.update(text)
         status.set_class(error, "-error")
 
+    def _show_empty(self, message: str, show_button: bool) -> None:
+        """The teaching message under the box (built the first time it is needed)."""
+        if self._empty is None:
+            if not message:
+                return
+            from textual.widgets import Button
+
+            self._empty_text = Static(message, id="empty-text")
+            self._empty_button = Button("Add a datasource", id="add-datasource", variant="primary")
+            self._empty = Vertical(self._empty_text, self._empty_button, id="empty")
+            self.query_one("#results-pane").mount(self._empty)
+        self._empty.display = bool(message)
+        self._empty_text.update(message)
+        self._empty_button.display = show_button
+
     def _update_empty(self, text: str, hits: list, error: str | None) -> None:
-        empty = self.query_one("#empty")
         table = self.query_one(ResultsTable)
         message = ""
         show_button = False
@@ -237,10 +275,8 @@ class SearchScreen(Screen):
                     "Try fewer words, a prefix like `time*`, or drop a filter. "
                     "F1 lists the keys; the README lists the query syntax."
                 )
-        empty.display = bool(message)
         table.display = not message
-        self.query_one("#empty-text", Static).update(message)
-        self.query_one("#add-datasource").display = show_button
+        self._show_empty(message, show_button)
         self._layout_preview()
 
     # ------------------------------------------------------------------ preview
@@ -251,7 +287,9 @@ class SearchScreen(Screen):
 
     def _preview_current(self) -> None:
         hit = self.query_one(ResultsTable).current_hit
-        preview = self.query_one(IssuePreview)
+        preview = self._preview()
+        if preview is None:
+            return  # not shown (narrow terminal, or nothing to preview yet)
         if hit is None:
             preview.clear("")
             return
@@ -271,8 +309,9 @@ class SearchScreen(Screen):
             self.app.call_from_thread(self._show_preview, hit, issue)
 
     def _show_preview(self, hit: Any, issue: dict) -> None:
-        if self.query_one(ResultsTable).current_hit is hit:
-            self.query_one(IssuePreview).show(hit, issue)
+        preview = self._preview()
+        if preview is not None and self.query_one(ResultsTable).current_hit is hit:
+            preview.show(hit, issue)
 
     # ------------------------------------------------------------------ workers
 
@@ -308,7 +347,10 @@ class SearchScreen(Screen):
     def _selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_issue()
 
-    @on(Button.Pressed, "#add-datasource")
+    def on_button_pressed(self, event: Any) -> None:
+        if event.button.id == "add-datasource":
+            self._add_datasource()
+
     def _add_datasource(self) -> None:
         self.app.go("datasources")  # type: ignore[attr-defined]
 
@@ -362,6 +404,8 @@ def open_in_browser(node: Any, key: str, url: str | None) -> None:
     if not url:
         node.notify(f"{key} has no URL in the index", severity="warning")
         return
+    import webbrowser
+
     try:
         opened = webbrowser.open(url)
     except webbrowser.Error as exc:

@@ -20,7 +20,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Footer,
-    Header,
     Input,
     Label,
     RadioButton,
@@ -35,6 +34,8 @@ from tui import keymap
 from tui.messages import ConfigChanged
 from tui.sync_controller import one_line
 from tui.widgets.datasource_form import ConfigRule, ConfirmScreen, FormField, describe_test
+from tui.widgets.format import enable_button
+from tui.widgets.title_bar import TitleBar
 
 INTRO = (
     "The global Jira connection imports issues that are not in the index as tasks and "
@@ -93,7 +94,7 @@ class SettingsScreen(Screen):
         self._touched: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="settings-body"):
             yield Static(INTRO, id="settings-intro")
             with Horizontal(classes="setting-row", id="enabled-row"):
@@ -337,7 +338,7 @@ class SettingsScreen(Screen):
     def _tested(self, ok: bool, line: Text) -> None:
         if not self.is_attached:
             return
-        self.query_one("#test", Button).disabled = False
+        enable_button(self.query_one("#test", Button))
         status = self.query_one("#settings-status", Static)
         status.update(line)
         status.set_class(not ok, "-error")
@@ -365,7 +366,7 @@ class SettingsScreen(Screen):
     def _fetched(self, cloud_id: str | None, error: str | None) -> None:
         if not self.is_attached:
             return
-        self.query_one("#fetch", Button).disabled = False
+        enable_button(self.query_one("#fetch", Button))
         if error is not None:
             self.field("cloud_id").show_error(error)
             self._status(error, error=True)

@@ -11,11 +11,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.widgets import Footer, RichLog, Static
 
 from tui import keymap
 from tui.sync_controller import SyncController, SyncJob, controller_for
 from tui.widgets.sync_progress import SyncRow
+from tui.widgets.title_bar import TitleBar
 
 EMPTY_TEXT = (
     "No sync has run since jiradex started.\n"
@@ -50,7 +51,7 @@ class SyncMonitorScreen(Screen):
         return controller_for(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(id="sync-rows"):
             yield Static(EMPTY_TEXT, id="sync-empty")
         log = RichLog(id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000)

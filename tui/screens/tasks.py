@@ -19,7 +19,6 @@ from textual.widgets import (
     Checkbox,
     DataTable,
     Footer,
-    Header,
     Input,
     Label,
     Markdown,
@@ -29,7 +28,8 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
-from tui.widgets.format import ago, fit, relative_age
+from tui.widgets.format import ago, enable_button, fit, relative_age
+from tui.widgets.title_bar import TitleBar
 
 EMPTY_TASKS = (
     "No tasks yet.\n\nPress n to import a Jira issue as a task, or press i on a search result."
@@ -69,7 +69,7 @@ class TasksScreen(_WorkerErrors, Screen):
         self.tasks: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="tasks-bar"):
             yield Button("Import from Jira", id="tasks-import", variant="primary")
             yield Static("", id="tasks-count")
@@ -196,7 +196,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.hits: list[Any] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="import-find"):
             yield Input(
                 value=self.initial,
@@ -311,7 +311,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.record = record
         self._error("")
         self.query_one("#import-hits").display = False
-        self.query_one("#import-confirm", Button).disabled = False
+        enable_button(self.query_one("#import-confirm", Button))
         self.query_one("#import-preview-md", Markdown).update(preview_markdown(record, source))
 
     def _error(self, message: str) -> None:
@@ -351,7 +351,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.app.call_from_thread(self._created, outcome)
 
     def _create_failed(self, message: str) -> None:
-        self.query_one("#import-confirm", Button).disabled = False
+        enable_button(self.query_one("#import-confirm", Button))
         self._error(message)
         self.app.show_error(message, title="Import failed")  # type: ignore[attr-defined]
 
@@ -448,7 +448,7 @@ class TaskScreen(_WorkerErrors, Screen):
         self._saved_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="task-head"):
             yield Button("…", id="task-badge", variant="primary", tooltip="Open in Jira")
             yield Static("", id="task-title")

@@ -26,6 +26,7 @@ from indexer import config, secrets
 from indexer.errors import ConfigError
 from tui import keymap
 from tui.sync_controller import one_line
+from tui.widgets.format import enable_button
 
 ClientFactory = Callable[[config.Datasource], Any]
 
@@ -410,7 +411,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
     def _tested(self, ok: bool, line: Text) -> None:
         if not self.is_attached:
             return  # the form was closed while the test ran
-        self.query_one("#test", Button).disabled = False
+        enable_button(self.query_one("#test", Button))
         status = self.query_one("#form-status", Static)
         status.update(line)
         status.set_class(not ok, "-error")

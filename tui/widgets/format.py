@@ -7,6 +7,7 @@ cut on cell boundaries and never push a column out of line.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -87,3 +88,14 @@ def ago(stamp: str | None) -> str:
     if not age:
         return "?"
     return "just now" if age == "now" else f"{age} ago"
+
+
+def enable_button(button: Any) -> None:
+    """Re-enable a button that was disabled while its work ran.
+
+    Textual drops the timer that ends a button's 0.2 s pressed look when the button
+    is disabled meanwhile, and a button that still looks pressed ignores clicks:
+    without clearing it, Test connection would work once only.
+    """
+    button.disabled = False
+    button.remove_class("-active")

@@ -28,14 +28,20 @@ class IssuePreview(VerticalScroll):
 
     can_focus = False
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Held, not queried: the screen mounts the pane and shows a hit at once,
+        # before the pane has composed its children.
+        self._body = Static(id="preview-body")
+
     def compose(self):
-        yield Static(id="preview-body")
+        yield self._body
 
     plain = ""  # what the pane says, as text (for tests and screen readers' sake)
 
     def clear(self, message: str = "") -> None:
         self.plain = message
-        self.query_one("#preview-body", Static).update(Text(message, style="dim"))
+        self._body.update(Text(message, style="dim"))
 
     def show(self, hit: Any, issue: dict | None = None) -> None:
         issue = issue or {}
@@ -70,7 +76,7 @@ class IssuePreview(VerticalScroll):
             parts.append(Text("\n" + footer, style="dim"))
         parts.append(Text("\n⏎ open · i import as task · o browser · y copy key", style="dim"))
         self.plain = "\n".join(p.plain for p in parts if isinstance(p, Text))
-        self.query_one("#preview-body", Static).update(Group(*parts))
+        self._body.update(Group(*parts))
 
 
 def plural(count: int, word: str) -> str:
