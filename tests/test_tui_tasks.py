@@ -93,6 +93,24 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
         assert any("Created T-1 from DEV-1" in n.message for n in app._notifications)
 
 
+async def test_import_checkboxes_keep_their_label_when_focused():
+    """A focused full-size checkbox at height 1 used to grow a border over its label."""
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        for box_id in ("#import-comments", "#import-objective"):
+            box = screen.query_one(box_id, Checkbox)
+            box.focus()
+            await pilot.pause()
+            assert box.content_region.height == 1 and box.region.height == 1
+        await pilot.press("space")
+        assert screen.query_one("#import-objective", Checkbox).value is True
+
+
 async def test_import_by_typing_a_key_and_searching_words():
     fill_index()
     app = JiradexApp()

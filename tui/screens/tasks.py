@@ -183,7 +183,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
     ImportScreen #import-preview { width: 1fr; border: round $panel-lighten-2; padding: 0 1; }
     ImportScreen #import-form { width: 1fr; padding: 0 1; }
     ImportScreen #import-form TextArea { height: 1fr; }
-    ImportScreen Checkbox { border: none; height: 1; padding: 0; margin: 0 0 1 0; }
+    ImportScreen Checkbox { margin: 0 0 1 0; }
     ImportScreen #import-error { color: $error; height: auto; padding: 0 1; }
     ImportScreen #import-buttons { height: auto; }
     ImportScreen #import-buttons Button { margin-right: 1; }
@@ -209,8 +209,12 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             with VerticalScroll(id="import-preview"):
                 yield Markdown("_Pick an issue to preview it._", id="import-preview-md")
             with Vertical(id="import-form"):
-                yield Checkbox("Include comments", id="import-comments")
-                yield Checkbox("Objective (a goal, not a single task)", id="import-objective")
+                # compact: a focused full-size checkbox grows a border that, at
+                # height 1, hid its own label
+                yield Checkbox("Include comments", id="import-comments", compact=True)
+                yield Checkbox(
+                    "Objective (a goal, not a single task)", id="import-objective", compact=True
+                )
                 yield Label("Instructions (added to the task)")
                 yield TextArea(id="import-instructions", soft_wrap=True)
                 with Horizontal(id="import-buttons"):
