@@ -6,6 +6,8 @@ tests of indexer.tasks)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
 from tui_helpers import fill_index, settle
@@ -206,9 +208,16 @@ async def test_post_success_then_again_asks_first(monkeypatch):
         await pilot.press("ctrl+t")
         await settle(pilot, app)
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("escape")
+        question = str(app.screen.query_one(Static).render())
+        assert re.search(r"at \d{4}-\d\d-\d\d \d\d:\d\d UTC \((just now|\d+m ago)\)", question)
+        await pilot.press("enter")  # Cancel has the focus: Enter is the safe answer
         await settle(pilot, app)
         assert len(jira.comments) == 1
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        await pilot.press("y")  # y confirms without reaching for the button
+        await settle(pilot, app)
+        assert len(jira.comments) == 2
 
 
 async def test_failed_post_keeps_result_and_shows_one_line(monkeypatch):

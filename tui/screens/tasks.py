@@ -390,6 +390,18 @@ def preview_markdown(record: dict, source: str) -> str:
 # ---------------------------------------------------------------------- detail
 
 
+def posted_when(stamp: str | None) -> str:
+    """`2026-11-23 12:07 UTC (5m ago)` rather than a raw ISO stamp."""
+    from tui.widgets.format import parse_stamp
+
+    when = parse_stamp(stamp)
+    if when is None:
+        return str(stamp or "an unknown time")
+    from datetime import UTC
+
+    return f"{when.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC ({ago(stamp)})"
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/no, for what cannot be undone from the TUI."""
 
@@ -400,8 +412,9 @@ class ConfirmScreen(ModalScreen[bool]):
     }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; }
     ConfirmScreen Button { margin-right: 2; }
+    ConfirmScreen .confirm-keys { color: $text-muted; margin-top: 1; }
     """
-    BINDINGS = [("escape", "no", "Cancel")]
+    BINDINGS = [("escape,n", "no", "Cancel"), ("y", "yes", "Confirm")]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
         super().__init__()
@@ -414,6 +427,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal():
                 yield Button(self.yes, id="confirm-yes", variant="warning")
                 yield Button("Cancel", id="confirm-no")
+            yield Static("y confirms · n or Esc cancels", classes="confirm-keys")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
@@ -424,6 +438,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_no(self) -> None:
         self.dismiss(False)
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
 
 
 class TaskScreen(_WorkerErrors, Screen):
@@ -586,7 +603,7 @@ class TaskScreen(_WorkerErrors, Screen):
             last = self.current_task.posts[-1]
             question = (
                 f"{self.current_task.label} was already posted to {self.current_task.link.key} at "
-                f"{last.posted_at}. Post it again as a new comment?"
+                f"{posted_when(last.posted_at)}. Post it again as a new comment?"
             )
 
             def answer(yes: bool | None) -> None:
