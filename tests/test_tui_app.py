@@ -159,3 +159,41 @@ async def test_theme_choice_is_remembered():
     app = JiradexApp()
     async with app.run_test(size=SIZE):
         assert app.theme == "nord"
+
+
+def _no_blink(app) -> None:
+    for box in app.screen.query("Input"):
+        box.cursor_blink = False
+
+
+def test_snapshot_help_screen(snap_compare, monkeypatch):
+    from pathlib import Path
+
+    # the help text names the settings file: keep the per-test home out of the picture
+    monkeypatch.setattr(
+        "indexer.paths.settings_path", lambda: Path("~/.config/jiradex/settings.json")
+    )
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        _no_blink(app)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
+
+
+def test_snapshot_command_palette(snap_compare):
+    app = JiradexApp()
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        _no_blink(app)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"go to")
+        await pilot.pause(0.5)
+        _no_blink(app)
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)

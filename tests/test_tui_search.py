@@ -188,6 +188,22 @@ async def test_long_cjk_and_emoji_summaries_fit_their_column():
         assert cell_len(table.get_cell_at((0, 1))) <= wider
 
 
+async def test_wide_terminal_gives_names_room_and_header_counts_read_well():
+    fill_index([issue(i, assignee="Yuki Tanaka-Watanabe") for i in range(1, 1201)])
+    app = JiradexApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(ResultsTable)
+        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-W…"
+        assert "1,200 issues" in app.screen.sub_title
+        await pilot.resize_terminal(220, 30)
+        await settle(pilot, app)
+        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-Watanabe"
+        await pilot.resize_terminal(120, 30)
+        await settle(pilot, app)
+        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-W…"
+
+
 async def test_index_changed_reruns_the_search():
     fill_index([issue(1, summary="alpha")])
     app = JiradexApp()

@@ -74,7 +74,7 @@ class JiradexCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Any]]:
         app: JiradexApp = self.app  # type: ignore[assignment]
         commands: list[tuple[str, str, Any]] = [
-            (f"Go to {title}", f"Show the {title.lower()} screen", lambda m=mode: app.go(m))
+            (f"Go to {title}", f"Open the {title} screen", lambda m=mode: app.go(m))
             for mode, (_, _, title) in SCREENS.items()
         ]
         commands += [

@@ -161,7 +161,7 @@ class SearchScreen(Screen):
             self.app.call_from_thread(self._set_status, one_line(exc), True)
             return
         count = len(names)
-        words = f"{count} datasource{'s' if count != 1 else ''} · {stats['issues']} issues"
+        words = f"{count} datasource{'s' if count != 1 else ''} · {stats['issues']:,} issues"
         if count:
             words += f" · {ago_phrase(stats.get('last_sync'))}"
         self.app.call_from_thread(self._set_overview, words, count, stats["issues"])

@@ -16,6 +16,8 @@ from tui.widgets.format import fit, relative_age
 
 FIXED = {"key": 10, "status": 12, "assignee": 14, "updated": 4}
 NARROW = 76  # below this many cells the assignee column is dropped
+WIDE = 120  # from this many cells of table on, names get room too (not only the summary)
+WIDE_ASSIGNEE = 22
 
 
 class ResultsTable(DataTable):
@@ -30,6 +32,7 @@ class ResultsTable(DataTable):
         self.hits: list[Any] = []
         self._summary_width = 40
         self._key_width = FIXED["key"]
+        self._assignee_width = FIXED["assignee"]
 
     def on_mount(self) -> None:
         self._build_columns()
@@ -38,6 +41,8 @@ class ResultsTable(DataTable):
         width = self.size.width or 100
         # each column has one cell of padding either side
         widths = {**FIXED, "key": self._key_width}
+        if width >= WIDE:
+            widths["assignee"] = WIDE_ASSIGNEE
         if width < NARROW:
             del widths["assignee"]  # a narrow terminal keeps the summary readable
         fixed = sum(widths.values()) + 2 * (len(widths) + 1) + 1
@@ -46,6 +51,7 @@ class ResultsTable(DataTable):
     def _build_columns(self) -> None:
         widths = self._widths()
         self._summary_width = widths["summary"]
+        self._assignee_width = widths.get("assignee", FIXED["assignee"])
         self.clear(columns=True)
         self.add_column("Key", width=widths["key"], key="key")
         self.add_column("Summary", width=widths["summary"], key="summary")
@@ -61,9 +67,11 @@ class ResultsTable(DataTable):
             self._fill(key)
 
     def _columns_changed(self) -> bool:
-        return ("assignee" in self._widths()) != any(
-            str(key.value) == "assignee" for key in self.columns
+        wanted = self._widths().get("assignee")
+        current = next(
+            (col.width for key, col in self.columns.items() if str(key.value) == "assignee"), None
         )
+        return wanted != current
 
     def set_hits(self, hits: list[Any], keep_cursor: bool = False) -> None:
         """Replace the rows; the cursor starts on the best hit, or stays on the same
@@ -87,7 +95,7 @@ class ResultsTable(DataTable):
                 fit(hit.key, self._key_width),
                 fit(hit.summary, self._summary_width),
                 fit(hit.status or "", FIXED["status"]),
-                fit(hit.assignee or "Unassigned", FIXED["assignee"]),
+                fit(hit.assignee or "Unassigned", self._assignee_width),
                 relative_age(hit.updated),
             ]
             if len(self.columns) == 4:
