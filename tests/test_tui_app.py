@@ -50,7 +50,7 @@ async def test_help_lists_every_binding_id():
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        ids = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
         assert ids == keymap.known_ids()
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -67,7 +67,9 @@ async def test_keymap_from_settings_remaps_by_id_and_help_shows_it():
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        rows = {table.get_row_at(i)[3]: table.get_row_at(i)[1] for i in range(table.row_count)}
+        rows = {
+            str(table.get_row_at(i)[3]): str(table.get_row_at(i)[1]) for i in range(table.row_count)
+        }
         assert rows["jiradex.app.help"] == "f9"
 
 

@@ -78,7 +78,7 @@ async def test_empty_state_then_add_through_the_form(fake_client):
         assert saved.interval == "1h30m"
         table = screen.query_one(DataTable)
         assert table.row_count == 1
-        assert table.get_row_at(0)[1] == "PLAT"
+        assert str(table.get_row_at(0)[1]) == "PLAT"
 
 
 @run_async

@@ -178,14 +178,14 @@ async def test_long_cjk_and_emoji_summaries_fit_their_column():
         table = app.screen.query_one(ResultsTable)
         width = table.columns["summary"].width
         for row in range(table.row_count):
-            cell = table.get_cell_at((row, 1))
+            cell = str(table.get_cell_at((row, 1)))
             assert cell.endswith("…")
             assert cell_len(cell) <= width
         await pilot.resize_terminal(140, 30)
         await settle(pilot, app)
         wider = table.columns["summary"].width
         assert wider > width
-        assert cell_len(table.get_cell_at((0, 1))) <= wider
+        assert cell_len(str(table.get_cell_at((0, 1)))) <= wider
 
 
 async def test_wide_terminal_gives_names_room_and_header_counts_read_well():
@@ -194,14 +194,34 @@ async def test_wide_terminal_gives_names_room_and_header_counts_read_well():
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app)
         table = app.screen.query_one(ResultsTable)
-        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-W…"
+        assert str(table.get_cell_at((0, 3))) == "Yuki Tanaka-W…"
         assert "1,200 issues" in app.screen.sub_title
         await pilot.resize_terminal(220, 30)
         await settle(pilot, app)
-        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-Watanabe"
+        assert str(table.get_cell_at((0, 3))) == "Yuki Tanaka-Watanabe"
         await pilot.resize_terminal(120, 30)
         await settle(pilot, app)
-        assert table.get_cell_at((0, 3)) == "Yuki Tanaka-W…"
+        assert str(table.get_cell_at((0, 3))) == "Yuki Tanaka-W…"
+
+
+async def test_brackets_in_jira_text_are_shown_not_read_as_markup():
+    """DataTable reads plain str cells as Rich markup: '[/b]' used to end the app."""
+    summary = "Parser drops [/b] and [red]colour[/red] tags"
+    fill_index([issue(1, summary=summary, assignee="[bot] Ci", status="[WIP]")])
+    app = JiradexApp()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"parser")
+        await settle(pilot, app)
+        table = app.screen.query_one(ResultsTable)
+        assert table.row_count == 1
+        cells = [str(table.get_cell_at((0, col))) for col in range(4)]
+        assert cells[1] == summary and cells[2] == "[WIP]" and cells[3] == "[bot] Ci"
+        lines = "\n".join(
+            "".join(seg.text for seg in table.render_line(y)) for y in range(table.size.height)
+        )
+        assert "[/b]" in lines and "[red]colour[/red]" in lines
+        assert app.is_running
 
 
 async def test_index_changed_reruns_the_search():

@@ -32,7 +32,7 @@ from tui.widgets.datasource_form import (
     describe_test,
     test_datasource,
 )
-from tui.widgets.format import fit, relative_age
+from tui.widgets.format import cell, fit, relative_age
 from tui.widgets.title_bar import TitleBar
 
 EMPTY_TEXT = (
@@ -197,11 +197,11 @@ class DatasourcesScreen(Screen):
         every = ds.interval if ds.sync_enabled else Text(f"{ds.interval} (off)", style="dim")
         last = _ago(stats.get("last_sync"))
         return [
-            fit(ds.name, 28),
-            ds.project_key,
+            cell(fit(ds.name, 28)),
+            cell(ds.project_key),
             enabled,
-            every,
-            last,
+            cell(every) if isinstance(every, str) else every,
+            cell(last) if isinstance(last, str) else last,
             Text(f"{stats.get('issues', 0):,}", justify="right"),
             Text(f"{stats.get('comments', 0):,}", justify="right"),
             Text(f"{stats.get('attachments', 0):,}", justify="right"),

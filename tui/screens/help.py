@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -41,7 +42,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_columns("Where", "Keys", "Does", "Binding id")
         overrides = getattr(self.app, "keymap_overrides", {})
         for scope, spec, keys in keymap.effective_keys(overrides):
-            table.add_row(scope, _pretty(keys), spec.description, spec.id)
+            table.add_row(*map(Text, (scope, _pretty(keys), spec.description, spec.id)))
         table.focus()
 
     def action_close(self) -> None:

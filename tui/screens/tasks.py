@@ -28,7 +28,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
-from tui.widgets.format import ago, enable_button, fit, relative_age
+from tui.widgets.format import ago, cell, enable_button, fit, relative_age
 from tui.widgets.title_bar import TitleBar
 
 EMPTY_TASKS = (
@@ -118,11 +118,11 @@ class TasksScreen(_WorkerErrors, Screen):
         for task in self.tasks:
             state = Text(task.state, style=STATE_STYLES.get(task.state, ""))
             table.add_row(
-                task.label,
-                task.link.key,
+                cell(task.label),
+                cell(task.link.key),
                 state,
-                task.kind,
-                fit(task.title, width),
+                cell(task.kind),
+                cell(fit(task.title, width)),
                 relative_age(task.created),
                 key=str(task.id),
             )
@@ -273,7 +273,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         table = self.query_one("#import-hits", DataTable)
         table.clear()
         for hit in hits:
-            table.add_row(hit.key, fit(hit.summary, 90))
+            table.add_row(cell(hit.key), cell(fit(hit.summary, 90)))
         table.display = bool(hits)
         self._error("" if hits else "No indexed issue matches; type a key to fetch it from Jira")
 

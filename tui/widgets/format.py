@@ -99,3 +99,12 @@ def enable_button(button: Any) -> None:
     """
     button.disabled = False
     button.remove_class("-active")
+
+
+def cell(text: str | None) -> Text:
+    """A DataTable cell shown as written.
+
+    DataTable reads a plain str cell as Rich markup, so a Jira summary such as
+    "Parser drops [/b]" would raise MarkupError (and "[red]x" would turn red).
+    """
+    return Text(str(text or ""), no_wrap=True, overflow="ellipsis", end="")

@@ -12,7 +12,7 @@ from typing import Any
 from textual import events
 from textual.widgets import DataTable
 
-from tui.widgets.format import fit, relative_age
+from tui.widgets.format import cell, fit, relative_age
 
 FIXED = {"key": 10, "status": 12, "assignee": 14, "updated": 4}
 NARROW = 76  # below this many cells the assignee column is dropped
@@ -53,12 +53,13 @@ class ResultsTable(DataTable):
         self._summary_width = widths["summary"]
         self._assignee_width = widths.get("assignee", FIXED["assignee"])
         self.clear(columns=True)
-        self.add_column("Key", width=widths["key"], key="key")
-        self.add_column("Summary", width=widths["summary"], key="summary")
-        self.add_column("Status", width=widths["status"], key="status")
+        # Text labels: a str label is parsed as markup (and pulls in rich's emoji table)
+        self.add_column(cell("Key"), width=widths["key"], key="key")
+        self.add_column(cell("Summary"), width=widths["summary"], key="summary")
+        self.add_column(cell("Status"), width=widths["status"], key="status")
         if "assignee" in widths:
-            self.add_column("Assignee", width=widths["assignee"], key="assignee")
-        self.add_column("Upd", width=widths["updated"], key="updated")
+            self.add_column(cell("Assignee"), width=widths["assignee"], key="assignee")
+        self.add_column(cell("Upd"), width=widths["updated"], key="updated")
 
     def on_resize(self, event: events.Resize) -> None:
         if self._widths()["summary"] != self._summary_width or self._columns_changed():
@@ -100,7 +101,7 @@ class ResultsTable(DataTable):
             ]
             if len(self.columns) == 4:
                 del cells[3]
-            self.add_row(*cells, key=row_key)
+            self.add_row(*map(cell, cells), key=row_key)
         if keep is not None and keep in seen:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
