@@ -224,6 +224,22 @@ async def test_brackets_in_jira_text_are_shown_not_read_as_markup():
         assert app.is_running
 
 
+async def test_brackets_typed_in_the_box_and_in_errors_are_not_markup():
+    """Static and notifications read markup: '[/b]' typed in the box ended the app."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "[/b] [red]x")
+        assert app.is_running
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "“[/b] [red]x”" in empty
+        app.show_error("Jira said [/b] and [red]no")
+        await pilot.pause()
+        assert app.is_running
+        assert any(n.message == "Jira said [/b] and [red]no" for n in app._notifications)
+
+
 async def test_index_changed_reruns_the_search():
     fill_index([issue(1, summary="alpha")])
     app = JiradexApp()

@@ -197,6 +197,22 @@ class JiradexApp(App):
                 self._store = Store()
             return self._store
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications show their text as written, whoever asks for markup.
+
+        Widget.notify passes markup=True by default, and messages here carry Jira
+        text, queries and engine errors: "[/b]" in one would raise MarkupError.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def show_error(self, error: BaseException | str, title: str = "Error") -> None:
         """One line, never a traceback (tokens are redacted by the engine)."""
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

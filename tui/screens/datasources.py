@@ -32,7 +32,7 @@ from tui.widgets.datasource_form import (
     describe_test,
     test_datasource,
 )
-from tui.widgets.format import cell, fit, relative_age
+from tui.widgets.format import Plain, cell, fit, relative_age
 from tui.widgets.title_bar import TitleBar
 
 EMPTY_TEXT = (
@@ -129,11 +129,11 @@ class DatasourcesScreen(Screen):
         table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
-        empty = Static(EMPTY_TEXT, id="ds-empty")
+        empty = Plain(EMPTY_TEXT, id="ds-empty", markup=True)  # our own [b] marks
         empty.display = False
         yield empty
-        yield Static("", id="ds-error")
-        details = Static("", id="ds-details")
+        yield Plain("", id="ds-error")
+        details = Plain("", id="ds-details")
         details.border_title = "Details"
         yield details
         yield Footer()

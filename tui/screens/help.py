@@ -6,9 +6,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from tui import keymap
+from tui.widgets.format import Plain
 
 
 class HelpScreen(ModalScreen[None]):
@@ -27,7 +28,7 @@ class HelpScreen(ModalScreen[None]):
         from indexer.paths import settings_path
 
         with Vertical():
-            yield Static(
+            yield Plain(
                 "Keys in effect. Remap any of them by id in "
                 f'{settings_path()} under "keymap", e.g. '
                 '{"keymap": {"jiradex.search.focus": "ctrl+f"}}. '

@@ -7,10 +7,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, LoadingIndicator, Markdown, Static
+from textual.widgets import Footer, LoadingIndicator, Markdown
 from textual.worker import Worker, WorkerState
 
 from tui import keymap
+from tui.widgets.format import Plain
 from tui.widgets.title_bar import TitleBar
 
 
@@ -72,7 +73,7 @@ class IssueScreen(Screen):
     async def _failed(self, message: str) -> None:
         scroll = self.query_one("#issue-scroll")
         await scroll.remove_children()
-        await scroll.mount(Static(" ".join(message.split()), id="issue-error"))
+        await scroll.mount(Plain(" ".join(message.split()), id="issue-error"))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:

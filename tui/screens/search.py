@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
-from tui.widgets.format import ago_phrase
+from tui.widgets.format import Plain, ago_phrase
 from tui.widgets.results import ResultsTable
 from tui.widgets.title_bar import TitleBar
 
@@ -88,10 +88,10 @@ class SearchScreen(Screen):
             placeholder='Search: words, "a phrase", ABC-12, status:"In Progress", -word …',
             id="search-box",
         )
-        yield Static("", id="status")
+        yield Plain("", id="status")
         with Horizontal(id="body"), Vertical(id="results-pane"):
             yield ResultsTable(id="results")
-        yield Static("", id="footer-slot")
+        yield Plain("", id="footer-slot")
 
     def on_resize(self) -> None:
         self._layout_preview()
@@ -250,7 +250,7 @@ class SearchScreen(Screen):
                 return
             from textual.widgets import Button
 
-            self._empty_text = Static(message, id="empty-text")
+            self._empty_text = Plain(message, id="empty-text")
             self._empty_button = Button("Add a datasource", id="add-datasource", variant="primary")
             self._empty = Vertical(self._empty_text, self._empty_button, id="empty")
             self.query_one("#results-pane").mount(self._empty)

@@ -34,7 +34,7 @@ from tui import keymap
 from tui.messages import ConfigChanged
 from tui.sync_controller import one_line
 from tui.widgets.datasource_form import ConfigRule, ConfirmScreen, FormField, describe_test
-from tui.widgets.format import enable_button
+from tui.widgets.format import Plain, enable_button
 from tui.widgets.title_bar import TitleBar
 
 INTRO = (
@@ -96,7 +96,7 @@ class SettingsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="settings-body"):
-            yield Static(INTRO, id="settings-intro")
+            yield Plain(INTRO, id="settings-intro")
             with Horizontal(classes="setting-row", id="enabled-row"):
                 yield Label("Enabled")
                 yield Switch(id="enabled")
@@ -136,8 +136,8 @@ class SettingsScreen(Screen):
                     validators=[ConfigRule(_token)],
                 ),
             )
-            yield Static("", id="env-note")
-            yield Static("", id="settings-status")
+            yield Plain("", id="env-note")
+            yield Plain("", id="settings-status")
             with Horizontal(id="settings-buttons"):
                 yield Button("Test connection", id="test", compact=True)
                 yield Button("Save", id="save", variant="primary", compact=True)

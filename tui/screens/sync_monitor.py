@@ -11,10 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import Footer, RichLog
 
 from tui import keymap
 from tui.sync_controller import SyncController, SyncJob, controller_for
+from tui.widgets.format import Plain
 from tui.widgets.sync_progress import SyncRow
 from tui.widgets.title_bar import TitleBar
 
@@ -53,7 +54,7 @@ class SyncMonitorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="sync-rows"):
-            yield Static(EMPTY_TEXT, id="sync-empty")
+            yield Plain(EMPTY_TEXT, id="sync-empty", markup=True)
         log = RichLog(id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000)
         log.border_title = "Log"
         yield log

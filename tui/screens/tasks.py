@@ -28,7 +28,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
-from tui.widgets.format import ago, cell, enable_button, fit, relative_age
+from tui.widgets.format import Plain, ago, cell, enable_button, fit, relative_age
 from tui.widgets.title_bar import TitleBar
 
 EMPTY_TASKS = (
@@ -72,9 +72,9 @@ class TasksScreen(_WorkerErrors, Screen):
         yield TitleBar()
         with Horizontal(id="tasks-bar"):
             yield Button("Import from Jira", id="tasks-import", variant="primary")
-            yield Static("", id="tasks-count")
+            yield Plain("", id="tasks-count")
         yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
-        yield Static(EMPTY_TASKS, id="tasks-empty")
+        yield Plain(EMPTY_TASKS, id="tasks-empty")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -204,7 +204,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 id="import-query",
             )
         yield DataTable(id="import-hits", cursor_type="row")
-        yield Static("", id="import-error")
+        yield Plain("", id="import-error")
         with Horizontal(id="import-main"):
             with VerticalScroll(id="import-preview"):
                 yield Markdown("_Pick an issue to preview it._", id="import-preview-md")
@@ -423,11 +423,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Plain(self.question)
             with Horizontal():
                 yield Button(self.yes, id="confirm-yes", variant="warning")
                 yield Button("Cancel", id="confirm-no")
-            yield Static("y confirms · n or Esc cancels", classes="confirm-keys")
+            yield Plain("y confirms · n or Esc cancels", classes="confirm-keys")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
@@ -472,9 +472,9 @@ class TaskScreen(_WorkerErrors, Screen):
         yield TitleBar()
         with Horizontal(id="task-head"):
             yield Button("…", id="task-badge", variant="primary", tooltip="Open in Jira")
-            yield Static("", id="task-title")
-        yield Static("", id="task-facts")
-        yield Static("", id="task-error")
+            yield Plain("", id="task-title")
+        yield Plain("", id="task-facts")
+        yield Plain("", id="task-error")
         with Horizontal(id="task-body"):
             with VerticalScroll(id="task-instructions"):
                 yield Markdown("", id="task-instructions-md")

@@ -26,7 +26,7 @@ from indexer import config, secrets
 from indexer.errors import ConfigError
 from tui import keymap
 from tui.sync_controller import one_line
-from tui.widgets.format import enable_button
+from tui.widgets.format import Plain, enable_button
 
 ClientFactory = Callable[[config.Datasource], Any]
 
@@ -76,10 +76,10 @@ class FormField(Vertical):
         with Horizontal():
             yield Label(self.label, classes="field-label")
             yield self.input
-        hint = Static(self.hint, classes="field-hint")
+        hint = Plain(self.hint, classes="field-hint")
         hint.display = bool(self.hint)
         yield hint
-        error = Static("", classes="field-error")
+        error = Plain("", classes="field-error")
         error.display = False
         yield error
 
@@ -195,7 +195,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
             else "Cloud: API token (with the e-mail) · Data Center: personal access token"
         )
         with Vertical(id="form-dialog"):
-            yield Static(title, id="form-title")
+            yield Plain(title, id="form-title")
             with VerticalScroll(id="form-fields"):
                 yield FormField(
                     "Name",
@@ -285,7 +285,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                         id="sync_enabled",
                         compact=True,
                     )
-            yield Static("", id="form-status")
+            yield Plain("", id="form-status")
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection", id="test", compact=True)
                 yield Button("Save", id="save", variant="primary", compact=True)
@@ -473,7 +473,7 @@ class ConfirmScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Static(Text(self.text), id="confirm-text")
+            yield Plain(Text(self.text), id="confirm-text")
             if self.checkbox:
                 yield Checkbox(self.checkbox, True, id="confirm-check", compact=True)
             with Horizontal(id="confirm-buttons"):

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.widgets import Static
 
 MATCH_STYLE = "bold reverse"
 
@@ -108,3 +109,17 @@ def cell(text: str | None) -> Text:
     "Parser drops [/b]" would raise MarkupError (and "[red]x" would turn red).
     """
     return Text(str(text or ""), no_wrap=True, overflow="ellipsis", end="")
+
+
+class Plain(Static):
+    """A Static that shows its text as written.
+
+    Static reads strings as markup: a query such as "[/b]" echoed in a message, or
+    a Jira summary or error holding brackets, would raise MarkupError and end the
+    app. Every Static in the TUI is a Plain; fixed texts of our own opt in with
+    markup=True.
+    """
+
+    def __init__(self, content: Any = "", **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        super().__init__(content, **kwargs)

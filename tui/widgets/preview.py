@@ -8,9 +8,8 @@ from rich.console import Group
 from rich.rule import Rule
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
-from tui.widgets.format import relative_age, snippet_text
+from tui.widgets.format import Plain, relative_age, snippet_text
 
 MATCHED = {
     "comment": "💬 matched in a comment",
@@ -32,7 +31,7 @@ class IssuePreview(VerticalScroll):
         super().__init__(**kwargs)
         # Held, not queried: the screen mounts the pane and shows a hit at once,
         # before the pane has composed its children.
-        self._body = Static(id="preview-body")
+        self._body = Plain(id="preview-body")
 
     def compose(self):
         yield self._body

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
 from tui.sync_controller import SyncJob, format_duration
+from tui.widgets.format import Plain
 
 STATUS_STYLE = {
     "running": ("● running", "bold $primary"),
@@ -46,11 +47,11 @@ class SyncRow(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="sync-head"):
-            yield Static(classes="sync-name")
-            yield Static(classes="sync-status")
+            yield Plain(classes="sync-name")
+            yield Plain(classes="sync-status", markup=True)  # fixed labels, themed styles
         yield ProgressBar(total=None, show_eta=False, show_percentage=True)
-        yield Static(classes="sync-stats")
-        yield Static(classes="sync-error")
+        yield Plain(classes="sync-stats")
+        yield Plain(classes="sync-error")
 
     def on_mount(self) -> None:
         self._ready = True
