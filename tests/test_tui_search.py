@@ -121,6 +121,13 @@ async def test_no_datasource_teaches_how_to_add_one():
         await settle(pilot, app)
         empty = str(app.screen.query_one("#empty-text", Static).render())
         assert "No datasources yet" in empty and "jiradex demo" in empty
+        # the cursor is in the search box, so the hint names a key that works there
+        assert "Press F3" in empty
+        await pilot.press("f3")
+        await pilot.pause()
+        assert app.current_mode == "datasources"
+        app.go("search")
+        await pilot.pause()
         await pilot.click("#add-datasource")
         await pilot.pause()
         assert app.current_mode == "datasources"

@@ -37,7 +37,7 @@ RECENT_QUERY = "updated:>=1970-01-01"
 
 NO_DATASOURCE = (
     "No datasources yet.\n\n"
-    "Press d (or F3) to add one: a name, your Jira site and a project key.\n"
+    "Press F3 (or click the button) to add one: a name, your Jira site and a project key.\n"
     "Or quit (Ctrl+Q) and run `jiradex demo` to try jiradex on generated data."
 )
 
