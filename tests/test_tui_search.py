@@ -115,6 +115,20 @@ async def test_no_results_says_so():
         assert not app.screen.query_one(ResultsTable).display
 
 
+async def test_datasource_never_synced_says_how_to_sync():
+    from indexer import config
+
+    config.add_datasource(
+        config.Datasource(name="work", endpoint="https://example.atlassian.net", project_key="DEV")
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "The index is empty" in empty and "Sync all datasources" in empty
+        assert not app.screen.query_one("#add-datasource").display
+
+
 async def test_no_datasource_teaches_how_to_add_one():
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:

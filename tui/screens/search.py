@@ -266,8 +266,10 @@ class SearchScreen(Screen):
             if not text and not self._datasource_count and not self._has_data:
                 message, show_button = NO_DATASOURCE, True
             elif not text:
+                # the cursor is in the search box, where "s" is a letter
                 message = (
-                    "The index is empty. Press s to sync your datasources (F4 shows the progress)."
+                    "The index is empty. Sync your datasources: Ctrl+P › Sync all datasources, "
+                    "or s on the Datasources screen (F3). F4 shows the progress."
                 )
             else:
                 message = (
