@@ -129,6 +129,20 @@ async def test_datasource_never_synced_says_how_to_sync():
         assert not app.screen.query_one("#add-datasource").display
 
 
+async def test_overview_answering_after_the_first_search_corrects_the_message():
+    """The home search and the datasource count run in separate workers; when the
+    search answered first, "No datasources yet" used to stay on screen."""
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert "No datasources yet" in str(screen.query_one("#empty-text", Static).render())
+        screen._set_overview("1 datasource · 0 issues · never synced", 1, 0)  # late answer
+        await pilot.pause()
+        assert "The index is empty" in str(screen.query_one("#empty-text", Static).render())
+        assert not screen.query_one("#add-datasource").display
+
+
 async def test_no_datasource_teaches_how_to_add_one():
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -77,6 +77,7 @@ class SearchScreen(Screen):
         self._keep_cursor = False
         self.search_pending = True  # a search is waiting (the first one runs after mount)
         self._empty: Vertical | None = None
+        self._shown: tuple[str, list, str | None] | None = None  # last results shown
         self._empty_text: Static
         self._empty_button: Widget
 
@@ -170,6 +171,10 @@ class SearchScreen(Screen):
         self.sub_title = words
         self._datasource_count = count
         self._has_data = issues > 0
+        if self._shown is not None:
+            # the empty-state message depends on these counts: when the first search
+            # answered before this overview did, say it again with the real counts
+            self._update_empty(*self._shown)
 
     # ------------------------------------------------------------------ searching
 
@@ -235,6 +240,7 @@ class SearchScreen(Screen):
             self._set_status(f"{count}{more} result{'s' if count != 1 else ''}{timing}")
         else:
             self._set_status("Recently updated" if hits else "")
+        self._shown = (text, hits, error)
         self._update_empty(text, hits, error)
         self._preview_current()
 
