@@ -789,6 +789,11 @@ def jira_status(as_json: bool) -> None:
 
 API_TOKEN_PAGE = "https://id.atlassian.com/manage-profile/security/api-tokens"
 SERVICE_ACCOUNT_PAGE = "https://admin.atlassian.com"  # Directory > Service accounts
+# Data Center / Server 8.14+: Profile > Personal Access Tokens, under the site URL.
+PAT_PAGE = (
+    "/secure/ViewProfile.jspa?selectedTab=com.atlassian.pats.pats-plugin:"
+    "jira-user-personal-access-tokens"
+)
 
 
 def _open_in_browser(url: str) -> bool:
@@ -838,6 +843,14 @@ def _non_empty(what: str):
     help="A service account: calls go through the Atlassian gateway with the site's cloud id "
     "(fetched from {site}/_edge/tenant_info unless --cloud-id is given).",
 )
+@click.option(
+    "--pat",
+    "--personal-access-token",
+    "pat",
+    is_flag=True,
+    help="Jira Data Center / Server with a personal access token: no e-mail, the token is "
+    "sent as Authorization: Bearer.",
+)
 @click.option("--no-test", is_flag=True, help="Save without testing the connection first.")
 @click.option(
     "--yes",
@@ -853,33 +866,43 @@ def jira_connect(
     token_env: str | None,
     cloud_id: str | None,
     service_account: bool,
+    pat: bool,
     no_test: bool,
     assume_yes: bool,
 ) -> None:
     """Set up the global Jira connection (jira.json), testing it before saving.
 
     Asks for what the options do not give: the account type, the site URL, the cloud
-    id (service accounts; fetched from the site when it can be), the e-mail and the
-    API token (hidden input). With --yes or --token-stdin it never prompts.
+    id (service accounts; fetched from the site when it can be), the e-mail (not for a
+    Data Center personal access token) and the token (hidden input). With --yes or
+    --token-stdin it never prompts.
     """
     from indexer.jira import client_for_connection, fetch_cloud_id
 
     if token_stdin and token_env:
         raise click.UsageError("Give --token-stdin or --token-env, not both.")
+    if pat and (service_account or cloud_id or email is not None):
+        raise click.UsageError(
+            "--pat takes no --email, --service-account or --cloud-id "
+            "(a personal access token is sent alone, as Bearer)."
+        )
     interactive = not (assume_yes or token_stdin)
     # A corrupt jira.json stops us before any question (it is never overwritten).
     saved = config.load_jira_connection(use_env=False)
 
     service = service_account or bool(cloud_id)
     # Flags for site, e-mail and token mean "no wizard": personal unless said otherwise.
-    given_all = site is not None and email is not None and token_env is not None
-    if interactive and not service and not given_all:
+    given_all = site is not None and (email is not None or pat) and token_env is not None
+    if interactive and not service and not pat and not given_all:
         kind = click.prompt(
-            "Account type (personal: your own Atlassian account; service: a service account)",
-            type=click.Choice(["personal", "service"]),
-            default="service" if saved.cloud_id else "personal",
+            "Account type (personal: your own Atlassian account; service: a service account; "
+            "pat: Data Center / Server (personal access token))",
+            type=click.Choice(["personal", "service", "pat"]),
+            default={"service_account": "service", "personal_access_token": "pat"}.get(
+                saved.api_mode, "personal"
+            ),
         )
-        service = kind == "service"
+        service, pat = kind == "service", kind == "pat"
 
     if site is not None:
         site = config.validate_endpoint(site, "--site")
@@ -916,12 +939,18 @@ def jira_connect(
         cloud_id = None
 
     what = "Service account e-mail" if service else "Atlassian account e-mail"
-    if email is not None:
+    if pat:
+        email = None  # token alone: Authorization: Bearer
+    elif email is not None:
         email = _non_empty("--email")(email)
     elif interactive:
         email = click.prompt(what, default=saved.email, value_proc=_checked(_non_empty(what)))
     else:
-        raise click.UsageError("Missing option --email (required with --yes or --token-stdin).")
+        raise click.UsageError(
+            "Missing option --email (required with --yes or --token-stdin; "
+            "or --pat for a Data Center personal access token)."
+        )
+    kind_of_token = "personal access token" if pat else "API token"
 
     if token_env:
         token = os.environ.get(token_env, "").strip()
@@ -930,21 +959,29 @@ def jira_connect(
     elif token_stdin:
         token = sys.stdin.read().strip()
         if not token:
-            fail("no API token on stdin (--token-stdin)")
+            fail(f"no {kind_of_token} on stdin (--token-stdin)")
     elif interactive:
-        page = SERVICE_ACCOUNT_PAGE if service else API_TOKEN_PAGE
-        where = "Directory > Service accounts" if service else "your Atlassian account"
-        click.echo(f"Create an API token in {where}: {page}")
+        if pat:
+            page = f"{site}{PAT_PAGE}"
+            click.echo(
+                f"Create a personal access token in Jira (Profile > Personal Access Tokens): {page}"
+            )
+        else:
+            page = SERVICE_ACCOUNT_PAGE if service else API_TOKEN_PAGE
+            where = "Directory > Service accounts" if service else "your Atlassian account"
+            click.echo(f"Create an API token in {where}: {page}")
         wanted = click.confirm("Open that page in your browser?", default=False)
         if wanted and not _open_in_browser(page):
             click.echo(f"Could not start a browser; open {page} yourself.", err=True)
-        token = click.prompt("API token (input hidden)", hide_input=True)
+        token = click.prompt(
+            f"{kind_of_token[0].upper()}{kind_of_token[1:]} (input hidden)", hide_input=True
+        )
     else:
         raise click.UsageError("Missing token: give --token-env VAR or --token-stdin.")
     secrets.register(token)
-    token = config._validate_token(token, "API token")
+    token = config._validate_token(token, kind_of_token)
     if not token:
-        fail("the API token is empty")
+        fail(f"the {kind_of_token} is empty")
 
     conn = config.JiraConnection(
         enabled=True, base_url=site, cloud_id=cloud_id, email=email, api_token=token

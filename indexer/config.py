@@ -19,7 +19,8 @@ Two files in `paths.config_dir()`:
 
 * `jira.json`: the global connection in CoderFlow's shape, `{"enabled", "baseUrl",
   "cloudId"?, "auth": {"email", "apiToken"}}`; the `JIRA_*` environment variables
-  override it field by field.
+  override it field by field. A token without an e-mail is a Data Center / Server
+  personal access token, sent as `Authorization: Bearer` (the datasources' rule).
 
 Both files hold tokens, so they are written atomically with mode 0600 in a 0700
 directory. A file that is not valid JSON is reported with its line and column and
@@ -735,7 +736,13 @@ class JiraConnection:
 
     @property
     def api_mode(self) -> str:
-        return "service_account" if self.cloud_id else "personal"
+        """service_account (cloud id), personal_access_token (a token, no e-mail: Data
+        Center / Server, sent as Bearer, the datasources' rule) or personal (Cloud)."""
+        if self.cloud_id:
+            return "service_account"
+        if self.api_token and not self.email:
+            return "personal_access_token"
+        return "personal"
 
     @property
     def api_base_url(self) -> str | None:
@@ -749,7 +756,7 @@ class JiraConnection:
         found = []
         if not self.base_url:
             found.append("no site URL (baseUrl / JIRA_BASE_URL)")
-        if not self.email:
+        if not self.email and self.api_mode != "personal_access_token":
             found.append("no e-mail (auth.email / JIRA_EMAIL)")
         if not self.api_token:
             found.append("no API token (auth.apiToken / JIRA_API_TOKEN)")

@@ -285,7 +285,10 @@ def test_wizard_personal_account(make_jira, browser):
     with jira.cassette("wizard_cloud_personal"):
         result = ok("jira", "connect", stdin=answers + "\n")
     out = result.stdout
-    assert "Account type (personal: your own Atlassian account; service: a service account)" in out
+    assert (
+        "Account type (personal: your own Atlassian account; service: a service account; "
+        "pat: Data Center / Server (personal access token)) (personal, service, pat) [personal]"
+    ) in out
     assert 'Error: endpoint "jira.example.com" has no scheme' in out
     assert out.count("Jira site URL") == 2
     assert browser == ["https://id.atlassian.com/manage-profile/security/api-tokens"]
@@ -350,6 +353,117 @@ def test_wizard_offers_the_saved_values_as_defaults(make_jira):
     assert f"Jira site URL [{jira.site}]" in result.stdout
     assert f"Atlassian account e-mail [{EMAIL}]" in result.stdout
     assert saved_connection()["auth"]["apiToken"] == TOKEN
+
+
+# --------------------------------------------------------------------------- Data Center PAT
+
+
+@pytest.fixture
+def auth_sent(monkeypatch):
+    """The Authorization header of every request sent (cassettes never hold it)."""
+    headers: list[str | None] = []
+    real_send = httpx.Client.send
+
+    def spy(self, request, **kwargs):
+        headers.append(request.headers.get("authorization"))
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", spy)
+    return headers
+
+
+def status_rows(text: str) -> dict[str, str]:
+    """`jira status` rows (indented `label  value` lines), as a dict."""
+    return rows("\n".join(line.strip() for line in text.splitlines()))
+
+
+def test_connect_data_center_personal_access_token_with_flags(make_jira, auth_sent):
+    jira = make_jira("datacenter")
+    args = ["jira", "connect", "--token-stdin", "--site", jira.site, "--pat"]
+    with jira.cassette("connect_datacenter_pat_flags"):
+        result = ok(*args, stdin=DC_TOKEN + "\n")
+        tested = ok("jira", "test", "--project", PROJECT, "--json")
+    report = rows(result.stdout)
+    assert report["signed in as"] == f"Fake Tester <{EMAIL}>"
+    assert report["deployment"] == "Jira Data Center 10.3.0, REST v2, search with startAt"
+    assert "e-mail" not in result.stdout.lower()  # never asked, never needed
+    assert saved_connection() == {
+        "enabled": True,
+        "baseUrl": jira.site,
+        "auth": {"email": None, "apiToken": DC_TOKEN},
+    }
+    assert auth_sent and set(auth_sent) == {f"Bearer {DC_TOKEN}"}
+    assert DC_TOKEN not in result.output + tested.output
+    test_report = json.loads(tested.stdout)
+    assert test_report["auth_mode"] == "bearer"
+    assert test_report["project"] == {"key": PROJECT, "name": "Acme project", "visible": True}
+    status = ok("jira", "status")
+    shown = status_rows(status.stdout)
+    assert shown["API mode"] == "personal access token"
+    assert shown["e-mail"] == "-"
+    assert "missing" not in status.stdout
+    assert json.loads(ok("jira", "status", "--json").stdout)["api_mode"] == (
+        "personal_access_token"
+    )
+
+
+def test_connect_data_center_with_a_wrong_personal_access_token(make_jira):
+    jira = make_jira("datacenter")
+    args = ["jira", "connect", "--token-stdin", "--site", jira.site, "--pat", "--yes"]
+    with jira.cassette("connect_datacenter_pat_wrong_token"):
+        result = run(*args, stdin=WRONG_TOKEN)
+    assert failed_line(result) == (
+        "jiradex: connection test failed, nothing saved: Authentication failed for "
+        f"{jira.site}: check the personal access token (Data Center), or add the e-mail "
+        "if this is a Cloud API token"
+    )
+    assert WRONG_TOKEN not in result.output
+    assert not paths.jira_config_path().exists()
+
+
+def test_pat_refuses_an_email():
+    result = run("jira", "connect", "--pat", "--email", EMAIL, "--site", FAKE_SITE, "--yes")
+    assert result.exit_code == 2, result.output
+    assert "--pat takes no --email" in result.stderr
+    assert not paths.jira_config_path().exists()
+
+
+def test_environment_base_url_and_token_without_email_is_a_data_center_pat(
+    make_jira, monkeypatch, auth_sent
+):
+    jira = make_jira("datacenter")
+    monkeypatch.setenv("JIRA_BASE_URL", jira.site)
+    monkeypatch.setenv("JIRA_API_TOKEN", DC_TOKEN)
+    with jira.cassette("jira_test_datacenter_pat_env"):
+        tested = ok("jira", "test", "--project", PROJECT)
+    assert rows(tested.stdout)["project"] == "ACME (Acme project): visible"
+    assert set(auth_sent) == {f"Bearer {DC_TOKEN}"}
+    shown = status_rows(ok("jira", "status").stdout)
+    assert shown["API mode"] == "personal access token"
+    assert shown["token"] == "****" + DC_TOKEN[-4:] + "  [env JIRA_API_TOKEN]"
+
+
+def test_wizard_data_center_personal_access_token(make_jira, browser):
+    jira = make_jira("datacenter")
+    answers = "\n".join(["pat", jira.site, "y", DC_TOKEN])
+    with jira.cassette("wizard_datacenter_pat"):
+        result = ok("jira", "connect", stdin=answers + "\n")
+    out = result.stdout
+    assert "e-mail [" not in out and "e-mail:" not in out  # no e-mail question
+    assert "Personal access token (input hidden)" in out
+    assert browser == [f"{jira.site}{cli.PAT_PAGE}"]
+    assert DC_TOKEN not in result.output
+    assert "Jira Data Center 10.3.0" in out
+    assert saved_connection()["auth"] == {"email": None, "apiToken": DC_TOKEN}
+
+
+def test_wizard_offers_pat_when_the_saved_connection_is_one():
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url=FAKE_SITE, api_token="old-pat-1111")
+    )
+    result = ok("jira", "connect", "--no-test", stdin="\n\nn\nnew-pat-2222\n")
+    assert "(personal, service, pat) [pat]" in result.stdout
+    assert saved_connection()["auth"] == {"email": None, "apiToken": "new-pat-2222"}
 
 
 # --------------------------------------------------------------------------- jira test

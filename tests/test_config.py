@@ -705,7 +705,51 @@ def test_status_masks_token(monkeypatch):
     assert "status-token-wxyz" not in json.dumps(status)
     assert status["sources"]["base_url"] == "env"
     assert status["sources"]["cloud_id"] is None
-    assert status["problems"] == ["no e-mail (auth.email / JIRA_EMAIL)"]
+    # a token without an e-mail is a Data Center personal access token: complete
+    assert status["api_mode"] == "personal_access_token"
+    assert status["problems"] == []
+
+
+def test_jira_connection_personal_access_token_from_file(monkeypatch):
+    write_jira(
+        {"enabled": True, "baseUrl": "https://jira.example.org/jira", "auth": {"apiToken": "pat-1"}}
+    )
+    conn = config.load_jira_connection()
+    assert (conn.email, conn.api_token) == (None, "pat-1")
+    assert conn.api_mode == "personal_access_token"
+    assert conn.api_base_url == "https://jira.example.org/jira"
+    assert conn.problems() == []
+    # JIRA_EMAIL from the environment turns it back into Cloud basic auth
+    monkeypatch.setenv("JIRA_EMAIL", "me@example.com")
+    assert config.load_jira_connection().api_mode == "personal"
+
+
+def test_jira_connection_personal_access_token_sent_as_bearer():
+    from indexer.jira import client_for_connection
+
+    conn = config.JiraConnection(
+        enabled=True, base_url="https://jira.example.org", api_token="pat-bearer-77"
+    )
+    saved = config.save_jira_connection(conn)
+    assert json.loads(paths.jira_config_path().read_text())["auth"] == {
+        "email": None,
+        "apiToken": "pat-bearer-77",
+    }
+    with client_for_connection(config.load_jira_connection()) as client:
+        assert client.auth.mode == "bearer"
+        assert client.auth.authorization == "Bearer pat-bearer-77"
+    assert saved.api_mode == "personal_access_token"
+
+
+def test_jira_connection_service_account_still_needs_the_email():
+    conn = config.JiraConnection(
+        base_url="https://acme.atlassian.net", cloud_id="abc-123", api_token="sa-token-1"
+    )
+    assert conn.api_mode == "service_account"
+    assert conn.problems() == ["no e-mail (auth.email / JIRA_EMAIL)"]
+    only_url = config.JiraConnection(base_url="https://acme.atlassian.net")
+    assert only_url.api_mode == "personal"
+    assert len(only_url.problems()) == 2
 
 
 # ------------------------------------------------------------------ connectors
