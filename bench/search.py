@@ -282,6 +282,15 @@ def pick_queries(conn: sqlite3.Connection, n_docs: int, per_class: int) -> dict[
         ],
         "filter-date": [f"{w} updated:>=-30d" for w in sample(common + mid, per_class)],
         "key": sample(keys, per_class),
+        # Last, so the classes above keep their queries. A selective filter (a few
+        # hundred issues) with a common word: walking the word's matches to test the
+        # filter on each is the slow way round.
+        "filter-rare": [
+            f'{w} status:"In Review" type:Improvement priority:Highest'
+            if n % 2
+            else f"{w} type:Improvement priority:Highest assignee:{rng.choice(people)}"
+            for n, w in enumerate(sample(common, per_class))
+        ],
     }
 
 
