@@ -116,6 +116,60 @@ async def test_service_account_fetch_cloud_id_and_save(monkeypatch):
 
 
 @run_async
+async def test_data_center_personal_access_token_hides_the_email(monkeypatch):
+    seen = []
+
+    def factory(conn):
+        seen.append(conn)
+        return FakeJiraClient()
+
+    monkeypatch.setattr(settings_module, "connection_client", factory)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        email = screen.query_one("#email", Input)
+        assert screen.field("email").display and not email.disabled
+        set_value(screen, "email", "typed-before@example.com")  # dropped for a PAT
+        await pilot.click("#pat")
+        await pilot.pause()
+        assert screen.query_one("#pat", RadioButton).value
+        assert not screen.field("email").display and email.disabled
+        assert not screen.query_one("#cloud-row").display
+        assert "Personal Access Tokens" in str(
+            screen.field("api_token").query_one(".field-hint").render()
+        )
+        set_value(screen, "base_url", "https://jira.example.org/jira")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert screen.field("api_token").error == "personal access token is required"
+        assert screen.field("email").error == ""  # no e-mail asked for
+        assert not paths.jira_config_path().exists()
+        set_value(screen, "api_token", "dc-pat-secret-9")
+        await pilot.pause()
+        await pilot.click("#test")
+        status = screen.query_one("#settings-status")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        assert seen[0].email is None and seen[0].api_mode == "personal_access_token"
+        await pilot.click("#save")
+        await pilot.pause()
+        saved = config.load_jira_connection()
+        assert saved.email is None and saved.api_token == "dc-pat-secret-9"
+        assert saved.base_url == "https://jira.example.org/jira"
+        assert saved.api_mode == "personal_access_token" and saved.problems() == []
+        # the saved file comes back as a PAT, e-mail still hidden
+        screen.reload()
+        await pilot.pause()
+        assert screen.query_one("#pat", RadioButton).value
+        assert not screen.query_one("#personal", RadioButton).value
+        assert not screen.field("email").display
+        assert "Data Center personal access token, enabled" in str(status.render())
+        # back to personal: the e-mail is asked for again
+        await pilot.click("#personal")
+        await pilot.pause()
+        assert screen.field("email").display and not email.disabled
+
+
+@run_async
 async def test_fetch_failure_is_shown_on_the_field(monkeypatch):
     def fail(site):
         raise JiraResponseError(

@@ -5,6 +5,11 @@ The form edits the saved file's values (`load_jira_connection(use_env=False)`); 
 whatever is saved. Nothing is cached: every engine call reads the connection when it
 needs it, so a Save or Disconnect takes effect at once (the app also gets a
 `ConfigChanged` message to refresh what it shows).
+
+Three account types: personal (Cloud e-mail + API token, Basic), service account
+(cloud id, through the gateway) and Data Center / Server with a personal access token,
+saved without an e-mail so it is sent as Bearer (the datasources' rule); the e-mail
+field is hidden for that one.
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ class SettingsScreen(Screen):
                     yield RadioButton(
                         "Service account (scoped token via api.atlassian.com)", id="service"
                     )
+                    yield RadioButton("Data Center / Server (personal access token)", id="pat")
             yield FormField(
                 "Site URL",
                 Input(
@@ -160,18 +166,12 @@ class SettingsScreen(Screen):
             self._status(self._describe_saved())
         conn = self.saved
         self.query_one("#enabled", Switch).value = conn.enabled if conn.configured else True
-        service = bool(conn.cloud_id)
-        self.query_one("#service" if service else "#personal", RadioButton).value = True
+        account = {"service_account": "#service", "personal_access_token": "#pat"}
+        self.query_one(account.get(conn.api_mode, "#personal"), RadioButton).value = True
         self.query_one("#base_url", Input).value = conn.base_url or ""
         self.query_one("#cloud_id", Input).value = conn.cloud_id or ""
         self.query_one("#email", Input).value = conn.email or ""
-        token = self.query_one("#api_token", Input)
-        token.value = ""
-        self.field("api_token").set_hint(
-            f"saved token {secrets.mask(conn.api_token)} is kept when this stays empty"
-            if conn.api_token
-            else "create one at id.atlassian.com › Security › API tokens"
-        )
+        self.query_one("#api_token", Input).value = ""
         self._touched.clear()
         for name in FIELDS:
             self.field(name).show_error(None)
@@ -183,7 +183,10 @@ class SettingsScreen(Screen):
         if not conn.configured:
             return "Not connected yet"
         state = "enabled" if conn.enabled else "switched off"
-        mode = "service account" if conn.cloud_id else "personal account"
+        mode = {
+            "service_account": "service account",
+            "personal_access_token": "Data Center personal access token",
+        }.get(conn.api_mode, "personal account")
         missing = "; missing: " + ", ".join(conn.problems()) if conn.problems() else ""
         return f"Saved connection ({mode}, {state}){missing}"
 
@@ -194,10 +197,31 @@ class SettingsScreen(Screen):
     def service(self) -> bool:
         return self.query_one("#service", RadioButton).value
 
+    @property
+    def pat(self) -> bool:
+        """Data Center / Server personal access token: no e-mail, sent as Bearer."""
+        return self.query_one("#pat", RadioButton).value
+
     def _show_account(self) -> None:
         self.query_one("#cloud-row").display = self.service
-        self.field("email").label = "Service e-mail" if self.service else "E-mail"
-        self.field("email").query_one(Label).update(self.field("email").label)
+        email = self.field("email")
+        email.display = not self.pat
+        email.input.disabled = self.pat
+        email.label = "Service e-mail" if self.service else "E-mail"
+        email.query_one(Label).update(email.label)
+        token = self.field("api_token")
+        token.label = "Access token" if self.pat else "API token"
+        token.query_one(Label).update(token.label)
+        token.input.placeholder = (
+            "personal access token (hidden)" if self.pat else "API token (hidden)"
+        )
+        if self.saved.api_token:
+            hint = f"saved token {secrets.mask(self.saved.api_token)} is kept when this stays empty"
+        elif self.pat:
+            hint = "create one in Jira › your profile › Personal Access Tokens"
+        else:
+            hint = "create one at id.atlassian.com › Security › API tokens"
+        token.set_hint(hint)
 
     def _show_env(self) -> None:
         in_use = config.jira_env_in_use()
@@ -230,7 +254,7 @@ class SettingsScreen(Screen):
             cloud_id=(self.query_one("#cloud_id", Input).value.strip() or None)
             if self.service
             else None,
-            email=self.query_one("#email", Input).value.strip() or None,
+            email=None if self.pat else (self.query_one("#email", Input).value.strip() or None),
             api_token=token,
         )
 
@@ -253,10 +277,11 @@ class SettingsScreen(Screen):
             errors.setdefault(
                 "cloud_id", "a service account needs the site's cloud id: press Fetch"
             )
-        if conn.enabled and not conn.email:
+        if conn.enabled and not conn.email and not self.pat:
             errors.setdefault("email", "e-mail is required (the account the token belongs to)")
         if conn.enabled and not conn.api_token:
-            errors.setdefault("api_token", "API token is required")
+            what = "personal access token" if self.pat else "API token"
+            errors.setdefault("api_token", f"{what} is required")
         for name in FIELDS:
             shown = not only_touched or name in self._touched
             self.field(name).show_error(errors.get(name) if shown else None)
