@@ -979,7 +979,7 @@ def jira_connect(
     else:
         raise click.UsageError("Missing token: give --token-env VAR or --token-stdin.")
     secrets.register(token)
-    token = config._validate_token(token, kind_of_token)
+    token = config.validate_token(token, kind_of_token)
     if not token:
         fail(f"the {kind_of_token} is empty")
 

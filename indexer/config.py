@@ -241,7 +241,9 @@ def _optional_text(value: Any, what: str) -> str | None:
     return value.strip() or None
 
 
-def _validate_token(value: Any, what: str = "token") -> str | None:
+def validate_token(value: Any, what: str = "token") -> str | None:
+    """A token as typed (stripped), None when empty; one rule for the CLI, the TUI
+    forms and the config files. Never echoes the value: it is a secret."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -433,7 +435,7 @@ def _validated(ds: Datasource, name: str) -> Datasource:
     endpoint = validate_endpoint(ds.endpoint)
     project_key = validate_project_key(ds.project_key)
     username = _optional_text(ds.username, "username")
-    token = _validate_token(ds.token)
+    token = validate_token(ds.token)
     cloud_id = validate_cloud_id(ds.cloud_id)
     jql = _optional_text(ds.jql, "jql")
     if username and not token:
@@ -828,7 +830,7 @@ def _jira_from_file() -> JiraConnection:
             conn.base_url = validate_endpoint(data["baseUrl"], "baseUrl")
         conn.cloud_id = validate_cloud_id(data.get("cloudId"), "cloudId")
         conn.email = _optional_text(auth.get("email"), "auth.email")
-        conn.api_token = _validate_token(auth.get("apiToken"), "auth.apiToken")
+        conn.api_token = validate_token(auth.get("apiToken"), "auth.apiToken")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     for key, value in (
@@ -864,7 +866,7 @@ def _apply_jira_env(conn: JiraConnection) -> None:
         conn.email = value
         conn.sources["email"] = "env"
     if (value := env("api_token")) is not None:
-        conn.api_token = _validate_token(value, "JIRA_API_TOKEN")
+        conn.api_token = validate_token(value, "JIRA_API_TOKEN")
         conn.sources["api_token"] = "env"
 
 
@@ -882,7 +884,7 @@ def save_jira_connection(conn: JiraConnection) -> JiraConnection:
         base_url=base_url,
         cloud_id=validate_cloud_id(conn.cloud_id, "cloudId"),
         email=_optional_text(conn.email, "email"),
-        api_token=_validate_token(conn.api_token, "apiToken"),
+        api_token=validate_token(conn.api_token, "apiToken"),
         sources={key: "file" for key in JIRA_ENV},
     )
     secrets.register(checked.api_token)

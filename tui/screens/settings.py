@@ -66,7 +66,7 @@ def _site(value: str) -> str:
 
 
 def _token(value: str) -> None:
-    config._validate_token(value, "API token")  # noqa: SLF001 - the CLI's rule
+    config.validate_token(value, "API token")  # the CLI's rule
 
 
 class SettingsScreen(Screen):

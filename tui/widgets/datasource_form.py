@@ -432,7 +432,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
 
 def _check_token(value: str) -> None:
     # The same rule config applies on save (no spaces or control characters).
-    config._validate_token(value)  # noqa: SLF001 - the rule lives there, on purpose
+    config.validate_token(value)  # the CLI's rule
 
 
 def test_datasource(ds: config.Datasource, client_factory: ClientFactory) -> dict:
