@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests_tui_common import add_datasource, wait_for
 from textual.widgets import Checkbox, DataTable, Input
 from tui_fakes import FakeJiraClient, auth_error, run_async
+from tui_helpers import add_datasource, wait_for
 
 import tui.screens.datasources as datasources_module
 from indexer import config

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import stat
 
-from tests_tui_common import wait_for
 from textual.widgets import Input, RadioButton, Switch
 from tui_fakes import FakeJiraClient, auth_error, run_async
+from tui_helpers import wait_for
 
 import tui.screens.settings as settings_module
 from indexer import config, paths

@@ -6,30 +6,15 @@ JIRADEX_HOME); only the Jira client is an in-memory fake (tests/tui_fakes.py).
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import ProgressBar, RichLog
 from tui_fakes import FakeJiraClient, auth_error, run_async
+from tui_helpers import add_datasource, wait_for
 
-from indexer import config
 from indexer.store import Store
 from tui.app import JiradexApp
 from tui.screens.sync_monitor import SyncMonitorScreen
 from tui.sync_controller import SyncController, format_duration, install_controller
 from tui.widgets.sync_progress import SyncRow
-
-
-def add(name: str, project: str = "DEMO", enabled: bool = True) -> None:
-    config.add_datasource(
-        config.Datasource(
-            name=name,
-            endpoint="https://example.atlassian.net",
-            username="me@example.com",
-            token="tok-123456",
-            project_key=project,
-            enabled=enabled,
-        )
-    )
 
 
 def app_with(clients: dict[str, FakeJiraClient], **kwargs) -> JiradexApp:
@@ -38,23 +23,14 @@ def app_with(clients: dict[str, FakeJiraClient], **kwargs) -> JiradexApp:
     return app
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await pilot.pause(0.02)
-
-
 def log_text(screen) -> str:
     return "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
 
 
 @run_async
 async def test_start_sync_runs_two_datasources_and_returns_home():
-    add("alpha", "ALPHA")
-    add("beta", "BETA")
+    add_datasource("alpha", "ALPHA")
+    add_datasource("beta", "BETA")
     clients = {
         "alpha": FakeJiraClient(250, project="ALPHA"),
         "beta": FakeJiraClient(120, project="BETA"),
@@ -82,8 +58,8 @@ async def test_start_sync_runs_two_datasources_and_returns_home():
 
 @run_async
 async def test_sync_error_is_shown_not_raised_and_other_sync_completes():
-    add("good")
-    add("bad")
+    add_datasource("good")
+    add_datasource("bad")
     clients = {"good": FakeJiraClient(50), "bad": FakeJiraClient(fail=auth_error())}
     app = app_with(clients, start_sync=["good", "bad"])
     async with app.run_test(size=(120, 40)) as pilot:
@@ -106,7 +82,7 @@ async def test_sync_error_is_shown_not_raised_and_other_sync_completes():
 
 @run_async
 async def test_cancel_stops_between_batches_and_keeps_written_issues():
-    add("slow")
+    add_datasource("slow")
     client = FakeJiraClient(500, hold_after=100)
     app = app_with({"slow": client})
     async with app.run_test(size=(120, 40)) as pilot:
@@ -128,7 +104,7 @@ async def test_cancel_stops_between_batches_and_keeps_written_issues():
 
 @run_async
 async def test_sync_started_while_monitor_is_shown():
-    add("late")
+    add_datasource("late")
     client = FakeJiraClient(60)
     app = app_with({"late": client})
     async with app.run_test(size=(120, 40)) as pilot:
@@ -157,7 +133,7 @@ async def test_cancel_with_nothing_running_says_so():
 
 @run_async
 async def test_unknown_datasource_becomes_a_failed_job():
-    add("real")
+    add_datasource("real")
     app = app_with({})
     async with app.run_test(size=(120, 40)) as pilot:
         app.start_sync(["nope"])
@@ -169,7 +145,7 @@ async def test_unknown_datasource_becomes_a_failed_job():
 
 @run_async
 async def test_same_datasource_is_not_started_twice():
-    add("once")
+    add_datasource("once")
     client = FakeJiraClient(300, hold_after=0)
     app = app_with({"once": client})
     async with app.run_test(size=(120, 40)) as pilot:
