@@ -14,7 +14,7 @@ import signal
 
 import pytest
 from cassette_utils import FAKE_GATEWAY, FAKE_SITE, OriginMap, make_vcr, recording, scrub
-from click.testing import CliRunner
+from cli_runner import run
 
 import cli
 from indexer import config, paths
@@ -26,19 +26,6 @@ EMAIL = "qa.tester@example.com"
 TOKEN = "qa-accept-token-7f3d"
 CLOUD_ID = "9d2c4e61-0b5a-4f7e-8c3d-2a1b0c9d8e7f"
 scrub(TOKEN)
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args: str, stdin: str | None = None, env: dict | None = None):
-    return CliRunner().invoke(Entry(), list(args), input=stdin, env=env, catch_exceptions=False)
 
 
 def one_error_line(result, code: int = 1) -> str:

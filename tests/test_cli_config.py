@@ -15,27 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_runner import run
 
-import cli
 from indexer import paths
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "config"
 BASIC_FIXTURE = CONFIG_FIXTURES / "coco_cloud_basic.json"
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args: str, stdin: str | None = None, env: dict | None = None):
-    return CliRunner().invoke(Entry(), list(args), input=stdin, env=env, catch_exceptions=False)
 
 
 def ok(*args: str, **kwargs):

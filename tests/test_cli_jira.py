@@ -17,7 +17,7 @@ import json
 import httpx
 import pytest
 from cassette_utils import FAKE_GATEWAY, FAKE_SITE, OriginMap, make_vcr, recording, scrub
-from click.testing import CliRunner
+from cli_runner import run
 
 import cli
 from indexer import config, paths
@@ -126,19 +126,6 @@ def browser(monkeypatch):
 
     monkeypatch.setattr(webbrowser, "open", fake_open)
     return opened
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args: str, stdin: str | None = None, env: dict | None = None):
-    return CliRunner().invoke(Entry(), list(args), input=stdin, env=env, catch_exceptions=False)
 
 
 def ok(*args: str, **kwargs):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
+from cli_runner import run
 
-import cli
 from indexer.store import Store
 
 
@@ -35,19 +34,6 @@ def record(n: int, summary: str, description: str = "", **extra) -> dict:
     }
     base.update(extra)
     return base
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args, color=False):
-    return CliRunner().invoke(Entry(), list(args), catch_exceptions=False, color=color)
 
 
 @pytest.fixture

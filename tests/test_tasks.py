@@ -12,9 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
+from cli_runner import run
 
-import cli
 import indexer.jira as jira
 from indexer import config, tasks
 from indexer.errors import ConfigError, TaskError
@@ -218,19 +217,6 @@ def fake_jira(monkeypatch):
 def index(*records):
     with Store() as store:
         store.upsert_issues(list(records))
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args, stdin=None):
-    return CliRunner().invoke(Entry(), list(args), input=stdin, catch_exceptions=False)
 
 
 def lines(text):

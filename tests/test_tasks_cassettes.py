@@ -32,9 +32,8 @@ from cassette_utils import (
     recording,
     scrub,
 )
-from click.testing import CliRunner
+from cli_runner import run
 
-import cli
 from indexer import config
 from indexer.store import Store
 from indexer.sync import sync_datasource
@@ -173,19 +172,6 @@ def add_datasource(jira: Jira, name: str = "acme", **overrides) -> config.Dataso
         fields.update(username=SA_EMAIL, token=SA_TOKEN, cloud_id=CLOUD_ID)
     fields.update(overrides)
     return config.add_datasource(config.Datasource(**fields))
-
-
-class Entry:
-    """Lets CliRunner call `cli.main`, so errors go through the real exit-code mapping."""
-
-    name = "jiradex"
-
-    def main(self, args=None, prog_name=None, **_):
-        cli.main(list(args or []))
-
-
-def run(*args: str, stdin: str | None = None):
-    return CliRunner().invoke(Entry(), list(args), input=stdin, catch_exceptions=False)
 
 
 def lines(text: str) -> list[str]:
