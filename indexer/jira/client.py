@@ -195,6 +195,11 @@ class JiraClient:
 
     # ------------------------------------------------------------------ concurrency
 
+    @property
+    def max_concurrency(self) -> int:
+        """Requests allowed in flight at most (the AIMD limit's ceiling)."""
+        return self.limiter.max_limit
+
     def slot(self):
         """`with client.slot():` holds one concurrency slot for a unit of work."""
         return self.limiter.slot()
