@@ -855,6 +855,7 @@ def test_map_concurrent_keeps_order_and_shares_limit():
     keys = client.map_concurrent(lambda k: client.get_issue(k)["key"], ["A-1", "A-2", "A-3"])
     assert keys == ["A-1", "A-2", "A-3"]
     assert client.request_counts()["requests"] == 4
+    assert client.max_concurrency == 3  # what sync sizes its worker pools by
 
 
 def test_fetch_cloud_id():
