@@ -1304,11 +1304,9 @@ def search_command(
 def show_command(key: str, as_json: bool) -> None:
     """Print one indexed issue (by key or Jira id) as Markdown, with its comments
     and attachments."""
-    import re
-
     from indexer.issue_view import issue_json, issue_markdown
 
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+", key.strip()):
+    if not (key.strip().isdigit() or config.ISSUE_KEY_RE.match(key.strip())):
         fail(f"Issue key must look like PROJECT-123 (or a numeric Jira id), not {key.strip()!r}")
     store = _open_index_for_reading()
     try:

@@ -61,7 +61,9 @@ Warn = Callable[[str], None]
 _INTERVAL_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _INTERVAL_FORMS = "a duration like 30s, 5m, 1h, 1d or 1h30m"
 _PROJECT_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,254}$")
-_ISSUE_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,254}-[0-9]+$")
+# The one issue-key rule (client, query parser and CLI use it too): a project key,
+# a dash, an issue number from 1. Jira finds keys case-insensitively.
+ISSUE_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,254}-[1-9][0-9]*$", re.IGNORECASE)
 _CLOUD_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HOST_RE = re.compile(r"^[\w.-]+$")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?")
@@ -195,7 +197,7 @@ def validate_project_key(key: Any) -> str:
 def validate_issue_key(key: Any) -> str:
     """An issue key such as PROJ-123. Jira keys are upper case but Jira finds them
     case-insensitively, so `proj-123` (as people type it) is accepted and upper-cased."""
-    if not isinstance(key, str) or not _ISSUE_KEY_RE.match(key.strip().upper()):
+    if not isinstance(key, str) or not ISSUE_KEY_RE.match(key.strip()):
         raise ConfigError("Issue key must look like PROJECT-123")
     return key.strip().upper()
 

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.stem import stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
@@ -27,7 +28,7 @@ from indexer.store import CJK_RUN, cjk_bigrams
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 40
 
-KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+KEY_RE = ISSUE_KEY_RE  # a bare issue key in a query
 _HAS_TOKEN = re.compile(r"[^\W_]")
 _FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -150,7 +150,9 @@ def test_issue_key_typed_in_lower_case_is_upper_cased():
     assert config.validate_issue_key(" abc-1 ") == "ABC-1"
 
 
-@pytest.mark.parametrize("key", ["ABC", "ABC-", "-1", "ABC-x", "A-1", "ABC 1", "a_c", "", None])
+@pytest.mark.parametrize(
+    "key", ["ABC", "ABC-", "-1", "ABC-x", "A-1", "ABC-0", "ABC 1", "a_c", "", None]
+)
 def test_issue_key_rejected_with_coderflow_message(key):
     assert error_of(config.validate_issue_key, key) == "Issue key must look like PROJECT-123"
 

@@ -846,14 +846,14 @@ def test_map_concurrent_keeps_order_and_shares_limit():
     client, rec = make_client(
         {
             ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
-            ("GET", "/rest/api/2/issue/A-1"): ok({"key": "A-1"}),
-            ("GET", "/rest/api/2/issue/A-2"): ok({"key": "A-2"}),
-            ("GET", "/rest/api/2/issue/A-3"): ok({"key": "A-3"}),
+            ("GET", "/rest/api/2/issue/AB-1"): ok({"key": "AB-1"}),
+            ("GET", "/rest/api/2/issue/AB-2"): ok({"key": "AB-2"}),
+            ("GET", "/rest/api/2/issue/AB-3"): ok({"key": "AB-3"}),
         },
         max_concurrency=3,
     )
-    keys = client.map_concurrent(lambda k: client.get_issue(k)["key"], ["A-1", "A-2", "A-3"])
-    assert keys == ["A-1", "A-2", "A-3"]
+    keys = client.map_concurrent(lambda k: client.get_issue(k)["key"], ["AB-1", "AB-2", "AB-3"])
+    assert keys == ["AB-1", "AB-2", "AB-3"]
     assert client.request_counts()["requests"] == 4
     assert client.max_concurrency == 3  # what sync sizes its worker pools by
 

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from indexer import secrets
+from indexer.config import ISSUE_KEY_RE
 
 from .auth import JiraAuth, fetch_cloud_id, is_loopback, normalize_site_url, origin
 from .errors import (
@@ -60,7 +61,6 @@ MAX_REDIRECTS = 5
 BULKFETCH_CHUNK = 100
 USER_AGENT = "jiradex/0.1 (+https://github.com/jiradex)"
 
-ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[1-9][0-9]*$")
 PROJECT_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 BINARY_PREFIXES = ("image/", "video/", "audio/", "font/")
