@@ -20,6 +20,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import orjson
+
 from . import payloads as P
 from .dataset import Dataset, Meta
 from .faults import Fault, Faults
@@ -171,7 +173,10 @@ class Handler(BaseHTTPRequestHandler):
         elif body is None:
             data = b""
         else:
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            try:  # orjson: the same compact UTF-8 as json.dumps, several times faster
+                data = orjson.dumps(body)
+            except TypeError:  # a lone surrogate or an odd key: the stdlib copes
+                data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
             if content_type == "application/json":
                 content_type = "application/json;charset=UTF-8"
         self.send_response(status)

@@ -367,9 +367,10 @@ def _now() -> str:
 
 
 def encode_raw(raw: Any) -> bytes | None:
-    """The raw issue JSON, zlib-compressed (Jira issue JSON compresses ~8x)."""
-    if raw is None:
-        return None
+    """The raw issue JSON, zlib-compressed (Jira issue JSON compresses ~8x).
+    Bytes are taken as already encoded (indexer.prepare encodes in its workers)."""
+    if raw is None or isinstance(raw, bytes):
+        return raw
     if not isinstance(raw, str):
         try:
             return zlib.compress(orjson.dumps(raw), 1)

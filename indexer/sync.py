@@ -35,15 +35,8 @@ from indexer import attachments as attachment_text
 from indexer import secrets
 from indexer.errors import JiradexError
 from indexer.locks import sync_lock
-from indexer.normalize import (
-    attachment_metadata,
-    embedded_comments,
-    epoch_ms,
-    normalize_comment,
-    normalize_issue,
-    raw_attachments,
-    to_utc_iso,
-)
+from indexer.normalize import epoch_ms, to_utc_iso
+from indexer.prepare import Preparer
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +188,7 @@ class _Run:
         self.cancel = cancel or Event()
         self._side_pool: ThreadPoolExecutor | None = None
         self._side_lock = Lock()
+        self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
 
     # ------------------------------------------------------------------ plan
 
@@ -341,10 +335,17 @@ class _Run:
             return
         batches = [todo[i : i + BATCH_SIZE] for i in range(0, total, BATCH_SIZE)]
         workers = self._concurrency()
+        self.preparer = Preparer.for_sync(
+            datasource=self.ds.name, site_url=self.client.site_url, issues=total
+        )
+        if self.preparer.processes:
+            log.info("%s: preparing issues on %d processes", self.ds.name, self.preparer.processes)
         finished_batches: dict[int, int] = {}  # batch index -> newest updated (ms)
         next_in_order = 0
-        # The side pool closes after the batch pool has joined its workers.
+        # The side pool closes after the batch pool has joined its workers, and the
+        # preparer after both.
         with (
+            self.preparer,
             self._side_pool_scope(),
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool,
         ):
@@ -380,8 +381,9 @@ class _Run:
     def fetch_batch(self, batch: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Fetch and normalise one batch (runs in a worker thread).
 
-        Long comment threads and attachment downloads of the batch run concurrently
-        too, under the client's shared concurrency limit.
+        Replies are decoded and normalised by the run's Preparer (worker processes on
+        a big sync). Long comment threads and attachment downloads of the batch run
+        concurrently too, under the client's shared concurrency limit.
         """
         if self.cancel.is_set():
             return []
@@ -390,48 +392,47 @@ class _Run:
             fields.append("comment")
         if self.ds.index_attachments:
             fields.append("attachment")
-        raws = [
-            raw
-            for raw in self.client.bulkfetch([item["id"] for item in batch], fields)
-            if isinstance(raw, dict) and raw.get("id")
-        ]
-        comments: dict[str, list] = {}
+        prepared = self.client.bulkfetch(
+            [item["id"] for item in batch], fields, decode=self.preparer.issues
+        )
         if self.ds.index_comments:
-            more = []
-            for raw in raws:
-                embedded, total = embedded_comments(raw)
-                if total > len(embedded):
-                    more.append(str(raw["id"]))
-                else:
-                    comments[str(raw["id"])] = embedded
-            for issue_id, thread in zip(more, self._map(self.client.comments, more), strict=True):
-                comments[issue_id] = thread
-        attachments: dict[str, list] = {}
+            longer = [p for p in prepared if p["comment_total"] > len(p["comments"])]
+            threads = self._map(self._comment_thread, longer)
+            for issue, thread in zip(longer, threads, strict=True):
+                issue["comments"] = thread
         if self.ds.index_attachments:
-            metas = [
-                (str(raw["id"]), attachment_metadata(a))
-                for raw in raws
-                for a in raw_attachments(raw)
-            ]
+            metas = [(p, meta) for p in prepared for meta in p["attachments"]]
             records = self._map(self.attachment_record, [meta for _, meta in metas])
-            for (issue_id, _), record in zip(metas, records, strict=True):
-                attachments.setdefault(issue_id, []).append(record)
-        return [
-            normalize_issue(
-                raw,
-                datasource=self.ds.name,
-                site_url=self.client.site_url,
-                comments=(
-                    [normalize_comment(c) for c in comments.get(str(raw["id"]), [])]
-                    if self.ds.index_comments
-                    else None
-                ),
-                attachments=(
-                    attachments.get(str(raw["id"]), []) if self.ds.index_attachments else None
-                ),
-            )
-            for raw in raws
-        ]
+            for issue in prepared:
+                issue["attachments"] = []
+            for (issue, _), record in zip(metas, records, strict=True):
+                issue["attachments"].append(record)
+        out = []
+        for issue in prepared:
+            record = issue["record"]
+            if self.ds.index_comments:
+                record["comments"] = issue["comments"]
+            if self.ds.index_attachments:
+                record["attachments"] = issue["attachments"]
+            out.append(record)
+        return out
+
+    def _comment_thread(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every comment of an issue whose embedded page was not all of them.
+
+        Only the rest is fetched (the embedded page is the start of the thread). When
+        the thread changed in between (the count or the ids disagree), all of it is
+        fetched again; a change that keeps both also moves the issue's `updated`, so
+        the next run fetches it anew."""
+        embedded = issue["comments"]
+        rest = self.client.comments(
+            issue["id"], start_at=len(embedded), decode=self.preparer.comments
+        )
+        thread = [*embedded, *rest]
+        ids = [c.get("id") for c in thread]
+        if len(thread) == issue["comment_total"] and len(set(ids)) == len(ids):
+            return thread
+        return self.client.comments(issue["id"], decode=self.preparer.comments)
 
     @contextmanager
     def _side_pool_scope(self) -> Iterator[None]:

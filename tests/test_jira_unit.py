@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from indexer import secrets
+from indexer import prepare, secrets
 from indexer.errors import ConfigError, JiraError
 from indexer.jira import (
     AIMDLimiter,
@@ -43,6 +43,8 @@ SITE = "https://example.atlassian.net"
 TOKEN = "unit-secret-token-0001"
 CLOUD_INFO = {"deploymentType": "Cloud", "version": "1001.0.0-SNAPSHOT"}
 DC_INFO = {"version": "9.12.0", "versionNumbers": [9, 12, 0]}
+JSON_TYPE = {"Content-Type": "application/json"}
+PREP = {"datasource": "jira", "site_url": SITE}
 
 
 class Recorder:
@@ -868,3 +870,76 @@ def test_fetch_cloud_id():
     bad = httpx.MockTransport(lambda r: httpx.Response(404, text="nope"))
     with pytest.raises(JiraError, match="cloud id"):
         fetch_cloud_id(SITE, transport=bad)
+
+
+# ------------------------------------------------------------------ decode hook (prepare)
+
+
+def _bulk_reply(*ids: str) -> dict:
+    return {"issues": [{"id": i, "key": f"DEMO-{i}", "fields": {"summary": f"s{i}"}} for i in ids]}
+
+
+def test_bulkfetch_decode_hook_gets_the_raw_bytes():
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): ok(_bulk_reply("1", "2")),
+        }
+    )
+    seen = []
+
+    def decode(payload):
+        seen.append(payload)
+        return {"issues": ["made"]}
+
+    assert client.bulkfetch(["1", "2"], ["summary"], decode=decode) == ["made"]
+    assert [type(p) for p in seen] == [bytes]
+    assert json.loads(seen[0]) == _bulk_reply("1", "2")
+
+
+def test_decode_hook_refusal_retries_a_truncated_reply_then_decodes():
+    """The hook's ValueError sends the body through the client's own diagnosis: a
+    reply cut short is asked again, and the good one reaches the hook."""
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): seq(
+                httpx.Response(200, content=b'{"issues": [{"id": "1"', headers=JSON_TYPE),
+                ok(_bulk_reply("1")),
+            ),
+        }
+    )
+    got = client.bulkfetch(["1"], ["summary"], decode=prepare.Preparer(**PREP).issues)
+    assert [issue["record"]["key"] for issue in got] == ["DEMO-1"]
+    assert rec.paths().count("/rest/api/3/issue/bulkfetch") == 2
+
+
+def test_decode_hook_html_login_page_is_still_diagnosed():
+    page = "<html><head><title>Log in</title></head><body>login</body></html>"
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): httpx.Response(
+                200, text=page, headers={"Content-Type": "text/html"}
+            ),
+        }
+    )
+    with pytest.raises(JiraResponseError, match="HTML page"):
+        client.bulkfetch(["1"], ["summary"], decode=prepare.Preparer(**PREP).issues)
+
+
+def test_comments_decode_hook_pages_to_total():
+    def page(request):
+        start = int(request.url.params["startAt"])
+        comments = [{"id": str(n), "body": f"c{n}"} for n in range(start, min(start + 2, 5))]
+        return ok({"startAt": start, "maxResults": 2, "total": 5, "comments": comments})
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/issue/DEMO-1/comment"): page,
+        }
+    )
+    got = client.comments("DEMO-1", decode=prepare.Preparer(**PREP).comments)
+    assert [c["body"] for c in got] == ["c0", "c1", "c2", "c3", "c4"]
+    assert rec.paths().count("/rest/api/3/issue/DEMO-1/comment") == 3

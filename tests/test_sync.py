@@ -11,11 +11,12 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from click.testing import CliRunner
 from replay_helpers import fast_client, index_snapshot, without, world
 
 import cli
-from indexer import config, paths
+from indexer import config, paths, prepare
 from indexer.normalize import epoch_ms
 from indexer.store import Store
 from indexer.sync import OVERLAP_MS, sync_datasource
@@ -221,3 +222,85 @@ def test_sync_json_lines_and_exit_1_after_syncing_the_others(tmp_path):
         assert [r["status"] for r in store.runs("broken")] == ["error"]
         assert re.search("NOPE", store.runs("broken")[0]["error"])
         assert store.runs("good")[0]["issues"] == 30
+
+
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_worker_processes_prepare_the_same_index(tmp_path, monkeypatch, mode):
+    """A big sync decodes and normalises on worker processes (bulkfetch pages, DC
+    `id in (...)` searches and long comment threads): the index must be exactly
+    the server's, as with in-process preparing."""
+    monkeypatch.setattr(prepare, "POOL_MIN_ISSUES", 1)  # this small sync counts as big
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 2)  # and a 1-core runner too
+    used = []
+    original = prepare.Preparer.for_sync.__func__
+
+    def spy(cls, **kw):
+        made = original(cls, **kw)
+        used.append(made.processes)
+        return made
+
+    monkeypatch.setattr(prepare.Preparer, "for_sync", classmethod(spy))
+    db = tmp_path / "index.db"
+    with world(f"pool_{mode}", mode=mode, issues=60) as w:
+        extra = {"username": None} if mode == "datacenter" else {}
+        ds = w.datasource(index_comments=True, **extra)
+        with Store(db) as store:
+            summary, _ = _sync(ds, store)
+            assert summary.status == "ok", summary.error
+            assert store.integrity_check() == []
+        truth = w.truth("initial")
+        assert index_snapshot(db, "jira") == truth
+    assert used == [2]
+    # Some threads are longer than the embedded page: /comment went through the pool.
+    assert max(r["comments"] for r in truth.values()) > 20
+
+
+def test_long_threads_fetch_only_the_rest_of_the_comments(tmp_path):
+    with world("cloud_incremental", mode="cloud", issues=120) as w:
+        ds = w.datasource(index_comments=True)
+        with Store(tmp_path / "index.db") as store:
+            summary, client = _sync(ds, store)
+            assert summary.status == "ok", summary.error
+    starts = [
+        parse_qs(urlsplit(s.url).query)["startAt"][0]
+        for s in client._http._transport.sent
+        if s.url.split("?")[0].endswith("/comment")
+    ]
+    assert starts and set(starts) == {"20"}  # fakejira embeds the first 20
+
+
+class _ThreadClient:
+    """comments() as Jira would answer after the thread changed between two calls."""
+
+    site_url = "https://example.atlassian.net"
+
+    def __init__(self, now: list[dict]):
+        self.now = now
+        self.calls: list[int] = []
+
+    def comments(self, issue_id, start_at=0, decode=None):
+        self.calls.append(start_at)
+        return self.now[start_at:]
+
+
+def _comment(n: int) -> dict:
+    return {"id": str(n), "body": f"c{n}"}
+
+
+@pytest.mark.parametrize(
+    ("now", "calls"),
+    [
+        ([_comment(n) for n in range(5)], [2]),  # unchanged: only the rest
+        ([_comment(n) for n in (0, 2, 3, 4)], [2, 0]),  # one deleted: all again
+        ([_comment(n) for n in range(6)], [2, 0]),  # one added: all again
+    ],
+)
+def test_a_thread_that_changed_meanwhile_is_fetched_whole(now, calls):
+    from indexer.sync import _Run
+
+    client = _ThreadClient(now)
+    run = _Run(config.Datasource(name="j", endpoint=client.site_url, project_key="DEMO"),
+               None, client, None, None, None)  # fmt: skip
+    issue = {"id": "1", "comments": [_comment(0), _comment(1)], "comment_total": 5}
+    assert run._comment_thread(issue) == now
+    assert client.calls == calls

@@ -72,7 +72,7 @@ class FakeJiraClient:
             raw = raw_issue(number, self.project)
             yield {"id": raw["id"], "key": raw["key"], "updated": raw["fields"]["updated"]}
 
-    def bulkfetch(self, ids, fields):
+    def bulkfetch(self, ids, fields, decode=None):
         if self.hold_after is not None and self.fetched >= self.hold_after:
             self.held.set()
             self.release.wait(10)
@@ -81,9 +81,9 @@ class FakeJiraClient:
             raw_issue(n, self.project) for n in range(1, self.count + 1) if str(10000 + n) in wanted
         ]
         self.fetched += len(result)
-        return result
+        return decode({"issues": result})["issues"] if decode else result
 
-    def comments(self, key_or_id):
+    def comments(self, key_or_id, decode=None):
         return []
 
     def download_attachment(self, url, max_bytes):

@@ -404,8 +404,14 @@ class JiraClient:
         json_body: Any = None,
         idempotent: bool | None = None,
         not_found: JiraError | None = None,
+        decode: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """One JSON call: retries on network/HTTP trouble and on broken bodies."""
+        """One JSON call: retries on network/HTTP trouble and on broken bodies.
+
+        `decode` replaces the JSON parse (indexer.prepare parses and normalises in
+        one go, maybe in another process): it gets the body's bytes and raises
+        ValueError when they are not the JSON it wants; the body is then diagnosed
+        here as usual, and `decode` gets the parsed value if there was one."""
         url = self._url(path_or_url)
         bad_bodies = 0
         while True:
@@ -437,6 +443,12 @@ class JiraClient:
                 response.close()
             self.stats.add("bytes", len(raw))
             try:
+                if decode is not None:
+                    try:
+                        return decode(raw)
+                    except ValueError:
+                        data = self._decode(response, raw, url)
+                        return None if data is None else decode(data)
                 return self._decode(response, raw, url)
             except JiraAuthError:
                 raise  # a login page will not go away by asking again
@@ -567,7 +579,7 @@ class JiraClient:
                 return
             seen_tokens.add(token)
 
-    def _search_dc(self, jql, fields, page_size, expand) -> Iterator[list[dict]]:
+    def _search_dc(self, jql, fields, page_size, expand, decode=None) -> Iterator[list[dict]]:
         start = 0
         size = page_size
         while True:
@@ -579,7 +591,7 @@ class JiraClient:
             }
             if expand:
                 params["expand"] = expand
-            data = self._json("GET", "/rest/api/2/search", params=params) or {}
+            data = self._json("GET", "/rest/api/2/search", params=params, decode=decode) or {}
             issues = data.get("issues") or []
             if issues:
                 yield issues
@@ -631,8 +643,15 @@ class JiraClient:
         )
         return int(data.get("total") or 0)
 
-    def bulkfetch(self, ids: Iterable[str | int], fields: Iterable[str] | str) -> list[dict]:
-        """Issues by id or key, 100 per call (Cloud bulkfetch; DC: `id in (...)` search)."""
+    def bulkfetch(
+        self,
+        ids: Iterable[str | int],
+        fields: Iterable[str] | str,
+        decode: Callable[[Any], Any] | None = None,
+    ) -> list[dict]:
+        """Issues by id or key, 100 per call (Cloud bulkfetch; DC: `id in (...)` search).
+
+        With `decode` (see `_json`) the items are whatever it makes of each page."""
         wanted = [str(i) for i in ids]
         field_list = [fields] if isinstance(fields, str) else list(fields)
         issues: list[dict] = []
@@ -645,6 +664,7 @@ class JiraClient:
                         "/rest/api/3/issue/bulkfetch",
                         json_body={"issueIdsOrKeys": chunk, "fields": field_list},
                         idempotent=True,
+                        decode=decode,
                     )
                     or {}
                 )
@@ -658,7 +678,10 @@ class JiraClient:
                 if keys:
                     clauses.append(f"key in ({','.join(keys)})")
                 jql = " OR ".join(clauses)
-                for page in self._search_dc(jql, ",".join(field_list), BULKFETCH_CHUNK, None):
+                pages = self._search_dc(
+                    jql, ",".join(field_list), BULKFETCH_CHUNK, None, decode=decode
+                )
+                for page in pages:
                     issues.extend(page)
         return issues
 
@@ -689,11 +712,19 @@ class JiraClient:
             f"Issue {key} does not exist or you do not have permission to see it"
         )
 
-    def comments(self, key_or_id: str, page_size: int = 100) -> list[dict]:
-        """Every comment of an issue, oldest first, paging `/comment` to `total`."""
+    def comments(
+        self,
+        key_or_id: str,
+        page_size: int = 100,
+        *,
+        start_at: int = 0,
+        decode: Callable[[Any], Any] | None = None,
+    ) -> list[dict]:
+        """The comments of an issue from `start_at` on, oldest first, paging `/comment`
+        to `total`. With `decode` (see `_json`) the items are what it makes of them."""
         key = validate_issue_key(key_or_id)
         out: list[dict] = []
-        start = 0
+        start = start_at
         while True:
             data = (
                 self._json(
@@ -701,6 +732,7 @@ class JiraClient:
                     self._api(f"/issue/{quote(key)}/comment"),
                     params={"startAt": start, "maxResults": page_size},
                     not_found=self._issue_not_found(key),
+                    decode=decode,
                 )
                 or {}
             )

@@ -1,0 +1,158 @@
+"""Turn Jira replies into index records, in worker processes when a sync is big.
+
+Decoding a page of issues and converting its ADF to Markdown and text is most of a
+sync's CPU, and Python threads share one core for it. A `Preparer` runs that work
+on a process pool: the sync's threads hand it the reply's bytes straight from the
+socket and get back the same page shape with every issue already normalised, so
+the main process only does the network and the SQLite writes.
+
+Small syncs prepare in-process (a pool costs a few hundred milliseconds to start),
+and both paths run the same functions, so they give the same records.
+
+A prepared page keeps the reply's paging keys (`startAt`, `total`, `isLast`, ...)
+so the client's paging code reads it as it reads a raw page; only the items differ:
+
+- issues become `{"id", "record", "comments", "comment_total", "attachments"}`:
+  `record` is `normalize_issue` without comments or attachments and with its raw
+  JSON already compressed (indexer.store.encode_raw), `comments` the
+  normalised embedded page (complete when `comment_total` is its length) and
+  `attachments` the attachment metadata;
+- comments become normalised comments.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from multiprocessing import get_context
+from typing import Any
+
+import orjson
+
+from indexer.normalize import (
+    attachment_metadata,
+    embedded_comments,
+    normalize_comment,
+    normalize_issue,
+    raw_attachments,
+)
+from indexer.store import encode_raw
+
+# Below this many issues a sync prepares in-process.
+POOL_MIN_ISSUES = 2000
+MAX_PROCESSES = 4
+
+
+class NotJSON(ValueError):
+    """The reply is not a JSON object: the client diagnoses it (and may retry)."""
+
+
+def _load(payload: bytes | dict) -> dict:
+    if isinstance(payload, dict):
+        return payload
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise NotJSON(str(exc)) from None
+    if not isinstance(data, dict):
+        raise NotJSON("not a JSON object")
+    return data
+
+
+def prepare_issue(raw: dict, *, datasource: str, site_url: str) -> dict[str, Any]:
+    """One raw issue -> its prepared form (see the module docstring)."""
+    embedded, total = embedded_comments(raw)
+    record = normalize_issue(raw, datasource=datasource, site_url=site_url)
+    # Compressed here: bytes cross the process boundary far cheaper than a tree of dicts.
+    record["raw"] = encode_raw(record["raw"])
+    return {
+        "id": str(raw.get("id")),
+        "record": record,
+        "comments": [normalize_comment(c) for c in embedded],
+        "comment_total": total,
+        "attachments": [attachment_metadata(a) for a in raw_attachments(raw)],
+    }
+
+
+def prepare_issues_page(payload: bytes | dict, *, datasource: str, site_url: str) -> dict:
+    """A bulkfetch or search reply with its issues prepared."""
+    data = _load(payload)
+    issues = data.get("issues")
+    prepared = [
+        prepare_issue(raw, datasource=datasource, site_url=site_url)
+        for raw in (issues if isinstance(issues, list) else [])
+        if isinstance(raw, dict) and raw.get("id")
+    ]
+    return {**data, "issues": prepared}
+
+
+def prepare_comments_page(payload: bytes | dict) -> dict:
+    """A `/comment` reply with its comments normalised."""
+    data = _load(payload)
+    comments = data.get("comments")
+    normalised = [normalize_comment(c) for c in (comments if isinstance(comments, list) else [])]
+    return {**data, "comments": normalised}
+
+
+def _cpu_count() -> int:
+    """Cores this process may use (the scheduler's affinity, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _quiet_worker() -> None:
+    # Ctrl-C reaches the whole process group: the sync stops the pool itself, so a
+    # worker must not die printing a KeyboardInterrupt traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class Preparer:
+    """Prepares replies in-process or on a pool of worker processes.
+
+    `issues` and `comments` return decoders for `JiraClient` calls: each takes the
+    reply's bytes (or an already decoded object) and returns the prepared page,
+    raising NotJSON when the bytes are not a JSON object.
+    """
+
+    def __init__(self, *, datasource: str, site_url: str, processes: int = 0) -> None:
+        self._issues = partial(prepare_issues_page, datasource=datasource, site_url=site_url)
+        self._pool: ProcessPoolExecutor | None = None
+        self.processes = max(0, processes)
+        if processes > 0:
+            # spawn: forking a process that runs HTTP threads can copy a held lock.
+            self._pool = ProcessPoolExecutor(
+                processes, mp_context=get_context("spawn"), initializer=_quiet_worker
+            )
+
+    @classmethod
+    def for_sync(cls, *, datasource: str, site_url: str, issues: int) -> Preparer:
+        """In-process for small syncs, else one worker per core (up to MAX_PROCESSES)."""
+        cores = _cpu_count()
+        processes = min(MAX_PROCESSES, cores) if issues >= POOL_MIN_ISSUES and cores > 1 else 0
+        return cls(datasource=datasource, site_url=site_url, processes=processes)
+
+    def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:
+        if self._pool is None:
+            return fn(payload)
+        return self._pool.submit(fn, payload).result()
+
+    def issues(self, payload: bytes | dict) -> dict:
+        return self._run(self._issues, payload)
+
+    def comments(self, payload: bytes | dict) -> dict:
+        return self._run(prepare_comments_page, payload)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Preparer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,100 @@
+"""indexer.prepare: replies in, normalised pages out, the same in a worker process."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from indexer import prepare
+from indexer.normalize import attachment_metadata, normalize_comment, normalize_issue
+from indexer.store import decode_raw, encode_raw
+
+SITE = "https://example.atlassian.net"
+
+
+def _issue(number: int, comments: int, total: int | None = None) -> dict:
+    page = [
+        {
+            "id": f"{number}{c}",
+            "author": {"displayName": "Ada"},
+            "created": "2024-03-01T10:00:00.000+0100",
+            "body": {
+                "type": "doc",
+                "version": 1,
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": f"c{c}"}]}],
+            },
+        }
+        for c in range(comments)
+    ]
+    return {
+        "id": str(10000 + number),
+        "key": f"DEMO-{number}",
+        "fields": {
+            "summary": f"Issue {number}",
+            "updated": "2024-03-02T10:00:00.000+0100",
+            "comment": {"comments": page, "total": comments if total is None else total},
+            "attachment": [{"id": "7", "filename": "log.txt", "mimeType": "text/plain"}],
+        },
+    }
+
+
+def test_issues_page_keeps_paging_keys_and_normalises_each_issue():
+    raws = [_issue(1, 2), _issue(2, 20, total=31), {"key": "NO-ID"}, "junk"]
+    reply = {"startAt": 0, "maxResults": 100, "total": 3, "issues": raws}
+    page = prepare.prepare_issues_page(orjson.dumps(reply), datasource="jira", site_url=SITE)
+    assert {k: v for k, v in page.items() if k != "issues"} == {
+        "startAt": 0,
+        "maxResults": 100,
+        "total": 3,
+    }
+    assert [p["id"] for p in page["issues"]] == ["10001", "10002"]  # no id, no issue
+    first, second = page["issues"]
+    expected = normalize_issue(raws[0], datasource="jira", site_url=SITE)
+    assert first["record"] == {**expected, "raw": encode_raw(expected["raw"])}
+    assert decode_raw(first["record"]["raw"])["key"] == "DEMO-1"
+    assert "comments" not in first["record"] and "attachments" not in first["record"]
+    assert first["comments"] == [
+        normalize_comment(c) for c in raws[0]["fields"]["comment"]["comments"]
+    ]
+    assert first["comment_total"] == 2
+    assert (second["comment_total"], len(second["comments"])) == (31, 20)  # more to fetch
+    assert first["attachments"] == [attachment_metadata(raws[0]["fields"]["attachment"][0])]
+
+
+@pytest.mark.parametrize("payload", [b"", b"<html>", b'{"issues": [', b"[1, 2]", b"\xff\xfe"])
+def test_not_a_json_object_is_refused_for_the_client_to_diagnose(payload):
+    with pytest.raises(prepare.NotJSON):
+        prepare.prepare_issues_page(payload, datasource="jira", site_url=SITE)
+    with pytest.raises(ValueError):  # what JiraClient._json catches
+        prepare.prepare_comments_page(payload)
+
+
+def test_decoded_values_are_accepted_too():
+    reply = {"total": 1, "comments": [_issue(1, 1)["fields"]["comment"]["comments"][0]]}
+    assert prepare.prepare_comments_page(reply) == prepare.prepare_comments_page(
+        json.dumps(reply).encode()
+    )
+
+
+def test_worker_process_gives_what_in_process_gives():
+    reply = orjson.dumps({"issues": [_issue(n, n % 4) for n in range(1, 30)]})
+    comments = orjson.dumps({"total": 2, "comments": _issue(1, 2)["fields"]["comment"]["comments"]})
+    inline = prepare.Preparer(datasource="jira", site_url=SITE)
+    with prepare.Preparer(datasource="jira", site_url=SITE, processes=1) as pooled:
+        assert pooled.processes == 1
+        assert pooled.issues(reply) == inline.issues(reply)
+        assert pooled.comments(comments) == inline.comments(comments)
+        with pytest.raises(prepare.NotJSON):  # the refusal crosses the process boundary
+            pooled.issues(b"<html>")
+
+
+def test_small_syncs_prepare_in_process_big_ones_on_a_pool(monkeypatch):
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 8)
+    small = prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=100)
+    assert small.processes == 0
+    with prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000) as big:
+        assert big.processes == prepare.MAX_PROCESSES
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 1)
+    assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
