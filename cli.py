@@ -428,6 +428,13 @@ def datasource_group() -> None:
     show_default=True,
     help="Sync interval: 30s, 5m, 1h, 1d or 1h30m.",
 )
+@click.option(
+    "--max-concurrency",
+    "max_concurrency",
+    type=int,
+    metavar="N",
+    help="Most requests in flight while syncing (1-32; default 6, halves on HTTP 429).",
+)
 @click.option("--disabled", is_flag=True, help="Add it disabled (not synced until enabled).")
 @click.pass_context
 def datasource_add(
@@ -444,6 +451,7 @@ def datasource_add(
     comments: bool,
     attachments: bool,
     interval: str,
+    max_concurrency: int | None,
     disabled: bool,
 ) -> None:
     """Add a datasource: NAME with options, or --from-json FILE.
@@ -464,6 +472,7 @@ def datasource_add(
         "comments",
         "attachments",
         "interval",
+        "max_concurrency",
         "disabled",
     )
     if from_json is not None:
@@ -509,6 +518,7 @@ def datasource_add(
         index_comments=comments,
         index_attachments=attachments,
         interval=interval,
+        max_concurrency=max_concurrency,
         enabled=not disabled,
     )
     added = config.add_datasource(ds)

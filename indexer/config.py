@@ -14,7 +14,8 @@ Two files in `paths.config_dir()`:
   Defaults follow Coco: `enabled` true, `index_comments` and `index_attachments`
   false, `sync.enabled` true; the sync interval defaults to "5m" (Coco's own examples
   use it). Optional connector-config keys: `cloud_id` (service account through the
-  Atlassian gateway), `jql` (narrows the project's issues) and `attachment_max_bytes`.
+  Atlassian gateway), `jql` (narrows the project's issues), `attachment_max_bytes` and
+  `max_concurrency` (requests in flight while syncing, default 6, at most 32).
   Unknown keys are kept and written back.
 
 * `jira.json`: the global connection in CoderFlow's shape, `{"enabled", "baseUrl",
@@ -49,6 +50,7 @@ from indexer import connectors, paths, secrets
 from indexer.errors import ConfigError
 
 DEFAULT_INTERVAL = "5m"
+MAX_CONCURRENCY = 32  # politeness: more than this in flight is not a client, it is a load test
 MAX_INTERVAL_SECONDS = 365 * 86400
 MAX_NAME_LENGTH = 100
 DEFAULT_GATEWAY_URL = "https://api.atlassian.com"
@@ -324,6 +326,7 @@ class Datasource:
     cloud_id: str | None = None
     jql: str | None = None
     attachment_max_bytes: int | None = None
+    max_concurrency: int | None = None
     id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Unknown keys of `connector.config`, written back unchanged."""
@@ -379,6 +382,8 @@ class Datasource:
             config["jql"] = self.jql
         if self.attachment_max_bytes is not None:
             config["attachment_max_bytes"] = self.attachment_max_bytes
+        if self.max_concurrency is not None:
+            config["max_concurrency"] = self.max_concurrency
         config.update(self.extra)
         payload: dict[str, Any] = {}
         if self.id is not None:
@@ -461,6 +466,14 @@ def _validated(ds: Datasource, name: str) -> Datasource:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ConfigError(
             f"attachment_max_bytes must be a positive whole number of bytes, not {_literal(limit)}"
+        )
+    most = ds.max_concurrency
+    if most is not None and (
+        isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_CONCURRENCY
+    ):
+        raise ConfigError(
+            f"max_concurrency must be a whole number from 1 to {MAX_CONCURRENCY} "
+            f"(requests in flight at once), not {_literal(most)}"
         )
     if ds.id is not None and not isinstance(ds.id, str):
         raise ConfigError(f"id must be a string, not {_shown(ds.id)}")
@@ -567,6 +580,7 @@ def _from_coco(payload: dict[str, Any], name: str, note: Warn) -> Datasource:
         cloud_id=config_text("cloud_id"),
         jql=config_text("jql"),
         attachment_max_bytes=config.get("attachment_max_bytes"),
+        max_concurrency=config.get("max_concurrency"),
         sync_enabled=_expect_bool(sync.get("enabled", True), "sync.enabled"),
         interval=interval,
         extra=extra,

@@ -78,6 +78,15 @@ _JIRA_CONFIG_FIELDS: dict[str, dict[str, Any]] = {
         "required": False,
         "description": "Skip attachments larger than this many bytes.",
     },
+    "max_concurrency": {
+        "type": "integer",
+        "required": False,
+        "default": 6,
+        "description": (
+            "Most requests in flight at once while syncing (1-32). It halves when Jira "
+            "answers 429 and climbs back slowly."
+        ),
+    },
 }
 
 JIRA_CONNECTOR: dict[str, Any] = {

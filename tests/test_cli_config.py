@@ -746,3 +746,14 @@ def test_python_dash_m_cli_runs(jiradex_home):
         'jiradex: no datasource named "nope": none is configured yet '
         "(add one with `jiradex datasource add`)"
     ]
+
+
+def test_add_with_max_concurrency_and_a_bad_one():
+    add_basic("polite", "--max-concurrency", "3")
+    assert show_json("polite")["connector"]["config"]["max_concurrency"] == 3
+    message = error(
+        "datasource", "add", "greedy", "--endpoint", "https://acme.atlassian.net",
+        "--project", "PR", "--max-concurrency", "64",
+    )  # fmt: skip
+    assert "max_concurrency must be a whole number from 1 to 32" in message
+    assert "greedy" not in paths.datasources_path().read_text()

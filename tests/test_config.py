@@ -222,6 +222,13 @@ def test_api_base_url_for_service_account_uses_gateway(monkeypatch):
         ({"connector_id": "github"}, 'unknown connector "github" (known connectors: jira)'),
         ({"attachment_max_bytes": 0}, "attachment_max_bytes must be a positive whole number"),
         ({"attachment_max_bytes": True}, "attachment_max_bytes must be a positive whole number"),
+        ({"max_concurrency": 0}, "max_concurrency must be a whole number from 1 to 32"),
+        ({"max_concurrency": 33}, "max_concurrency must be a whole number from 1 to 32"),
+        (
+            {"max_concurrency": "6"},
+            'max_concurrency must be a whole number from 1 to 32 (requests in flight at once), not "6"',
+        ),
+        ({"max_concurrency": True}, "max_concurrency must be a whole number from 1 to 32"),
         ({"token": "two words"}, "token must not contain spaces"),
     ],
 )
@@ -777,4 +784,15 @@ def test_unknown_connector_lists_known_ids():
     assert (
         error_of(connectors.get_connector, "gitlab")
         == 'unknown connector "gitlab" (known connectors: jira)'
+    )
+
+
+def test_max_concurrency_round_trips_through_the_coco_payload():
+    ds = config.validate_datasource(make(max_concurrency=12))
+    out = ds.to_coco(mask_token=False)
+    assert out["connector"]["config"]["max_concurrency"] == 12
+    again = config.datasource_from_coco(out, warn=pytest.fail)  # a known key: no warning
+    assert again.max_concurrency == 12
+    assert (
+        "max_concurrency" not in config.validate_datasource(make()).to_coco()["connector"]["config"]
     )

@@ -203,6 +203,12 @@ def test_builders_read_attributes_and_disabled_connection():
         cloud_id = None
 
     assert client_for_datasource(Ds()).auth_mode == "bearer"
+    assert client_for_datasource(Ds()).max_concurrency == 6
+
+    class Polite(Ds):
+        max_concurrency = 2
+
+    assert client_for_datasource(Polite()).max_concurrency == 2
 
     class Conn:
         enabled = True

@@ -941,7 +941,11 @@ class JiraClient:
 
 
 def client_for_datasource(ds: Any, **options: Any) -> JiraClient:
-    """A client from a datasource-like object (`endpoint, username, token, cloud_id`)."""
+    """A client from a datasource-like object (`endpoint, username, token, cloud_id`,
+    optionally `max_concurrency`)."""
+    most = getattr(ds, "max_concurrency", None)
+    if most and "max_concurrency" not in options:
+        options["max_concurrency"] = most
     return JiraClient(
         getattr(ds, "endpoint", None) or "",
         username=getattr(ds, "username", None),
