@@ -130,9 +130,11 @@ class Preparer:
 
     @classmethod
     def for_sync(cls, *, datasource: str, site_url: str, issues: int) -> Preparer:
-        """In-process for small syncs, else one worker per core (up to MAX_PROCESSES)."""
+        """In-process for small syncs, else one worker per core but one (up to MAX_PROCESSES)."""
         cores = _cpu_count()
-        processes = min(MAX_PROCESSES, cores) if issues >= POOL_MIN_ISSUES and cores > 1 else 0
+        # One core stays with the main process (HTTP and SQLite writes): a worker
+        # more than the cores left only adds its memory.
+        processes = min(MAX_PROCESSES, cores - 1) if issues >= POOL_MIN_ISSUES else 0
         return cls(datasource=datasource, site_url=site_url, processes=processes)
 
     def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:

@@ -96,5 +96,8 @@ def test_small_syncs_prepare_in_process_big_ones_on_a_pool(monkeypatch):
     assert small.processes == 0
     with prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000) as big:
         assert big.processes == prepare.MAX_PROCESSES
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 2)  # one core stays with the sync
+    with prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000) as two:
+        assert two.processes == 1
     monkeypatch.setattr(prepare, "_cpu_count", lambda: 1)
     assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0

@@ -230,7 +230,7 @@ def test_worker_processes_prepare_the_same_index(tmp_path, monkeypatch, mode):
     `id in (...)` searches and long comment threads): the index must be exactly
     the server's, as with in-process preparing."""
     monkeypatch.setattr(prepare, "POOL_MIN_ISSUES", 1)  # this small sync counts as big
-    monkeypatch.setattr(prepare, "_cpu_count", lambda: 2)  # and a 1-core runner too
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 3)  # two workers, even on a small runner
     used = []
     original = prepare.Preparer.for_sync.__func__
 
