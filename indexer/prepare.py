@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -104,6 +105,15 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def _can_spawn() -> bool:
+    """False where starting workers would fail: under a TUI, sys.stderr is the app's
+    capture with fileno() -1, and multiprocessing hands that fd to its helper."""
+    try:
+        return sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        return True  # no fd at all: multiprocessing leaves it out
+
+
 def _quiet_worker() -> None:
     # Ctrl-C reaches the whole process group: the sync stops the pool itself, so a
     # worker must not die printing a KeyboardInterrupt traceback of its own.
@@ -135,6 +145,8 @@ class Preparer:
         # One core stays with the main process (HTTP and SQLite writes): a worker
         # more than the cores left only adds its memory.
         processes = min(MAX_PROCESSES, cores - 1) if issues >= POOL_MIN_ISSUES else 0
+        if processes and not _can_spawn():
+            processes = 0
         return cls(datasource=datasource, site_url=site_url, processes=processes)
 
     def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:

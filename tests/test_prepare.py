@@ -101,3 +101,16 @@ def test_small_syncs_prepare_in_process_big_ones_on_a_pool(monkeypatch):
         assert two.processes == 1
     monkeypatch.setattr(prepare, "_cpu_count", lambda: 1)
     assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
+
+
+def test_no_workers_where_stderr_is_a_capture_without_a_file(monkeypatch):
+    """Textual swaps sys.stderr for a capture whose fileno() is -1; multiprocessing
+    would fail on it ("bad value(s) in fds_to_keep"), so the sync prepares in-process."""
+
+    class Capture:
+        def fileno(self) -> int:
+            return -1
+
+    monkeypatch.setattr(prepare, "_cpu_count", lambda: 8)
+    monkeypatch.setattr("sys.stderr", Capture())
+    assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
