@@ -345,6 +345,7 @@ class _Run:
         # The side pool closes after the batch pool has joined its workers, and the
         # preparer after both.
         with (
+            self.store.checkpoints_aside(),
             self.preparer,
             self._side_pool_scope(),
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool,

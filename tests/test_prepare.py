@@ -9,7 +9,7 @@ import pytest
 
 from indexer import prepare
 from indexer.normalize import attachment_metadata, normalize_comment, normalize_issue
-from indexer.store import decode_raw, encode_raw
+from indexer.store import decode_raw, encode_raw, fts_terms, precomputed_fts
 
 SITE = "https://example.atlassian.net"
 
@@ -76,6 +76,30 @@ def test_decoded_values_are_accepted_too():
     assert prepare.prepare_comments_page(reply) == prepare.prepare_comments_page(
         json.dumps(reply).encode()
     )
+
+
+def test_fts_columns_come_along_only_for_whole_threads_when_asked():
+    reply = orjson.dumps({"issues": [_issue(1, 2), _issue(2, 20, total=31)]})
+    plain = prepare.prepare_issues_page(reply, datasource="jira", site_url=SITE)
+    assert all("fts" not in p["record"] for p in plain["issues"])
+    whole, partial = prepare.prepare_issues_page(reply, datasource="jira", site_url=SITE, fts=True)[
+        "issues"
+    ]
+    assert "fts" not in partial["record"]  # the rest of its thread is yet to come
+    assert whole["record"]["fts"] == precomputed_fts(
+        whole["record"], whole["comments"], whole["attachments"]
+    )
+    summary, tags, desc, ctext, atext, *columns = whole["record"]["fts"]
+    assert (summary, ctext) == ("Issue 1", "c0\n\nc1")
+    assert tuple(columns) == fts_terms(summary, tags, desc, ctext, atext)
+
+
+def test_several_workers_send_the_fts_columns_one_does_not():
+    reply = orjson.dumps({"issues": [_issue(1, 2)]})
+    with prepare.Preparer(datasource="jira", site_url=SITE, processes=1) as one:
+        assert "fts" not in one.issues(reply)["issues"][0]["record"]
+    with prepare.Preparer(datasource="jira", site_url=SITE, processes=2) as two:
+        assert "fts" in two.issues(reply)["issues"][0]["record"]
 
 
 def test_worker_process_gives_what_in_process_gives():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import pytest
 
 from indexer import paths
 from indexer.errors import StoreError
-from indexer.store import MIGRATIONS, SCHEMA_VERSION, Store, cjk_terms
+from indexer.store import MIGRATIONS, SCHEMA_VERSION, Store, cjk_terms, precomputed_fts
 
 
 def record(n: int, **extra) -> dict:
@@ -243,6 +244,47 @@ def test_readers_never_see_half_a_transaction(tmp_path):
     assert reader.stats()["issues"] == 2
     writer.close()
     reader.close()
+
+
+def test_precomputed_fts_columns_are_taken_only_while_their_texts_hold(store):
+    """A sync's workers may send the stem/CJK columns along; the store uses them
+    for the texts they were computed from and computes afresh for any other."""
+    comments = [{"id": "1", "body_text": "Retried the uploads"}]
+    fresh = record(1, comments=comments)
+    fresh["fts"] = precomputed_fts(fresh, comments, [])
+    sentinel = record(2, comments=comments)
+    summary, tags, desc, ctext, atext, *_ = precomputed_fts(sentinel, comments, [])
+    sentinel["fts"] = (summary, tags, desc, ctext, atext, "", "", "zzmarker")
+    # Computed for other comments than the ones written: ignored.
+    stale = record(3, comments=[{"id": "9", "body_text": "Crashed on startup"}])
+    stale["fts"] = (*precomputed_fts(stale, comments, [])[:5], "", "", "zzmarker")
+    plain = record(4, comments=comments)
+    store.upsert_issues([fresh, sentinel, stale, plain])
+    assert fts_text(store, "stem_body", "ABC-1") == fts_text(store, "stem_body", "ABC-4")
+    assert "retry" in fts_text(store, "stem_body", "ABC-1").split()
+    assert match_keys(store, "stem_body : zzmarker") == ["ABC-2"]
+    assert "crash" in fts_text(store, "stem_body", "ABC-3").split()
+
+
+def test_checkpoints_aside_copy_the_wal_on_their_own_thread(tmp_path):
+    path = tmp_path / "index.db"
+    store = Store(path)
+    before = path.stat().st_size
+    with store.checkpoints_aside(every_s=0.05):
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        big = "lorem ipsum dolor " * 2000
+        for start in range(0, 60, 10):
+            store.upsert_issues([record(n, description_text=big) for n in range(start, start + 10)])
+        # The writer does not checkpoint: only the side thread can grow the file.
+        deadline = time.monotonic() + 5
+        while path.stat().st_size <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert path.stat().st_size > before
+        assert [t for t in threading.enumerate() if t.name == "jiradex-checkpoint"]
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert not [t for t in threading.enumerate() if t.name == "jiradex-checkpoint"]
+    assert store.stats()["issues"] == 60
+    store.close()
 
 
 def test_runs_history(store):

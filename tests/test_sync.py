@@ -17,8 +17,9 @@ from replay_helpers import fast_client, index_snapshot, without, world
 
 import cli
 from indexer import config, paths, prepare
+from indexer import store as store_module
 from indexer.normalize import epoch_ms
-from indexer.store import Store
+from indexer.store import FTS_COLUMNS, Store
 from indexer.sync import OVERLAP_MS, sync_datasource
 
 SUMMARY_KEYS = {
@@ -240,6 +241,14 @@ def test_worker_processes_prepare_the_same_index(tmp_path, monkeypatch, mode):
         return made
 
     monkeypatch.setattr(prepare.Preparer, "for_sync", classmethod(spy))
+    computed_here = []
+    real_fts_terms = store_module.fts_terms
+
+    def counting_fts_terms(*texts):
+        computed_here.append(texts[0])
+        return real_fts_terms(*texts)
+
+    monkeypatch.setattr(store_module, "fts_terms", counting_fts_terms)
     db = tmp_path / "index.db"
     with world(f"pool_{mode}", mode=mode, issues=60) as w:
         extra = {"username": None} if mode == "datacenter" else {}
@@ -248,9 +257,17 @@ def test_worker_processes_prepare_the_same_index(tmp_path, monkeypatch, mode):
             summary, _ = _sync(ds, store)
             assert summary.status == "ok", summary.error
             assert store.integrity_check() == []
+            fts_rows = store.conn.execute(
+                f"SELECT {', '.join(FTS_COLUMNS)} FROM issue_fts"
+            ).fetchall()
         truth = w.truth("initial")
         assert index_snapshot(db, "jira") == truth
     assert used == [2]
+    # With two workers the stem/CJK columns of whole threads come from them, and
+    # they are what the store itself computes from the texts written.
+    assert 0 < len(computed_here) < len(truth)
+    for row in fts_rows:
+        assert real_fts_terms(*row[:5]) == tuple(row[5:])
     # Some threads are longer than the embedded page: /comment went through the pool.
     assert max(r["comments"] for r in truth.values()) > 20
 
