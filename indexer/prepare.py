@@ -29,12 +29,14 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing import get_context
 from typing import Any
 
 import orjson
 
+from indexer.errors import JiradexError
 from indexer.normalize import (
     attachment_metadata,
     embedded_comments,
@@ -169,7 +171,15 @@ class Preparer:
     def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:
         if self._pool is None:
             return fn(payload)
-        return self._pool.submit(fn, payload).result()
+        try:
+            return self._pool.submit(fn, payload).result()
+        except BrokenProcessPool:
+            # The OS killed a worker (most often for memory); every page written
+            # before stays, and the checkpoint lets the next run resume.
+            raise JiradexError(
+                "a worker process preparing issues stopped unexpectedly (killed, or out "
+                "of memory); what was written is kept: run the sync again to resume"
+            ) from None
 
     def issues(self, payload: bytes | dict) -> dict:
         return self._run(self._issues, payload)

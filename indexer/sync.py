@@ -202,8 +202,18 @@ class _Run:
             self.ds.index_attachments and not state.get("attachments")
         )
         # Where to start: after the last completed run, or where an interrupted run
-        # stopped (its checkpoint), or from the beginning.
-        since = None if full or backfill else state.get("checkpoint") or state.get("watermark")
+        # stopped (its checkpoint), or from the beginning. A backfill resumes only
+        # from the checkpoint of a run that was fetching what this one wants.
+        wants = {
+            "comments": bool(self.ds.index_comments),
+            "attachments": bool(self.ds.index_attachments),
+        }
+        if full:
+            since = None
+        elif backfill:
+            since = state.get("checkpoint") if state.get("checkpoint_wants") == wants else None
+        else:
+            since = state.get("checkpoint") or state.get("watermark")
         reconcile = (
             full
             or state.get("reconcile_pending")
@@ -216,8 +226,9 @@ class _Run:
             "reconcile_pending": bool(reconcile),
             "comments": bool(state.get("comments")) and not backfill,
             "attachments": bool(state.get("attachments")) and not backfill,
+            "checkpoint_wants": wants,
         }
-        if full or backfill:
+        if since is None:
             self.state.pop("checkpoint", None)
             self.state.pop("watermark", None)
         self.store.set_state(self.ds.name, self.state)

@@ -171,3 +171,39 @@ def test_kill_9_at_random_points_then_rerun(tmp_path):
             assert index_snapshot(db, "jira") == server_truth(fj, "DEMO")
         finally:
             zygote.close()
+
+
+def test_a_killed_first_sync_with_comments_resumes_from_its_checkpoint(tmp_path):
+    """The first sync of a datasource with comments is a backfill; killed half-way,
+    the next run goes on from the checkpoint instead of fetching everything again."""
+    db = paths.index_path()
+    with FakeJira(issues=450, comments=True, attachments=False, email=EMAIL, token=TOKEN) as fj:
+        fj.set_now(FIXED_NOW_MS)
+        config.add_datasource(
+            config.Datasource(
+                name="jira",
+                endpoint=fj.url,
+                username=EMAIL,
+                token=TOKEN,
+                project_key="DEMO",
+                index_comments=True,
+                max_concurrency=1,  # batches complete in order: the checkpoint moves
+            )
+        )
+        zygote = Zygote(tmp_path)
+        try:
+            code, _, _ = zygote.run(["sync", "--json"], {"JIRADEX_TEST_KILL_IN_WRITE": "4"})
+            assert code == -9
+            _assert_whole_batches(db)
+            code, out, err = zygote.run(["sync", "--json"])
+            assert code == 0, err
+            summary = json.loads(out)
+            assert summary["status"] == "ok"
+            assert 0 < summary["issues"] < 450 - 200  # three batches of 100 were kept
+            assert index_snapshot(db, "jira") == server_truth(fj, "DEMO")
+            # Finished: the next run is incremental, comments count as indexed.
+            code, out, err = zygote.run(["sync", "--json"])
+            assert code == 0, err
+            assert json.loads(out)["issues"] < 50
+        finally:
+            zygote.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import orjson
 import pytest
 
 from indexer import prepare
+from indexer.errors import JiradexError
 from indexer.normalize import attachment_metadata, normalize_comment, normalize_issue
 from indexer.store import decode_raw, encode_raw, fts_terms, precomputed_fts
 
@@ -138,3 +141,14 @@ def test_no_workers_where_stderr_is_a_capture_without_a_file(monkeypatch):
     monkeypatch.setattr(prepare, "_cpu_count", lambda: 8)
     monkeypatch.setattr("sys.stderr", Capture())
     assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
+
+
+def test_a_killed_worker_is_one_clear_error():
+    reply = orjson.dumps({"issues": [_issue(1, 2)]})
+    with prepare.Preparer(datasource="jira", site_url=SITE, processes=1) as pooled:
+        assert pooled.issues(reply)["issues"]  # the worker is up
+        for process in list(pooled._pool._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+            process.join()
+        with pytest.raises(JiradexError, match="worker process preparing issues stopped"):
+            pooled.issues(reply)
