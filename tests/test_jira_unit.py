@@ -336,6 +336,22 @@ def test_gateway_errors_retry_with_backoff(status):
     assert len(waits) == 1 and len(rec.requests) == 2
 
 
+def test_a_500_is_retried_once_for_reads_only():
+    waits: list[float] = []
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): seq(httpx.Response(500), ok(DC_INFO))}, sleeps=waits
+    )
+    client.server_info()
+    assert len(waits) == 1 and len(rec.requests) == 2
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(500, text="NullPointerException")},
+        sleeps=waits,
+    )
+    with pytest.raises(JiraServerError, match="HTTP 500 after 2 attempts"):
+        client.server_info()
+    assert len(rec.requests) == 2
+
+
 def test_500_kept_failing_message():
     client, rec = make_client(
         {("GET", "/rest/api/2/serverInfo"): httpx.Response(502, text="Bad gateway")}

@@ -335,6 +335,9 @@ class JiraClient:
 
             retry_rate = status in RETRY_STATUSES_RATE
             retry_gateway = status in RETRY_STATUSES_GATEWAY and idempotent
+            # A lone 500 is often a node's hiccup under load: worth one more try of a
+            # read; a second says the request itself breaks Jira, so stop there.
+            retry_gateway = retry_gateway or (status == 500 and idempotent and attempt == 1)
             if status == 429:
                 self.stats.add("rate_limited")
                 self.limiter.on_rate_limited()
