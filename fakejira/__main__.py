@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cloud-id", default="0e5c5b8d-7f0a-4d1e-9a57-1f2e3d4c5b6a")
     ap.add_argument("--time-zone", default="America/Los_Angeles")
     ap.add_argument("--max-results-cap", type=int, default=100)
+    ap.add_argument(
+        "--search-window", type=int, default=10_000, help="DC: deepest startAt+maxResults"
+    )
     ap.add_argument("--no-comments", action="store_true")
     ap.add_argument("--no-attachments", action="store_true")
     a = ap.parse_args(argv)
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         mode=a.mode, issues=a.issues, seed=a.seed, project=a.project, latency_ms=a.latency_ms,
         comments=not a.no_comments, attachments=not a.no_attachments, context_path=a.context_path,
         email=a.email, token=a.token, cloud_id=a.cloud_id, time_zone=a.time_zone,
-        max_results_cap=a.max_results_cap, host=a.host, port=a.port,
+        max_results_cap=a.max_results_cap, search_window=a.search_window, host=a.host, port=a.port,
     )  # fmt: skip
     with fj:
         print(f"fakejira {a.mode} serving {a.issues} issues at {fj.url}", flush=True)

@@ -122,14 +122,7 @@ class _Parser:
 
     def parse(self) -> Query:
         if self.peek() is not None and not self.is_word("order"):
-            self.clause()
-            while self.is_word("and"):
-                self.i += 1
-                self.clause()
-            if self.is_word("or"):
-                raise JQLError(
-                    "Error in the JQL Query: fakejira supports only AND between clauses (found 'OR')."
-                )
+            self.conjunction()
         if self.is_word("order"):
             self.i += 1
             if not self.is_word("by"):
@@ -177,7 +170,25 @@ class _Parser:
             if sep != ("punct", ","):
                 raise JQLError(f"Error in the JQL Query: Expecting ',' or ')' but got '{sep[1]}'.")
 
+    def conjunction(self) -> None:
+        """Clauses joined by AND; a parenthesised group is one more such chain."""
+        self.clause()
+        while self.is_word("and"):
+            self.i += 1
+            self.clause()
+        if self.is_word("or"):
+            raise JQLError(
+                "Error in the JQL Query: fakejira supports only AND between clauses (found 'OR')."
+            )
+
     def clause(self) -> None:
+        if self.peek() == ("punct", "("):
+            self.i += 1
+            self.conjunction()
+            if self.peek() != ("punct", ")"):
+                raise JQLError("Error in the JQL Query: Expecting ')' to close '('.")
+            self.i += 1
+            return
         kind, name = self.take()
         if kind == "punct":
             raise JQLError(f"Error in the JQL Query: fakejira does not support '{name}' here.")

@@ -426,9 +426,9 @@ class Handler(BaseHTTPRequestHandler):
         fields = P.parse_fields(args.get("fields"), "*navigable")
         start = max(0, _int(args, "startAt", 0))
         size = max(0, min(_int(args, "maxResults", 50), fj.max_results_cap))
-        if start + size > DC_SEARCH_WINDOW:
+        if start + size > fj.search_window:
             raise Reply(400, P.error(
-                f"Search limit exceeded: startAt + maxResults must not exceed {DC_SEARCH_WINDOW:,}. "
+                f"Search limit exceeded: startAt + maxResults must not exceed {fj.search_window:,}. "
                 "Narrow the query (for example by updated date or key range) instead of paging deeper."
             ))  # fmt: skip
         metas, _ = fj.dataset.search(q, offset=start, limit=size)
@@ -617,6 +617,7 @@ class FakeJira:
         cloud_id: str = "0e5c5b8d-7f0a-4d1e-9a57-1f2e3d4c5b6a",
         time_zone: str = "America/Los_Angeles",
         max_results_cap: int = 100,
+        search_window: int = DC_SEARCH_WINDOW,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -629,6 +630,7 @@ class FakeJira:
         self.email, self.token, self.cloud_id = email, token, cloud_id
         self.account = P.Account(email=email)
         self.max_results_cap = max_results_cap
+        self.search_window = search_window  # DC: startAt + maxResults may not pass it
         self.faults = Faults()
         self._host, self._port = host, port
         self._stats_lock = threading.Lock()

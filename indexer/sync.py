@@ -314,7 +314,7 @@ class _Run:
         items: list[dict[str, str]] = []
         self.emit("listing", 0, None)
         try:
-            for item in self.client.search_ids(jql + " ORDER BY updated ASC, key ASC"):
+            for item in self.client.search_ids(jql):
                 self.check_cancel()
                 items.append(
                     {

@@ -666,6 +666,65 @@ def test_dc_paging_reads_lowered_max_results():
     assert starts == ["0", "2", "4"]
 
 
+def _dc_window_server(updated_ms: list[int], window: int, cap: int = 4):
+    """A DC search that honours `updated >= N`, orders by updated and refuses to
+    page past `window` as Data Center does; it records the (jql, startAt) asked."""
+    import re
+    from datetime import UTC, datetime
+
+    asked: list[tuple[str, int]] = []
+
+    def stamp(ms: int) -> str:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+    def search(request):
+        jql = request.url.params["jql"]
+        start = int(request.url.params["startAt"])
+        size = min(int(request.url.params["maxResults"]), cap)
+        asked.append((jql, start))
+        if start + size > window:
+            return ok({"errorMessages": ["Search limit exceeded"], "errors": {}}, status=400)
+        lower = max([int(n) for n in re.findall(r"updated >= (\d+)", jql)] or [0])
+        rows = [(ms, i) for i, ms in enumerate(updated_ms) if ms >= lower]
+        rows.sort()
+        issues = [
+            {"id": str(100 + i), "key": f"D-{i}", "fields": {"updated": stamp(ms)}}
+            for ms, i in rows[start : start + size]
+        ]
+        return ok({"startAt": start, "maxResults": size, "total": len(rows), "issues": issues})
+
+    return search, asked
+
+
+def test_dc_listing_goes_past_the_search_window_in_slices_of_updated():
+    base = 1_700_000_000_000
+    updated = [base + i * 45_000 for i in range(25)]  # 45 s apart: slices overlap a minute
+    search, asked = _dc_window_server(updated, window=10)
+    client, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
+        username=None,
+    )
+    client.dc_search_window = 10
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=50)]
+    assert ids == [str(100 + i) for i in range(25)]  # all, once, in updated order
+    assert all(start < 10 for _, start in asked)  # never asked past the window
+    slices = [jql for jql, start in asked if start == 0]
+    assert len(slices) >= 3 and all("ORDER BY updated ASC, key ASC" in j for j in slices)
+    assert slices[1].startswith("(project = D) AND updated >= ")
+
+
+def test_dc_listing_says_so_when_one_minute_holds_more_than_the_window():
+    search, _ = _dc_window_server([1_700_000_000_000] * 12, window=10)
+    client, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
+        username=None,
+    )
+    client.dc_search_window = 10
+    with pytest.raises(JiraError, match="more than 10 issues updated within one minute"):
+        list(client.search_ids("project = D"))
+
+
 def test_complete_comments_fetches_only_when_incomplete():
     client, rec = make_client(
         {

@@ -113,6 +113,34 @@ def test_datacenter_full_and_incremental(tmp_path):
             assert store.integrity_check() == []
 
 
+def test_datacenter_project_deeper_than_the_search_window(tmp_path):
+    """Data Center refuses to page past its search window (10,000; 100 here): the
+    listing goes on in slices of `updated`, the index equals the server, and a
+    --full run reconciles through the same slices."""
+    db = tmp_path / "index.db"
+    with world("dc_search_window", mode="datacenter", issues=210, comments=False,
+               search_window=100) as w:  # fmt: skip
+        ds = w.datasource(username=None)
+        client = fast_client(ds)
+        client.dc_search_window = 100
+        with Store(db) as store:
+            first = sync_datasource(ds, store=store, client=client)
+            assert first.status == "ok", first.error
+            assert first.listed == 210 and first.issues == 210
+            assert index_snapshot(db, "jira") == w.truth("initial")
+            w.server(lambda fj: fj.delete_issue("DEMO-3"))
+            full = sync_datasource(ds, store=store, client=client, full=True)
+            assert full.status == "ok", full.error
+            assert full.deleted == 1 and full.listed == 209
+            assert index_snapshot(db, "jira") == w.truth("after_delete")
+        slices = [
+            s.url
+            for s in client._http._transport.sent
+            if "/rest/api/2/search" in s.url and "startAt=0&" in s.url and "updated" in s.url
+        ]
+        assert len(slices) >= 4  # two slices or more per listing
+
+
 def test_full_reconciles_deleted_and_moved_issues(tmp_path):
     db = tmp_path / "index.db"
     with world("cloud_reconcile", mode="cloud", issues=60) as w:

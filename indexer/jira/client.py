@@ -27,6 +27,7 @@ import orjson
 
 from indexer import secrets
 from indexer.config import ISSUE_KEY_RE
+from indexer.normalize import parse_jira_time
 
 from .auth import JiraAuth, fetch_cloud_id, is_loopback, normalize_site_url, origin
 from .errors import (
@@ -59,6 +60,10 @@ DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 BULKFETCH_CHUNK = 100
+# Data Center refuses a search whose startAt + maxResults passes this ("Search limit
+# exceeded"); listings go deeper by starting again after the last `updated` seen.
+DC_SEARCH_WINDOW = 10_000
+LISTING_ORDER = " ORDER BY updated ASC, key ASC"
 USER_AGENT = "jiradex/0.1 (+https://github.com/jiradex)"
 
 PROJECT_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -148,6 +153,7 @@ class JiraClient:
         self.api_base = self.auth.api_base
         self.attachment_max_bytes = attachment_max_bytes
         self.retry = retry or RetryPolicy()
+        self.dc_search_window = DC_SEARCH_WINDOW
         self.limiter = AIMDLimiter(max_concurrency)
         self.stats = RequestStats()
         self._trusted_origin = origin(self.api_base)
@@ -582,10 +588,20 @@ class JiraClient:
                 return
             seen_tokens.add(token)
 
-    def _search_dc(self, jql, fields, page_size, expand, decode=None) -> Iterator[list[dict]]:
+    def _search_dc(
+        self, jql, fields, page_size, expand, decode=None, window: list[bool] | None = None
+    ) -> Iterator[list[dict]]:
+        """Pages by `startAt`. With `window` (a one-item list), paging stops at the
+        server's search window instead of failing there, and window[0] says whether
+        results were left beyond it."""
         start = 0
         size = page_size
         while True:
+            if window is not None:
+                if start >= self.dc_search_window:
+                    window[0] = True
+                    return
+                size = min(size, self.dc_search_window - start)
             params: dict[str, Any] = {
                 "jql": jql,
                 "fields": fields,
@@ -607,23 +623,56 @@ class JiraClient:
             if not issues or (isinstance(total, int) and start >= total):
                 return
 
-    def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
-        """`{"id", "key", "updated"}` for every issue of the JQL (large, cheap pages).
+    def search_ids(self, where: str, page_size: int | None = None) -> Iterator[dict]:
+        """`{"id", "key", "updated"}` for every issue of the JQL condition `where`, in
+        `updated` order (then key), in large cheap pages.
 
         Cloud returns its largest pages (5,000) only when nothing but `id`/`key` is
-        asked for, so `updated` is None there; Data Center adds it at no cost.
+        asked for, so `updated` is None there; Data Center adds it at no cost, and
+        there the listing is cut into slices of `updated` to get past the search
+        window (DC_SEARCH_WINDOW).
         """
         if self.is_cloud:
-            fields, size = ("id", "key"), page_size or 5000
-        else:
-            fields, size = ("updated",), page_size or 1000
-        for page in self.search_issues(jql, fields, size):
-            for issue in page:
-                yield {
-                    "id": str(issue.get("id")),
-                    "key": issue.get("key"),
-                    "updated": (issue.get("fields") or {}).get("updated"),
-                }
+            for page in self.search_issues(where + LISTING_ORDER, ("id", "key"), page_size or 5000):
+                for issue in page:
+                    yield {"id": str(issue.get("id")), "key": issue.get("key"), "updated": None}
+            return
+        yield from self._search_ids_dc(where, page_size or 1000)
+
+    def _search_ids_dc(self, where: str, size: int) -> Iterator[dict]:
+        """Slices of at most `dc_search_window` results: each next slice starts a minute
+        before the last `updated` seen (JQL dates may count in minutes), and the issues
+        seen already are left out, unless their `updated` moved meanwhile (then they come
+        again, as a listing shows an issue edited while it pages)."""
+        seen: dict[str, str | None] = {}
+        lower: int | None = None
+        while True:
+            jql = where if lower is None else f"({where}) AND updated >= {lower}"
+            window_full = [False]
+            last_ms, fresh = None, 0
+            for page in self._search_dc(
+                jql + LISTING_ORDER, "updated", size, None, window=window_full
+            ):
+                for issue in page:
+                    ident = str(issue.get("id"))
+                    updated = (issue.get("fields") or {}).get("updated")
+                    moment = parse_jira_time(updated) if updated else None
+                    if moment is not None:
+                        last_ms = int(moment.timestamp() * 1000)
+                    if ident in seen and seen[ident] == updated:
+                        continue
+                    seen[ident] = updated
+                    fresh += 1
+                    yield {"id": ident, "key": issue.get("key"), "updated": updated}
+            if not window_full[0]:
+                return
+            if not fresh or last_ms is None:
+                raise JiraResponseError(
+                    f"Jira at {self.site_url} lists more than {self.dc_search_window:,} issues "
+                    "updated within one minute, more than one search can page through: "
+                    "narrow the datasource's JQL"
+                )
+            lower = last_ms - 60_000
 
     def count(self, jql: str) -> int:
         """Issue count: Cloud's approximate count, or DC's `total`."""
