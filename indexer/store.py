@@ -760,7 +760,7 @@ class Store:
                 if old_rowid is not None:
                     moved_children.append(("attachments", rowid, old_rowid))
             summary = r.get("summary") or ""
-            tags = " ".join([*map(str, labels), *map(str, components)])
+            tags = issue_tags(r)
             desc = r.get("description_text") or ""
             fts, title = _fts_row(rowid, summary, tags, desc, ctext, atext, r.get("fts"))
             fts_rows.append(fts)
