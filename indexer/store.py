@@ -855,8 +855,17 @@ class Store:
             )
 
     def start_run(self, datasource: str) -> int:
-        """Record the start of a sync run; returns its id for finish_run."""
+        """Record the start of a sync run; returns its id for finish_run.
+
+        The caller holds the datasource's sync lock, so an older run still marked
+        running died without finishing (kill -9, power loss): it becomes
+        'interrupted'."""
         with self._write():
+            self.conn.execute(
+                "UPDATE sync_runs SET status = 'interrupted' "
+                "WHERE datasource = ? AND status = 'running'",
+                [datasource],
+            )
             cur = self.conn.execute(
                 "INSERT INTO sync_runs (datasource, started, status) VALUES (?, ?, 'running')",
                 [datasource, _now()],

@@ -127,6 +127,7 @@ def sync_datasource(
     summary = SyncSummary(datasource=datasource.name, full=full)
     started = time.monotonic()
     run_id = None
+    interrupted = False
     try:
         with sync_lock(datasource.name):
             run_id = store.start_run(datasource.name)
@@ -139,6 +140,11 @@ def sync_datasource(
         summary.status, summary.error = "cancelled", str(exc)
     except JiradexError as exc:
         summary.status, summary.error = "error", secrets.redact(str(exc))
+    except KeyboardInterrupt:
+        # Ctrl-C: the run record says so (and what was written), then the front end
+        # stops as the user asked.
+        summary.status, summary.error = "interrupted", "interrupted (Ctrl-C)"
+        interrupted = True
     except Exception as exc:  # a bug must not take the other datasources down
         log.exception("sync of %s failed", datasource.name)
         summary.status = "error"
@@ -158,6 +164,8 @@ def sync_datasource(
             )
         except Exception:  # the run record is a nicety; the data is already safe
             log.warning("could not record the run of %s", datasource.name)
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 

@@ -300,6 +300,31 @@ def test_worker_processes_prepare_the_same_index(tmp_path, monkeypatch, mode):
     assert max(r["comments"] for r in truth.values()) > 20
 
 
+def test_ctrl_c_is_recorded_as_an_interrupted_run_and_still_stops(tmp_path):
+    def press_ctrl_c(progress):
+        if progress.phase == "fetching" and progress.done >= 100:
+            raise KeyboardInterrupt
+
+    with world("cloud_incremental", mode="cloud", issues=120) as w:
+        ds = w.datasource(index_comments=True)
+        with Store(tmp_path / "index.db") as store:
+            with pytest.raises(KeyboardInterrupt):
+                _sync(ds, store, progress=press_ctrl_c)
+            (run,) = store.runs("jira")
+            assert run["status"] == "interrupted" and run["issues"] >= 100
+            assert store.stats("jira")["issues"] == run["issues"]  # what was written stays
+
+
+def test_a_run_left_running_by_a_killed_process_reads_interrupted(tmp_path):
+    with Store(tmp_path / "index.db") as store:
+        killed = store.start_run("jira")  # never finished: kill -9
+        other = store.start_run("other")
+        store.start_run("jira")  # the next run of that datasource (under its lock)
+        status = {r["id"]: r["status"] for r in store.runs("jira") + store.runs("other")}
+        assert status[killed] == "interrupted"
+        assert status[other] == "running"  # another datasource's run is not touched
+
+
 def test_long_threads_fetch_only_the_rest_of_the_comments(tmp_path):
     with world("cloud_incremental", mode="cloud", issues=120) as w:
         ds = w.datasource(index_comments=True)

@@ -218,7 +218,9 @@ class DatasourcesScreen(Screen):
         if run is None:
             return Text("never synced", style="dim")
         status = run.get("status") or "?"
-        style = {"ok": "green", "error": "red", "cancelled": "yellow"}.get(status, "")
+        style = {"ok": "green", "error": "red", "cancelled": "yellow", "interrupted": "yellow"}.get(
+            status, ""
+        )
         return Text(status, style=style)
 
     # ------------------------------------------------------------------ selection
