@@ -119,19 +119,44 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _can_spawn() -> bool:
-    """False where starting workers would fail: under a TUI, sys.stderr is the app's
-    capture with fileno() -1, and multiprocessing hands that fd to its helper."""
+def _stderr_has_fd() -> bool:
+    """False under a TUI: Textual's capture of sys.stderr has fileno() -1."""
     try:
         return sys.stderr.fileno() >= 0
     except (AttributeError, OSError, ValueError):
         return True  # no fd at all: multiprocessing leaves it out
 
 
-def _quiet_worker() -> None:
+def _start_tracker_without_stderr() -> bool:
+    """Start multiprocessing's resource tracker with /dev/null as its stderr.
+
+    The tracker starts once per process, before the first worker, and hands it
+    sys.stderr's fd: -1 under a TUI, which fails the start ("bad value(s) in
+    fds_to_keep"). False when it cannot start even so (then: in-process)."""
+    from multiprocessing import resource_tracker
+
+    saved = sys.stderr
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr = devnull
+            try:
+                resource_tracker.ensure_running()
+            finally:
+                sys.stderr = saved
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _quiet_worker(silent: bool = False) -> None:
     # Ctrl-C reaches the whole process group: the sync stops the pool itself, so a
     # worker must not die printing a KeyboardInterrupt traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if silent:  # under a TUI the inherited fds are its screen: nothing may land there
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
 
 
 class Preparer:
@@ -142,7 +167,9 @@ class Preparer:
     raising NotJSON when the bytes are not a JSON object.
     """
 
-    def __init__(self, *, datasource: str, site_url: str, processes: int = 0) -> None:
+    def __init__(
+        self, *, datasource: str, site_url: str, processes: int = 0, silent: bool = False
+    ) -> None:
         # The FTS stem/CJK columns move to the workers only when there are several:
         # with one, that worker is already the busiest process of the sync (measured
         # on 2 cores: 10% slower), while with more the main process is the limit.
@@ -154,7 +181,10 @@ class Preparer:
         if processes > 0:
             # spawn: forking a process that runs HTTP threads can copy a held lock.
             self._pool = ProcessPoolExecutor(
-                processes, mp_context=get_context("spawn"), initializer=_quiet_worker
+                processes,
+                mp_context=get_context("spawn"),
+                initializer=_quiet_worker,
+                initargs=(silent,),
             )
 
     @classmethod
@@ -164,9 +194,10 @@ class Preparer:
         # One core stays with the main process (HTTP and SQLite writes): a worker
         # more than the cores left only adds its memory.
         processes = min(MAX_PROCESSES, cores - 1) if issues >= POOL_MIN_ISSUES else 0
-        if processes and not _can_spawn():
+        silent = processes > 0 and not _stderr_has_fd()  # under the TUI
+        if silent and not _start_tracker_without_stderr():
             processes = 0
-        return cls(datasource=datasource, site_url=site_url, processes=processes)
+        return cls(datasource=datasource, site_url=site_url, processes=processes, silent=silent)
 
     def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:
         if self._pool is None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -130,17 +134,43 @@ def test_small_syncs_prepare_in_process_big_ones_on_a_pool(monkeypatch):
     assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
 
 
-def test_no_workers_where_stderr_is_a_capture_without_a_file(monkeypatch):
-    """Textual swaps sys.stderr for a capture whose fileno() is -1; multiprocessing
-    would fail on it ("bad value(s) in fds_to_keep"), so the sync prepares in-process."""
+def test_workers_start_where_stderr_is_a_capture_without_a_file(tmp_path):
+    """Textual swaps sys.stderr for a capture whose fileno() is -1, and multiprocessing
+    hands that fd to its resource tracker ("bad value(s) in fds_to_keep"). A fresh
+    process (no tracker yet) with such a stderr still gets its worker, which prints
+    nothing on the screen the TUI owns."""
+    script = tmp_path / "under_a_tui.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(prepare.__file__).resolve().parent.parent)!r})
+            import orjson
+            from indexer import prepare
 
-    class Capture:
-        def fileno(self) -> int:
-            return -1
+            class Capture:
+                def write(self, text):
+                    return len(text)
 
-    monkeypatch.setattr(prepare, "_cpu_count", lambda: 8)
-    monkeypatch.setattr("sys.stderr", Capture())
-    assert prepare.Preparer.for_sync(datasource="j", site_url=SITE, issues=50_000).processes == 0
+                def flush(self):
+                    pass
+
+                def fileno(self):
+                    return -1
+
+            if __name__ == "__main__":
+                prepare._cpu_count = lambda: 2
+                reply = orjson.dumps({{"issues": [{{"id": "1", "key": "A-1", "fields": {{}}}}]}})
+                sys.stderr = Capture()
+                with prepare.Preparer.for_sync(datasource="j", site_url="https://x", issues=9999) as p:
+                    page = p.issues(reply)
+                print(p.processes, page["issues"][0]["record"]["key"])
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "A-1"]
 
 
 def test_a_killed_worker_is_one_clear_error():
