@@ -14,7 +14,9 @@ the same records.
 
 fakejira runs in its own process so that serving does not share our GIL. Every sync
 runs as `jiradex sync --json` in a child process: the peak RSS of that process and its
-preparing workers together is the figure reported.
+preparing workers together is the figure reported. The CPU line says where the
+machine's CPU went (jiradex's process tree, fakejira) and how many cores the two kept
+busy: on a small machine fakejira's share is CPU a real Jira would not take from us.
 """
 
 from __future__ import annotations
@@ -41,9 +43,25 @@ EMAIL = "bench@example.com"
 TOKEN = "bench-token-0000"
 
 
+class Server:
+    """A running fakejira child: its base URL and the CPU it has used so far."""
+
+    def __init__(self, url: str, pid: int):
+        self.url, self.pid = url, pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process (Linux /proc; 0 elsewhere)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+
 @contextmanager
 def fakejira(issues: int, latency_ms: float, comments: bool = True, attachments: bool = False):
-    """A fakejira child process; yields its base URL."""
+    """A fakejira child process; yields a Server."""
     cmd = [sys.executable, "-m", "fakejira", "--mode", "cloud", "--issues", str(issues)]
     cmd += ["--latency-ms", str(latency_ms), "--email", EMAIL, "--token", TOKEN, "--seed", "3"]
     if not comments:
@@ -56,7 +74,7 @@ def fakejira(issues: int, latency_ms: float, comments: bool = True, attachments:
         match = re.search(r"at (http://\S+)", line)
         if not match:
             raise SystemExit(f"fakejira did not start: {line!r}")
-        yield match.group(1)
+        yield Server(match.group(1), proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -91,12 +109,19 @@ def _tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def run_sync(home: Path, *extra: str) -> tuple[dict, float, float]:
-    """`jiradex sync --json` in a child: (summary, wall seconds, peak RSS MB).
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_sync(home: Path, *extra: str) -> tuple[dict, float, float, float]:
+    """`jiradex sync --json` in a child: (summary, wall seconds, peak RSS MB, CPU s).
 
     The peak is of the whole process tree (the sync and its preparing workers),
-    sampled every 50 ms where /proc exists, else the largest single process."""
+    sampled every 50 ms where /proc exists, else the largest single process. The CPU
+    is the tree's user + system time (workers are reaped by the sync, so counted)."""
     env = {**os.environ, "JIRADEX_HOME": str(home)}
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "sync", "--json", *extra],
@@ -123,7 +148,19 @@ def run_sync(home: Path, *extra: str) -> tuple[dict, float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"sync failed ({proc.returncode}): {stderr.strip()[-500:]}")
     summary = json.loads(stdout.strip().splitlines()[-1])
-    return summary, wall, max(peak, peak_tree[0])
+    return summary, wall, max(peak, peak_tree[0]), _children_cpu() - cpu_before
+
+
+def cpu_line(issues: int, wall: float, ours: float, server: float) -> str:
+    """Where the machine's CPU went: jiradex's tree and fakejira's, per issue, and how
+    many of the cores the two kept busy together (all of them: the run was CPU-bound)."""
+    cores = os.cpu_count() or 1
+    busy = (ours + server) / wall if wall else 0.0
+    return (
+        f"CPU            : jiradex {ours:.1f}s ({ours / issues * 1000:.2f} ms/issue), "
+        f"fakejira {server:.1f}s ({server / issues * 1000:.2f} ms/issue); "
+        f"{busy:.1f} of {cores} cores busy"
+    )
 
 
 def page_at_a_time(url: str, limit: int, comments: bool = True) -> tuple[int, float]:
@@ -211,12 +248,15 @@ def bare_fts_floor(index_db: Path) -> tuple[int, float]:
 def scenario_latency(issues: int, baseline_issues: int, comments: bool = True) -> None:
     what = "with comments" if comments else "without comments"
     print(f"\n== latency: {issues} issues {what}, fakejira +250 ms per request")
-    with fakejira(issues, 250, comments=comments) as url:
+    with fakejira(issues, 250, comments=comments) as server:
+        url = server.url
         home = new_home(url, comments=comments)
-        summary, wall, peak = run_sync(home)
+        served = server.cpu_seconds()
+        summary, wall, peak, cpu = run_sync(home)
         rate = summary["issues"] / wall
         print(f"jiradex        : {summary['issues']} issues in {wall:.1f}s = {rate:,.0f}/s")
         print(f"                 peak RSS {peak:.0f} MB (sync process and its workers)")
+        print(cpu_line(summary["issues"], wall, cpu, server.cpu_seconds() - served))
         done, seconds = page_at_a_time(url, baseline_issues, comments=comments)
         base = done / seconds
         print(f"page-at-a-time : {done} issues in {seconds:.1f}s = {base:,.0f}/s")
@@ -226,13 +266,15 @@ def scenario_latency(issues: int, baseline_issues: int, comments: bool = True) -
 
 def scenario_bulk(issues: int) -> None:
     print(f"\n== bulk: {issues} issues with comments, no added latency")
-    with fakejira(issues, 0) as url:
-        home = new_home(url)
-        summary, wall, peak = run_sync(home)
+    with fakejira(issues, 0) as server:
+        home = new_home(server.url)
+        served = server.cpu_seconds()
+        summary, wall, peak, cpu = run_sync(home)
         rate = summary["issues"] / wall
         print(f"jiradex        : {summary['issues']} issues in {wall:.1f}s = {rate:,.0f}/s")
         print(f"peak RSS       : {peak:.0f} MB (sync process and its workers)")
-        again, wall2, _ = run_sync(home)
+        print(cpu_line(summary["issues"], wall, cpu, server.cpu_seconds() - served))
+        again, wall2, _, _ = run_sync(home)
         print(f"re-sync        : {again['issues']} written, {wall2:.2f}s (process wall)")
         print(f"                 engine {again['seconds']:.2f}s")
         rows, floor = bare_fts_floor(home / "data" / "index.db")
