@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from indexer.attachments import extract_text
 from indexer.errors import JiradexError
 from indexer.normalize import (
     attachment_metadata,
@@ -199,7 +200,7 @@ class Preparer:
             processes = 0
         return cls(datasource=datasource, site_url=site_url, processes=processes, silent=silent)
 
-    def _run(self, fn: Callable[[Any], dict], payload: bytes | dict) -> dict:
+    def _run(self, fn: Callable[[Any], Any], payload: bytes | dict) -> Any:
         if self._pool is None:
             return fn(payload)
         try:
@@ -217,6 +218,11 @@ class Preparer:
 
     def comments(self, payload: bytes | dict) -> dict:
         return self._run(prepare_comments_page, payload)
+
+    def attachment_text(self, filename: str, mimetype: str, data: bytes) -> str | None:
+        """indexer.attachments.extract_text, on a worker when there are workers (a PDF
+        parse is pure Python: on the sync's threads it would hold up the writes)."""
+        return self._run(partial(extract_text, filename, mimetype), data)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -500,7 +500,7 @@ class _Run:
             self.summary.skipped_attachments += 1
             return meta
         if data is not None:
-            meta["text"] = attachment_text.extract_text(meta["filename"], meta["mimetype"], data)
+            meta["text"] = self.preparer.attachment_text(meta["filename"], meta["mimetype"], data)
             meta["indexed"] = meta["text"] is not None
         return meta
 

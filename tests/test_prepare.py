@@ -182,3 +182,19 @@ def test_a_killed_worker_is_one_clear_error():
             process.join()
         with pytest.raises(JiradexError, match="worker process preparing issues stopped"):
             pooled.issues(reply)
+
+
+def test_attachment_text_on_a_worker_is_what_in_process_gives():
+    from test_attachments import _tiny_pdf
+
+    files = [
+        ("design.pdf", "application/pdf", _tiny_pdf("Replication lag budget")),
+        ("broken.pdf", "application/pdf", b"%PDF-1.4 garbage"),
+        ("server.log", "text/plain", b"ERROR timeout in retry_loop\n"),
+    ]
+    inline = prepare.Preparer(datasource="jira", site_url=SITE)
+    with prepare.Preparer(datasource="jira", site_url=SITE, processes=1) as pooled:
+        texts = [pooled.attachment_text(*f) for f in files]
+    assert texts == [inline.attachment_text(*f) for f in files]
+    assert "Replication lag budget" in texts[0] and texts[1] is None
+    assert texts[2] == "ERROR timeout in retry_loop\n"
