@@ -1252,7 +1252,7 @@ def _print_hits(hits: list) -> None:
             f"{_fit(h.status or '', status_w)}  "
             f"{_fit(h.assignee or '-', assignee_w)}  {(h.updated or '')[:10]}"
         )
-        where = "" if h.matched == "issue" else f"[{h.matched}] "
+        where = "" if h.matched == "issue" else f"[{h.attachment or h.matched}] "
         if h.snippet:
             room = width - key_w - 2 - len(where)
             click.echo(" " * (key_w + 2) + where + _styled_snippet(h.snippet, room))

@@ -75,6 +75,7 @@ class SearchHit:
     datasource: str
     matched: str  # "issue" | "comment" | "attachment"
     id: str = ""
+    attachment: str | None = None  # the file's name, when matched is "attachment"
 
     def to_json(self) -> dict[str, Any]:
         """The `search --json` shape (ARCHITECTURE.md)."""
@@ -91,6 +92,7 @@ class SearchHit:
             "score": self.score,
             "datasource": self.datasource,
             "matched": self.matched,
+            "attachment": self.attachment,
         }
 
 
@@ -461,6 +463,9 @@ def _hits(
                     if found:
                         snippets[rowid] = (found, where)
                         break
+    files = _matched_files(
+        conn, [r for r, (_, where) in snippets.items() if where == "attachment"], marker
+    )
     hits = []
     for rowid, score in order:
         data = rows.get(rowid)
@@ -482,9 +487,26 @@ def _hits(
                 datasource=data["datasource"],
                 matched=matched,
                 id=data["id"],
+                attachment=files.get(rowid) if matched == "attachment" else None,
             )
         )
     return hits
+
+
+def _matched_files(conn: sqlite3.Connection, rowids: list[int], marker: _Marker | None) -> dict:
+    """Issue rowid -> name of its first attachment whose name or text holds a match:
+    each attachment is a document of its own, and a hit says which one."""
+    if not rowids or marker is None:
+        return {}
+    marks = ",".join("?" * len(rowids))
+    found: dict[int, str] = {}
+    for issue, filename, text in conn.execute(
+        f"SELECT issue, filename, text FROM attachments WHERE issue IN ({marks}) ORDER BY rowid",
+        rowids,
+    ):
+        if issue not in found and marker.highlight(f"{filename or ''}\n{text or ''}"):
+            found[issue] = filename or ""
+    return found
 
 
 def _issue_snippet(data: dict, marker: _Marker) -> tuple[str, str] | None:

@@ -109,8 +109,9 @@ def test_search_json_contract(indexed):
         "score",
         "datasource",
         "matched",
+        "attachment",
     }
-    assert first["matched"] == "issue"
+    assert first["matched"] == "issue" and first["attachment"] is None
     assert "[[pool]]" in first["snippet"].lower()
     assert first["datasource"] == "work"
     assert first["url"] == "https://jira.example.com/browse/OPS-1"
@@ -120,6 +121,31 @@ def test_search_json_contract(indexed):
 def test_search_hit_in_attachment_says_so(indexed):
     hits = json.loads(run("search", "exhausted", "--json").stdout)
     assert [(h["key"], h["matched"]) for h in hits] == [("OPS-1", "attachment")]
+    assert hits[0]["attachment"] == "pool.log"
+    assert "[pool.log]" in run("search", "exhausted").stdout
+
+
+def test_an_attachment_hit_names_the_file_that_matched(indexed):
+    def attachment(number: int, filename: str, text: str) -> dict:
+        return {"id": str(number), "filename": filename, "mimetype": "text/plain", "size": 10,
+                "created": "2024-03-02T09:00:00.000Z", "author": "Cy Example",
+                "content_url": f"https://jira.example.com/att/{number}", "text": text,
+                "indexed": True}  # fmt: skip
+
+    files = [
+        attachment(911, "heap.txt", "GC pauses of 4 s under load"),
+        attachment(912, "replica.log", "WARN replication lag 90 s on db-2"),
+        attachment(913, "notes.md", "replication was fine yesterday"),
+    ]
+    with Store() as store:
+        store.upsert_issues([record(9, "Slow reports", attachments=files)])
+    hits = json.loads(run("search", "lag", "--json").stdout)
+    assert [(h["key"], h["matched"], h["attachment"]) for h in hits] == [
+        ("OPS-9", "attachment", "replica.log")
+    ]
+    # A file name matches as well as its text.
+    hits = json.loads(run("search", "heap", "--json").stdout)
+    assert [(h["key"], h["attachment"]) for h in hits] == [("OPS-9", "heap.txt")]
 
 
 def test_search_table_on_terminal_bolds_matches(indexed):

@@ -65,6 +65,8 @@ class IssuePreview(VerticalScroll):
         if snippet.plain.strip():
             parts.append(snippet)
         note = MATCHED.get(hit.matched)
+        if hit.matched == "attachment" and hit.attachment:
+            note = f"📎 matched in {hit.attachment}"
         counts = []
         if issue.get("comments"):
             counts.append(f"💬 {plural(len(issue['comments']), 'comment')}")
