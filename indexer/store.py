@@ -360,6 +360,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 
+# During a sync (Store.checkpoints_aside) the WAL starts over past this size, and a
+# WAL file left bigger than it is cut back to it (journal_size_limit).
+WAL_RESTART_BYTES = 64 * 1024 * 1024
+
 # --------------------------------------------------------------------------- text
 
 
@@ -475,6 +479,7 @@ class Store:
         self.path = Path(path) if path is not None else paths.index_path()
         self._lock = threading.RLock()
         self._depth = 0
+        self._restart_wal_after_commit = False
         self._db: sqlite_utils.Database | None = None
         try:
             if str(self.path) != ":memory:":
@@ -487,6 +492,7 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA temp_store = MEMORY")
             self.conn.execute("PRAGMA cache_size = -65536")
+            self.conn.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_BYTES}")
             self._migrate()
         except sqlite3.Error as exc:
             with contextlib.suppress(Exception):
@@ -560,6 +566,8 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise _translate(exc, self.path) from None
+            if self._restart_wal_after_commit:
+                self._restart_big_wal()
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -590,6 +598,7 @@ class Store:
             try:
                 conn = sqlite3.connect(str(self.path), isolation_level=None)
                 conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA busy_timeout = 10000")
             except sqlite3.Error:
                 return  # the writer's own checkpoints still happen at close
             with contextlib.closing(conn):
@@ -599,6 +608,7 @@ class Store:
 
         with self._lock:
             self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._restart_wal_after_commit = True
         worker = threading.Thread(target=run, name="jiradex-checkpoint", daemon=True)
         worker.start()
         try:
@@ -607,7 +617,21 @@ class Store:
             stop.set()
             worker.join()
             with self._lock, contextlib.suppress(sqlite3.Error):
+                self._restart_wal_after_commit = False
                 self.conn.execute("PRAGMA wal_autocheckpoint = 1000")
+
+    def _restart_big_wal(self) -> None:
+        """After a commit while checkpoints run aside: the side thread's PASSIVE
+        checkpoints never find the writer between two commits, so the WAL would grow
+        as big as the database. Past WAL_RESTART_BYTES the writer itself checkpoints
+        RESTART: little is left to copy, and the WAL starts over."""
+        try:
+            big = Path(f"{self.path}-wal").stat().st_size > WAL_RESTART_BYTES
+        except OSError:
+            return
+        if big:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(RESTART)")
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):

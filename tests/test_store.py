@@ -9,6 +9,7 @@ import time
 import pytest
 
 from indexer import paths
+from indexer import store as store_module
 from indexer.errors import StoreError
 from indexer.store import MIGRATIONS, SCHEMA_VERSION, Store, cjk_terms, precomputed_fts
 
@@ -284,6 +285,24 @@ def test_checkpoints_aside_copy_the_wal_on_their_own_thread(tmp_path):
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     assert not [t for t in threading.enumerate() if t.name == "jiradex-checkpoint"]
     assert store.stats()["issues"] == 60
+    store.close()
+
+
+def test_checkpoints_aside_keep_the_wal_from_growing_like_the_database(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "WAL_RESTART_BYTES", 512 * 1024)
+    path = tmp_path / "index.db"
+    wal = tmp_path / "index.db-wal"
+    store = Store(path)
+    big = "lorem ipsum dolor sit amet " * 4000  # ~100 kB a record, ~40 MB in all
+    largest = 0
+    with store.checkpoints_aside(every_s=0.02):
+        for start in range(0, 400, 10):
+            store.upsert_issues([record(n, description_text=big) for n in range(start, start + 10)])
+            largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+    assert path.stat().st_size > 20 * 1024 * 1024  # the data went to the database file
+    # while the WAL started over (without that it grows to some 200 MB here)
+    assert largest < 24 * 1024 * 1024, largest
+    assert store.stats()["issues"] == 400
     store.close()
 
 
