@@ -104,22 +104,28 @@ def _change_server(fj, rng: random.Random, step: int) -> None:
         fj.add_issue(summary=f"Added in round {step}")
 
 
+def _add_datasource(fj: FakeJira, **options) -> None:
+    """Datasource "jira" on the live fake, comments on, with the fake's clock fixed."""
+    fj.set_now(FIXED_NOW_MS)
+    config.add_datasource(
+        config.Datasource(
+            name="jira",
+            endpoint=fj.url,
+            username=EMAIL,
+            token=TOKEN,
+            project_key="DEMO",
+            index_comments=True,
+            **options,
+        )
+    )
+
+
 def test_kill_9_at_random_points_then_rerun(tmp_path):
     rng = random.Random(20240501)
     db = paths.index_path()
     started = time.monotonic()
     with FakeJira(issues=150, comments=True, attachments=False, email=EMAIL, token=TOKEN) as fj:
-        fj.set_now(FIXED_NOW_MS)
-        config.add_datasource(
-            config.Datasource(
-                name="jira",
-                endpoint=fj.url,
-                username=EMAIL,
-                token=TOKEN,
-                project_key="DEMO",
-                index_comments=True,
-            )
-        )
+        _add_datasource(fj)
         zygote = Zygote(tmp_path)
         try:
             # Killed inside a write transaction (rows written, COMMIT not reached).
@@ -178,18 +184,7 @@ def test_a_killed_first_sync_with_comments_resumes_from_its_checkpoint(tmp_path)
     the next run goes on from the checkpoint instead of fetching everything again."""
     db = paths.index_path()
     with FakeJira(issues=450, comments=True, attachments=False, email=EMAIL, token=TOKEN) as fj:
-        fj.set_now(FIXED_NOW_MS)
-        config.add_datasource(
-            config.Datasource(
-                name="jira",
-                endpoint=fj.url,
-                username=EMAIL,
-                token=TOKEN,
-                project_key="DEMO",
-                index_comments=True,
-                max_concurrency=1,  # batches complete in order: the checkpoint moves
-            )
-        )
+        _add_datasource(fj, max_concurrency=1)  # batches complete in order: the checkpoint moves
         zygote = Zygote(tmp_path)
         try:
             code, _, _ = zygote.run(["sync", "--json"], {"JIRADEX_TEST_KILL_IN_WRITE": "4"})
