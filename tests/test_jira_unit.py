@@ -714,6 +714,41 @@ def test_dc_listing_goes_past_the_search_window_in_slices_of_updated():
     assert slices[1].startswith("(project = D) AND updated >= ")
 
 
+def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
+    import threading
+    import time as clock
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def search(request):
+        start = int(request.url.params["startAt"])
+        size = min(int(request.url.params["maxResults"]), 100)  # the server grants 100
+        if start == 300:
+            size = 50  # one page comes back short: the rest must still be listed
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        clock.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        issues = [
+            {"id": str(i), "key": f"D-{i}", "fields": {"updated": "2024-01-01T00:00:00.000+0000"}}
+            for i in range(start, min(start + size, 1000))
+        ]
+        return ok({"startAt": start, "maxResults": size, "total": 1000, "issues": issues})
+
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
+        username=None,
+        max_concurrency=4,
+    )
+    ids = [item["id"] for item in client.search_ids("project = D")]
+    assert ids == [str(i) for i in range(1000)]  # all, once, in order
+    assert 1 < state["most"] <= 4  # concurrent, within the limit
+    starts = [int(r.url.params["startAt"]) for r in rec.requests if r.url.path.endswith("/search")]
+    assert 350 in starts  # after the short page, paging went on from where it ended
+
+
 def test_dc_listing_says_so_when_one_minute_holds_more_than_the_window():
     search, _ = _dc_window_server([1_700_000_000_000] * 12, window=10)
     client, _ = make_client(

@@ -588,20 +588,10 @@ class JiraClient:
                 return
             seen_tokens.add(token)
 
-    def _search_dc(
-        self, jql, fields, page_size, expand, decode=None, window: list[bool] | None = None
-    ) -> Iterator[list[dict]]:
-        """Pages by `startAt`. With `window` (a one-item list), paging stops at the
-        server's search window instead of failing there, and window[0] says whether
-        results were left beyond it."""
+    def _search_dc(self, jql, fields, page_size, expand, decode=None) -> Iterator[list[dict]]:
         start = 0
         size = page_size
         while True:
-            if window is not None:
-                if start >= self.dc_search_window:
-                    window[0] = True
-                    return
-                size = min(size, self.dc_search_window - start)
             params: dict[str, Any] = {
                 "jql": jql,
                 "fields": fields,
@@ -622,6 +612,59 @@ class JiraClient:
             total = data.get("total")
             if not issues or (isinstance(total, int) and start >= total):
                 return
+
+    def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
+        params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
+        return self._json("GET", "/rest/api/2/search", params=params) or {}
+
+    def _search_dc_window(
+        self, jql: str, fields: str, page_size: int, window: list[bool]
+    ) -> Iterator[list[dict]]:
+        """Pages of one search up to the server's search window, in order; window[0]
+        says whether results were left beyond it.
+
+        The first page says `total` and the page size the server grants; the other
+        pages' startAt are then known, so they are fetched concurrently (under the
+        client's concurrency limit; the caller's ORDER BY keeps them stable). A page
+        that comes back short (the server granted less, or the results shrank) leaves
+        the rest to plain sequential paging from there."""
+        limit = self.dc_search_window
+        first = self._dc_page(jql, fields, 0, min(page_size, limit))
+        issues = first.get("issues") or []
+        if issues:
+            yield issues
+        total, granted = first.get("total"), first.get("maxResults")
+        size = granted if isinstance(granted, int) and 0 < granted <= page_size else page_size
+        start = len(issues)
+        if not issues or not isinstance(total, int) or start >= total:
+            return
+        end = min(total, limit)
+        starts = list(range(start, end, size)) if start == size else []
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(self.limiter.max_limit, len(starts))),
+            thread_name_prefix="jiradex-list",
+        ) as pool:
+            futures = [
+                pool.submit(self._dc_page, jql, fields, s, min(size, limit - s)) for s in starts
+            ]
+            try:
+                for at, future in zip(starts, futures, strict=True):
+                    issues = future.result().get("issues") or []
+                    if issues:
+                        yield issues
+                    start = at + len(issues)
+                    if len(issues) < min(size, end - at):
+                        break  # short: go on one page at a time from here
+            finally:
+                for future in futures:
+                    future.cancel()
+        while start < end:
+            issues = self._dc_page(jql, fields, start, min(size, limit - start)).get("issues") or []
+            if not issues:
+                return
+            yield issues
+            start += len(issues)
+        window[0] = total > limit
 
     def search_ids(self, where: str, page_size: int | None = None) -> Iterator[dict]:
         """`{"id", "key", "updated"}` for every issue of the JQL condition `where`, in
@@ -650,9 +693,7 @@ class JiraClient:
             jql = where if lower is None else f"({where}) AND updated >= {lower}"
             window_full = [False]
             last_ms, fresh = None, 0
-            for page in self._search_dc(
-                jql + LISTING_ORDER, "updated", size, None, window=window_full
-            ):
+            for page in self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full):
                 for issue in page:
                     ident = str(issue.get("id"))
                     updated = (issue.get("fields") or {}).get("updated")
