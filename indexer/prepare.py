@@ -45,7 +45,7 @@ from indexer.normalize import (
     normalize_issue,
     raw_attachments,
 )
-from indexer.store import encode_raw, precomputed_fts
+from indexer.store import encode_raw, precomputed_fts, with_fts_terms
 
 # Below this many issues a sync prepares in-process.
 POOL_MIN_ISSUES = 2000
@@ -111,6 +111,10 @@ def prepare_comments_page(payload: bytes | dict) -> dict:
     comments = data.get("comments")
     normalised = [normalize_comment(c) for c in (comments if isinstance(comments, list) else [])]
     return {**data, "comments": normalised}
+
+
+def _with_fts_terms_each(texts: list[tuple]) -> list[tuple]:
+    return [with_fts_terms(t) for t in texts]
 
 
 def _cpu_count() -> int:
@@ -218,6 +222,15 @@ class Preparer:
 
     def comments(self, payload: bytes | dict) -> dict:
         return self._run(prepare_comments_page, payload)
+
+    @property
+    def offloads_fts(self) -> bool:
+        """True when the FTS stem/CJK columns are worth computing here (see __init__)."""
+        return self._pool is not None and self.processes >= 2
+
+    def fts_columns(self, texts: list[tuple]) -> list[tuple]:
+        """store.with_fts_terms of each of `texts`, in one round trip to a worker."""
+        return self._run(_with_fts_terms_each, texts)
 
     def attachment_text(self, filename: str, mimetype: str, data: bytes) -> str | None:
         """indexer.attachments.extract_text, on a worker when there are workers (a PDF

@@ -310,15 +310,28 @@ def issue_tags(record: dict) -> str:
     )
 
 
+def fts_texts(record: dict, comments: list[dict], attachments: list[dict]) -> tuple:
+    """The texts of an issue's FTS row the derived columns come from:
+    (summary, tags, description, comments, attachments)."""
+    return (
+        record.get("summary") or "",
+        issue_tags(record),
+        record.get("description_text") or "",
+        _comments_text(comments),
+        _attachments_text(attachments),
+    )
+
+
+def with_fts_terms(texts: tuple) -> tuple:
+    """`texts` (from fts_texts) followed by their fts_terms: what a record's `fts`
+    holds for the store to take instead of computing (it checks the texts match)."""
+    return (*texts, *fts_terms(*texts))
+
+
 def precomputed_fts(record: dict, comments: list[dict], attachments: list[dict]) -> tuple:
-    """What `fts_terms` gives for this record with these comments and attachments,
-    with the texts it was computed from, for the store to take instead of computing
-    (a sync's worker processes call it; the store checks the texts still match)."""
-    summary = record.get("summary") or ""
-    tags = issue_tags(record)
-    desc = record.get("description_text") or ""
-    ctext, atext = _comments_text(comments), _attachments_text(attachments)
-    return (summary, tags, desc, ctext, atext, *fts_terms(summary, tags, desc, ctext, atext))
+    """with_fts_terms for this record with these comments and attachments (a sync's
+    worker processes call it)."""
+    return with_fts_terms(fts_texts(record, comments, attachments))
 
 
 def _fts_row(

@@ -37,6 +37,7 @@ from indexer.errors import JiradexError
 from indexer.locks import sync_lock
 from indexer.normalize import epoch_ms, to_utc_iso
 from indexer.prepare import Preparer
+from indexer.store import fts_texts
 
 log = logging.getLogger(__name__)
 
@@ -435,7 +436,25 @@ class _Run:
             if self.ds.index_attachments:
                 record["attachments"] = issue["attachments"]
             out.append(record)
+        if self.preparer.offloads_fts:
+            self._fts_off_the_writer(out)
         return out
+
+    def _fts_off_the_writer(self, records: list[dict[str, Any]]) -> None:
+        """Stem/CJK columns for the records whose worker-made ones no longer match
+        their texts (the rest of a long thread, attachment text), computed on a worker
+        too: with spare cores the writer thread is the sync's limit."""
+        stale, texts = [], []
+        for record in records:
+            current = fts_texts(
+                record, record.get("comments") or [], record.get("attachments") or []
+            )
+            if record.get("fts", ())[:5] != current:
+                stale.append(record)
+                texts.append(current)
+        if stale:
+            for record, columns in zip(stale, self.preparer.fts_columns(texts), strict=True):
+                record["fts"] = columns
 
     def _comment_thread(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
         """Every comment of an issue whose embedded page was not all of them.

@@ -105,8 +105,12 @@ def test_several_workers_send_the_fts_columns_one_does_not():
     reply = orjson.dumps({"issues": [_issue(1, 2)]})
     with prepare.Preparer(datasource="jira", site_url=SITE, processes=1) as one:
         assert "fts" not in one.issues(reply)["issues"][0]["record"]
+        assert not one.offloads_fts
     with prepare.Preparer(datasource="jira", site_url=SITE, processes=2) as two:
         assert "fts" in two.issues(reply)["issues"][0]["record"]
+        assert two.offloads_fts
+        texts = [("Crashes", "db", "Retried twice", "服务器 crashed", ""), ("", "", "", "", "")]
+        assert two.fts_columns(texts) == [(*t, *fts_terms(*t)) for t in texts]
 
 
 def test_worker_process_gives_what_in_process_gives():
