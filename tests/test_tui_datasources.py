@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from textual.widgets import Checkbox, DataTable, Input
+from textual.widgets import Checkbox, DataTable, Input, Static
 from tui_fakes import FakeJiraClient, auth_error, run_async
 from tui_helpers import add_datasource, wait_for
 
@@ -297,7 +297,13 @@ def test_snapshot_datasources_list(snap_compare):
     app = JiradexApp()
 
     async def run_before(pilot):
-        await open_screen(app, pilot)
+        screen = await open_screen(app, pilot)
+        # The selected row's details and the footer settle after the list: wait for
+        # them so that the picture does not depend on the machine's load.
+        details = screen.query_one("#ds-details", Static)
+        await wait_for(pilot, lambda: "Last run" in str(details.render()))
+        await pilot.pause()
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
 
