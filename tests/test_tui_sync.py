@@ -47,8 +47,7 @@ async def test_start_sync_runs_two_datasources_and_returns_home():
         bar = rows["alpha"].query_one(ProgressBar)
         # The app goes home on its own message; the monitor's last progress message
         # may land a moment later (two message queues), so wait for it, boundedly.
-        await wait_for(pilot, lambda: bar.progress == 250)
-        assert bar.total == 250 and bar.progress == 250
+        await wait_for(pilot, lambda: bar.total == 250 and bar.progress == 250)
         text = log_text(monitor)
         assert "fetching 250 new or changed issues" in text
         assert "done in" in text
