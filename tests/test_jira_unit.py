@@ -646,20 +646,28 @@ def test_cloud_paging_stops_on_missing_token_and_sends_fields():
     assert not any(r.url.path.endswith("/search") for r in rec.requests)
 
 
+def dc_client(search, **options):
+    """A Data Center client whose `/rest/api/2/search` is answered by `search`."""
+    return make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
+        username=None,
+        **options,
+    )
+
+
+def search_page(start: int, size: int, total: int, rows: list[tuple[int, str]]) -> httpx.Response:
+    """A DC search reply: `rows` are (number, updated) of the issues on the page."""
+    issues = [{"id": str(n), "key": f"D-{n}", "fields": {"updated": u}} for n, u in rows]
+    return ok({"startAt": start, "maxResults": size, "total": total, "issues": issues})
+
+
 def test_dc_paging_reads_lowered_max_results():
     def page(request):
         start = int(request.url.params["startAt"])
         size = min(int(request.url.params["maxResults"]), 2)  # server caps at 2
-        issues = [
-            {"id": str(i), "key": f"D-{i}", "fields": {"updated": "u"}}
-            for i in range(start, min(start + size, 5))
-        ]
-        return ok({"startAt": start, "maxResults": size, "total": 5, "issues": issues})
+        return search_page(start, size, 5, [(i, "u") for i in range(start, min(start + size, 5))])
 
-    client, rec = make_client(
-        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): page},
-        username=None,
-    )
+    client, rec = dc_client(page)
     ids = list(client.search_ids("project = D", page_size=50))
     assert [i["key"] for i in ids] == [f"D-{i}" for i in range(5)]
     starts = [r.url.params["startAt"] for r in rec.requests if r.url.path.endswith("/search")]
@@ -688,11 +696,8 @@ def _dc_window_server(updated_ms: list[int], window: int, cap: int = 4):
         lower = max([int(n) for n in re.findall(r"updated >= (\d+)", jql)] or [0])
         rows = [(ms, i) for i, ms in enumerate(updated_ms) if ms >= lower]
         rows.sort()
-        issues = [
-            {"id": str(100 + i), "key": f"D-{i}", "fields": {"updated": stamp(ms)}}
-            for ms, i in rows[start : start + size]
-        ]
-        return ok({"startAt": start, "maxResults": size, "total": len(rows), "issues": issues})
+        page = [(100 + i, stamp(ms)) for ms, i in rows[start : start + size]]
+        return search_page(start, size, len(rows), page)
 
     return search, asked
 
@@ -701,10 +706,7 @@ def test_dc_listing_goes_past_the_search_window_in_slices_of_updated():
     base = 1_700_000_000_000
     updated = [base + i * 45_000 for i in range(25)]  # 45 s apart: slices overlap a minute
     search, asked = _dc_window_server(updated, window=10)
-    client, _ = make_client(
-        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
-        username=None,
-    )
+    client, _ = dc_client(search)
     client.dc_search_window = 10
     ids = [item["id"] for item in client.search_ids("project = D", page_size=50)]
     assert ids == [str(100 + i) for i in range(25)]  # all, once, in updated order
@@ -731,17 +733,12 @@ def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
         clock.sleep(0.02)
         with lock:
             state["now"] -= 1
-        issues = [
-            {"id": str(i), "key": f"D-{i}", "fields": {"updated": "2024-01-01T00:00:00.000+0000"}}
-            for i in range(start, min(start + size, 1000))
-        ]
-        return ok({"startAt": start, "maxResults": size, "total": 1000, "issues": issues})
+        updated = "2024-01-01T00:00:00.000+0000"
+        return search_page(
+            start, size, 1000, [(i, updated) for i in range(start, min(start + size, 1000))]
+        )
 
-    client, rec = make_client(
-        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
-        username=None,
-        max_concurrency=4,
-    )
+    client, rec = dc_client(search, max_concurrency=4)
     ids = [item["id"] for item in client.search_ids("project = D")]
     assert ids == [str(i) for i in range(1000)]  # all, once, in order
     assert 1 < state["most"] <= 4  # concurrent, within the limit
@@ -751,10 +748,7 @@ def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
 
 def test_dc_listing_says_so_when_one_minute_holds_more_than_the_window():
     search, _ = _dc_window_server([1_700_000_000_000] * 12, window=10)
-    client, _ = make_client(
-        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("GET", "/rest/api/2/search"): search},
-        username=None,
-    )
+    client, _ = dc_client(search)
     client.dc_search_window = 10
     with pytest.raises(JiraError, match="more than 10 issues updated within one minute"):
         list(client.search_ids("project = D"))
