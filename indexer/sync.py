@@ -34,9 +34,10 @@ from typing import Any
 from indexer import attachments as attachment_text
 from indexer import secrets
 from indexer.errors import JiradexError
+from indexer.listing import ScopeListing, list_all
 from indexer.locks import sync_lock
 from indexer.normalize import epoch_ms, to_utc_iso
-from indexer.prepare import Preparer
+from indexer.prepare import POOL_MIN_ISSUES, Preparer
 from indexer.store import fts_texts
 
 log = logging.getLogger(__name__)
@@ -248,24 +249,33 @@ class _Run:
         jql = self.scope_jql()
         if since is not None:
             jql += f" AND updated >= {int(since) - OVERLAP_MS}"
-        listed = self.list_scope(jql)
-        # Listing pages carry `updated` only where that costs nothing (Data Center);
-        # on Cloud every listed issue is fetched: the window is small after a first run.
-        if full or backfill or not any(item["updated"] for item in listed):
-            todo = listed
-        else:
+        # Which listed issues to fetch: on an incremental Data Center run (listings
+        # carry `updated` there) those whose `updated` differs from the index's.
+        stored = None
+        if not (full or backfill) and not getattr(self.client, "is_cloud", False):
             stored = self.store.issue_ids(self.ds.name)
-            todo = [
-                item
-                for item in listed
-                if not item["updated"] or stored.get(item["id"]) != item["updated"]
-            ]
-            del stored
-        self.fetch_and_store(todo)
+
+        def wanted(item: dict[str, str]) -> bool:
+            return (
+                stored is None or not item["updated"] or stored.get(item["id"]) != item["updated"]
+            )
+
+        listing = ScopeListing(lambda: self.list_pass(jql), wanted=wanted, passes=LISTING_PASSES)
+        try:
+            self.fetch_and_store(listing)
+        finally:
+            self.summary.listed = len(listing.listed)
+        if stored is not None:
+            stored.clear()  # reconcile reads its own copy
 
         if reconcile:
-            all_ids = listed if since is None else self.list_scope(self.scope_jql())
-            self.reconcile({item["id"] for item in all_ids})
+            self.emit("reconciling", 0, None)
+            if since is None:
+                every_id = set(listing.listed)
+            else:
+                every_id = set(list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES))
+            self.summary.listed = max(self.summary.listed, len(every_id))
+            self.reconcile(every_id)
 
         watermark = max(
             min(int(self.newest or 0), started_ms),
@@ -295,73 +305,59 @@ class _Run:
 
     # ------------------------------------------------------------------ listing
 
-    def list_scope(self, jql: str) -> list[dict[str, str]]:
-        """The scope's issues once each, in `updated` order, none missed while paging.
-
-        An id listed twice means the result set moved under the paging (an issue
-        updated meanwhile jumps to the end). With offset paging (Data Center
-        `startAt`) that shift also skips the issue at the next page boundary, so
-        list again (up to LISTING_PASSES) and keep every id seen.
-        """
-        passes: list[list[dict[str, str]]] = []
-        for _ in range(LISTING_PASSES):
-            passes.append(self._list_once(jql))
-            if len({item["id"] for item in passes[-1]}) == len(passes[-1]):
-                break
-            log.info("%s: issues changed while listing; listing again", self.ds.name)
-        latest: dict[str, dict[str, str]] = {}
-        for item in passes[-1]:
-            latest.pop(item["id"], None)  # the last occurrence is the newest position
-            latest[item["id"]] = item
-        earlier = {i["id"]: i for p in passes[:-1] for i in p if i["id"] not in latest}
-        items = [*earlier.values(), *latest.values()]
-        self.summary.listed = max(self.summary.listed, len(items))
-        return items
-
-    def _list_once(self, jql: str) -> list[dict[str, str]]:
-        """Every issue of the JQL as {id, key, updated or ""}, in `updated` order."""
-        items: list[dict[str, str]] = []
-        self.emit("listing", 0, None)
+    def list_pass(self, jql: str) -> Iterator[dict[str, str]]:
+        """Every issue of the JQL as {id, key, updated or ""}, in `updated` order (one
+        listing; ScopeListing repeats it when the result set moved under it)."""
         try:
             for item in self.client.search_ids(jql):
                 self.check_cancel()
-                items.append(
-                    {
-                        "id": str(item["id"]),
-                        "key": item.get("key") or "",
-                        "updated": to_utc_iso(item.get("updated")) if item.get("updated") else "",
-                    }
-                )
-                if len(items) % 5000 == 0:
-                    self.emit("listing", len(items), None)
+                yield {
+                    "id": str(item["id"]),
+                    "key": item.get("key") or "",
+                    "updated": to_utc_iso(item.get("updated")) if item.get("updated") else "",
+                }
         except JiradexError as exc:
             raise _project_not_found(exc) or exc from None
-        return items
 
     # ------------------------------------------------------------------ fetching
 
-    def fetch_and_store(self, todo: list[dict[str, str]]) -> None:
-        """Fetch batches concurrently; write them as they come, checkpoint in order.
+    def fetch_and_store(self, listing: ScopeListing) -> None:
+        """Fetch batches concurrently while the listing goes on; write them as they
+        come, checkpoint in order.
 
         The checkpoint is the newest `updated` of the longest run of completed
-        batches from the start of the (updated-ordered) list: an interrupted run
-        resumes from there and cannot skip an issue of an unfinished batch.
+        batches from the start of the (updated-ordered) listing: an interrupted run
+        resumes from there and cannot skip an issue of an unfinished batch. It is
+        saved only once the listing is known to be clean (see ScopeListing).
         """
         self.newest = 0
-        total = len(todo)
-        self.progress = SyncProgress(self.ds.name, "fetching", 0, total)
-        self.emit_progress()
-        if not todo:
-            return
-        batches = [todo[i : i + BATCH_SIZE] for i in range(0, total, BATCH_SIZE)]
+        self.handled = 0
+        self.emit("listing", 0, None)
+        listing.start()
+        try:
+            # Small syncs prepare in-process: wait until the listing says which.
+            first = listing.wait_for(POOL_MIN_ISSUES)
+            self.preparer = Preparer.for_sync(
+                datasource=self.ds.name, site_url=self.client.site_url, issues=first
+            )
+            if self.preparer.processes:
+                log.info(
+                    "%s: preparing issues on %d processes", self.ds.name, self.preparer.processes
+                )
+            self._fetch_while_listing(listing)
+        finally:
+            listing.close()
+
+    def _fetch_while_listing(self, listing: ScopeListing) -> None:
         workers = self._concurrency()
-        self.preparer = Preparer.for_sync(
-            datasource=self.ds.name, site_url=self.client.site_url, issues=total
-        )
-        if self.preparer.processes:
-            log.info("%s: preparing issues on %d processes", self.ds.name, self.preparer.processes)
+        in_flight = workers * 2
         finished_batches: dict[int, int] = {}  # batch index -> newest updated (ms)
-        next_in_order = 0
+        next_in_order = submitted = 0
+        held = 0  # the checkpoint reached, saved once the listing is clean
+        superseded: dict[str, int] = {}  # repeated id -> `updated` (ms) written
+        listed_shown = -1
+        ready: Future | None = None
+        started = time.monotonic()
         # The side pool closes after the batch pool has joined its workers, and the
         # preparer after both.
         with (
@@ -371,30 +367,51 @@ class _Run:
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool,
         ):
             pending: dict[Future, int] = {}
-            numbered: Iterator[tuple[int, list[dict[str, str]]]] = iter(enumerate(batches))
             try:
-                for index, batch in _take(numbered, workers * 2):
-                    pending[pool.submit(self.fetch_batch, batch)] = index
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                while True:
+                    while len(pending) < in_flight and (batch := listing.take(BATCH_SIZE)):
+                        pending[pool.submit(self.fetch_batch, batch)] = submitted
+                        submitted += 1
+                    if self.progress.phase == "listing":
+                        if listing.finished:
+                            self.progress = SyncProgress(
+                                self.ds.name,
+                                "fetching",
+                                self.handled,
+                                listing.handed_out,
+                                started=started,
+                            )
+                            self.emit_progress()
+                        elif len(listing.listed) != listed_shown:
+                            listed_shown = len(listing.listed)
+                            self.emit("listing", listed_shown, None)
+                    if not pending and listing.done:
+                        break
+                    waitables = set(pending)
+                    if len(pending) < in_flight and not listing.done:
+                        if ready is None or ready.done():
+                            ready = listing.ready(BATCH_SIZE)
+                        waitables.add(ready)
+                    done, _ = wait(waitables, return_when=FIRST_COMPLETED)
                     for future in done:
+                        if future is ready:
+                            continue
                         index = pending.pop(future)
                         records = future.result()
+                        handled = len(records)
+                        if listing.repeated:
+                            records = _newest_only(records, listing.repeated, superseded)
                         newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
                         finished_batches[index] = newest
                         self.newest = max(self.newest, newest)
-                        checkpoint = None
                         while next_in_order in finished_batches:
-                            checkpoint = finished_batches.pop(next_in_order) or checkpoint
+                            held = finished_batches.pop(next_in_order) or held
                             next_in_order += 1
+                        checkpoint = listing.clean and held > int(self.state.get("checkpoint") or 0)
                         if checkpoint:
-                            self.state["checkpoint"] = max(
-                                checkpoint, int(self.state.get("checkpoint") or 0)
-                            )
-                        self.write(records, checkpoint is not None)
+                            self.state["checkpoint"] = held
+                        self.write(records, checkpoint, handled)
                     self.check_cancel()
-                    for index, batch in _take(numbered, len(done)):
-                        pending[pool.submit(self.fetch_batch, batch)] = index
             finally:
                 for future in pending:
                     future.cancel()
@@ -523,9 +540,16 @@ class _Run:
             meta["indexed"] = meta["text"] is not None
         return meta
 
-    def write(self, records: list[dict[str, Any]], checkpoint: bool = False) -> None:
-        """One transaction: the batch, and the checkpoint when it moved."""
+    def write(
+        self, records: list[dict[str, Any]], checkpoint: bool = False, handled: int | None = None
+    ) -> None:
+        """One transaction: the batch, and the checkpoint when it moved. `handled`
+        counts the batch's issues for progress, superseded ones included."""
+        self.handled += len(records) if handled is None else handled
+        if self.progress.phase == "fetching":
+            self.progress.done = self.handled
         if not records and not checkpoint:
+            self.emit_progress()
             return
         self.store.upsert_issues(records, {self.ds.name: self.state} if checkpoint else None)
         self.summary.issues += len(records)
@@ -533,7 +557,6 @@ class _Run:
         self.summary.attachments += sum(
             1 for r in records for a in r.get("attachments") or () if a.get("indexed")
         )
-        self.progress.done += len(records)
         self.emit_progress()
 
     # ------------------------------------------------------------------ reconcile
@@ -567,11 +590,18 @@ class _Run:
                 log.exception("progress callback failed")
 
 
-def _take(iterator: Iterator, count: int) -> list:
-    taken = []
-    for _ in range(count):
-        try:
-            taken.append(next(iterator))
-        except StopIteration:
-            break
-    return taken
+def _newest_only(
+    records: list[dict[str, Any]], repeated: set[str], written: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Drop records of issues listed twice whose other fetch, finished first, wrote
+    a newer version (`written`: id -> `updated` in ms, kept up to date here)."""
+    kept = []
+    for record in records:
+        ident = str(record.get("id"))
+        if ident in repeated:
+            moment = epoch_ms(record.get("updated")) or 0
+            if moment < written.get(ident, 0):
+                continue
+            written[ident] = moment
+        kept.append(record)
+    return kept

@@ -145,12 +145,14 @@ class _CutStream(httpx.SyncByteStream):
 
 
 class FaultTransport(httpx.BaseTransport):
-    """httpx transport: logs requests, injects transport faults, runs record-time hooks."""
+    """httpx transport: logs requests, injects transport faults, runs hooks before a
+    request is sent and after its reply (record-time hooks change the server)."""
 
     def __init__(self, faults: list[TransportFault] | None = None):
         self.inner = httpx.HTTPTransport()
         self.faults = list(faults or [])
         self.sent: list[Sent] = []
+        self.before: list[Callable[[httpx.Request], None]] = []
         self.after: list[Callable[[httpx.Request, httpx.Response], None]] = []
         self._lock = threading.Lock()
 
@@ -163,6 +165,8 @@ class FaultTransport(httpx.BaseTransport):
         return None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for hook in self.before:
+            hook(request)
         with self._lock:
             self.sent.append(
                 Sent(request.method, str(request.url), "authorization" in request.headers)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from replay_helpers import fast_client, index_snapshot, without, world
+from replay_helpers import FaultTransport, fast_client, index_snapshot, without, world
 
 import cli
+import fakejira.server
 from indexer import config, paths, prepare
 from indexer import store as store_module
+from indexer import sync as sync_module
 from indexer.normalize import epoch_ms
 from indexer.store import FTS_COLUMNS, Store
 from indexer.sync import OVERLAP_MS, sync_datasource
@@ -139,6 +142,41 @@ def test_datacenter_project_deeper_than_the_search_window(tmp_path):
             if "/rest/api/2/search" in s.url and "startAt=0&" in s.url and "updated" in s.url
         ]
         assert len(slices) >= 4  # two slices or more per listing
+
+
+def test_cloud_fetching_starts_while_the_listing_goes_on(tmp_path, monkeypatch):
+    """Listing pages come one after the other (nextPageToken): bodies of the first
+    page's issues are fetched before the last page is listed. Every listing page
+    after the first is held until a bulkfetch was sent: a sync that waited for the
+    whole listing would send its first bulkfetch only after the hold timed out."""
+    monkeypatch.setattr(fakejira.server, "CLOUD_ID_CAP", 100)
+    monkeypatch.setattr(sync_module, "POOL_MIN_ISSUES", 100)  # decide the pool early
+    db = tmp_path / "index.db"
+    with world("listing_pipelined_cloud", mode="cloud", issues=320, comments=False) as w:
+        ds = w.datasource()
+        transport = FaultTransport()
+        fetching = threading.Event()
+        held = []
+
+        def hold_later_listing_pages(request):
+            if "/bulkfetch" in request.url.path:
+                fetching.set()
+            elif "/search/jql" in request.url.path and "nextPageToken" in str(request.url):
+                held.append(fetching.wait(5))
+
+        transport.before.append(hold_later_listing_pages)
+        with Store(db) as store:
+            summary = sync_datasource(ds, store=store, client=fast_client(ds, transport))
+            assert summary.status == "ok", summary.error
+            assert summary.listed == 320 and summary.issues == 320
+            assert index_snapshot(db, "jira") == w.truth("initial")
+            assert store.get_state("jira")["watermark"]
+        sent = [s.url for s in transport.sent]
+        listing = [i for i, url in enumerate(sent) if "/search/jql" in url]
+        fetches = [i for i, url in enumerate(sent) if "/bulkfetch" in url]
+        assert len(listing) == 4 and len(fetches) == 4
+        assert held == [True, True, True]
+        assert fetches[0] < listing[-1]
 
 
 def test_full_reconciles_deleted_and_moved_issues(tmp_path):
