@@ -1158,7 +1158,7 @@ def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
     if as_json:
         emit_json(outcome.to_json())
     else:
-        click.echo(f"Posted {outcome.task.label} to {outcome.task.link.key}: {outcome.post.url}")
+        click.echo(outcome.done_line)
 
 
 @task_group.command("unlink")

@@ -28,6 +28,7 @@ class Fault:
     path_contains: str | None = None
     retry_after: str | None = None  # Retry-After header value for 429/503 (None: no header)
     seconds: float = 2.0  # sleep for "slow"
+    method: str | None = None  # only requests of this method (None: any)
 
 
 class Faults:
@@ -43,22 +44,26 @@ class Faults:
         path_contains: str | None = None,
         retry_after=None,
         seconds: float | None = None,
+        method: str | None = None,
     ) -> Fault:
         kind = str(kind)
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
         fault = Fault(kind, int(count), path_contains, None if retry_after is None else str(retry_after),
-                      2.0 if seconds is None else float(seconds))  # fmt: skip
+                      2.0 if seconds is None else float(seconds),
+                      None if method is None else str(method).upper())  # fmt: skip
         with self._lock:
             self._queue.append(fault)
         return fault
 
-    def take(self, path: str) -> Fault | None:
-        """The first pending fault for this path, counted as fired."""
+    def take(self, path: str, method: str | None = None) -> Fault | None:
+        """The first pending fault for this request, counted as fired."""
         with self._lock:
             for fault in self._queue:
-                if fault.remaining > 0 and (
-                    fault.path_contains is None or fault.path_contains in path
+                if (
+                    fault.remaining > 0
+                    and (fault.path_contains is None or fault.path_contains in path)
+                    and (fault.method is None or method is None or fault.method == method)
                 ):
                     fault.remaining -= 1
                     self.fired[fault.kind] += 1

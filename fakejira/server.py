@@ -112,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
             fj._count(path)
             if fj.latency_ms:
                 time.sleep(fj.latency_ms / 1000)
-            fault = fj.faults.take(path)
+            fault = fj.faults.take(path, method)
             if fault is not None:
                 self._start_fault(fault)
             self._route(method, path)
@@ -555,6 +555,7 @@ class Handler(BaseHTTPRequestHandler):
                     body.get("path_contains"),
                     body.get("retry_after"),
                     body.get("seconds"),
+                    body.get("method"),
                 )
             except ValueError as e:
                 raise Reply(400, P.error(str(e))) from None
@@ -729,8 +730,9 @@ class FakeJira:
         path_contains: str | None = None,
         retry_after=None,
         seconds: float | None = None,
+        method: str | None = None,
     ) -> None:
-        self.faults.add(str(kind), count, path_contains, retry_after, seconds)
+        self.faults.add(str(kind), count, path_contains, retry_after, seconds, method)
 
     def clear_faults(self) -> None:
         self.faults.clear()

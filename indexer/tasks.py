@@ -483,6 +483,7 @@ class PostOutcome:
     task: Task
     post: TaskPost
     service_account: bool = False
+    found: bool = False  # the comment of an attempt whose answer was lost, not a new one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -502,6 +503,17 @@ class PostOutcome:
                 "under its name, not yours)"
             )
         return f"Posted as {self.post.account}"
+
+    @property
+    def done_line(self) -> str:
+        """What happened, in one line: posted, or found from an earlier attempt."""
+        task, key = self.task, self.task.link.key
+        if self.found:
+            return (
+                f"{task.label} was already on {key}: an earlier attempt posted it and its "
+                f"answer was lost; nothing posted twice: {self.post.url}"
+            )
+        return f"Posted {task.label} to {key}: {self.post.url}"
 
 
 def poster_client(link: TaskLink) -> tuple[Any, bool]:
@@ -569,9 +581,14 @@ def post_task(
                 f"({last.url}): use --force to post it again"
             )
         client, service_account = poster_client(task.link)
+        known = {post.comment_id for post in task.posts}
+        found = None
         try:
             account, is_app = account_of(whoami(client))
-            created = client.add_comment(task.link.key, task.result)
+            if task.last_error:
+                # The last attempt failed, maybe after Jira took the comment: no twin.
+                found = client.find_comment(task.link.key, task.result, exclude=known)
+            created = found or client.add_comment(task.link.key, task.result, known=known)
         except JiradexError as exc:
             message = str(exc)
             store.set_error(task.id, message)
@@ -588,7 +605,9 @@ def post_task(
             account=account,
         )
         task = store.add_post(task.id, post)
-    return PostOutcome(task=task, post=post, service_account=service_account or is_app)
+    return PostOutcome(
+        task=task, post=post, service_account=service_account or is_app, found=found is not None
+    )
 
 
 def read_result_text(source: str, stdin_text: Callable[[], str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -420,23 +421,153 @@ def test_dns_failure_message():
         client.server_info()
 
 
-def test_read_timeout_on_post_comment_is_not_retried(monkeypatch):
-    calls = []
+ME_DC = {"name": "alex", "key": "JIRAUSER10000", "displayName": "Alex Doe"}
+RESULT = "The **fix** is in `pool.py`.\n\n- retries bounded\n"
 
-    def slow(request):
-        calls.append(request)
-        raise httpx.ReadTimeout("read timed out")
 
-    client, _ = make_client(
+def lost_post_client(comments, *, post_error=None, myself=ME_DC):
+    """A Data Center client whose comment POST reaches Jira but loses its answer
+    (`post_error`, a read timeout by default); `comments` answers the comment list."""
+    posts = []
+
+    def post(request):
+        posts.append(request)
+        raise post_error or httpx.ReadTimeout("read timed out")
+
+    client, rec = make_client(
         {
             ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
-            ("POST", "/rest/api/2/issue/ABC-1/comment"): slow,
+            ("GET", "/rest/api/2/myself"): ok(myself),
+            ("POST", "/rest/api/2/issue/ABC-1/comment"): post,
+            ("GET", "/rest/api/2/issue/ABC-1/comment"): comments,
+        },
+        username=None,
+    )
+    return client, rec, posts
+
+
+def comment_page(*comments):
+    return ok({"startAt": 0, "maxResults": 50, "total": len(comments), "comments": list(comments)})
+
+
+def dc_comment(ident, body, *, author=ME_DC, minutes_ago=0):
+    created = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {
+        "id": ident,
+        "author": {"name": author["name"], "key": author["key"]},
+        "body": body,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    }
+
+
+def test_a_post_whose_answer_was_lost_is_found_on_the_issue_not_posted_twice():
+    from indexer import markup
+
+    wiki = markup.markdown_to_wiki(RESULT)
+    client, rec, posts = lost_post_client(
+        comment_page(dc_comment("501", wiki), dc_comment("500", "older, someone else's"))
+    )
+    created = client.add_comment("ABC-1", RESULT)
+    assert created["id"] == "501" and created["url"].endswith("focusedCommentId=501")
+    assert len(posts) == 1  # a comment must never be posted twice
+    [listing] = [r for r in rec.requests if r.method == "GET" and r.url.path.endswith("/comment")]
+    assert listing.url.params["orderBy"] == "-created"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["absent", "other-author", "before-the-post", "known-already", "other-text"],
+)
+def test_a_lost_answer_with_no_new_comment_of_ours_is_an_error(case):
+    from indexer import markup
+
+    wiki = markup.markdown_to_wiki(RESULT)
+    stranger = {"name": "sam", "key": "JIRAUSER20000"}
+    existing = {
+        "absent": [],
+        "other-author": [dc_comment("501", wiki, author=stranger)],
+        "before-the-post": [dc_comment("501", wiki, minutes_ago=60)],
+        "known-already": [dc_comment("501", wiki)],
+        "other-text": [dc_comment("501", "The fix is elsewhere.")],
+    }[case]
+    client, _, posts = lost_post_client(comment_page(*existing))
+    known = ["501"] if case == "known-already" else []
+    with pytest.raises(JiraTimeoutError) as caught:
+        client.add_comment("ABC-1", RESULT, known=known)
+    assert str(caught.value).endswith("(checked: the comment is not on ABC-1)")
+    assert len(posts) == 1
+
+
+def test_a_lost_answer_that_cannot_be_checked_says_to_look_first():
+    client, _, posts = lost_post_client(httpx.Response(502, text="Bad Gateway"))
+    with pytest.raises(JiraTimeoutError) as caught:
+        client.add_comment("ABC-1", RESULT)
+    message = str(caught.value)
+    assert "the comment may have been posted: look at" in message
+    assert f"{SITE}/browse/ABC-1 before posting again" in message
+    assert len(posts) == 1
+
+
+def test_a_gateway_timeout_on_a_post_is_checked_too():
+    from indexer import markup
+
+    calls = []
+
+    def gateway_gave_up(request):
+        calls.append(request)
+        return httpx.Response(504, text="Gateway Timeout")
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO),
+            ("GET", "/rest/api/2/myself"): ok(ME_DC),
+            ("POST", "/rest/api/2/issue/ABC-1/comment"): gateway_gave_up,
+            ("GET", "/rest/api/2/issue/ABC-1/comment"): comment_page(
+                dc_comment("777", markup.markdown_to_wiki(RESULT))
+            ),
+        },
+        username=None,
+    )
+    assert client.add_comment("ABC-1", RESULT)["id"] == "777"
+    assert len(calls) == 1
+
+
+def test_a_post_that_never_connected_is_not_looked_for():
+    client, rec, posts = lost_post_client(
+        comment_page(), post_error=httpx.ConnectError("connection refused")
+    )
+    with pytest.raises(JiraError):
+        client.add_comment("ABC-1", RESULT)
+    assert len(posts) == 3  # never sent, so tried again up to the network attempts
+    assert not any(r.method == "GET" and r.url.path.endswith("/comment") for r in rec.requests)
+
+
+def test_a_cloud_comment_is_matched_by_account_id_and_text_not_by_adf_details():
+    from indexer import markup
+
+    adf = markup.markdown_to_adf(RESULT)
+    adf["content"][0]["attrs"] = {"localId": "abc-123"}  # Jira adds details of its own
+    me = {"accountId": "5b10a2844c20165700ede21g", "displayName": "Alex Doe"}
+    posts = []
+
+    def post(request):
+        posts.append(request)
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/myself"): ok(me),
+            ("POST", "/rest/api/3/issue/ABC-1/comment"): post,
+            ("GET", "/rest/api/3/issue/ABC-1/comment"): comment_page(
+                {"id": "10", "author": {"accountId": "someone-else"}, "body": adf, "created": now},
+                {"id": "11", "author": {"accountId": me["accountId"]}, "body": adf, "created": now},
+            ),
         }
     )
-    fake_markup(monkeypatch)
-    with pytest.raises(JiraTimeoutError):
-        client.add_comment("ABC-1", "hi")
-    assert len(calls) == 1  # a comment must never be posted twice
+    assert client.add_comment("ABC-1", RESULT)["id"] == "11"
+    assert len(posts) == 1
 
 
 # ------------------------------------------------------------------ bodies and errors
@@ -855,6 +986,7 @@ def fake_markup(monkeypatch):
         "content": [{"type": "paragraph", "content": [{"type": "text", "text": md}]}],
     }
     module.markdown_to_wiki = lambda md: f"wiki:{md}"
+    module.to_text = lambda value: value if isinstance(value, str) else json.dumps(value)
     monkeypatch.setitem(sys.modules, "indexer.markup", module)
     import indexer
 

@@ -17,7 +17,7 @@ from cli_runner import run
 import indexer.jira as jira
 from indexer import config, tasks
 from indexer.errors import ConfigError, TaskError
-from indexer.jira.errors import IssueNotFoundError, JiraServerError
+from indexer.jira.errors import IssueNotFoundError, JiraServerError, JiraTimeoutError
 from indexer.store import Store
 from indexer.task_format import demote_headings, format_instructions, readable_time
 
@@ -120,6 +120,7 @@ class FakeClient:
         self.cloud = cloud
         self.calls: list[tuple] = []
         self.posted: list[tuple[str, str]] = []
+        self.lose_reply = False
         self.closed = False
 
     def browse_url(self, key):
@@ -141,13 +142,23 @@ class FakeClient:
         self.calls.append(("myself",))
         return self.account
 
-    def add_comment(self, key, markdown):
+    def add_comment(self, key, markdown, known=()):
         self.calls.append(("add_comment", key))
         if self.fail_post:
             raise self.fail_post
         self.posted.append((key, markdown))
         number = 100 + len(self.posted)
+        if self.lose_reply:  # Jira took it; the answer never came back
+            raise JiraTimeoutError(f"Connection to {SITE} timed out: check your network")
         return {"id": str(number), "url": f"{SITE}/browse/{key}?focusedCommentId={number}"}
+
+    def find_comment(self, key, markdown, *, exclude=None, after=None):
+        """The newest comment posted here with this text, as JiraClient.find_comment."""
+        self.calls.append(("find_comment", key))
+        for number, (posted_key, text) in reversed(list(enumerate(self.posted, start=101))):
+            if (posted_key, text) == (key, markdown) and str(number) not in (exclude or ()):
+                return {"id": str(number), "url": f"{SITE}/browse/{key}?focusedCommentId={number}"}
+        return None
 
     def close(self):
         self.closed = True
@@ -449,6 +460,43 @@ def test_failed_post_keeps_result_and_says_why(datasource, fake_jira):
     fake_jira.fail_post = None
     assert tasks.post_task(task.id).post.comment_id == "101"  # a retry is not refused
     assert tasks.TaskStore().get(task.id).state == "posted"
+
+
+def test_a_post_whose_answer_was_lost_is_found_on_the_next_try_not_posted_twice(
+    datasource, fake_jira
+):
+    """Jira took the comment and the answer was lost (the client could not check
+    either): the task says failed; the next post finds the comment and records it."""
+    task = make_task()
+    fake_jira.lose_reply = True
+    with pytest.raises(TaskError, match="timed out"):
+        tasks.post_task(task.id)
+    assert tasks.TaskStore().get(task.id).state == "failed"
+    fake_jira.lose_reply = False
+    outcome = tasks.post_task(task.id)
+    assert outcome.found and outcome.post.comment_id == "101"
+    assert len(fake_jira.posted) == 1
+    assert "already on ABC-12" in outcome.done_line and "nothing posted twice" in outcome.done_line
+    kept = tasks.TaskStore().get(task.id)
+    assert kept.state == "posted" and [p.comment_id for p in kept.posts] == ["101"]
+
+
+def test_a_forced_repost_after_a_failure_is_not_taken_for_the_first_post(datasource, fake_jira):
+    task = make_task()
+    assert tasks.post_task(task.id).post.comment_id == "101"
+    fake_jira.fail_post = JiraServerError(f"Jira at {SITE} failed with HTTP 500 after 2 attempts")
+    with pytest.raises(TaskError):
+        tasks.post_task(task.id, force=True)
+    fake_jira.fail_post = None
+    again = tasks.post_task(task.id, force=True)
+    assert not again.found and again.post.comment_id == "102"
+    assert len(fake_jira.posted) == 2
+
+
+def test_the_first_post_does_not_look_for_a_twin(datasource, fake_jira):
+    task = make_task()
+    tasks.post_task(task.id)
+    assert ("find_comment", "ABC-12") not in fake_jira.calls
 
 
 def test_post_without_result(datasource, fake_jira):

@@ -119,10 +119,10 @@ class Jira:
     def cassette(self, name: str):
         return make_vcr(self.origins).use_cassette(f"tasks/{name}.yaml", match_on=MATCH_ON)
 
-    def inject(self, kind: str, path_contains: str) -> None:
+    def inject(self, kind: str, path_contains: str, method: str | None = None) -> None:
         """A fault for the next matching request (recorded; on replay the cassette has it)."""
         if self.fj is not None:
-            self.fj.inject(kind, 1, path_contains=path_contains)
+            self.fj.inject(kind, 1, path_contains=path_contains, method=method)
 
     def stop(self) -> None:
         if self.fj is not None:
@@ -553,12 +553,49 @@ def test_post_on_data_center_sends_wiki_markup(make_jira, sent):
     assert stored[-1]["id"] == data["comment_id"] and stored[-1]["body"] == wiki
 
 
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_a_post_whose_answer_is_lost_is_found_on_the_issue_not_posted_twice(
+    make_jira, sent, monkeypatch, mode
+):
+    """Jira takes the comment and the answer never arrives (a read timeout): the
+    client looks for its comment among the issue's newest ones (same author, same
+    text as ADF or wiki markup reads) and reports it instead of failing."""
+    jira = make_jira(mode)
+    add_datasource(jira)
+    spied_send = httpx.Client.send
+    lost = []
+
+    def lose_the_first_answer(self, request, **kwargs):
+        response = spied_send(self, request, **kwargs)
+        if request.method == "POST" and request.url.path.endswith("/comment") and not lost:
+            lost.append(response.status_code)
+            response.close()
+            raise httpx.ReadTimeout("The read operation timed out", request=request)
+        return response
+
+    monkeypatch.setattr(httpx.Client, "send", lose_the_first_answer)
+    with jira.cassette(f"post_lost_answer_{mode}"):
+        task_id = import_and_store_result("ACME-5")
+        posted = run("task", "post", str(task_id), "--json")
+        assert posted.exit_code == 0, posted.output
+        again = run("task", "post", str(task_id))
+        comments = fetch_comments(jira, "ACME-5")
+    assert lost == [201]
+    data = json.loads(posted.stdout)
+    ours = [c for c in comments if c["author"]["displayName"] == "Fake Tester"]
+    assert [str(c["id"]) for c in ours] == [data["comment_id"]]
+    assert len([m for m, _, _ in sent if m == "POST"]) == 1
+    looked = [u for m, u, _ in sent if m == "GET" and "/issue/ACME-5/comment?" in u]
+    assert looked and "orderBy=-created" in looked[0]
+    assert again.exit_code == 1 and "was already posted to ACME-5" in again.stderr
+
+
 def test_failed_posts_keep_the_result_and_say_why(make_jira, sent):
     jira = make_jira("cloud")
     add_datasource(jira)
     with jira.cassette("post_failures"):
         task_id = import_and_store_result("ACME-6", "Done.\n")
-        jira.inject("403", "/issue/ACME-6/comment")
+        jira.inject("403", "/issue/ACME-6/comment", method="POST")
         denied = run("task", "post", str(task_id))
         assert denied.exit_code == 1 and denied.stdout == ""
         failed = f"jiradex: Posting task T-{task_id} to ACME-6 failed, the result is kept: "
@@ -567,7 +604,7 @@ def test_failed_posts_keep_the_result_and_say_why(make_jira, sent):
         assert "You currently don't have access to perform this operation" in line
         after_403 = json.loads(run("task", "show", str(task_id), "--json").stdout)
 
-        jira.inject("500", "/issue/ACME-6/comment")
+        jira.inject("500", "/issue/ACME-6/comment", method="POST")
         broken = run("task", "post", str(task_id))
         assert broken.exit_code == 1
         [line] = lines(broken.stderr)
@@ -619,7 +656,7 @@ def test_cassettes_hold_no_secret_and_no_live_port():
     from cassette_utils import cassette_files
 
     files = list(cassette_files("tasks"))
-    assert len(files) == 7
+    assert len(files) == 9
     for path in files:
         text = path.read_text(encoding="utf-8")
         for secret in (TOKEN, DC_TOKEN, SA_TOKEN, "wrong-token-0000", "authorization:"):

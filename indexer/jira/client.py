@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -38,6 +39,8 @@ from .errors import (
     JiraError,
     JiraInsecureError,
     JiraNotEnabledError,
+    JiraNotFoundError,
+    JiraPermissionError,
     JiraResponseError,
     JiraTimeoutError,
     ProjectNotFoundError,
@@ -57,6 +60,9 @@ from .http import (
 log = logging.getLogger("jiradex.jira")
 
 DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+# A comment found after a lost answer counts only if created after the post started,
+# less this much (Jira's clock and ours disagree a little).
+LOST_REPLY_SKEW = timedelta(minutes=10)
 DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 BULKFETCH_CHUNK = 100
@@ -108,6 +114,34 @@ def validate_issue_key(key_or_id: str) -> str:
         shown = secrets.redact(text)[:60]
         raise InvalidIssueKeyError(f"Issue key must look like PROJECT-123 (got {shown!r})")
     return text.upper()
+
+
+def reply_may_be_lost(exc: JiraError) -> bool:
+    """Whether a failed write may have been done by Jira all the same: the request
+    went out and its answer was lost (a read timeout, a broken connection, a proxy
+    that gave up waiting, a reply that is not the one asked for)."""
+    if isinstance(exc, JiraResponseError):
+        return True
+    if getattr(exc, "status", None) in RETRY_STATUSES_GATEWAY:
+        return True
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) and not isinstance(
+        cause, (httpx.ConnectError, httpx.ConnectTimeout)
+    )
+
+
+def _noted(exc: JiraError, note: str) -> JiraError:
+    """The same kind of error, its message followed by `(note)`."""
+    try:
+        noted = type(exc)(f"{exc} ({note})")
+    except TypeError:
+        noted = JiraError(f"{exc} ({note})")
+    noted.status = getattr(exc, "status", None)
+    return noted
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 @dataclass
@@ -371,7 +405,7 @@ class JiraClient:
                     "check the site URL (https, context path)"
                 )
             self.stats.add("errors")
-            raise error_for_status(
+            error = error_for_status(
                 status,
                 body,
                 content_type=response.headers.get("Content-Type", ""),
@@ -382,6 +416,8 @@ class JiraClient:
                 not_found=not_found,
                 attempts=attempt,
             )
+            error.status = status
+            raise error
 
     def _can_wait(self, started: float, wait: float) -> bool:
         return (self.retry.clock() - started) + wait <= self.retry.budget_seconds
@@ -849,29 +885,113 @@ class JiraClient:
             return list(embedded)
         return self.comments(str(issue.get("id") or issue.get("key")))
 
-    def add_comment(self, key: str, markdown: str) -> dict:
-        """Post Markdown as a comment (ADF on v3, wiki markup on v2) -> `{"id", "url"}`."""
+    def add_comment(self, key: str, markdown: str, *, known: Iterable[str] = ()) -> dict:
+        """Post Markdown as a comment (ADF on v3, wiki markup on v2) -> `{"id", "url"}`.
+
+        When the answer is lost, the comment is looked for before saying it failed
+        (`known`: ids of earlier posts of the same text, which do not count)."""
         key = validate_issue_key(key)
+        started = datetime.now(UTC)
         from indexer import markup  # written alongside; imported only when posting
 
         if self.is_cloud:
             body: Any = markup.markdown_to_adf(markdown)
         else:
             body = markup.markdown_to_wiki(markdown)
+        try:
+            data = (
+                self._json(
+                    "POST",
+                    self._api(f"/issue/{quote(key)}/comment"),
+                    json_body={"body": body},
+                    idempotent=False,
+                    not_found=self._issue_not_found(key),
+                )
+                or {}
+            )
+            comment_id = str(data.get("id") or "")
+            if not comment_id:
+                raise JiraResponseError(f"Jira did not return the new comment's id for {key}")
+        except JiraError as exc:
+            if not reply_may_be_lost(exc):
+                raise
+            # The post may have reached Jira with only its answer lost: posting again
+            # would show the comment twice, so look for it first.
+            try:
+                found = self.find_comment(
+                    key, markdown, after=started - LOST_REPLY_SKEW, exclude=set(known)
+                )
+            except JiraError:
+                raise _noted(
+                    exc,
+                    f"the comment may have been posted: look at {self.browse_url(key)} "
+                    "before posting again",
+                ) from None
+            if found is None:
+                raise _noted(exc, f"checked: the comment is not on {key}") from None
+            log.info("jira: the answer to a post on %s was lost; the comment is there", key)
+            return found
+        return self._comment_link(key, comment_id)
+
+    def _comment_link(self, key: str, comment_id: str) -> dict:
+        return {"id": comment_id, "url": f"{self.browse_url(key)}?focusedCommentId={comment_id}"}
+
+    def find_comment(
+        self,
+        key: str,
+        markdown: str,
+        *,
+        after: datetime | None = None,
+        exclude: set[str] | None = None,
+        newest: int = 50,
+    ) -> dict | None:
+        """`{"id", "url"}` of the newest of the issue's last `newest` comments whose
+        text is the text `add_comment(key, markdown)` posts, by this account when
+        Jira says who that is, created after `after` and not in `exclude`; None when
+        there is none."""
+        key = validate_issue_key(key)
+        from indexer import markup
+
+        sent = (
+            markup.markdown_to_adf(markdown) if self.is_cloud else markup.markdown_to_wiki(markdown)
+        )
+        wanted = _words(markup.to_text(sent))
+        me = self._me_for_matching()
         data = (
             self._json(
-                "POST",
+                "GET",
                 self._api(f"/issue/{quote(key)}/comment"),
-                json_body={"body": body},
-                idempotent=False,
+                params={"orderBy": "-created", "maxResults": newest},
                 not_found=self._issue_not_found(key),
             )
             or {}
         )
-        comment_id = str(data.get("id") or "")
-        if not comment_id:
-            raise JiraResponseError(f"Jira did not return the new comment's id for {key}")
-        return {"id": comment_id, "url": f"{self.browse_url(key)}?focusedCommentId={comment_id}"}
+        comments = [c for c in data.get("comments") or [] if isinstance(c, dict)]
+        comments.sort(key=lambda c: str(c.get("created") or ""), reverse=True)
+        for comment in comments:
+            author = comment.get("author") or {}
+            if me and not any(
+                author.get(field) == value for field, value in me.items() if value is not None
+            ):
+                continue
+            ident = str(comment.get("id") or "")
+            if not ident or ident in (exclude or ()):
+                continue
+            created = parse_jira_time(comment.get("created"))
+            if after is not None and (created is None or created < after):
+                continue
+            if _words(markup.to_text(comment.get("body"))) == wanted:
+                return self._comment_link(key, ident)
+        return None
+
+    def _me_for_matching(self) -> dict[str, str]:
+        """This account's ids as a comment's `author` shows them ({} when unknown)."""
+        try:
+            me = self.myself() or {}
+        except (JiraPermissionError, JiraNotFoundError):
+            return {}
+        fields = ("accountId",) if self.is_cloud else ("key", "name")
+        return {field: me[field] for field in fields if isinstance(me.get(field), str)}
 
     # ------------------------------------------------------------------ attachments
 

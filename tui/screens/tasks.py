@@ -581,6 +581,9 @@ class TaskScreen(_WorkerErrors, Screen):
     def _posted(self, outcome: Any) -> None:
         self._show(outcome.task)
         where = f": {outcome.post.url}" if outcome.post.url else ""
+        if outcome.found:
+            self.notify(outcome.done_line, title="Already on Jira", timeout=10)
+            return
         self.notify(
             f"{outcome.account_line}. Comment added to {outcome.task.link.key}{where}",
             title="Posted to Jira",
