@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -1168,6 +1169,55 @@ def test_decode_hook_html_login_page_is_still_diagnosed():
     )
     with pytest.raises(JiraResponseError, match="HTML page"):
         client.bulkfetch(["1"], ["summary"], decode=prepare.Preparer(**PREP).issues)
+
+
+def test_the_rest_of_a_long_thread_is_fetched_concurrently():
+    """Cloud grants 100 comments a page whatever is asked: once the first page gives
+    `total`, the other pages go out together (a barrier only they can pass)."""
+    together = threading.Barrier(3, timeout=5)
+
+    def page(request):
+        start = int(request.url.params["startAt"])
+        if start:
+            together.wait()
+        comments = [{"id": str(n), "body": f"c{n}"} for n in range(start, min(start + 100, 350))]
+        return ok({"startAt": start, "maxResults": 100, "total": 350, "comments": comments})
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/issue/DEMO-1/comment"): page,
+        }
+    )
+    got = client.comments("DEMO-1", page_size=5000)
+    assert [c["id"] for c in got] == [str(n) for n in range(350)]
+    assert rec.paths().count("/rest/api/3/issue/DEMO-1/comment") == 4
+
+
+def test_a_short_page_in_a_long_thread_goes_on_one_page_at_a_time():
+    """A comment deleted while the pages are fetched: the page at 4 comes back
+    short, the pages after it are not trusted and the rest is read in order."""
+    thread = [{"id": str(n), "body": f"c{n}"} for n in range(9)]
+    deleted = []
+
+    def page(request):
+        start = int(request.url.params["startAt"])
+        if start == 4 and not deleted:
+            deleted.append(thread.pop(5))
+            comments = thread[4:5]  # the server's page was cut by the delete
+        else:
+            comments = thread[start : start + 2]
+        return ok({"startAt": start, "maxResults": 2, "total": len(thread), "comments": comments})
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/issue/DEMO-1/comment"): page,
+        }
+    )
+    got = [c["id"] for c in client.comments("DEMO-1")]
+    assert got[:5] == ["0", "1", "2", "3", "4"]
+    assert got[5:] == ["6", "7", "8"] and len(got) == len(set(got))
 
 
 def test_comments_decode_hook_pages_to_total():

@@ -850,12 +850,16 @@ class JiraClient:
         decode: Callable[[Any], Any] | None = None,
     ) -> list[dict]:
         """The comments of an issue from `start_at` on, oldest first, paging `/comment`
-        to `total`. With `decode` (see `_json`) the items are what it makes of them."""
+        to `total`. With `decode` (see `_json`) the items are what it makes of them.
+
+        The first page gives `total` and the page size Jira grants (Cloud gives at
+        most 100 whatever is asked); the other pages of a long thread are then
+        fetched concurrently. A short page (the thread changed meanwhile) makes the
+        rest go one page after another from where it ended."""
         key = validate_issue_key(key_or_id)
-        out: list[dict] = []
-        start = start_at
-        while True:
-            data = (
+
+        def page_at(start: int) -> dict:
+            return (
                 self._json(
                     "GET",
                     self._api(f"/issue/{quote(key)}/comment"),
@@ -865,12 +869,31 @@ class JiraClient:
                 )
                 or {}
             )
+
+        data = page_at(start_at)
+        out: list[dict] = list(data.get("comments") or [])
+        start = int(data.get("startAt", start_at) or 0) + len(out)
+        total = data.get("total")
+        if not out or not isinstance(total, int) or start >= total:
+            return out
+        step = len(out)
+        starts = list(range(start, total, step))
+        if len(starts) > 1:
+            for data in self.map_concurrent(page_at, starts):
+                page = data.get("comments") or []
+                out.extend(page)
+                start += len(page)
+                if len(page) < min(step, total - int(data.get("startAt", start) or 0)):
+                    break  # a short page: the rest one after another from here
+        while start < total:
+            data = page_at(start)
             page = data.get("comments") or []
             out.extend(page)
             start = int(data.get("startAt", start) or 0) + len(page)
-            total = data.get("total")
-            if not page or not isinstance(total, int) or start >= total:
-                return out
+            total = data.get("total") if isinstance(data.get("total"), int) else start
+            if not page:
+                break
+        return out
 
     def complete_comments(self, issue: dict) -> list[dict]:
         """The full comment list of a raw issue: the embedded page when it is complete,
