@@ -393,24 +393,31 @@ class _Run:
                             ready = listing.ready(BATCH_SIZE)
                         waitables.add(ready)
                     done, _ = wait(waitables, return_when=FIRST_COMPLETED)
+                    # Batches that finished together are written in one transaction:
+                    # when the writer falls behind, fewer commits (FTS5 flushes and
+                    # merges its segments at each) let it catch up.
+                    together: list[dict[str, Any]] = []
+                    handled = 0
                     for future in done:
                         if future is ready:
                             continue
                         index = pending.pop(future)
                         records = future.result()
-                        handled = len(records)
+                        handled += len(records)
                         if listing.repeated:
                             records = _newest_only(records, listing.repeated, superseded)
                         newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
                         finished_batches[index] = newest
                         self.newest = max(self.newest, newest)
-                        while next_in_order in finished_batches:
-                            held = finished_batches.pop(next_in_order) or held
-                            next_in_order += 1
-                        checkpoint = listing.clean and held > int(self.state.get("checkpoint") or 0)
-                        if checkpoint:
-                            self.state["checkpoint"] = held
-                        self.write(records, checkpoint, handled)
+                        together.extend(records)
+                    while next_in_order in finished_batches:
+                        held = finished_batches.pop(next_in_order) or held
+                        next_in_order += 1
+                    checkpoint = listing.clean and held > int(self.state.get("checkpoint") or 0)
+                    if checkpoint:
+                        self.state["checkpoint"] = held
+                    if handled or checkpoint:
+                        self.write(together, checkpoint, handled)
                     self.check_cancel()
             finally:
                 for future in pending:
