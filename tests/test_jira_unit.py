@@ -290,6 +290,39 @@ def test_retry_after_http_date():
     assert parse_retry_after("2.5", now=now) == 2.5
 
 
+def test_rate_limit_reset_moment():
+    from datetime import UTC, datetime
+
+    from indexer.jira.http import parse_rate_limit_reset
+
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_rate_limit_reset("2025-01-01T12:01Z", now=now) == 60
+    assert parse_rate_limit_reset("2025-01-01T12:00:45.000Z", now=now) == 45
+    assert parse_rate_limit_reset("2025-01-01T13:00:10+01:00", now=now) == 10
+    assert parse_rate_limit_reset("2025-01-01T11:59Z", now=now) == 0  # already past
+    assert parse_rate_limit_reset("soon", now=now) is None
+    assert parse_rate_limit_reset(None, now=now) is None
+
+
+def test_429_without_retry_after_waits_for_the_rate_limit_reset():
+    """JRACLOUD-82801: Retry-After is not always sent; X-RateLimit-Reset says when."""
+    from datetime import UTC, datetime, timedelta
+
+    waits: list[float] = []
+    reset = (datetime.now(UTC) + timedelta(seconds=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): seq(
+                httpx.Response(429, headers={"X-RateLimit-Reset": reset}), ok(DC_INFO)
+            )
+        },
+        sleeps=waits,
+    )
+    client.server_info()
+    [wait] = waits
+    assert 37 <= wait <= 40
+
+
 def test_429_gives_up_after_bounded_attempts_with_clear_message():
     waits: list[float] = []
     client, rec = make_client(

@@ -383,7 +383,11 @@ class JiraClient:
                 self.limiter.on_rate_limited()
             if (retry_rate or retry_gateway) and attempt < policy.max_attempts:
                 if retry_rate:
-                    wait = policy.wait_for(attempt, response.headers.get("Retry-After"))
+                    wait = policy.wait_for(
+                        attempt,
+                        response.headers.get("Retry-After"),
+                        response.headers.get("X-RateLimit-Reset"),
+                    )
                 else:
                     wait = policy.backoff(attempt)
                 if self._can_wait(started, wait):

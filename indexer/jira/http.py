@@ -1,8 +1,9 @@
 """HTTP plumbing for the Jira client: retries, rate limits, concurrency, counters.
 
 - `RetryPolicy` says what to retry and how long to wait: 429 and 503 honour
-  `Retry-After` (seconds or an HTTP date; 0 or missing means a short doubling
-  back-off with jitter), 502/504 and network errors back off too; 4xx never retry.
+  `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset` (ISO 8601; Cloud
+  does not always send Retry-After); 0 or neither means a short doubling back-off
+  with jitter, 502/504 and network errors back off too; 4xx never retry.
   Attempts and total waiting time are both bounded. `sleep` is injectable so tests
   never wait for real.
 - `AIMDLimiter` caps requests in flight: it halves on 429 and grows back by one slot
@@ -44,12 +45,33 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
         return delay * (0.5 + 0.5 * self.rng.random())
 
-    def wait_for(self, retry_number: int, retry_after: str | None) -> float:
-        """Seconds to wait before retry `retry_number` given a Retry-After value."""
-        seconds = parse_retry_after(retry_after, now=datetime.now(UTC))
+    def wait_for(
+        self, retry_number: int, retry_after: str | None, reset: str | None = None
+    ) -> float:
+        """Seconds to wait before retry `retry_number` given a Retry-After value, or
+        when there is none (Jira Cloud does not always send it) X-RateLimit-Reset."""
+        now = datetime.now(UTC)
+        seconds = parse_retry_after(retry_after, now=now)
+        if seconds is None:
+            seconds = parse_rate_limit_reset(reset, now=now)
         if seconds is None or seconds <= 0:
             return self.backoff(retry_number)
-        return min(seconds, self.max_delay * 4)
+        return min(max(seconds, self.base_delay), self.max_delay * 4)
+
+
+def parse_rate_limit_reset(value: str | None, *, now: datetime) -> float | None:
+    """Seconds until an X-RateLimit-Reset moment (ISO 8601, e.g. `2025-01-01T12:34Z`);
+    None when absent or garbled."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
