@@ -525,6 +525,14 @@ class Dataset:
             names = {m.key, *(keys_of.old_keys if keys_of else [])}
             if not names & q.keys:
                 return False
+        if q.key_range is not None:
+            project, lo, hi = q.key_range
+            if (
+                m.project != project
+                or (lo is not None and m.num < lo)
+                or (hi is not None and m.num > hi)
+            ):
+                return False
         for name, (lo, hi) in q.bounds.items():
             v = getattr(m, name)
             if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -541,6 +549,11 @@ class Dataset:
             lo = max(lo, bisect_left(range(self.n + 1), ulo, lo=1, key=self.base_updated))
         if uhi is not None:
             hi = min(hi, bisect_left(range(self.n + 1), uhi + 1, lo=1, key=self.base_updated) - 1)
+        if q.key_range is not None:  # base issue i is PROJECT-i
+            project, klo, khi = q.key_range
+            if project != self.project:
+                return 1, 0, None
+            lo, hi = max(lo, klo or 1), min(hi, self.n if khi is None else khi)
         explicit: set[int] | None = None
         if q.ids is not None:
             explicit = {x - ID_BASE for x in q.ids}

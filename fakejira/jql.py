@@ -1,6 +1,7 @@
 """The JQL subset fakejira understands, parsed into a flat AND of range/set filters.
 
-Supported: project = K / in (..), key|issuekey = K / in (..), id = N / in (..),
+Supported: project = K / in (..), key|issuekey = K / in (..) and > >= < <= K (the
+numbers of one project, as Jira compares keys), id = N / in (..),
 updated|created with = != > >= < <= against epoch milliseconds, "yyyy/MM/dd HH:mm",
 "yyyy-MM-dd[ HH:mm]" (read in the user's time zone, as Jira does) or relative
 "-5m"/"-2h"/"-1d"/"-1w"; AND; ORDER BY updated|created|key|id [ASC|DESC], ...
@@ -38,6 +39,7 @@ class Query:
         default_factory=lambda: {"updated": [None, None], "created": [None, None]}
     )
     not_equal: list[tuple[str, int]] = field(default_factory=list)
+    key_range: tuple[str, int | None, int | None] | None = None  # project, lo, hi numbers
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
     bounded: bool = False
 
@@ -220,6 +222,9 @@ class _Parser:
                 raise JQLError(f"The operator '{op}' is not supported by the '{name}' field.")
             vals = [self.take()]
         self.q.bounded = True
+        if fname == "key" and op in (">", ">=", "<", "<="):
+            self.key_bound(op, vals[0][1])
+            return
         if fname in ("project", "key", "id"):
             if op not in ("=", "in"):
                 raise JQLError(
@@ -242,6 +247,21 @@ class _Parser:
             self.q.narrow(fname, hi=ms)
         elif op == "<":
             self.q.narrow(fname, hi=ms - 1)
+
+    def key_bound(self, op: str, value: str) -> None:
+        project, _, number = value.upper().rpartition("-")
+        if not project or not number.isdigit():
+            raise JQLError(f"The issue key '{value}' for field 'key' is invalid.")
+        num = int(number) + {">": 1, "<": -1}.get(op, 0)
+        lo, hi = (num, None) if op.startswith(">") else (None, num)
+        if self.q.key_range is not None:
+            same, old_lo, old_hi = self.q.key_range
+            if same != project:
+                lo, hi = 1, 0  # keys of two projects: nothing is in both ranges
+            else:
+                lo = old_lo if lo is None else lo if old_lo is None else max(lo, old_lo)
+                hi = old_hi if hi is None else hi if old_hi is None else min(hi, old_hi)
+        self.q.key_range = (project, lo, hi)
 
     def set_filter(self, fname: str, vals: list[tuple[str, str]]) -> None:
         if fname == "project":

@@ -235,6 +235,18 @@ def test_jql_key_id_and_order(start):
     assert keys_of(http, "project = DEMO")[0] == "DEMO-40"  # default order: key DESC
 
 
+def test_jql_key_ranges_compare_numbers_within_the_project(start):
+    _, http = start("datacenter", issues=40)
+    assert keys_of(http, "project = DEMO AND key > DEMO-9 AND key <= DEMO-12 ORDER BY key ASC") == [
+        "DEMO-10",
+        "DEMO-11",
+        "DEMO-12",
+    ]
+    assert keys_of(http, "key >= DEMO-38 ORDER BY key ASC") == ["DEMO-38", "DEMO-39", "DEMO-40"]
+    assert keys_of(http, "key < DEMO-3 ORDER BY key ASC") == ["DEMO-1", "DEMO-2"]
+    assert keys_of(http, "key > OTHER-1") == []
+
+
 def test_jql_updated_in_epoch_ms_and_in_the_users_time_zone(start):
     fj, http = start("datacenter", issues=40, time_zone="America/Los_Angeles")
     ds = fj.dataset
@@ -258,6 +270,7 @@ def test_jql_updated_in_epoch_ms_and_in_the_users_time_zone(start):
         ("project = NOPE", "does not exist for the field 'project'"),
         ('updated >= "yesterday"', "invalid"),
         ("project = DEMO ORDER BY summary", "does not exist"),
+        ("key > DEMO", "is invalid"),
     ],
 )
 def test_jql_errors_are_400_error_collections(start, jql, fragment):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -532,6 +533,42 @@ def test_a_lost_answer_with_no_new_comment_of_ours_is_an_error(case):
     assert len(posts) == 1
 
 
+def test_a_lost_answer_is_judged_by_jiras_clock_not_ours():
+    """Jira's clock is two hours behind ours: its Date header says so, and the new
+    comment (created by its clock) still counts as made after the post began."""
+    from email.utils import format_datetime
+
+    from indexer import markup
+
+    behind = datetime.now(UTC) - timedelta(hours=2)
+    jira_date = {"Date": format_datetime(behind, usegmt=True)}
+    posts = []
+
+    def post(request):
+        posts.append(request)
+        raise httpx.ReadTimeout("read timed out")
+
+    created = (behind + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    comment = {
+        "id": "901",
+        "author": {"name": "alex", "key": "JIRAUSER10000"},
+        "body": markup.markdown_to_wiki(RESULT),
+        "created": created,
+    }
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(DC_INFO, headers=jira_date),
+            ("GET", "/rest/api/2/myself"): ok(ME_DC, headers=jira_date),
+            ("POST", "/rest/api/2/issue/ABC-1/comment"): post,
+            ("GET", "/rest/api/2/issue/ABC-1/comment"): comment_page(comment),
+        },
+        username=None,
+    )
+    client.myself()
+    assert client.add_comment("ABC-1", RESULT)["id"] == "901"
+    assert len(posts) == 1
+
+
 def test_a_lost_answer_that_cannot_be_checked_says_to_look_first():
     client, _, posts = lost_post_client(httpx.Response(502, text="Bad Gateway"))
     with pytest.raises(JiraTimeoutError) as caught:
@@ -840,8 +877,9 @@ def test_dc_paging_reads_lowered_max_results():
 
 
 def _dc_window_server(updated_ms: list[int], window: int, cap: int = 4):
-    """A DC search that honours `updated >= N`, orders by updated and refuses to
-    page past `window` as Data Center does; it records the (jql, startAt) asked."""
+    """A DC search that honours `updated >= N`, `updated < N` and `key > D-N`, orders
+    by updated (or key) and refuses to page past `window` as Data Center does; it
+    records the (jql, startAt) asked. Issue i is D-(100 + i)."""
     import re
     from datetime import UTC, datetime
 
@@ -859,8 +897,12 @@ def _dc_window_server(updated_ms: list[int], window: int, cap: int = 4):
         if start + size > window:
             return ok({"errorMessages": ["Search limit exceeded"], "errors": {}}, status=400)
         lower = max([int(n) for n in re.findall(r"updated >= (\d+)", jql)] or [0])
-        rows = [(ms, i) for i, ms in enumerate(updated_ms) if ms >= lower]
-        rows.sort()
+        upper = min([int(n) for n in re.findall(r"updated < (\d+)", jql)] or [2**62])
+        after = max([int(n) for n in re.findall(r"key > D-(\d+)", jql)] or [-1])
+        rows = [
+            (ms, i) for i, ms in enumerate(updated_ms) if lower <= ms < upper and 100 + i > after
+        ]
+        rows.sort(key=(lambda row: row[1]) if "ORDER BY key" in jql else None)
         page = [(100 + i, stamp(ms)) for ms, i in rows[start : start + size]]
         return search_page(start, size, len(rows), page)
 
@@ -911,11 +953,37 @@ def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
     assert 350 in starts  # after the short page, paging went on from where it ended
 
 
-def test_dc_listing_says_so_when_one_minute_holds_more_than_the_window():
-    search, _ = _dc_window_server([1_700_000_000_000] * 12, window=10)
+def test_dc_listing_cuts_a_bulk_change_into_slices_of_keys():
+    """A bulk change: 35 issues updated in the same second, a search window of 10.
+    Slices of `updated` cannot get past them; slices of keys can."""
+    base = 1_700_000_040_000
+    updated = [base - 3_600_000 + i * 60_000 for i in range(5)]  # before the bulk change
+    updated += [base + 500] * 35
+    updated += [base + 600_000 + i * 60_000 for i in range(5)]  # after it
+    search, asked = _dc_window_server(updated, window=10)
     client, _ = dc_client(search)
     client.dc_search_window = 10
-    with pytest.raises(JiraError, match="more than 10 issues updated within one minute"):
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=50)]
+    assert sorted(ids, key=int) == [str(100 + i) for i in range(45)]
+    assert len(ids) == len(set(ids)) == 45  # every issue once
+    assert all(start < 10 for _, start in asked)  # never asked past the window
+    by_key = [jql for jql, start in asked if start == 0 and "ORDER BY key ASC" in jql]
+    assert len(by_key) >= 4 and any("key > D-" in jql for jql in by_key)
+    assert all("updated < " in jql for jql in by_key)
+
+
+def test_dc_listing_says_so_when_keys_cannot_advance_either():
+    """A server that ignores `key >` would list the same issues for ever: stop."""
+    search, _ = _dc_window_server([1_700_000_000_000] * 12, window=10)
+
+    def deaf(request):
+        params = dict(request.url.params)
+        params["jql"] = re.sub(r" AND key > D-\d+", "", params["jql"])
+        return search(httpx.Request("GET", request.url.copy_with(params=params)))
+
+    client, _ = dc_client(deaf)
+    client.dc_search_window = 10
+    with pytest.raises(JiraError, match="keeps listing the same issues past its search window"):
         list(client.search_ids("project = D"))
 
 

@@ -144,6 +144,39 @@ def test_datacenter_project_deeper_than_the_search_window(tmp_path):
         assert len(slices) >= 4  # two slices or more per listing
 
 
+def test_datacenter_bulk_change_bigger_than_the_search_window(tmp_path):
+    """A bulk change touches 230 issues within the same minute, more than the search
+    window (100 here): slices of `updated` cannot get past that minute, so it is
+    listed in slices of keys, and the incremental run leaves the index equal to
+    the server."""
+    db = tmp_path / "index.db"
+    with world("dc_bulk_change", mode="datacenter", issues=260, comments=False,
+               search_window=100) as w:  # fmt: skip
+        ds = w.datasource(username=None)
+        client = fast_client(ds)
+        client.dc_search_window = 100
+        with Store(db) as store:
+            first = sync_datasource(ds, store=store, client=client)
+            assert first.status == "ok", first.error
+            w.server(lambda fj: fj.dataset.set_now(fj.dataset.now_ms()))  # one minute
+            w.server(
+                lambda fj: [
+                    fj.update_issue(f"DEMO-{n}", summary=f"Bulk {n}") for n in range(1, 231)
+                ]
+            )
+            bulk = sync_datasource(ds, store=store, client=client)
+            assert bulk.status == "ok", bulk.error
+            assert bulk.issues >= 230
+            assert index_snapshot(db, "jira") == w.truth("after_bulk")
+            assert store.get_issue("DEMO-77")["summary"] == "Bulk 77"
+        by_key = [
+            s.url
+            for s in client._http._transport.sent
+            if "/rest/api/2/search" in s.url and "ORDER+BY+key+ASC" in s.url
+        ]
+        assert len(by_key) >= 3  # 230 issues through a window of 100
+
+
 def test_cloud_fetching_starts_while_the_listing_goes_on(tmp_path, monkeypatch):
     """Listing pages come one after the other (nextPageToken): bodies of the first
     page's issues are fetched before the last page is listed. Every listing page

@@ -12,6 +12,8 @@ every request, retries with bounded back-off, and one clear `JiraError` per fail
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
 import logging
 import re
@@ -140,6 +142,19 @@ def _noted(exc: JiraError, note: str) -> JiraError:
     return noted
 
 
+def _listed_once(issue: dict, seen: dict[str, str | None]) -> tuple[dict | None, int | None]:
+    """A listing item for a DC search issue unless `seen` has it with this `updated`
+    (`seen` is updated), and its `updated` in epoch ms."""
+    ident = str(issue.get("id"))
+    updated = (issue.get("fields") or {}).get("updated")
+    moment = parse_jira_time(updated) if updated else None
+    ms = int(moment.timestamp() * 1000) if moment is not None else None
+    if ident in seen and seen[ident] == updated:
+        return None, ms
+    seen[ident] = updated
+    return {"id": ident, "key": issue.get("key"), "updated": updated}, ms
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -194,6 +209,7 @@ class JiraClient:
         self._lock = threading.Lock()
         self._server_info: dict | None = None
         self._deployment = deployment
+        self._server_date: str | None = None  # the Date header of the last answer
         pool = max(2, max_concurrency * 2)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -369,6 +385,7 @@ class JiraClient:
 
             status = response.status_code
             self.stats.status(status)
+            self._server_date = response.headers.get("Date") or self._server_date
             if 200 <= status < 300 or (ok_redirect and 300 <= status < 400):
                 self.limiter.on_success()
                 return response
@@ -726,7 +743,10 @@ class JiraClient:
         """Slices of at most `dc_search_window` results: each next slice starts a minute
         before the last `updated` seen (JQL dates may count in minutes), and the issues
         seen already are left out, unless their `updated` moved meanwhile (then they come
-        again, as a listing shows an issue edited while it pages)."""
+        again, as a listing shows an issue edited while it pages).
+
+        More than a window of issues updated within a minute or so (a bulk change)
+        cannot be sliced by time: those minutes are listed in slices of keys instead."""
         seen: dict[str, str | None] = {}
         lower: int | None = None
         while True:
@@ -735,25 +755,52 @@ class JiraClient:
             last_ms, fresh = None, 0
             for page in self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full):
                 for issue in page:
-                    ident = str(issue.get("id"))
-                    updated = (issue.get("fields") or {}).get("updated")
-                    moment = parse_jira_time(updated) if updated else None
-                    if moment is not None:
-                        last_ms = int(moment.timestamp() * 1000)
-                    if ident in seen and seen[ident] == updated:
-                        continue
-                    seen[ident] = updated
-                    fresh += 1
-                    yield {"id": ident, "key": issue.get("key"), "updated": updated}
+                    item, moment = _listed_once(issue, seen)
+                    last_ms = moment if moment is not None else last_ms
+                    if item is not None:
+                        fresh += 1
+                        yield item
             if not window_full[0]:
                 return
-            if not fresh or last_ms is None:
+            if fresh and last_ms is not None:
+                lower = last_ms - 60_000
+                continue
+            if lower is None or last_ms is None:
                 raise JiraResponseError(
-                    f"Jira at {self.site_url} lists more than {self.dc_search_window:,} issues "
-                    "updated within one minute, more than one search can page through: "
-                    "narrow the datasource's JQL"
+                    f"Jira at {self.site_url} answers searches without `updated`: a listing "
+                    f"past {self.dc_search_window:,} issues cannot be cut into slices"
                 )
-            lower = last_ms - 60_000
+            start, end = lower // 60_000 * 60_000, (last_ms // 60_000 + 1) * 60_000
+            yield from self._search_ids_dc_by_key(where, start, end, seen, size)
+            lower = end
+
+    def _search_ids_dc_by_key(
+        self, where: str, start_ms: int, end_ms: int, seen: dict, size: int
+    ) -> Iterator[dict]:
+        """The issues updated in [start_ms, end_ms), in slices of keys (`key > K`)."""
+        after: str | None = None
+        while True:
+            jql = f"({where}) AND updated >= {start_ms} AND updated < {end_ms}"
+            if after is not None:
+                jql += f" AND key > {after}"
+            window_full = [False]
+            last_key = None
+            for page in self._search_dc_window(
+                jql + " ORDER BY key ASC", "updated", size, window_full
+            ):
+                for issue in page:
+                    last_key = issue.get("key") or last_key
+                    item, _ = _listed_once(issue, seen)
+                    if item is not None:
+                        yield item
+            if not window_full[0]:
+                return
+            if last_key is None or last_key == after:
+                raise JiraResponseError(
+                    f"Jira at {self.site_url} keeps listing the same issues past its "
+                    f"search window of {self.dc_search_window:,}: narrow the datasource's JQL"
+                )
+            after = last_key
 
     def count(self, jql: str) -> int:
         """Issue count: Cloud's approximate count, or DC's `total`."""
@@ -918,7 +965,7 @@ class JiraClient:
         When the answer is lost, the comment is looked for before saying it failed
         (`known`: ids of earlier posts of the same text, which do not count)."""
         key = validate_issue_key(key)
-        started = datetime.now(UTC)
+        started = self._server_now()
         from indexer import markup  # written alongside; imported only when posting
 
         if self.is_cloud:
@@ -959,6 +1006,15 @@ class JiraClient:
             log.info("jira: the answer to a post on %s was lost; the comment is there", key)
             return found
         return self._comment_link(key, comment_id)
+
+    def _server_now(self) -> datetime:
+        """Jira's clock as its last answer gave it (Date header), else ours: comment
+        times are Jira's, so a comparison with them had better use its clock."""
+        with contextlib.suppress(TypeError, ValueError):
+            if self._server_date:
+                when = email.utils.parsedate_to_datetime(self._server_date)
+                return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return datetime.now(UTC)
 
     def _comment_link(self, key: str, comment_id: str) -> dict:
         return {"id": comment_id, "url": f"{self.browse_url(key)}?focusedCommentId={comment_id}"}
