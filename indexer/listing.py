@@ -38,16 +38,18 @@ class ScopeListing:
         self._wanted = wanted
         self._passes = passes
         self._cond = threading.Condition()
-        self._queue: deque[Item] = deque()
+        self._queue: deque[str] = deque()  # ids to hand out (ids only: memory)
         self._waiters: list[tuple[int, Future]] = []
         self._thread: threading.Thread | None = None
         self._stop = False
         self._error: BaseException | None = None
         self.finished = False
         self.clean = False
-        self.listed: dict[str, Item] = {}  # id -> latest listing of it, every pass
+        # Every id listed (all passes) -> the `updated` it was handed out with, or
+        # None when it was not wanted: ids and short strings only, so that a big
+        # project's listing stays small in memory.
+        self.listed: dict[str, str | None] = {}
         self.handed_out = 0
-        self._given: dict[str, str] = {}  # id -> `updated` it was handed out with
         # Ids handed out more than once: their fetches may finish out of order.
         self.repeated: set[str] = set()
 
@@ -82,10 +84,9 @@ class ScopeListing:
             again = ident in this_pass
             moved = moved or again
             this_pass.add(ident)
-            self.listed.pop(ident, None)  # the last listing is the newest position
-            self.listed[ident] = item
-            given = self._given.get(ident)
+            given = self.listed.get(ident)
             if not self._wanted(item):
+                self.listed.setdefault(ident, None)
                 continue
             if (
                 given is not None
@@ -95,9 +96,9 @@ class ScopeListing:
                 continue  # a later pass lists what an earlier one handed out already
             if given is not None:
                 self.repeated.add(ident)
-            self._given[ident] = item["updated"]
+            self.listed[ident] = item["updated"]
             with self._cond:
-                self._queue.append(item)
+                self._queue.append(ident)
                 self.handed_out += 1
                 self._wake()
         if first and not moved:
@@ -106,8 +107,8 @@ class ScopeListing:
 
     # ---------------------------------------------------------------- consumer
 
-    def take(self, size: int) -> list[Item]:
-        """Up to `size` items without waiting: a full batch, or the rest once the
+    def take(self, size: int) -> list[str]:
+        """Up to `size` ids without waiting: a full batch, or the rest once the
         listing is finished; [] otherwise. Raises what stopped the listing."""
         with self._cond:
             if self._error is not None and not isinstance(self._error, _Stopped):
@@ -167,7 +168,7 @@ class _Stopped(Exception):
 
 
 def list_all(list_pass: Callable[[], Iterable[Item]], passes: int = 3) -> dict[str, Any]:
-    """Every id of a scope (all passes), listed in the calling thread."""
+    """Every id of a scope (all passes: the keys), listed in the calling thread."""
     listing = ScopeListing(list_pass, wanted=lambda item: False, passes=passes)
     listing.run()
     listing.take(0)  # raises what stopped it

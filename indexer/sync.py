@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -48,6 +48,7 @@ OVERLAP_MS = 30 * 60 * 1000
 RECONCILE_EVERY_S = 24 * 3600
 LISTING_PASSES = 3  # listings of a scope that keeps moving while it is paged
 BATCH_SIZE = 100
+GROUP_MAX = 4  # batches written in one transaction at most (memory stays flat)
 
 ISSUE_FIELDS = [
     "summary", "description", "issuetype", "status", "priority", "assignee", "reporter",
@@ -271,9 +272,9 @@ class _Run:
         if reconcile:
             self.emit("reconciling", 0, None)
             if since is None:
-                every_id = set(listing.listed)
+                every_id = listing.listed
             else:
-                every_id = set(list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES))
+                every_id = list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES)
             self.summary.listed = max(self.summary.listed, len(every_id))
             self.reconcile(every_id)
 
@@ -393,14 +394,13 @@ class _Run:
                             ready = listing.ready(BATCH_SIZE)
                         waitables.add(ready)
                     done, _ = wait(waitables, return_when=FIRST_COMPLETED)
+                    done = sorted(done - {ready}, key=pending.__getitem__)[:GROUP_MAX]
                     # Batches that finished together are written in one transaction:
                     # when the writer falls behind, fewer commits (FTS5 flushes and
                     # merges its segments at each) let it catch up.
                     together: list[dict[str, Any]] = []
                     handled = 0
                     for future in done:
-                        if future is ready:
-                            continue
                         index = pending.pop(future)
                         records = future.result()
                         handled += len(records)
@@ -423,7 +423,7 @@ class _Run:
                 for future in pending:
                     future.cancel()
 
-    def fetch_batch(self, batch: list[dict[str, str]]) -> list[dict[str, Any]]:
+    def fetch_batch(self, batch: list[str]) -> list[dict[str, Any]]:
         """Fetch and normalise one batch (runs in a worker thread).
 
         Replies are decoded and normalised by the run's Preparer (worker processes on
@@ -437,9 +437,7 @@ class _Run:
             fields.append("comment")
         if self.ds.index_attachments:
             fields.append("attachment")
-        prepared = self.client.bulkfetch(
-            [item["id"] for item in batch], fields, decode=self.preparer.issues
-        )
+        prepared = self.client.bulkfetch(batch, fields, decode=self.preparer.issues)
         if self.ds.index_comments:
             longer = [p for p in prepared if p["comment_total"] > len(p["comments"])]
             threads = self._map(self._comment_thread, longer)
@@ -568,7 +566,7 @@ class _Run:
 
     # ------------------------------------------------------------------ reconcile
 
-    def reconcile(self, jira_ids: set[str]) -> None:
+    def reconcile(self, jira_ids: Container[str]) -> None:
         self.emit("reconciling", 0, None)
         self.check_cancel()
         gone = [
