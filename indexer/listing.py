@@ -15,11 +15,14 @@ caller checkpoints only then, since a skipped issue can be older than batches do
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 Item = dict[str, str]  # {"id", "key", "updated" (UTC ISO, or "" when not listed)}
 
@@ -66,6 +69,8 @@ class ScopeListing:
             for number in range(self._passes):
                 if not self._one_pass(first=number == 0):
                     break
+                if number + 1 < self._passes:
+                    log.info("issues changed while they were listed: listing them again")
         except BaseException as exc:  # handed to the consumer by take()
             self._error = exc
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -116,16 +117,23 @@ def test_datacenter_full_and_incremental(tmp_path):
             assert store.integrity_check() == []
 
 
+@contextmanager
+def dc_search_window_of_100(name: str, issues: int):
+    """A recorded Data Center whose search window is 100 (10,000 on a real one), its
+    datasource, and a client that knows the window."""
+    with world(name, mode="datacenter", issues=issues, comments=False, search_window=100) as w:
+        ds = w.datasource(username=None)
+        client = fast_client(ds)
+        client.dc_search_window = 100
+        yield w, ds, client
+
+
 def test_datacenter_project_deeper_than_the_search_window(tmp_path):
     """Data Center refuses to page past its search window (10,000; 100 here): the
     listing goes on in slices of `updated`, the index equals the server, and a
     --full run reconciles through the same slices."""
     db = tmp_path / "index.db"
-    with world("dc_search_window", mode="datacenter", issues=210, comments=False,
-               search_window=100) as w:  # fmt: skip
-        ds = w.datasource(username=None)
-        client = fast_client(ds)
-        client.dc_search_window = 100
+    with dc_search_window_of_100("dc_search_window", issues=210) as (w, ds, client):
         with Store(db) as store:
             first = sync_datasource(ds, store=store, client=client)
             assert first.status == "ok", first.error
@@ -150,11 +158,7 @@ def test_datacenter_bulk_change_bigger_than_the_search_window(tmp_path):
     listed in slices of keys, and the incremental run leaves the index equal to
     the server."""
     db = tmp_path / "index.db"
-    with world("dc_bulk_change", mode="datacenter", issues=260, comments=False,
-               search_window=100) as w:  # fmt: skip
-        ds = w.datasource(username=None)
-        client = fast_client(ds)
-        client.dc_search_window = 100
+    with dc_search_window_of_100("dc_bulk_change", issues=260) as (w, ds, client):
         with Store(db) as store:
             first = sync_datasource(ds, store=store, client=client)
             assert first.status == "ok", first.error
