@@ -106,7 +106,8 @@ class ProgressLine:
     def describe(event) -> str:
         name = event.datasource
         if event.phase == "listing":
-            return f"{name}: listing issues… {event.done}"
+            written = f" ({event.written} written)" if event.written else ""
+            return f"{name}: listing issues… {event.done}{written}"
         if event.phase == "reconciling":
             return f"{name}: checking for deleted issues…"
         if event.phase == "done":

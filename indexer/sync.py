@@ -71,6 +71,7 @@ class SyncProgress:
     total: int | None = None
     started: float = field(default_factory=time.monotonic)
     message: str = ""
+    written: int = 0  # issues written so far (fetching starts while listing goes on)
 
     @property
     def elapsed(self) -> float:
@@ -356,7 +357,7 @@ class _Run:
         next_in_order = submitted = 0
         held = 0  # the checkpoint reached, saved once the listing is clean
         superseded: dict[str, int] = {}  # repeated id -> `updated` (ms) written
-        listed_shown = -1
+        listed_shown = (-1, -1)  # (listed, written) last shown
         ready: Future | None = None
         started = time.monotonic()
         # The side pool closes after the batch pool has joined its workers, and the
@@ -383,9 +384,9 @@ class _Run:
                                 started=started,
                             )
                             self.emit_progress()
-                        elif len(listing.listed) != listed_shown:
-                            listed_shown = len(listing.listed)
-                            self.emit("listing", listed_shown, None)
+                        elif (len(listing.listed), self.handled) != listed_shown:
+                            listed_shown = (len(listing.listed), self.handled)
+                            self.emit("listing", len(listing.listed), None)
                     if not pending and listing.done:
                         break
                     waitables = set(pending)
@@ -551,6 +552,7 @@ class _Run:
         """One transaction: the batch, and the checkpoint when it moved. `handled`
         counts the batch's issues for progress, superseded ones included."""
         self.handled += len(records) if handled is None else handled
+        self.progress.written = self.handled
         if self.progress.phase == "fetching":
             self.progress.done = self.handled
         if not records and not checkpoint:
@@ -584,7 +586,9 @@ class _Run:
             raise SyncCancelled(f'sync of "{self.ds.name}" cancelled')
 
     def emit(self, phase: str, done: int, total: int | None) -> None:
-        self.progress = SyncProgress(self.ds.name, phase, done, total)
+        self.progress = SyncProgress(
+            self.ds.name, phase, done, total, written=getattr(self, "handled", 0)
+        )
         self.emit_progress()
 
     def emit_progress(self) -> None:

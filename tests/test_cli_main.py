@@ -102,3 +102,12 @@ def test_usage_errors_are_one_line_exit_two(argv, fragment, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("jiradex: ") and fragment in err
     assert f"try 'jiradex {argv[0]}" in err
+
+
+def test_sync_progress_line_says_what_is_written_while_the_listing_goes_on():
+    from indexer.sync import SyncProgress
+
+    listing = SyncProgress("jira", "listing", 15000, None, written=1200)
+    assert cli.ProgressLine.describe(listing) == "jira: listing issues… 15000 (1200 written)"
+    first = SyncProgress("jira", "listing", 0, None)
+    assert cli.ProgressLine.describe(first) == "jira: listing issues… 0"

@@ -217,3 +217,12 @@ def test_snapshot_sync_monitor_empty(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+def test_a_listing_row_shows_what_is_written_meanwhile():
+    from tui.sync_controller import SyncJob
+
+    job = SyncJob("jira", phase="listing", done=15000, written=1200)
+    assert str(SyncRow._stats(job)).startswith("15,000 listed · 1,200 written · elapsed ")
+    job.written = 0
+    assert str(SyncRow._stats(job)).startswith("15,000 listed · elapsed ")

@@ -81,6 +81,7 @@ class SyncJob:
     total: int | None = None
     rate: float = 0.0
     eta: float | None = None
+    written: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     summary: SyncSummary | None = None
@@ -320,7 +321,7 @@ class SyncController:
             ):
                 return
             last_post[:] = [now, event.phase]
-            snapshot = (event.phase, event.done, event.total, event.rate, event.eta)
+            snapshot = (event.phase, event.done, event.total, event.rate, event.eta, event.written)
             self.app.call_later(self._on_progress, job, snapshot)
 
         store = client = None
@@ -348,13 +349,14 @@ class SyncController:
     def _on_progress(self, job: SyncJob, snapshot: tuple) -> None:
         if not job.running:
             return
-        phase, done, total, rate, eta = snapshot
+        phase, done, total, rate, eta, written = snapshot
         if phase != job.phase and phase != "done":
             self._log(job, _phase_line(phase, total))
         elif phase == "fetching" and total and done >= total:
             self._log(job, f"fetched {done:,} issues")
-        wrote = phase == "fetching" and done > job.done
+        wrote = written > job.written or (phase == "fetching" and done > job.done)
         job.phase, job.done, job.total, job.rate, job.eta = phase, done, total, rate, eta
+        job.written = written
         self._publish(lambda: SyncController.Updated(job))
         now = time.monotonic()
         if wrote and now - job.told_index >= INDEX_NOTICE_INTERVAL_S:

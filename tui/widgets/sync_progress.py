@@ -91,6 +91,8 @@ class SyncRow(Vertical, can_focus=True):
             parts.append(f"{job.done:,} / {job.total:,} issues")
         elif job.phase == "listing" and job.done:
             parts.append(f"{job.done:,} listed")
+            if job.written:
+                parts.append(f"{job.written:,} written")
         if job.running:
             if job.phase == "fetching" and job.done:
                 parts.append(f"{job.rate:,.0f} issues/s")
