@@ -363,6 +363,7 @@ class _Run:
         # The side pool closes after the batch pool has joined its workers, and the
         # preparer after both.
         with (
+            self.store.lean_cache(),
             self.store.checkpoints_aside(),
             self.preparer,
             self._side_pool_scope(),

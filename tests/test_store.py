@@ -267,6 +267,24 @@ def test_precomputed_fts_columns_are_taken_only_while_their_texts_hold(store):
     assert "crash" in fts_text(store, "stem_body", "ABC-3").split()
 
 
+def test_lean_cache_shrinks_the_page_cache_while_a_sync_writes(tmp_path):
+    store = Store(tmp_path / "index.db")
+
+    def cache_kib():
+        return -store.conn.execute("PRAGMA cache_size").fetchone()[0]
+
+    assert cache_kib() == store_module.READ_CACHE_KIB
+    with store.lean_cache():
+        assert cache_kib() == store_module.WRITE_CACHE_KIB < store_module.READ_CACHE_KIB
+        store.upsert_issues([record(1)])
+    assert cache_kib() == store_module.READ_CACHE_KIB
+    with pytest.raises(RuntimeError), store.lean_cache(kib=4096):
+        assert cache_kib() == 4096
+        raise RuntimeError("a failed sync")
+    assert cache_kib() == store_module.READ_CACHE_KIB
+    store.close()
+
+
 def test_checkpoints_aside_copy_the_wal_on_their_own_thread(tmp_path):
     path = tmp_path / "index.db"
     store = Store(path)
