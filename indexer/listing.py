@@ -9,8 +9,9 @@ Result sets move while they are paged: an issue updated meanwhile jumps to the e
 of an `ORDER BY updated` listing (it is listed twice), and with offset paging the
 issue at the next page boundary is skipped. A repeated id is handed out again (it
 changed), and a listing with repeats is done again (up to `passes`), handing out
-what the earlier passes did not. Only a first pass without repeats is `clean`: a
-caller checkpoints only then, since a skipped issue can be older than batches done.
+what the earlier passes did not. Only a first pass without repeats, in `updated`
+order where the listing says it, is `clean`: a caller checkpoints only then, since
+a skipped (or out-of-order) issue can be older than batches done.
 """
 
 from __future__ import annotations
@@ -81,11 +82,17 @@ class ScopeListing:
     def _one_pass(self, first: bool) -> bool:
         """One listing; True when it repeated an id (the result set moved)."""
         this_pass: set[str] = set()
-        moved = False
+        moved, in_order = False, True
+        newest = ""
         for item in self._list_pass():
             if self._stop:
                 raise _Stopped
             ident = item["id"]
+            # A listing whose `updated` goes back (a bulk change listed by key) gives
+            # no order to checkpoint by.
+            if item["updated"]:
+                in_order = in_order and item["updated"] >= newest
+                newest = max(newest, item["updated"])
             again = ident in this_pass
             moved = moved or again
             this_pass.add(ident)
@@ -106,7 +113,7 @@ class ScopeListing:
                 self._queue.append(ident)
                 self.handed_out += 1
                 self._wake()
-        if first and not moved:
+        if first and not moved and in_order:
             self.clean = True
         return moved
 

@@ -170,3 +170,18 @@ def test_newest_only_keeps_the_newest_fetch_of_an_issue_listed_twice():
     assert _newest_only([older], {"2"}, written) == []
     assert _newest_only([newer], {"2"}, written) == [newer]  # the same version again
     assert list(written) == ["2"]
+
+
+def test_a_listing_out_of_updated_order_is_not_clean():
+    """Listed by key (a Data Center bulk change), `updated` goes back: batches done
+    are no longer all older than the ones to come, so no checkpoint may be taken."""
+    t = "2024-01-01T10:00:0{}.000Z".format
+    ordered = ScopeListing(lambda: iter([item(1, t(1)), item(2, t(1)), item(3, t(2))]))
+    ordered.run()
+    assert ordered.clean  # equal moments are in order
+    by_key = ScopeListing(lambda: iter([item(1, t(3)), item(2, t(1)), item(3, t(2))]))
+    by_key.run()
+    assert not by_key.clean and by_key.take(10) == ["1", "2", "3"]
+    cloud = ScopeListing(lambda: iter([item(1), item(2)]))  # no `updated`: Jira's order
+    cloud.run()
+    assert cloud.clean
