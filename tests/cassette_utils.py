@@ -13,6 +13,8 @@ and rewrite their cassettes (`record_mode="all"`). fakejira listens on a free po
 so every recorded URL, body and `Location` header has the live origin replaced by a
 fixed one (`FAKE_SITE`, `FAKE_OTHER`, ...): replay then needs no server and always
 sees the same addresses. Do not record in parallel (`-n auto`) nor by hand-editing.
+A cassette is recorded anew (the old one is deleted first), so each cassette has one
+recording test; another test may replay it (`world(..., replay_only=True)`).
 
 What is kept out of cassettes
 -----------------------------
@@ -125,11 +127,16 @@ class OriginMap:
         return response
 
 
-def make_vcr(origins: OriginMap | None = None) -> vcr.VCR:
+def make_vcr(origins: OriginMap | None = None, *, replay: bool = False) -> vcr.VCR:
+    """The VCR of the tests: records while recording() (unless `replay`), else replays."""
     origins = origins or OriginMap()
+    record = recording() and not replay
     return vcr.VCR(
         cassette_library_dir=str(CASSETTE_ROOT),
-        record_mode="all" if recording() else "none",
+        record_mode="all" if record else "none",
+        # Re-recording writes the cassette anew: interactions the code no longer
+        # makes must not stay behind for a later run to replay.
+        drop_unused_requests=record,
         filter_headers=FILTERED_HEADERS,
         before_record_request=origins.before_record_request,
         before_record_response=origins.before_record_response,
@@ -138,9 +145,13 @@ def make_vcr(origins: OriginMap | None = None) -> vcr.VCR:
     )  # each recorded answer plays once: vcrpy's default (allow_playback_repeats=False)
 
 
-def use_cassette(name: str, origins: OriginMap | None = None):
-    """`with use_cassette("jira/cloud_paging.yaml", origins):` replay (or record) it."""
-    return make_vcr(origins).use_cassette(name)
+def use_cassette(name: str, origins: OriginMap | None = None, *, replay: bool = False):
+    """`with use_cassette("jira/cloud_paging.yaml", origins):` replay (or record) it.
+    Recording starts from an empty cassette, so that `cassette.requests` holds this
+    run's requests only; `replay` replays even while recording."""
+    if recording() and not replay:
+        (CASSETTE_ROOT / name).unlink(missing_ok=True)
+    return make_vcr(origins, replay=replay).use_cassette(name)
 
 
 def cassette_files(subdir: str = "") -> Iterable[Path]:

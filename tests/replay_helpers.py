@@ -253,14 +253,18 @@ def world(
     issues: int = 40,
     comments: bool = True,
     attachments: bool = False,
+    replay_only: bool = False,
     **fake_options: Any,
 ) -> Iterator[World]:
-    """`with world("full_cloud", mode="cloud", issues=40) as w:` record or replay."""
+    """`with world("full_cloud", mode="cloud", issues=40) as w:` record or replay.
+
+    `replay_only`: the cassette is another test's, replayed even while recording
+    (a re-recording writes a cassette anew, so one test records each)."""
     cassette = f"sync/{name}.yaml"
     scrub(TOKEN, EMAIL)
-    if not recording():
+    if not recording() or replay_only:
         truths = json.loads(_truth_path(name).read_text()) if _truth_path(name).exists() else {}
-        with use_cassette(cassette):
+        with use_cassette(cassette, replay=replay_only):
             yield World(name, FAKE_SITE, None, truths)
         return
     from fakejira import FakeJira

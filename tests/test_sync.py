@@ -381,7 +381,7 @@ def test_ctrl_c_is_recorded_as_an_interrupted_run_and_still_stops(tmp_path):
         if progress.phase == "fetching" and progress.done >= 100:
             raise KeyboardInterrupt
 
-    with world("cloud_incremental", mode="cloud", issues=120) as w:
+    with world("cloud_incremental", mode="cloud", issues=120, replay_only=True) as w:
         ds = w.datasource(index_comments=True)
         with Store(tmp_path / "index.db") as store:
             with pytest.raises(KeyboardInterrupt):
@@ -402,7 +402,7 @@ def test_a_run_left_running_by_a_killed_process_reads_interrupted(tmp_path):
 
 
 def test_long_threads_fetch_only_the_rest_of_the_comments(tmp_path):
-    with world("cloud_incremental", mode="cloud", issues=120) as w:
+    with world("cloud_incremental", mode="cloud", issues=120, replay_only=True) as w:
         ds = w.datasource(index_comments=True)
         with Store(tmp_path / "index.db") as store:
             summary, client = _sync(ds, store)
