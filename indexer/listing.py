@@ -21,7 +21,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +178,7 @@ class _Stopped(Exception):
     """The consumer closed the listing before it finished."""
 
 
-def list_all(list_pass: Callable[[], Iterable[Item]], passes: int = 3) -> dict[str, Any]:
+def list_all(list_pass: Callable[[], Iterable[Item]], passes: int = 3) -> dict[str, str | None]:
     """Every id of a scope (all passes: the keys), listed in the calling thread."""
     listing = ScopeListing(list_pass, wanted=lambda item: False, passes=passes)
     listing.run()
