@@ -828,6 +828,28 @@ def test_token_never_in_error_messages():
 # ------------------------------------------------------------------ paging
 
 
+def test_a_long_jql_goes_in_the_body_of_the_post_form():
+    """A datasource JQL listing hundreds of keys would overflow a URL."""
+    pages = [
+        ok({"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "t1", "isLast": False}),
+        ok({"issues": [{"id": "2", "key": "A-2"}], "isLast": True}),
+    ]
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/search/jql"): pages,
+        }
+    )
+    jql = "project = A AND key in (" + ", ".join(f"A-{n}" for n in range(1, 600)) + ")"
+    got = list(client.search_issues(jql, ["id", "key"], page_size=5000))
+    assert [i["key"] for p in got for i in p] == ["A-1", "A-2"]
+    posts = [json.loads(r.content) for r in rec.requests if r.url.path.endswith("/search/jql")]
+    assert [p["jql"] for p in posts] == [jql, jql]
+    assert posts[0]["fields"] == ["id", "key"] and posts[0]["maxResults"] == 5000
+    assert "nextPageToken" not in posts[0] and posts[1]["nextPageToken"] == "t1"
+    assert all(len(str(r.url)) < 200 for r in rec.requests)
+
+
 def test_cloud_paging_stops_on_missing_token_and_sends_fields():
     pages = [
         ok({"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "t1", "isLast": False}),

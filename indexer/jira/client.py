@@ -72,6 +72,8 @@ BULKFETCH_CHUNK = 100
 # exceeded"); listings go deeper by starting again after the last `updated` seen.
 DC_SEARCH_WINDOW = 10_000
 LISTING_ORDER = " ORDER BY updated ASC, key ASC"
+# Longer JQL goes in a POST body: URLs past a few kB are refused by proxies and servers.
+LONG_JQL_CHARS = 2000
 USER_AGENT = "jiradex/0.1 (+https://github.com/jiradex)"
 
 PROJECT_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -628,15 +630,25 @@ class JiraClient:
             yield from self._search_dc(jql, field_list, page_size, expand)
 
     def _search_cloud(self, jql, fields, page_size, expand) -> Iterator[list[dict]]:
+        """Pages of `search/jql`. A long JQL (a datasource's own, say) goes in the body
+        of the POST form, which takes the same keys, instead of a URL it could overflow."""
         token: str | None = None
         seen_tokens: set[str] = set()
+        long_jql = len(jql) > LONG_JQL_CHARS
         while True:
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": page_size}
             if expand:
                 params["expand"] = expand
             if token:
                 params["nextPageToken"] = token
-            data = self._json("GET", "/rest/api/3/search/jql", params=params) or {}
+            if long_jql:
+                body = {**params, "fields": [f for f in fields.split(",") if f]}
+                data = (
+                    self._json("POST", "/rest/api/3/search/jql", json_body=body, idempotent=True)
+                    or {}
+                )
+            else:
+                data = self._json("GET", "/rest/api/3/search/jql", params=params) or {}
             issues = data.get("issues") or []
             if issues:
                 yield issues
