@@ -22,6 +22,7 @@ from cassette_utils import FAKE_SITE
 from replay_helpers import fast_client, index_snapshot, world
 
 from indexer import config, paths
+from indexer import sync as sync_module
 from indexer.locks import sync_lock
 from indexer.search import search
 from indexer.store import Store
@@ -64,7 +65,10 @@ class PausingStore(Store):
         return count
 
 
-def test_searches_during_sync_see_whole_batches_only(tmp_path):
+def test_searches_during_sync_see_whole_batches_only(tmp_path, monkeypatch):
+    # One transaction per batch, so that there is one to look inside per batch (a
+    # sync writes batches that finish together in one: 3 batches could be 1 write).
+    monkeypatch.setattr(sync_module, "GROUP_MAX", 1)
     db = tmp_path / "index.db"
     probes: queue.Queue = queue.Queue()
     errors: list[BaseException] = []
