@@ -201,6 +201,7 @@ class _Run:
         self._side_pool: ThreadPoolExecutor | None = None
         self._side_lock = Lock()
         self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
+        self.handled = 0  # issues fetched and written (superseded ones included)
 
     # ------------------------------------------------------------------ plan
 
@@ -587,9 +588,7 @@ class _Run:
             raise SyncCancelled(f'sync of "{self.ds.name}" cancelled')
 
     def emit(self, phase: str, done: int, total: int | None) -> None:
-        self.progress = SyncProgress(
-            self.ds.name, phase, done, total, written=getattr(self, "handled", 0)
-        )
+        self.progress = SyncProgress(self.ds.name, phase, done, total, written=self.handled)
         self.emit_progress()
 
     def emit_progress(self) -> None:

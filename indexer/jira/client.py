@@ -978,12 +978,7 @@ class JiraClient:
         (`known`: ids of earlier posts of the same text, which do not count)."""
         key = validate_issue_key(key)
         started = self._server_now()
-        from indexer import markup  # written alongside; imported only when posting
-
-        if self.is_cloud:
-            body: Any = markup.markdown_to_adf(markdown)
-        else:
-            body = markup.markdown_to_wiki(markdown)
+        body = self._comment_body(markdown)
         try:
             data = (
                 self._json(
@@ -1019,6 +1014,14 @@ class JiraClient:
             return found
         return self._comment_link(key, comment_id)
 
+    def _comment_body(self, markdown: str) -> Any:
+        """What a comment of this Markdown is posted as: ADF on v3, wiki markup on v2."""
+        from indexer import markup  # written alongside; imported only when posting
+
+        return (
+            markup.markdown_to_adf(markdown) if self.is_cloud else markup.markdown_to_wiki(markdown)
+        )
+
     def _server_now(self) -> datetime:
         """Jira's clock as its last answer gave it (Date header), else ours: comment
         times are Jira's, so a comparison with them had better use its clock."""
@@ -1047,10 +1050,7 @@ class JiraClient:
         key = validate_issue_key(key)
         from indexer import markup
 
-        sent = (
-            markup.markdown_to_adf(markdown) if self.is_cloud else markup.markdown_to_wiki(markdown)
-        )
-        wanted = _words(markup.to_text(sent))
+        wanted = _words(markup.to_text(self._comment_body(markdown)))
         me = self._me_for_matching()
         data = (
             self._json(
