@@ -879,6 +879,30 @@ def dc_client(search, **options):
     )
 
 
+def test_a_long_jql_goes_in_the_body_of_the_dc_post_form():
+    """Data Center takes the same search as a POST `SearchRequestBean`, whose `fields`
+    is a list; GET keeps serving short JQL."""
+
+    def search(request):
+        body = json.loads(request.content)
+        start, size = body.get("startAt", 0), min(body["maxResults"], 2)
+        rows = [{"id": str(n), "key": f"D-{n}", "fields": {}} for n in range(start, 3)][:size]
+        return ok({"startAt": start, "maxResults": size, "total": 3, "issues": rows})
+
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): ok(DC_INFO), ("POST", "/rest/api/2/search"): search},
+        username=None,
+    )
+    jql = "project = D AND key in (" + ", ".join(f"D-{n}" for n in range(1, 600)) + ")"
+    got = list(client.search_issues(jql, ["summary", "status"], page_size=50))
+    assert [i["key"] for p in got for i in p] == ["D-0", "D-1", "D-2"]
+    posts = [json.loads(r.content) for r in rec.requests if r.url.path.endswith("/search")]
+    assert [(p["jql"], p["startAt"]) for p in posts] == [(jql, 0), (jql, 2)]
+    assert posts[0]["fields"] == ["summary", "status"] and posts[1]["maxResults"] == 2
+    assert client.count(jql) == 3
+    assert all(len(str(r.url)) < 200 for r in rec.requests)
+
+
 def search_page(start: int, size: int, total: int, rows: list[tuple[int, str]]) -> httpx.Response:
     """A DC search reply: `rows` are (number, updated) of the issues on the page."""
     issues = [{"id": str(n), "key": f"D-{n}", "fields": {"updated": u}} for n, u in rows]

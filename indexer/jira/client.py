@@ -669,7 +669,7 @@ class JiraClient:
             }
             if expand:
                 params["expand"] = expand
-            data = self._json("GET", "/rest/api/2/search", params=params, decode=decode) or {}
+            data = self._dc_search(params, decode=decode)
             issues = data.get("issues") or []
             if issues:
                 yield issues
@@ -684,7 +684,22 @@ class JiraClient:
 
     def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
         params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
-        return self._json("GET", "/rest/api/2/search", params=params) or {}
+        return self._dc_search(params)
+
+    def _dc_search(self, params: dict[str, Any], decode=None) -> dict:
+        """One `/rest/api/2/search` page. A long JQL goes in the body of the POST form
+        (`SearchRequestBean`: `fields` and `expand` as lists), as a URL holding it
+        could pass what a proxy or Tomcat accepts."""
+        if len(params.get("jql") or "") <= LONG_JQL_CHARS:
+            return self._json("GET", "/rest/api/2/search", params=params, decode=decode) or {}
+        body = dict(params)
+        for name in ("fields", "expand"):
+            if name in body:
+                body[name] = [part for part in str(body[name]).split(",") if part]
+        return (
+            self._json("POST", "/rest/api/2/search", json_body=body, idempotent=True, decode=decode)
+            or {}
+        )
 
     def _search_dc_window(
         self, jql: str, fields: str, page_size: int, window: list[bool]
@@ -827,12 +842,7 @@ class JiraClient:
                 or {}
             )
             return int(data.get("count") or 0)
-        data = (
-            self._json(
-                "GET", "/rest/api/2/search", params={"jql": jql, "maxResults": 0, "fields": "id"}
-            )
-            or {}
-        )
+        data = self._dc_search({"jql": jql, "maxResults": 0, "fields": "id"})
         return int(data.get("total") or 0)
 
     def bulkfetch(
