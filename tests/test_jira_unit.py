@@ -1120,6 +1120,37 @@ def test_attachment_binary_and_size_skips():
     assert client.download_attachment(f"{SITE}/a/big", 1000) == b"x" * 100
 
 
+def test_a_file_named_as_text_is_read_whatever_opaque_type_jira_serves():
+    """Jira serves the type stored at upload: a browser often stored a .log as
+    application/octet-stream (or force-download). The name decides; media do not pass."""
+    client, rec = make_client(
+        {
+            ("GET", "/a/log"): httpx.Response(
+                200, content=b"ERROR pool", headers={"Content-Type": "application/octet-stream"}
+            ),
+            ("GET", "/a/dl"): httpx.Response(
+                200, content=b"%PDF-1.4", headers={"Content-Type": "application/force-download"}
+            ),
+            ("GET", "/a/png"): httpx.Response(
+                200, content=b"\x89PNG", headers={"Content-Type": "image/png"}
+            ),
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/myself"): ok({"accountId": "1"}),
+        }
+    )
+    assert client.fetch_attachment(f"{SITE}/a/log").skipped.startswith("binary type")
+    assert client.download_attachment(f"{SITE}/a/log", named_text=True) == b"ERROR pool"
+    assert client.download_attachment(f"{SITE}/a/dl", named_text=True) == b"%PDF-1.4"
+    got = client.fetch_attachment(f"{SITE}/a/log", mime_type="binary/octet-stream", named_text=True)
+    assert got.content == b"ERROR pool"
+    assert client.fetch_attachment(f"{SITE}/a/png", named_text=True).content is None
+    assert client.fetch_attachment(f"{SITE}/a/x", mime_type="image/png", named_text=True).skipped
+    # A download accepts any type (JSON alone can earn a 406 there).
+    assert {r.headers["Accept"] for r in rec.requests if "/a/" in r.url.path} == {"*/*"}
+    client.myself()
+    assert rec.requests[-1].headers["Accept"] == "application/json"
+
+
 # ------------------------------------------------------------------ writes and misc
 
 

@@ -103,9 +103,30 @@ BINARY_TYPES = frozenset(
 )
 
 
-def is_binary_type(content_type: str | None) -> bool:
-    """True for media, archives and opaque bytes: not worth downloading for text."""
+# What servers say when they do not know or will not say: Jira serves an attachment
+# with the type stored at upload, and browsers often upload a .log or .txt file so.
+OPAQUE_TYPES = frozenset(
+    {
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/binary",
+        "application/force-download",
+        "application/x-download",
+        "application/download",
+        "application/unknown",
+        "application/x-unknown",
+    }
+)
+
+
+def is_binary_type(content_type: str | None, *, named_text: bool = False) -> bool:
+    """True for media, archives and opaque bytes: not worth downloading for text.
+
+    `named_text`: the file's name says text, and an opaque type is no proof
+    otherwise (the text extractor still refuses bytes that are not text)."""
     base = (content_type or "").split(";")[0].strip().lower()
+    if named_text and base in OPAQUE_TYPES:
+        return False
     return bool(base) and (base.startswith(BINARY_PREFIXES) or base in BINARY_TYPES)
 
 
@@ -345,6 +366,7 @@ class JiraClient:
         idempotent: bool | None = None,
         not_found: JiraError | None = None,
         ok_redirect: bool = False,
+        accept: str = "application/json",
     ) -> httpx.Response:
         """Send with retries; return an open streamed response with a 2xx (or 3xx) status.
 
@@ -355,7 +377,7 @@ class JiraClient:
         policy = self.retry
         started = policy.clock()
         attempt = 0
-        headers = self._headers_for(url)
+        headers = self._headers_for(url, {"Accept": accept})
         if json_body is not None:
             headers["Content-Type"] = "application/json"
         content = None if json_body is None else json.dumps(json_body).encode()
@@ -1107,12 +1129,15 @@ class JiraClient:
         *,
         mime_type: str | None = None,
         size: int | None = None,
+        named_text: bool = False,
     ) -> bytes | None:
         """The attachment's bytes, or None when skipped (binary type, over `max_bytes`).
 
         `fetch_attachment` gives the same with the reason for a skip.
         """
-        result = self.fetch_attachment(url, max_bytes, mime_type=mime_type, size=size)
+        result = self.fetch_attachment(
+            url, max_bytes, mime_type=mime_type, size=size, named_text=named_text
+        )
         if result.skipped:
             log.info("jira: attachment %s skipped: %s", secrets.redact(url), result.skipped)
         return result.content
@@ -1124,15 +1149,19 @@ class JiraClient:
         *,
         mime_type: str | None = None,
         size: int | None = None,
+        named_text: bool = False,
     ) -> AttachmentDownload:
         """Stream an attachment; skip binaries and oversize files with a reason.
 
+        `named_text`: the file's name says text (`server.log`), so an opaque type
+        such as application/octet-stream does not make it a binary.
         Redirects are followed by hand: Authorization goes only to the API origin,
-        so a redirect to a CDN or another host gets no credentials.
+        so a redirect to a CDN or another host gets no credentials. Any type is
+        accepted (an Accept of JSON alone can earn a 406 on a download).
         """
         limit = self.attachment_max_bytes if max_bytes is None else max_bytes
         result = AttachmentDownload(url=url, content_type=mime_type or "")
-        if mime_type and is_binary_type(mime_type):
+        if mime_type and is_binary_type(mime_type, named_text=named_text):
             result.skipped = f"binary type {mime_type}"
             return result
         if size is not None and size > limit:
@@ -1140,7 +1169,7 @@ class JiraClient:
             return result
         current = self._url(url)
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send("GET", current, ok_redirect=True)
+            response = self._send("GET", current, ok_redirect=True, accept="*/*")
             if 300 <= response.status_code < 400:
                 location = response.headers.get("Location")
                 response.close()
@@ -1149,17 +1178,17 @@ class JiraClient:
                 current = urljoin(current, location)
                 continue
             try:
-                return self._read_attachment(response, result, limit)
+                return self._read_attachment(response, result, limit, named_text)
             finally:
                 response.close()
         raise JiraResponseError(f"Too many redirects while downloading {secrets.redact(url)}")
 
     def _read_attachment(
-        self, response: httpx.Response, result: AttachmentDownload, limit: int
+        self, response: httpx.Response, result: AttachmentDownload, limit: int, named_text: bool
     ) -> AttachmentDownload:
         content_type = response.headers.get("Content-Type", "") or result.content_type
         result.content_type = content_type.split(";")[0].strip()
-        if is_binary_type(content_type):
+        if is_binary_type(content_type, named_text=named_text):
             result.skipped = f"binary type {result.content_type}"
             return result
         declared = response.headers.get("Content-Length")
