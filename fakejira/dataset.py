@@ -573,6 +573,15 @@ class Dataset:
             if p not in self.projects:
                 raise JQLError(f"The value '{p}' does not exist for the field 'project'.")
 
+    def missing_values(self, q: Query) -> list[str]:
+        """Data Center's messages for the ids and keys of `q` no issue has."""
+        with self.lock:
+            ids = sorted(n for n in q.ids or () if self.resolve(str(n)) is None)
+            keys = sorted(k for k in q.keys or () if self.resolve(k) is None)
+        return [f"A value with ID '{n}' does not exist for the field 'id'." for n in ids] + [
+            f"An issue with key '{k}' does not exist for field 'key'." for k in keys
+        ]
+
     def search(
         self, q: Query, after: list | None = None, offset: int = 0, limit: int = 50
     ) -> tuple[list[Meta], bool]:

@@ -373,7 +373,15 @@ class Handler(BaseHTTPRequestHandler):
             body = self.json_body()
             return {
                 k: body.get(k)
-                for k in ("jql", "nextPageToken", "maxResults", "fields", "expand", "startAt")
+                for k in (
+                    "jql",
+                    "nextPageToken",
+                    "maxResults",
+                    "fields",
+                    "expand",
+                    "startAt",
+                    "validateQuery",
+                )  # fmt: skip
             }
         return dict(self.params)
 
@@ -431,10 +439,21 @@ class Handler(BaseHTTPRequestHandler):
                 f"Search limit exceeded: startAt + maxResults must not exceed {fj.search_window:,}. "
                 "Narrow the query (for example by updated date or key range) instead of paging deeper."
             ))  # fmt: skip
+        # Data Center checks the values of `id in (...)`/`key in (...)`: one that does not
+        # exist fails the whole search, unless validateQuery=false makes it a warning.
+        missing = fj.dataset.missing_values(q)
+        warnings = []
+        if missing:
+            if str(args.get("validateQuery", "true")).lower() != "false":
+                raise Reply(400, P.error(*missing))
+            warnings = missing
         metas, _ = fj.dataset.search(q, offset=start, limit=size)
         total = fj.dataset.count(q)
-        raise Reply(200, {"expand": "schema,names", "startAt": start, "maxResults": size, "total": total,
-                          "issues": self._render(metas, fields, bare_id_ok=False)})  # fmt: skip
+        body = {"expand": "schema,names", "startAt": start, "maxResults": size, "total": total,
+                "issues": self._render(metas, fields, bare_id_ok=False)}  # fmt: skip
+        if warnings:
+            body["warningMessages"] = warnings
+        raise Reply(200, body)
 
     def _bulkfetch(self) -> None:
         body = self.json_body()

@@ -452,6 +452,29 @@ def test_delete_hides_the_issue_everywhere(start):
     assert total == 9
 
 
+def test_dc_refuses_an_id_list_naming_a_missing_issue_unless_told_not_to_validate(start):
+    """Real Data Center fails the whole search over one id or key that no issue has."""
+    fj, http = start("datacenter", issues=10)
+    fj.delete_issue("DEMO-3")
+    jql = "id in (10002, 10003, 10099)"
+    refused = http.get("/rest/api/2/search", params={"jql": jql})
+    assert refused.status_code == 400
+    assert refused.json()["errorMessages"] == [
+        "A value with ID '10003' does not exist for the field 'id'.",
+        "A value with ID '10099' does not exist for the field 'id'.",
+    ]
+    lax = http.get("/rest/api/2/search", params={"jql": jql, "validateQuery": "false"}).json()
+    assert [i["key"] for i in lax["issues"]] == ["DEMO-2"] and len(lax["warningMessages"]) == 2
+    posted = http.post("/rest/api/2/search", json={"jql": "key in (DEMO-4, DEMO-3)"})
+    assert posted.json()["errorMessages"] == [
+        "An issue with key 'DEMO-3' does not exist for field 'key'."
+    ]
+    body = {"jql": "key in (DEMO-4, DEMO-3)", "validateQuery": False}
+    assert [i["key"] for i in http.post("/rest/api/2/search", json=body).json()["issues"]] == [
+        "DEMO-4"
+    ]
+
+
 def test_move_changes_the_key_not_the_id(start):
     fj, http = start("cloud", issues=10)
     before = http.get("/rest/api/3/issue/DEMO-5", params={"fields": "summary"}).json()

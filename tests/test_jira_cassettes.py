@@ -246,6 +246,19 @@ def attachment_issue(n: int, mime_prefix: str, min_size: int = 200) -> tuple[str
     raise AssertionError("no such attachment")
 
 
+def test_dc_fetch_of_a_batch_holding_a_deleted_issue_returns_the_others(jira):
+    """An issue deleted between the listing and the fetch must not fail its batch:
+    Data Center refuses `id in (...)` naming it unless validateQuery=false."""
+    with jira("dc_bulkfetch_deleted", "datacenter", issues=30) as env:
+        if env.fj is not None:
+            env.fj.delete_issue("DEMO-3")
+        client = env.client()
+        got = client.bulkfetch(["10002", "10003", "10004"], ["summary"])
+        assert sorted(i["key"] for i in got) == ["DEMO-2", "DEMO-4"]
+        searches = [u for m, u, _ in env.sent if "/rest/api/2/search" in u]
+        assert len(searches) == 1 and "validateQuery=false" in searches[0]
+
+
 def test_attachment_redirect_drops_authorization_off_origin(jira):
     key, att_id = attachment_issue(120, "text/plain")
     with jira("attachment_cross_origin", "cloud", issues=120) as env:

@@ -903,6 +903,44 @@ def test_a_long_jql_goes_in_the_body_of_the_dc_post_form():
     assert all(len(str(r.url)) < 200 for r in rec.requests)
 
 
+def test_dc_fetch_asks_again_without_the_issues_a_strict_server_says_are_gone():
+    """A server that validates all the same names each missing id or key in its 400."""
+    import re
+
+    gone = {"12", "DD-13"}
+
+    def search(request):
+        jql = request.url.params["jql"]
+        wanted = re.findall(r"[A-Z]+-\d+|\d+", jql)
+        if missing := [w for w in wanted if w in gone]:
+            return ok(
+                {
+                    "errorMessages": [
+                        f"A value with ID '{w}' does not exist for the field 'id'."
+                        if w.isdigit()
+                        else f"An issue with key '{w}' does not exist for field 'key'."
+                        for w in missing
+                    ],
+                    "errors": {},
+                },
+                status=400,
+            )
+        rows = [{"id": w, "key": f"D-{w}"} for w in wanted if w.isdigit()]
+        return ok({"startAt": 0, "maxResults": 100, "total": len(rows), "issues": rows})
+
+    client, rec = dc_client(search)
+    got = client.bulkfetch(["11", "12", "14", "DD-13"], ["summary"])
+    assert [i["id"] for i in got] == ["11", "14"]
+    assert client.bulkfetch(["12"], ["summary"]) == []
+    assert all(r.url.params.get("validateQuery") == "false" for r in rec.requests[1:])
+    # Any other refusal stays an error, asked once.
+    other = ok({"errorMessages": ["Field 'x' does not exist."], "errors": {}}, status=400)
+    client, rec = dc_client(other)
+    with pytest.raises(JiraBadRequestError, match="Field 'x' does not exist"):
+        client.bulkfetch(["11", "12"], ["x"])
+    assert sum(r.url.path.endswith("/search") for r in rec.requests) == 1
+
+
 def search_page(start: int, size: int, total: int, rows: list[tuple[int, str]]) -> httpx.Response:
     """A DC search reply: `rows` are (number, updated) of the issues on the page."""
     issues = [{"id": str(n), "key": f"D-{n}", "fields": {"updated": u}} for n, u in rows]

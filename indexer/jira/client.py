@@ -37,6 +37,7 @@ from .errors import (
     InvalidIssueKeyError,
     IssueNotFoundError,
     JiraAuthError,
+    JiraBadRequestError,
     JiraConnectionError,
     JiraError,
     JiraInsecureError,
@@ -48,6 +49,7 @@ from .errors import (
     ProjectNotFoundError,
     auth_error,
     error_for_status,
+    error_messages,
     html_title,
     looks_like_html,
 )
@@ -139,6 +141,21 @@ def validate_issue_key(key_or_id: str) -> str:
         shown = secrets.redact(text)[:60]
         raise InvalidIssueKeyError(f"Issue key must look like PROJECT-123 (got {shown!r})")
     return text.upper()
+
+
+_MISSING_ID = re.compile(r"A value with ID '(\d+)' does not exist for the field 'id'")
+_MISSING_KEY = re.compile(
+    r"An issue with key '([A-Za-z][A-Za-z0-9_]*-\d+)' does not exist for field 'key'"
+)
+
+
+def _missing_issues(messages: list[str]) -> set[str]:
+    """Ids and keys (upper-cased) that Jira's 400 says do not exist."""
+    found: set[str] = set()
+    for message in messages:
+        found.update(_MISSING_ID.findall(message))
+        found.update(key.upper() for key in _MISSING_KEY.findall(message))
+    return found
 
 
 def reply_may_be_lost(exc: JiraError) -> bool:
@@ -462,6 +479,7 @@ class JiraClient:
                 attempts=attempt,
             )
             error.status = status
+            error.messages = error_messages(body, response.headers.get("Content-Type", ""))
             raise error
 
     def _can_wait(self, started: float, wait: float) -> bool:
@@ -679,7 +697,9 @@ class JiraClient:
                 return
             seen_tokens.add(token)
 
-    def _search_dc(self, jql, fields, page_size, expand, decode=None) -> Iterator[list[dict]]:
+    def _search_dc(
+        self, jql, fields, page_size, expand, decode=None, validate=True
+    ) -> Iterator[list[dict]]:
         start = 0
         size = page_size
         while True:
@@ -691,6 +711,8 @@ class JiraClient:
             }
             if expand:
                 params["expand"] = expand
+            if not validate:
+                params["validateQuery"] = "false"
             data = self._dc_search(params, decode=decode)
             issues = data.get("issues") or []
             if issues:
@@ -718,6 +740,8 @@ class JiraClient:
         for name in ("fields", "expand"):
             if name in body:
                 body[name] = [part for part in str(body[name]).split(",") if part]
+        if "validateQuery" in body:
+            body["validateQuery"] = body["validateQuery"] != "false"
         return (
             self._json("POST", "/rest/api/2/search", json_body=body, idempotent=True, decode=decode)
             or {}
@@ -894,20 +918,41 @@ class JiraClient:
                 )
                 issues.extend(data.get("issues") or [])
             else:
-                numeric = [i for i in chunk if i.isdigit()]
-                keys = [validate_issue_key(i) for i in chunk if not i.isdigit()]
-                clauses = []
-                if numeric:
-                    clauses.append(f"id in ({','.join(numeric)})")
-                if keys:
-                    clauses.append(f"key in ({','.join(keys)})")
-                jql = " OR ".join(clauses)
+                issues.extend(self._bulkfetch_dc(chunk, ",".join(field_list), decode))
+        return issues
+
+    def _bulkfetch_dc(self, wanted: list[str], fields: str, decode) -> list:
+        """Data Center has no bulkfetch: `id in (...)` search. Data Center refuses the
+        whole search (400, "A value with ID 'N' does not exist for the field 'id'")
+        when one issue is gone, which happens to any issue deleted between the
+        listing and the fetch; `validateQuery=false` asks it for a warning instead,
+        and a server that refuses all the same names the missing issues: the search
+        is asked again without them, as the gone ones are simply not there."""
+        while True:
+            numeric = [i for i in wanted if i.isdigit()]
+            keys = [validate_issue_key(i) for i in wanted if not i.isdigit()]
+            clauses = []
+            if numeric:
+                clauses.append(f"id in ({','.join(numeric)})")
+            if keys:
+                clauses.append(f"key in ({','.join(keys)})")
+            try:
+                found: list = []
                 pages = self._search_dc(
-                    jql, ",".join(field_list), BULKFETCH_CHUNK, None, decode=decode
+                    " OR ".join(clauses), fields, BULKFETCH_CHUNK, None, decode, validate=False
                 )
                 for page in pages:
-                    issues.extend(page)
-        return issues
+                    found.extend(page)
+                return found
+            except JiraBadRequestError as exc:
+                missing = _missing_issues(getattr(exc, "messages", None) or [str(exc)])
+                left = [i for i in wanted if i.upper() not in missing]
+                if not missing or len(left) == len(wanted):
+                    raise
+                log.info("jira: %d issues are gone since listed", len(wanted) - len(left))
+                if not left:
+                    return []
+                wanted = left
 
     # ------------------------------------------------------------------ issues
 
