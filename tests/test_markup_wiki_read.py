@@ -163,9 +163,20 @@ def test_code_macro_language_forms():
     )
     assert 'class="language-python"' in html("{code:language=python}\nx\n{code}")
     assert 'class="language-xml"' in html("{code:xml|title=a.xml}\n<a/>\n{code}")
+    # The title names the file: kept as a line above the code.
     assert html("{code:title=Foo.java|borderStyle=solid}\nclass Foo {}\n{code}") == (
-        "<pre><code>class Foo {}\n</code></pre>\n"
+        "<p>Foo.java</p>\n<pre><code>class Foo {}\n</code></pre>\n"
     )
+
+
+def test_braced_emphasis_entities_and_labelled_attachment_links():
+    """Jira reads {*}x{*} inside words, renders HTML entities (a backslash can only be
+    written as &#92;), and shows the label of a link to an attachment."""
+    assert wiki_to_markdown("{*}bold{*}text and x{_}em{_}y") == "**bold**text and x*em*y"
+    assert wiki_to_text("a{-}gone{-}b") == "agoneb"
+    assert wiki_to_text(r"C:&#92;&#92;srv &amp; &#x41; &nosuch;") == "C:\\\\srv & A &nosuch;"
+    assert wiki_to_text("[the log|^server.log] and [^a.txt]") == "the log (server.log) and a.txt"
+    assert wiki_to_text(r"escaped \(x) and \:)") == "escaped (x) and :)"
 
 
 def test_code_and_noformat_bodies_are_verbatim():

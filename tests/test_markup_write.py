@@ -594,7 +594,8 @@ def test_wiki_constructs():
     assert markdown_to_wiki("| h | i |\n|---|---|\n| `a` | **b** |") == "||h||i||\n|{{a}}|*b*|"
     assert markdown_to_wiki("a\n\n---\n\nb") == "a\n\n----\n\nb"
     assert markdown_to_wiki("a  \nb") == "a\nb"
-    assert markdown_to_wiki("![alt](https://e.x/i.png)") == "!https://e.x/i.png!"
+    assert markdown_to_wiki("![alt](https://e.x/i.png)") == "!https://e.x/i.png|alt=alt!"
+    assert markdown_to_wiki("![](https://e.x/i.png)") == "!https://e.x/i.png!"
     assert markdown_to_wiki("") == ""
 
 
@@ -603,6 +604,37 @@ def test_wiki_escapes_only_what_jira_would_read():
     assert "snake_case" in wiki and "file-name" in wiki
     assert "\\{braces\\}" in wiki and "\\[brackets\\]" in wiki and "a\\|b" in wiki
     assert wiki_to_text(wiki) == "snake_case file-name {braces} [brackets] a|b *literal* !bang!"
+
+
+def test_wiki_keeps_backslashes_urls_and_emoticons_as_typed():
+    """A backslash before markup or another backslash would be an escape or a line
+    break to Jira: it is written &#92;. Bare URLs are linked by Jira as typed, so
+    nothing is escaped inside them. `(x)` or `:)` would become icons."""
+    bs = "\\"
+    md = "share `x` " + bs * 4 + "srv" + bs * 2 + "x, C:" + bs + "Users" + bs + "x, end" + bs * 2
+    wiki = markdown_to_wiki(md)  # Markdown reads two backslashes as one
+    assert (
+        wiki == "share {{x}} &#92;" + bs + "srv" + bs + "x, C:" + bs + "Users" + bs + "x, end&#92;"
+    )
+    assert (
+        wiki_to_text(wiki)
+        == "share x " + bs * 2 + "srv" + bs + "x, C:" + bs + "Users" + bs + "x, end" + bs
+    )
+    url = "https://e.x/~user/a_b-c/(x)?q=1*2"
+    assert markdown_to_wiki(f"see {url} and a_b-") == f"see {url} and a_b" + bs + "-"
+    wiki = markdown_to_wiki("done (/) not (x), info (i) :) ;) :D (flag) but 10:30 (xy)")
+    assert wiki == ("done \\(/) not \\(x), info \\(i) \\:) \\;) \\:D \\(flag) but 10:30 (xy)")
+    assert wiki_to_text(wiki) == "done (/) not (x), info (i) :) ;) :D (flag) but 10:30 (xy)"
+
+
+def test_wiki_emphasis_inside_a_word_takes_the_braced_form():
+    """Jira reads *bold* only at word boundaries; {*}bold{*} works inside words."""
+    assert markdown_to_wiki("**bold**text, a**b**c and **x** y") == (
+        "{*}bold{*}text, a{*}b{*}c and *x* y"
+    )
+    assert markdown_to_wiki("***both*** words, x***y***z") == "_*both*_ words, x{_}*y*{_}z"
+    for md in ("**bold**text", "a*b*c", "x~~y~~z"):
+        assert wiki_to_markdown(markdown_to_wiki(md)) == md
 
 
 def test_wiki_code_protects_macros():

@@ -8,6 +8,7 @@ when they sit at word boundaries (``snake_case``, ``file-name``, ``2*3*4`` stay 
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -71,6 +72,9 @@ def _parse(text: str, depth: int) -> list[dict]:
         body = text[match.end() : body_end]
         pos = body_end + len(name) + 2 if close >= 0 else len(text)
         if name in ("code", "noformat"):
+            title = _macro_param(params, "title")
+            if title:  # {code:title=Bar.java}: the file name is worth keeping
+                blocks.append({"type": "paragraph", "content": [{"type": "text", "text": title}]})
             blocks.append(_code_block(body, params if name == "code" else ""))
         elif depth >= MAX_NESTING:
             blocks.extend(_parse_lines(body))
@@ -272,6 +276,8 @@ _INLINE = re.compile(
     "|".join(
         [
             r"(?P<br>\\\\)",
+            r"(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,30});)",
+            r"\{(?P<bmark>[*_\-+])\}(?P<braced>[^{}\n]+?)\{(?P=bmark)\}",
             r"(?P<esc>\\[^A-Za-z0-9\s])",  # \_ and \- escape too, though "_" is \w
             r"(?P<url>\b(?:https?|ftp)://[^\s\[\]|<>\"{}]+)",
             r"\{\{(?P<mono>(?:\\.|[^\\\n])+?)\}\}",
@@ -289,6 +295,7 @@ _INLINE = re.compile(
     )
 )
 _URL_TRAILING = ".,;:!?)'"
+_BRACED_MARKS = {"*": "strong", "_": "em", "-": "strike", "+": "underline"}
 _ESCAPED = re.compile(r"\\([^A-Za-z0-9\s])")
 
 
@@ -330,8 +337,12 @@ def _inline(text: str, marks: tuple = (), depth: int = 0) -> list[dict]:
         pos = match.end()
         kind = match.lastgroup
         value = match.group(kind) if kind else ""
+        if kind == "braced":  # {*}bold{*}: emphasis that Jira reads inside a word
+            kind = _BRACED_MARKS[match.group("bmark")]
         if kind == "br":
             nodes.append({"type": "hardBreak"})
+        elif kind == "entity":
+            add_text(html.unescape(value))
         elif kind == "esc":
             add_text(value[1:])
         elif kind == "url":
@@ -373,7 +384,10 @@ def _link(body: str, marks: tuple, depth: int) -> list[dict]:
     href = rest.split("|", 1)[0].strip() if rest else text.strip()
     label = text.strip() if rest else href
     if href.startswith("^"):  # link to an attachment of the issue
-        return [{"type": "text", "text": href[1:] or body}]
+        name = href[1:] or body
+        label = text.strip() if rest else ""
+        shown = f"{label} ({name})" if label and label != name else name
+        return [{"type": "text", "text": shown}]
     if not href or not re.match(r"^(?:[a-z][a-z0-9+.-]*:|#|/|www\.)", href, re.I):
         # Not a link Jira would make ([junit4], [X=1, Y=2]): keep the brackets as text.
         return [

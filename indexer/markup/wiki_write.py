@@ -3,6 +3,9 @@
 Walks markdown-it-py's token tree like ``adf_write`` does. Characters in plain text that
 Jira would read as markup are escaped with a backslash, but only where they could
 actually start or end formatting, so ordinary words (``snake_case``, ``a-b``) stay clean.
+Bare URLs are left alone (Jira links them as typed), emoticons such as ``(x)`` are
+escaped, and a backslash that Jira would read as an escape or a line break is written
+as the entity ``&#92;``: wiki markup has no other way to show one.
 """
 
 from __future__ import annotations
@@ -17,8 +20,16 @@ from indexer.markup.adf_write import MAX_NESTING, too_deep
 
 _MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").enable("strikethrough")
 
-# Always special in Jira text: macros, links, tables, images, and the escape itself.
+# Always special in Jira text: macros, links, tables and images.
 _ALWAYS = re.compile(r"([{}\[\]|!])")
+# A backslash before markup, another backslash or the end would escape or break a line.
+_BACKSLASH = re.compile(r"\\(?=[^A-Za-z0-9\s]|$)")
+# Jira's emoticons, which turn "(x)" or ":)" into icons; (+) (-) (?) (*) (!) are
+# escaped anyway by the patterns above.
+_EMOTICON = re.compile(
+    r"(\((?:y|n|i|/|x|on|off|flag|flagoff|\*[rgby]?)\))|((?<![\w:;])[:;](?:\)|\(|P|p|D)(?!\w))"
+)
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s\[\]|<>\"{}]+")
 # Special only at a word boundary: emphasis markers and the rest.
 _BOUNDARY = re.compile(r"(?<![\w])([*_+\-^~?])|([*_+\-^~?])(?![\w])")
 _LINE_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.|#)")
@@ -38,9 +49,20 @@ def markdown_to_wiki(md: Any) -> str:
 
 
 def escape_wiki(text: str) -> str:
+    parts, pos = [], 0
+    for url in _URL.finditer(text):
+        parts.append(_escape_words(text[pos : url.start()]) + url.group(0))
+        pos = url.end()
+    parts.append(_escape_words(text[pos:]))
+    text = "".join(parts)
+    return "\n".join(_escape_line_start(line) for line in text.split("\n"))
+
+
+def _escape_words(text: str) -> str:
+    text = _BACKSLASH.sub("&#92;", text)
     text = _ALWAYS.sub(r"\\\1", text)
     text = _BOUNDARY.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
-    return "\n".join(_escape_line_start(line) for line in text.split("\n"))
+    return _EMOTICON.sub(lambda m: "\\" + m.group(0), text)
 
 
 def _escape_line_start(line: str) -> str:
@@ -123,6 +145,7 @@ class _WikiWriter:
 
     def inline_of(self, node: SyntaxTreeNode, single_line: bool = False) -> str:
         text = "".join(self.inline(c.children) for c in node.children if c.type == "inline")
+        text = _settle_marks(text)
         return text.replace("\n", " \\\\ ") if single_line else text
 
     def inline(self, nodes: list[SyntaxTreeNode]) -> str:
@@ -152,12 +175,19 @@ class _WikiWriter:
                     out.append(f"[{label}|{href}]" if label and label != href else f"[{href}]")
             elif kind == "image":
                 src = str(node.attrs.get("src", "")).replace("!", "%21").replace("|", "%7C")
-                out.append(f"!{src}!" if src else "")
+                alt = " ".join(re.sub(r"[|!,=\[\]{}]", " ", node.content or "").split())
+                if src:
+                    out.append(f"!{src}|alt={alt}!" if alt else f"!{src}!")
             else:
                 out.append(
                     self.inline(node.children) if node.children else escape_wiki(node.content)
                 )
         return "".join(out)
+
+
+# Emphasis markers are written between these, then settled once the line is known.
+_OPEN, _CLOSE = "\x00", "\x01"
+_PENDING = re.compile(r"\x00(?P<open>[*_\-+])|(?P<close>[*_\-+])\x01")
 
 
 def _wrap(marker: str, text: str) -> str:
@@ -166,7 +196,35 @@ def _wrap(marker: str, text: str) -> str:
         return text
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
-    return f"{lead}{marker}{core}{marker}{trail}"
+    return f"{lead}{_OPEN}{marker}{core}{marker}{_CLOSE}{trail}"
+
+
+def _settle_marks(text: str) -> str:
+    """Jira reads `*bold*` only at word boundaries: when either end of a pair touches
+    a letter (`**a**b`, `a**b**`) both markers take the braced form `{*}`, which Jira
+    reads inside words too."""
+    if _OPEN not in text:
+        return text
+    found = list(_PENDING.finditer(text))
+    braced: set[int] = set()
+    opened: list[int] = []
+    for index, match in enumerate(found):
+        if match.group("open"):
+            opened.append(index)
+            continue
+        start = found[opened.pop()] if opened else None
+        before = text[: start.start()].rstrip(_OPEN + _CLOSE) if start else ""
+        after = text[match.end() :].lstrip(_OPEN + _CLOSE)
+        if (before and before[-1].isalnum()) or (after and after[0].isalnum()):
+            braced.update({index, found.index(start)} if start else {index})
+    out, pos = [], 0
+    for index, match in enumerate(found):
+        marker = match.group("open") or match.group("close")
+        out.append(text[pos : match.start()])
+        out.append("{" + marker + "}" if index in braced else marker)
+        pos = match.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _monospace(text: str) -> str:
