@@ -98,6 +98,75 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
         assert any("Created T-1 from DEV-1" in n.message for n in app._notifications)
 
 
+async def test_import_from_search_puts_the_cursor_in_the_instructions():
+    """The key box is already filled by `i`: what is left to type is the instructions."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"pool")
+        await settle(pilot, app)
+        await pilot.press("down", "i")
+        await settle(pilot, app)
+        instructions = app.screen.query_one("#import-instructions", TextArea)
+        assert app.focused is instructions
+        await pilot.press(*"Be brief")
+        assert instructions.text == "Be brief"
+        assert app.screen.query_one("#import-query", Input).value == "DEV-1"
+
+
+async def test_editing_the_key_after_a_preview_never_imports_the_old_issue():
+    """Audit: preview AUD-5, edit the box to AUD-6, Ctrl+S created a task from AUD-5."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press(*"DEV-1", "enter")
+        await settle(pilot, app)
+        assert "Pool times out" in screen.query_one("#import-preview-md", Markdown).source
+        assert not screen.query_one("#import-confirm").disabled
+        await pilot.press("backspace", "2")
+        await settle(pilot, app)
+        assert screen.query_one("#import-query", Input).value == "DEV-2"
+        assert screen.query_one("#import-confirm").disabled
+        assert "Pool times out" not in screen.query_one("#import-preview-md", Markdown).source
+        hint = str(screen.query_one("#import-error", Static).render())
+        assert hint.startswith("Press Enter to look up DEV-2"), hint
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is screen
+        assert TaskStore().list() == []
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert "Connection reset" in screen.query_one("#import-preview-md", Markdown).source
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        [task] = TaskStore().list()
+        assert task.link.key == "DEV-2"
+
+
+async def test_a_lookup_answering_after_the_key_was_edited_is_dropped():
+    """A slow lookup of the old key must not preview it under the new one."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_import_task("")
+        await settle(pilot, app)
+        screen = app.screen
+        box = screen.query_one("#import-query", Input)
+        box.value = "DEV-1"
+        await pilot.pause()
+        screen._resolve("DEV-1")
+        box.value = "DEV-2"  # edited before the worker reports back
+        await settle(pilot, app)
+        assert screen.record is None
+        assert screen.query_one("#import-confirm").disabled
+        assert "Pool times out" not in screen.query_one("#import-preview-md", Markdown).source
+
+
 async def test_import_checkboxes_keep_their_label_when_focused():
     """A focused full-size checkbox at height 1 used to grow a border over its label."""
     app = JiradexApp()

@@ -193,6 +193,8 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         super().__init__()
         self.initial = key
         self.record: dict | None = None
+        self._record_for = ""  # the key typed for it (Jira may answer a moved issue)
+        self._pending = ""  # the key a lookup worker is resolving
         self.hits: list[Any] = []
 
     def compose(self) -> ComposeResult:
@@ -229,9 +231,23 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         hits.add_column("Summary")
         hits.display = False
         self.query_one("#import-confirm", Button).disabled = True
-        self.query_one("#import-query", Input).focus()
         if self.initial:
-            self._lookup(self.initial, exact=True)
+            # the key is already there: what is left to type is the instructions
+            self.query_one("#import-instructions", TextArea).focus()
+            self._resolve(self.initial)
+        else:
+            self.query_one("#import-query", Input).focus()
+
+    def _box_key(self) -> str:
+        """The key in the box as a lookup would normalise it ("" when not a key)."""
+        from indexer.search import is_issue_key
+
+        text = self.query_one("#import-query", Input).value.strip()
+        return text.upper() if is_issue_key(text) else ""
+
+    def _record_matches_box(self) -> bool:
+        """Create imports the previewed issue, so it must be the one the box names."""
+        return self.record is not None and self._record_for == self._box_key()
 
     # -------------------------------------------------------------- finding
 
@@ -240,8 +256,19 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         from indexer.search import is_issue_key
 
         text = event.value.strip()
+        if self._pending != text.upper():
+            self._pending = ""  # what it finds is no longer what the box names
+        if self.record is not None and not self._record_matches_box():
+            self._forget_record()
         if not text or is_issue_key(text):
+            self.workers.cancel_group(self, "import-search")
             self.query_one("#import-hits").display = False
+            if text and self.record is None and not self._pending:
+                self._error(
+                    f"Press Enter to look up {text.upper()} (in the index, else live from Jira)"
+                )
+            elif not text:
+                self._error("")
             return
         self._search_index(text)
 
@@ -251,7 +278,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
 
         text = event.value.strip()
         if is_issue_key(text):
-            self._lookup(text.upper(), exact=True)
+            self._resolve(text)
         elif self.hits:
             self.query_one("#import-hits", DataTable).focus()
 
@@ -283,15 +310,20 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         if 0 <= row < len(self.hits):
             key = self.hits[row].key
             self.query_one("#import-query", Input).value = key
-            self._lookup(key, exact=True)
+            self._resolve(key)
+
+    def _resolve(self, key: str) -> None:
+        self._pending = key.strip().upper()
+        self._error(f"Looking up {self._pending}…")
+        self._lookup(self._pending)
 
     @work(thread=True, exclusive=True, group="import-lookup", exit_on_error=False)
-    def _lookup(self, key: str, exact: bool = True) -> None:
+    def _lookup(self, key: str) -> None:
         """The issue from the index, or live from Jira when the index lacks it."""
         from indexer import tasks
         from indexer.errors import JiradexError
 
-        self.app.call_from_thread(self._error, f"Looking up {key}…")
+        requested = key
         try:
             key = tasks.check_issue_key(key)
             record = self.app.store.get_issue(key)  # type: ignore[attr-defined]
@@ -300,19 +332,30 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 record, site, _ = tasks.fetch_live(key, False)
                 source = f"live from {site}"
         except JiradexError as exc:
-            self.app.call_from_thread(self._not_found, one_line(exc))
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._not_found, requested, one_line(exc))
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._preview, record, source)
+            self.app.call_from_thread(self._preview, requested, record, source)
 
-    def _not_found(self, message: str) -> None:
+    def _forget_record(self) -> None:
+        """The box no longer names the previewed issue: nothing to create until Enter."""
         self.record = None
         self.query_one("#import-confirm", Button).disabled = True
         self.query_one("#import-preview-md", Markdown).update("_Nothing to import yet._")
+
+    def _not_found(self, requested: str, message: str) -> None:
+        if requested != self._pending:
+            return  # the box was edited while it was looked up
+        self._pending = ""
+        self._forget_record()
         self._error(message)
 
-    def _preview(self, record: dict, source: str) -> None:
-        self.record = record
+    def _preview(self, requested: str, record: dict, source: str) -> None:
+        if requested != self._pending:
+            return  # the box was edited while it was looked up
+        self._pending = ""
+        self.record, self._record_for = record, requested
         self._error("")
         self.query_one("#import-hits").display = False
         enable_button(self.query_one("#import-confirm", Button))
@@ -325,8 +368,12 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
 
     @on(Button.Pressed, "#import-confirm")
     def action_confirm(self) -> None:
-        if self.record is None:
-            self._error("Pick an issue first: type its key and press Enter")
+        if not self._record_matches_box():
+            key = self._box_key()
+            self._error(
+                f"Press Enter to look up {key} first" if key
+                else "Pick an issue first: type its key and press Enter"
+            )  # fmt: skip
             return
         self.query_one("#import-confirm", Button).disabled = True
         self._error(f"Creating a task from {self.record.get('key')}…")
