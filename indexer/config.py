@@ -245,6 +245,44 @@ def _optional_text(value: Any, what: str) -> str | None:
     return value.strip() or None
 
 
+_ORDER_BY = re.compile(r"order\s+by\b", re.IGNORECASE)
+
+
+def validate_jql(value: Any) -> str | None:
+    """A datasource's JQL condition, or None. jiradex wraps it as `project = K AND
+    (jql) ORDER BY updated`, so an ORDER BY (as copied from Jira's issue search) is
+    dropped here rather than failing every sync with Jira's 400; unclosed quotes and
+    parentheses are refused with a clear error now instead of at the first sync."""
+    text = _optional_text(value, "jql")
+    if text is None:
+        return None
+    depth, quote, escaped = 0, "", False
+    for at, char in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ConfigError(f"jql has a ')' without its '(': {_literal(text)}")
+        elif depth == 0 and _ORDER_BY.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
+            return text[:at].strip() or None
+    if quote:
+        raise ConfigError(f"jql has an unclosed {quote} quote: {_literal(text)}")
+    if depth:
+        raise ConfigError(f"jql has a '(' without its ')': {_literal(text)}")
+    return text
+
+
 def validate_token(value: Any, what: str = "token") -> str | None:
     """A token as typed (stripped), None when empty; one rule for the CLI, the TUI
     forms and the config files. Never echoes the value: it is a secret."""
@@ -444,7 +482,7 @@ def _validated(ds: Datasource, name: str) -> Datasource:
     username = _optional_text(ds.username, "username")
     token = validate_token(ds.token)
     cloud_id = validate_cloud_id(ds.cloud_id)
-    jql = _optional_text(ds.jql, "jql")
+    jql = validate_jql(ds.jql)
     if username and not token:
         raise ConfigError(
             "username is set but token is empty; give the API token too "

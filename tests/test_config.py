@@ -230,6 +230,9 @@ def test_api_base_url_for_service_account_uses_gateway(monkeypatch):
         ),
         ({"max_concurrency": True}, "max_concurrency must be a whole number from 1 to 32"),
         ({"token": "two words"}, "token must not contain spaces"),
+        ({"jql": 'summary ~ "pool'}, 'jql has an unclosed " quote'),
+        ({"jql": "labels in (a, b"}, "jql has a '(' without its ')'"),
+        ({"jql": "status = Done)"}, "jql has a ')' without its '('"),
     ],
 )
 def test_validate_datasource_errors(overrides, fragment):
@@ -254,6 +257,22 @@ def test_validate_datasource_normalises():
     assert (ds.username, ds.token, ds.jql, ds.interval) == (None, "pat-token-1234", None, "10m")
     assert ds.interval_seconds == 600
     assert ds.auth_mode == "bearer"
+
+
+@pytest.mark.parametrize(
+    ("jql", "kept"),
+    [
+        ("status != Done ORDER BY created DESC", "status != Done"),
+        ("(a = 1 OR b = 2) order  by key", "(a = 1 OR b = 2)"),
+        ('summary ~ "order by x" ORDER BY rank', 'summary ~ "order by x"'),
+        ("labels = reorder", "labels = reorder"),
+        ("ORDER BY Rank ASC", None),
+    ],
+)
+def test_a_jql_copied_with_its_order_by_keeps_only_the_condition(jql, kept):
+    """jiradex puts the JQL inside `project = K AND (...) ORDER BY updated`: an ORDER BY
+    copied from Jira's issue search would make every sync fail with a 400."""
+    assert config.validate_datasource(make(jql=jql)).jql == kept
 
 
 def test_repr_hides_token():
