@@ -108,7 +108,8 @@ def search(
         raise QueryError(f"Unknown sort {sort!r}: use relevance or updated")
     limit = max(1, min(int(limit), MAX_LIMIT))
     parsed = parse_query(query) if isinstance(query, str) else query
-    if parsed.empty:
+    symbols = _symbols(parsed.text) if parsed.empty else []
+    if parsed.empty and not symbols:
         return []
     where, params = parsed.sql_filters("i")
     if datasource:
@@ -116,6 +117,9 @@ def search(
         params = [*params, datasource]
     with store._reading() as conn:
         try:
+            if symbols:
+                order = _containing(conn, symbols, where, params, limit)
+                return _hits(conn, order, None, parsed) if order else []
             return _search(conn, parsed, where, params, limit, sort)
         except sqlite3.OperationalError as exc:
             # The parser quotes every user word, so this means a parser bug; say so
@@ -125,6 +129,38 @@ def search(
                     "Cannot run this search: try fewer symbols, or put the words in quotes"
                 ) from None
             raise
+
+
+_SYNTAX_CHARS = frozenset('"*-():')
+
+
+def _symbols(text: str) -> list[str]:
+    """The words of a query made only of symbols (emoji, `#`, `→`), which the FTS5
+    tokenizer does not index at all: they are looked for in summaries as typed."""
+    found = []
+    for chunk in (text or "").split():
+        chunk = chunk.strip('"')
+        if chunk and not re.search(r"\w", chunk) and not set(chunk) <= _SYNTAX_CHARS:
+            found.append(chunk)
+    return found
+
+
+def _containing(
+    conn: sqlite3.Connection, needles: list[str], where: str, params: list, limit: int
+) -> list[tuple[int, float]]:
+    """Newest issues whose summary holds every needle. A plain scan of the summaries
+    (`+updated` keeps SQLite from walking the updated index, whose row lookups cost
+    more than the scan when few issues match); only queries of symbols come here."""
+    conds = ["instr(i.summary, ?) > 0"] * len(needles)
+    args: list = list(needles)
+    if where:
+        conds.append(where)
+        args.extend(params)
+    sql = (
+        f"SELECT i.rowid FROM issues i WHERE {' AND '.join(conds)} "
+        "ORDER BY +i.updated DESC, i.rowid DESC LIMIT ?"
+    )
+    return [(row[0], 0.0) for row in conn.execute(sql, [*args, limit])]
 
 
 def _search(

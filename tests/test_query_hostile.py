@@ -491,3 +491,24 @@ def test_parse_query_never_emits_user_text_as_syntax():
     assert match is not None
     # Every user word is inside a quoted FTS5 string.
     assert "NEAR(" not in match and '"a"' in match and '"z" *' in match
+
+
+def test_a_query_of_symbols_finds_them_in_summaries(tmp_path):
+    """FTS5 indexes no emoji or `#`: a query made only of them is looked for in the
+    summaries as typed, newest first, instead of finding nothing."""
+    store = Store(tmp_path / "symbols.db")
+    store.upsert_issues(
+        [
+            record("REL-1", "🚀 Launch checklist", updated="2024-03-01T10:00:00.000Z"),
+            record("REL-2", "Rollback plan 🚀 ⛔", updated="2024-03-02T10:00:00.000Z"),
+            record("REL-3", "Launch notes", "🚀 only in the description"),
+            record("REL-4", "Ticket #42 → done", datasource="other"),
+        ]
+    )
+    assert keys(search(store, "🚀")) == ["REL-2", "REL-1"]
+    assert keys(search(store, '"⛔" 🚀')) == ["REL-2"]
+    assert keys(search(store, "→ #")) == ["REL-4"]
+    assert keys(search(store, "→", datasource="work")) == []
+    for text in ("-", "*", '"', "( )", "🌵"):
+        assert search(store, text) == []
+    store.close()
