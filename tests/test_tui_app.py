@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TextArea
 from tui_helpers import fill_index, settle
 
 from indexer.paths import settings_path
@@ -41,6 +41,47 @@ async def test_function_keys_switch_modes_and_keep_each_screen():
         await pilot.pause()
         assert app.screen is search_screen
         assert app.screen.query_one("#search-box").value == "pool"
+
+
+async def test_screen_keys_work_from_a_text_editor():
+    """TextArea binds f6 (select line): F6 in the instructions box did nothing."""
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("")
+        await settle(pilot, app)
+        import_screen = app.screen
+        editor = import_screen.query_one("#import-instructions", TextArea)
+        editor.focus()
+        await pilot.press(*"keep it")
+        for key, mode in [("f6", "settings"), ("f5", "tasks"), ("f3", "datasources"),
+                          ("f5", "tasks"), ("f4", "sync"), ("f5", "tasks"),
+                          ("f2", "search"), ("f5", "tasks")]:  # fmt: skip
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode, key
+        assert app.screen is import_screen and app.focused is editor
+        assert editor.text == "keep it"
+        await pilot.press("f7")  # the editor's own keys that no screen uses still work
+        assert editor.selected_text == "keep it"
+
+
+async def test_remapped_screen_keys_in_a_text_editor():
+    """A remapped function key wins over the editor's; a printable one is typed."""
+    write_settings({"keymap": {"jiradex.go.settings": "f7", "jiradex.go.sync": "f4,z"}})
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("")
+        await settle(pilot, app)
+        editor = app.screen.query_one("#import-instructions", TextArea)
+        editor.focus()
+        await pilot.press("z", "f6")
+        assert app.current_mode == "tasks"
+        assert editor.text == "z" and editor.selected_text == "z"  # f6 selects the line
+        await pilot.press("f7")
+        await pilot.pause()
+        assert app.current_mode == "settings"
 
 
 async def test_help_lists_every_binding_id():

@@ -28,6 +28,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import keymap
+from tui.widgets.editor import Editor
 from tui.widgets.format import Plain, ago, cell, enable_button, fit, relative_age
 from tui.widgets.title_bar import TitleBar
 
@@ -218,7 +219,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                     "Objective (a goal, not a single task)", id="import-objective", compact=True
                 )
                 yield Label("Instructions (added to the task)")
-                yield TextArea(id="import-instructions", soft_wrap=True)
+                yield Editor(id="import-instructions", soft_wrap=True)
                 with Horizontal(id="import-buttons"):
                     yield Button("Create task", id="import-confirm", variant="primary")
                     yield Button("Cancel", id="import-cancel")
@@ -527,7 +528,7 @@ class TaskScreen(_WorkerErrors, Screen):
                 yield Markdown("", id="task-instructions-md")
             with Vertical(id="task-result-pane"):
                 yield Label("Result (Markdown, posted as a Jira comment)")
-                yield TextArea(id="task-result", soft_wrap=True)
+                yield Editor(id="task-result", soft_wrap=True)
                 with Horizontal(id="task-buttons"):
                     yield Button("Save", id="task-save")
                     yield Button("Post to Jira", id="task-post", variant="primary")
