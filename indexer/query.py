@@ -287,6 +287,9 @@ def parse_query(text: str) -> ParsedQuery:
                     values = [value]
                 else:
                     values = [v.strip() for v in value.split(",") if v.strip()]
+                    if not values:  # `status:,`
+                        example = _EXAMPLES.get(canonical, f"{name}:VALUE")
+                        raise QueryError(f"The filter {name}: needs a value, for example {example}")
                 query.filters.append(Filter(canonical, values, negated))
                 continue
             if name in TEXT_COLUMNS:

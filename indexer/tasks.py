@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from indexer import paths
 from indexer.errors import ConfigError, JiradexError, JiraError, StoreError, TaskError
@@ -533,8 +534,30 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
             return client_for_datasource(ds), ds.auth_mode == "service_account"
     conn = config.load_jira_connection()
     if conn.enabled and conn.base_url:
+        issue_site = site_of(link.url) if link.url else ""
+        if issue_site and not same_site(issue_site, conn.base_url):
+            # Keys repeat across sites: DEMO-3 there is another issue than DEMO-3 here.
+            raise TaskError(
+                f"{link.key} is on {issue_site}, but the Jira connection is "
+                f"{conn.base_url.rstrip('/')}: give its datasource credentials, or "
+                f"connect to {issue_site} with `jiradex jira connect`"
+            )
         return client_for_connection(conn), bool(conn.cloud_id)
     raise TaskError(NOT_ENABLED)
+
+
+def same_site(a: str, b: str) -> bool:
+    """Whether two site URLs name the same Jira (host, port and context path)."""
+
+    def parts(url: str) -> tuple:
+        split = urlsplit(url.strip())
+        port = split.port or {"http": 80, "https": 443}.get(split.scheme.lower())
+        return (split.hostname or "").lower(), port, split.path.rstrip("/").lower()
+
+    try:
+        return parts(a) == parts(b)
+    except ValueError:
+        return False
 
 
 def whoami(client: Any) -> dict[str, Any]:

@@ -331,6 +331,8 @@ def test_very_long_input_is_a_clear_error(store, text):
     [
         ("status:", "The filter status: needs a value"),
         ('status:""', "The filter status: needs a value"),
+        ("status:,", "The filter status: needs a value"),
+        ('key:" , "', "The filter key: needs a value"),
         ("updated:", "The filter updated: needs a value"),
         ("updated:>=", "The filter updated: needs a value"),
         ("updated:>=2024-13-45", "Cannot read the date in updated:>=2024-13-45"),

@@ -534,6 +534,26 @@ def test_post_anonymous_datasource_uses_global_connection(monkeypatch, fake_jira
     assert fake_jira.built == ["connection"]
 
 
+def test_post_never_goes_through_a_connection_to_another_site(monkeypatch, fake_jira):
+    """Keys repeat across sites: an issue of a public instance must not be posted to
+    by key through a global connection to another Jira."""
+    config.add_datasource(config.Datasource(name="public", endpoint=SITE, project_key="ABC"))
+    task = make_task(datasource="public")
+    monkeypatch.setenv("JIRA_ENABLED", "true")
+    monkeypatch.setenv("JIRA_BASE_URL", "https://other.atlassian.net")
+    monkeypatch.setenv("JIRA_EMAIL", "me@example.com")
+    monkeypatch.setenv("JIRA_API_TOKEN", "tok-secret-abcdef")
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    assert str(info.value).startswith(
+        f"ABC-12 is on {SITE}, but the Jira connection is https://other.atlassian.net: "
+    )
+    assert fake_jira.calls == []
+    assert tasks.same_site(SITE + "/", SITE.upper().replace("HTTPS", "https"))
+    assert not tasks.same_site("https://h/jira", "https://h")
+    assert tasks.same_site("https://h:443/jira", "https://H/jira/")
+
+
 def test_post_as_service_account_says_so(monkeypatch, fake_jira):
     config.add_datasource(
         config.Datasource(
