@@ -119,6 +119,46 @@ async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
         assert isinstance(app.screen, DatasourcesScreen)
 
 
+def assert_shown(screen, selector: str) -> None:
+    """The widget is drawn on screen, not clipped away by its dialog."""
+    widget = screen.query_one(selector)
+    region = widget.region
+    assert region.height >= 1, selector
+    assert screen.get_widget_at(region.x, region.y)[0] is widget, selector
+
+
+@run_async
+async def test_form_buttons_and_status_stay_on_screen_at_80x24(fake_client):
+    """At 80x24 the fields pushed Save, Test, Cancel and the status out of the dialog."""
+    add_datasource("Existing")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DatasourceFormScreen)
+        for selector in ("#test", "#save", "#cancel"):
+            assert_shown(form, selector)
+        form.query_one("#sync_enabled", Checkbox).focus()  # the last row scrolls into view
+        await pilot.pause()
+        assert_shown(form, "#sync_enabled")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "endpoint", "nope")
+        await type_into(pilot, form, "project", "")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert isinstance(app.screen, DatasourceFormScreen)  # not saved
+        assert form.field("project").error
+        assert "Fix the fields" in str(form.query_one("#form-status", Static).render())
+        for selector in ("#form-status", "#test", "#save", "#cancel"):
+            assert_shown(form, selector)
+
+
 @run_async
 async def test_plain_http_is_refused_like_the_cli(fake_client):
     app = make_app()

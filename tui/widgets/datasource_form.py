@@ -150,7 +150,10 @@ def field_for_error(message: str) -> tuple[str | None, str]:
 
 
 class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
-    """Add (existing=None) or edit a datasource; dismisses with the saved one."""
+    """Add (existing=None) or edit a datasource; dismisses with the saved one.
+
+    The title, status line and buttons are docked, and the fields scroll in what is
+    left (max-height 100% of it): at 80x24 the fields pushed the buttons out."""
 
     BINDINGS = keymap.bindings("datasource_form")
     DEFAULT_CSS = """
@@ -159,8 +162,9 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         width: 100; max-width: 96%; height: auto; max-height: 96%;
         border: thick $primary; background: $surface; padding: 0 1;
     }
-    DatasourceFormScreen #form-title { text-style: bold; padding: 0 1; height: 1; }
-    DatasourceFormScreen #form-fields { height: auto; max-height: 30; }
+    DatasourceFormScreen #form-title { dock: top; text-style: bold; padding: 0 1; height: 1; }
+    DatasourceFormScreen #form-fields { height: auto; max-height: 100%; }
+    DatasourceFormScreen #form-foot { dock: bottom; height: auto; }
     DatasourceFormScreen .checks { height: auto; margin-left: 16; }
     DatasourceFormScreen .checks Checkbox { width: auto; }
     DatasourceFormScreen #form-status { height: auto; padding: 0 1; min-height: 1; }
@@ -285,11 +289,12 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                         id="sync_enabled",
                         compact=True,
                     )
-            yield Plain("", id="form-status")
-            with Horizontal(id="form-buttons"):
-                yield Button("Test connection", id="test", compact=True)
-                yield Button("Save", id="save", variant="primary", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            with Vertical(id="form-foot"):
+                yield Plain("", id="form-status")
+                with Horizontal(id="form-buttons"):
+                    yield Button("Test connection", id="test", compact=True)
+                    yield Button("Save", id="save", variant="primary", compact=True)
+                    yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         first = "endpoint" if self.existing else "name"
