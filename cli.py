@@ -174,17 +174,25 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
     if watch:
         _watch(names, progress, as_json)
         return
-    failed = False
+    failed: list[str] = []
     store = Store()
     try:
         for ds in datasources:
             summary = sync_datasource(ds, store=store, full=full, progress=progress)
             _print_summary(summary, as_json)
-            failed = failed or summary.status != "ok"
+            if summary.status != "ok":
+                failed.append(ds.name)
     finally:
         store.close()
+    _fail_if_any_failed(failed, len(datasources))
+
+
+def _fail_if_any_failed(failed: list[str], total: int) -> None:
+    """Exit 1 with one line on stderr when a datasource's sync failed (its summary,
+    with the reason, is on stdout with the others')."""
     if failed:
-        sys.exit(1)
+        which = ", ".join(failed)
+        fail(f"{len(failed)} of {total} datasource syncs failed: {which}")
 
 
 def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
@@ -260,16 +268,16 @@ def index_rebuild_command(yes: bool) -> None:
         target = paths.index_path().with_name(paths.index_path().name + suffix)
         target.unlink(missing_ok=True)
     store = Store()
-    failed = False
+    failed: list[str] = []
     try:
         for ds in datasources:
             summary = sync_datasource(ds, store=store, full=True, progress=ProgressLine())
             _print_summary(summary, False)
-            failed = failed or summary.status != "ok"
+            if summary.status != "ok":
+                failed.append(ds.name)
     finally:
         store.close()
-    if failed:
-        sys.exit(1)
+    _fail_if_any_failed(failed, len(datasources))
 
 
 @cli.command("demo")
@@ -1337,8 +1345,20 @@ def show_command(key: str, as_json: bool) -> None:
 # --------------------------------------------------------------------------- entry
 
 
+def _configure_logging() -> None:
+    """The engine's log records stay out of the user's terminal (an error reaches
+    them as one line, never as a logged traceback); JIRADEX_DEBUG=1 shows them."""
+    import logging
+
+    if os.environ.get("JIRADEX_DEBUG"):
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: maps engine errors to one line on stderr and exit 1."""
+    _configure_logging()
     try:
         # Without standalone mode, `ctx.exit(n)` comes back as a return value.
         code = cli.main(args=argv, prog_name="jiradex", standalone_mode=False)
@@ -1350,7 +1370,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
             click.echo("jiradex: interrupted", err=True)  # Click turns Ctrl-C into Abort
             sys.exit(130)
-        click.echo("Aborted.", err=True)
+        click.echo("jiradex: aborted (no answer at a prompt)", err=True)
         sys.exit(1)
     except click.UsageError as exc:
         # One line, like every other error; the help is one command away.

@@ -294,6 +294,14 @@ def validate_token(value: Any, what: str = "token") -> str | None:
     token = value.strip()
     if any(ch.isspace() for ch in token) or _has_control(token):
         raise ConfigError(f"{what} must not contain spaces, line breaks or control characters")
+    if not token.isascii():
+        # It goes in an HTTP header; a pasted curly quote or ellipsis would fail every call.
+        raise ConfigError(f"{what} must be plain ASCII: check it for pasted quotes or accents")
+    if token.startswith("**"):
+        raise ConfigError(
+            f"{what} looks masked, as `datasource show` and `jira status` print it: "
+            "give the real token"
+        )
     return token or None
 
 

@@ -10,7 +10,9 @@ replay). Re-recording (starts fakejira; serially):
 from __future__ import annotations
 
 import json
+import os
 import signal
+from pathlib import Path
 
 import pytest
 from cassette_utils import FAKE_GATEWAY, FAKE_SITE, OriginMap, make_vcr, recording, scrub
@@ -171,6 +173,54 @@ def test_sync_json_reports_a_cancelled_run_as_status_error(monkeypatch):
         assert key in line
 
 
+def test_a_failed_sync_says_so_on_stderr_after_syncing_the_others(monkeypatch):
+    """Exit 1 comes with one `jiradex:` line on stderr; the summaries stay on stdout."""
+    add("qa")
+    add("ops")
+
+    def half_broken(ds, **_):
+        if ds.name == "qa":
+            return SyncSummary(ds.name, status="error", error="Connection refused")
+        return SyncSummary(ds.name, issues=2)
+
+    monkeypatch.setattr("indexer.sync.sync_datasource", half_broken)
+    result = run("sync")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["jiradex: 1 of 2 datasource syncs failed: qa"]
+    assert "Connection refused" in result.stdout and "ops" in result.stdout
+
+
+def test_an_unexpected_error_in_a_sync_is_logged_nowhere_the_user_sees(tmp_path):
+    """A bug inside one sync ends as that datasource's error line: no traceback, which
+    Python's last-resort log handler printed when nothing configured logging."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    script = (
+        "import indexer.sync as s\n"
+        "def boom(self, full): raise RuntimeError('boom in the engine')\n"
+        "s._Run.execute = boom\n"
+        "import cli\n"
+        "from indexer import config\n"
+        "config.add_datasource(config.Datasource(name='qa', "
+        "endpoint='https://qa.example.com', project_key='QA'))\n"
+        "cli.main(['sync'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JIRADEX_HOME": str(home)},
+        cwd=Path(cli.__file__).parent,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == "jiradex: 1 of 1 datasource syncs failed: qa"
+    assert "unexpected RuntimeError: boom in the engine" in done.stdout
+
+
 def test_ctrl_c_during_sync_exits_130_with_one_line(monkeypatch):
     """Click turns Ctrl-C into Abort; it used to end as "Aborted." with exit 1."""
     add("qa")
@@ -186,11 +236,11 @@ def test_ctrl_c_during_sync_exits_130_with_one_line(monkeypatch):
 
 
 def test_end_of_input_at_a_prompt_is_still_aborted_with_exit_1():
-    """Only Ctrl-C is 130: a wizard that reads end-of-file stays "Aborted." and 1."""
+    """Only Ctrl-C is 130: a wizard that reads end-of-file is aborted with 1."""
     result = run("jira", "connect", stdin="")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert result.stderr.strip().endswith("Aborted.")
+    assert result.stderr.strip().splitlines()[-1] == "jiradex: aborted (no answer at a prompt)"
     assert not paths.jira_config_path().exists()
 
 

@@ -230,6 +230,8 @@ def test_api_base_url_for_service_account_uses_gateway(monkeypatch):
         ),
         ({"max_concurrency": True}, "max_concurrency must be a whole number from 1 to 32"),
         ({"token": "two words"}, "token must not contain spaces"),
+        ({"token": "tok3n_\u00c4\u20ac"}, "token must be plain ASCII"),
+        ({"token": "****oken"}, "token looks masked, as `datasource show`"),
         ({"jql": 'summary ~ "pool'}, 'jql has an unclosed " quote'),
         ({"jql": "labels in (a, b"}, "jql has a '(' without its ')'"),
         ({"jql": "status = Done)"}, "jql has a ')' without its '('"),

@@ -818,6 +818,24 @@ def test_410_explains_migration_and_400_shows_jql_error():
         list(client.search_issues("foo = 1", ["summary"]))
 
 
+@pytest.mark.parametrize(
+    "body", [{"issues": "x"}, {"issues": [1, 2]}, [{"id": "1"}], {"issues": {"id": "1"}}]
+)
+def test_a_search_page_of_another_shape_is_a_clear_error(body):
+    """A proxy's page or a server that is not Jira: one line, not an AttributeError."""
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/search/jql"): ok(body),
+        }
+    )
+    with pytest.raises(JiraResponseError, match="not a list of issues"):
+        list(client.search_ids("project = A"))
+    client, _ = dc_client(ok(body))
+    with pytest.raises(JiraResponseError, match="not a list of issues"):
+        list(client.search_ids("project = D"))
+
+
 def test_token_never_in_error_messages():
     client = err_client(400, {"errorMessages": [f"bad token {TOKEN}"]})
     with pytest.raises(JiraBadRequestError) as info:

@@ -158,6 +158,25 @@ def _missing_issues(messages: list[str]) -> set[str]:
     return found
 
 
+def _issues_of(page: Any, raw: bool = True) -> list:
+    """The `issues` of a search or bulkfetch page; a body of another shape (a proxy's,
+    or a server that is not Jira) is a clear error rather than a crash further on.
+    `raw`: the items are Jira's issue objects (not what a `decode` made of them)."""
+    issues = page.get("issues") if isinstance(page, dict) else page
+    if issues is None:
+        return []
+    if (
+        not isinstance(page, dict)
+        or not isinstance(issues, list)
+        or (raw and not all(isinstance(i, dict) for i in issues))
+    ):
+        raise JiraResponseError(
+            "Jira answered a search with something that is not a list of issues: "
+            "check that the site URL is Jira's"
+        )
+    return issues
+
+
 def reply_may_be_lost(exc: JiraError) -> bool:
     """Whether a failed write may have been done by Jira all the same: the request
     went out and its answer was lost (a read timeout, a broken connection, a proxy
@@ -689,7 +708,7 @@ class JiraClient:
                 )
             else:
                 data = self._json("GET", "/rest/api/3/search/jql", params=params) or {}
-            issues = data.get("issues") or []
+            issues = _issues_of(data)
             if issues:
                 yield issues
             token = data.get("nextPageToken")
@@ -714,7 +733,7 @@ class JiraClient:
             if not validate:
                 params["validateQuery"] = "false"
             data = self._dc_search(params, decode=decode)
-            issues = data.get("issues") or []
+            issues = _issues_of(data, decode is None)
             if issues:
                 yield issues
             # Servers lower maxResults: count what came, and ask for no more than allowed.
@@ -760,7 +779,7 @@ class JiraClient:
         the rest to plain sequential paging from there."""
         limit = self.dc_search_window
         first = self._dc_page(jql, fields, 0, min(page_size, limit))
-        issues = first.get("issues") or []
+        issues = _issues_of(first)
         if issues:
             yield issues
         total, granted = first.get("total"), first.get("maxResults")
@@ -779,7 +798,7 @@ class JiraClient:
             ]
             try:
                 for at, future in zip(starts, futures, strict=True):
-                    issues = future.result().get("issues") or []
+                    issues = _issues_of(future.result())
                     if issues:
                         yield issues
                     start = at + len(issues)
@@ -789,7 +808,7 @@ class JiraClient:
                 for future in futures:
                     future.cancel()
         while start < end:
-            issues = self._dc_page(jql, fields, start, min(size, limit - start)).get("issues") or []
+            issues = _issues_of(self._dc_page(jql, fields, start, min(size, limit - start)))
             if not issues:
                 return
             yield issues
@@ -916,7 +935,7 @@ class JiraClient:
                     )
                     or {}
                 )
-                issues.extend(data.get("issues") or [])
+                issues.extend(_issues_of(data, decode is None))
             else:
                 issues.extend(self._bulkfetch_dc(chunk, ",".join(field_list), decode))
         return issues
