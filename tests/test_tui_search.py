@@ -64,9 +64,7 @@ async def test_enter_opens_issue_detail_with_markdown_and_escape_returns():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await type_query(pilot, app, "pool")
-        await pilot.press("enter")  # from the box: focus the results
-        assert isinstance(app.focused, ResultsTable)
-        await pilot.press("enter")
+        await pilot.press("enter")  # from the box: opens the highlighted (first) result
         await settle(pilot, app)
         assert isinstance(app.screen, IssueScreen)
         markdown = app.screen.query_one("#issue-markdown", Markdown)
@@ -74,6 +72,27 @@ async def test_enter_opens_issue_detail_with_markdown_and_escape_returns():
         assert "Raising the pool size" in markdown.source  # comments are shown
         await pilot.press("escape")
         assert isinstance(app.screen, SearchScreen)
+        assert app.focused.id == "search-box"
+        await pilot.press("down")  # Down steps into the results, where Enter opens too
+        assert isinstance(app.focused, ResultsTable)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, IssueScreen)
+
+
+async def test_enter_right_after_typing_opens_a_result_of_the_new_words():
+    """Enter before the search answered must not open a result of the old words."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "deploy")
+        assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-2"]
+        app.screen.query_one("#search-box", Input).value = "tuning"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, IssueScreen)
+        assert app.screen.key == "DEV-8"
 
 
 async def test_copy_and_browser_keys_on_a_result(monkeypatch):

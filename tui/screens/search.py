@@ -78,6 +78,7 @@ class SearchScreen(Screen):
         self.search_pending = True  # a search is waiting (the first one runs after mount)
         self._empty: Vertical | None = None
         self._shown: tuple[str, list, str | None] | None = None  # last results shown
+        self._open_generation = 0  # Enter came before this search's results
         self._empty_text: Static
         self._empty_button: Widget
 
@@ -243,6 +244,10 @@ class SearchScreen(Screen):
         self._shown = (text, hits, error)
         self._update_empty(text, hits, error)
         self._preview_current()
+        if self._open_generation == generation:
+            self._open_generation = 0
+            if hits and table.display:
+                self.action_open_issue()
 
     def _set_status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#status", Static)
@@ -332,9 +337,20 @@ class SearchScreen(Screen):
 
     @on(Input.Submitted, "#search-box")
     def _submitted(self) -> None:
+        """Enter opens the highlighted result. When the results on screen are not yet
+        those of the box (typed faster than the search), it opens the top one of the
+        answer that is on its way, never a result of the previous words."""
         table = self.query_one(ResultsTable)
-        if table.row_count and table.display:
-            table.focus()
+        text = self.query_text.strip()
+        if not text:  # the recently updated list: Enter steps into it
+            if table.row_count and table.display:
+                table.focus()
+            return
+        shown = self._shown is not None and self._shown[0] == text
+        if self.search_pending or not shown:
+            self._open_generation = self._generation
+        elif table.row_count and table.display:
+            self.action_open_issue()
 
     def on_key(self, event: Any) -> None:
         box = self.query_one("#search-box", Input)
