@@ -303,20 +303,20 @@ def demo_command(headless: bool, issue_count: int, latency_ms: int) -> None:
     Uses JIRADEX_HOME when set, otherwise a temporary home that is removed on exit,
     so the demo never touches your own configuration.
     """
-    from indexer.demo import DEMO_DATASOURCE, DEMO_QUERY, demo_home, demo_server
+    from indexer.demo import DEMO_QUERY, demo_home, demo_server
 
     with demo_home() as temporary:
         if temporary:
             click.echo(f"demo: using a temporary home {temporary}", err=True)
         click.echo(f"demo: starting a local fake Jira with {issue_count} issues…", err=True)
-        with demo_server(issue_count, latency_ms) as server:
-            click.echo(f"demo: fake Jira at {server.url}, datasource {DEMO_DATASOURCE!r}", err=True)
+        with demo_server(issue_count, latency_ms) as demo:
+            click.echo(f"demo: fake Jira at {demo.url}, datasource {demo.datasource!r}", err=True)
             if not headless:
                 from tui.app import run_app
 
-                run_app(start_sync=[DEMO_DATASOURCE])
+                run_app(start_sync=[demo.datasource])
                 return
-            _demo_headless(DEMO_DATASOURCE, DEMO_QUERY)
+            _demo_headless(demo.datasource, DEMO_QUERY)
 
 
 def _demo_headless(name: str, query: str) -> None:

@@ -8,11 +8,14 @@ the real HTTP path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from indexer import paths
 
@@ -38,9 +41,22 @@ def demo_home() -> Iterator[str | None]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@dataclass
+class Demo:
+    """A running demo: fakejira's URL and the datasource added for it."""
+
+    url: str
+    datasource: str
+
+
 @contextmanager
-def demo_server(issue_count: int = 3000, latency_ms: int = 0) -> Iterator[object]:
-    """A running fakejira with a generated project, and the `demo` datasource for it."""
+def demo_server(issue_count: int = 3000, latency_ms: int = 0) -> Iterator[Demo]:
+    """A running fakejira with a generated project, and a datasource for it.
+
+    A datasource of the user's own called `demo` is left alone (the demo takes
+    another name), and once the server stops the demo's datasource is disabled:
+    it points at a port that is closed now, and would fail every later `sync`.
+    Its issues stay searchable."""
     from fakejira import FakeJira
 
     with FakeJira(
@@ -52,18 +68,28 @@ def demo_server(issue_count: int = 3000, latency_ms: int = 0) -> Iterator[object
         email=DEMO_EMAIL,
         token=DEMO_TOKEN,
     ) as server:
-        add_demo_datasource(server.url)
-        yield server
+        name = add_demo_datasource(server.url).name
+        try:
+            yield Demo(server.url, name)
+        finally:
+            _retire(name)
 
 
 def add_demo_datasource(endpoint: str):
-    """(Re)create the `demo` datasource pointing at `endpoint`."""
+    """(Re)create the demo's datasource pointing at `endpoint`, named `demo` unless
+    the user has a datasource of that name."""
     from indexer.config import Datasource, add_datasource, load_datasources, remove_datasource
 
-    if any(ds.name == DEMO_DATASOURCE for ds in load_datasources()):
-        remove_datasource(DEMO_DATASOURCE)
+    existing = {ds.name.lower(): ds for ds in load_datasources()}
+    name = DEMO_DATASOURCE
+    for n in range(1, 100):
+        name = DEMO_DATASOURCE if n == 1 else f"jiradex-demo-{n}"
+        if name not in existing or _is_demo(existing[name]):
+            break
+    if name in existing:
+        remove_datasource(name)
     ds = Datasource(
-        name=DEMO_DATASOURCE,
+        name=name,
         endpoint=endpoint,
         username=DEMO_EMAIL,
         token=DEMO_TOKEN,
@@ -74,3 +100,19 @@ def add_demo_datasource(endpoint: str):
     )
     add_datasource(ds)
     return ds
+
+
+def _is_demo(ds) -> bool:
+    """A datasource an earlier demo added (fakejira on loopback, the demo account)."""
+    host = urlsplit(ds.endpoint or "").hostname or ""
+    return (
+        ds.username == DEMO_EMAIL and ds.token == DEMO_TOKEN and host in ("127.0.0.1", "localhost")
+    )
+
+
+def _retire(name: str) -> None:
+    from indexer.config import set_datasource_enabled
+    from indexer.errors import JiradexError
+
+    with contextlib.suppress(JiradexError, OSError):
+        set_datasource_enabled(name, False)

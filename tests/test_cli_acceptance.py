@@ -324,6 +324,30 @@ def test_demo_refuses_impossible_sizes_as_usage_errors(args, monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_demo_leaves_a_users_demo_datasource_alone_and_retires_its_own():
+    """The demo replaced a datasource of the user's called `demo`, and left its own
+    enabled on a port that closes with the demo, failing every later `sync`."""
+    from indexer.demo import demo_server
+
+    mine = config.Datasource(
+        name="demo", endpoint="https://jira.example.com", project_key="OPS", token="pat-1234"
+    )
+    config.add_datasource(mine)
+    with demo_server(issue_count=3) as demo:
+        assert demo.datasource == "jiradex-demo-2"
+        ours = config.get_datasource(demo.datasource)
+        assert ours.enabled and ours.endpoint == demo.url
+    assert config.get_datasource("demo") == config.validate_datasource(mine)
+    assert not config.get_datasource("jiradex-demo-2").enabled
+    with demo_server(issue_count=3) as again:  # the next demo reuses its own
+        assert again.datasource == "jiradex-demo-2"
+        assert config.get_datasource(again.datasource).enabled
+    assert [ds.name for ds in config.load_datasources()] == ["demo", "jiradex-demo-2"]
+    config.remove_datasource("demo")
+    with demo_server(issue_count=3) as fresh:
+        assert fresh.datasource == "demo"
+
+
 @pytest.mark.parametrize(
     "text, width, expected",
     [
