@@ -26,6 +26,15 @@ async def open_settings(app, pilot) -> SettingsScreen:
     return screen
 
 
+async def open_settings_still(app, pilot) -> SettingsScreen:
+    """For snapshots: the focused Site URL box must not blink."""
+    screen = await open_settings(app, pilot)
+    for box in screen.query(Input):
+        box.cursor_blink = False
+    await pilot.pause()
+    return screen
+
+
 def set_value(screen, field: str, value: str) -> None:
     screen.query_one(f"#{field}", Input).value = value
 
@@ -71,6 +80,20 @@ async def test_save_personal_connection_then_disconnect():
         await pilot.pause()
         assert not paths.jira_config_path().exists()
         assert screen.query_one("#base_url", Input).value == ""
+
+
+@run_async
+async def test_typing_right_after_f6_fills_the_site_url():
+    """The screen opened with the scrolling body focused: typed text went nowhere."""
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press(*"https://acme")
+        screen = app.mode_screen("settings")
+        assert app.focused is screen.query_one("#base_url", Input)
+        assert screen.query_one("#base_url", Input).value == "https://acme"
 
 
 @run_async
@@ -247,7 +270,7 @@ def test_snapshot_settings_empty(snap_compare):
     app = JiradexApp()
 
     async def run_before(pilot):
-        await open_settings(app, pilot)
+        await open_settings_still(app, pilot)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
 
@@ -265,7 +288,7 @@ def test_snapshot_settings_service_account_saved(snap_compare):
     app = JiradexApp()
 
     async def run_before(pilot):
-        screen = await open_settings(app, pilot)
+        screen = await open_settings_still(app, pilot)
         set_value(screen, "base_url", "http://acme.atlassian.net")
         await pilot.pause()
 

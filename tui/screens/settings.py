@@ -74,6 +74,8 @@ class SettingsScreen(Screen):
 
     TITLE = "Settings › Jira"
     BINDINGS = keymap.bindings("settings")
+    # the default ("*") focused the scrolling body, where typing went nowhere
+    AUTO_FOCUS = "#base_url"
     DEFAULT_CSS = """
     SettingsScreen #settings-body { padding: 0 2; }
     SettingsScreen #settings-intro { color: $text-muted; height: auto; margin: 1 0; }
