@@ -490,10 +490,14 @@ def datasource_add(
             given = ", ".join(f"--{item.replace('_', '-')}" for item in extra) or "NAME"
             raise click.UsageError(f"--from-json takes no NAME or other options (got {given})")
         source = "stdin" if from_json == "-" else from_json
+        warnings: list[str] = []  # said only when the datasources are added
         items = config.datasources_from_json_text(
-            _read_json_argument(from_json), source, warn=_warn
+            _read_json_argument(from_json), source, warn=warnings.append
         )
-        for ds in config.add_datasources(items):
+        added = config.add_datasources(items)
+        for message in warnings:
+            _warn(message)
+        for ds in added:
             click.echo(f'Added datasource "{ds.name}": {_describe_datasource(ds)}')
         return
     if name is None:
@@ -629,15 +633,27 @@ def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:
 @datasource_group.command("remove")
 @click.argument("name")
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation.")
-def datasource_remove(name: str, assume_yes: bool) -> None:
-    """Remove a datasource from the configuration."""
+@click.option(
+    "--keep-issues", is_flag=True, help="Keep its issues in the index (searchable, not synced)."
+)
+def datasource_remove(name: str, assume_yes: bool, keep_issues: bool) -> None:
+    """Remove a datasource from the configuration, and its issues from the index."""
     ds = config.get_datasource(name)
     if not assume_yes and sys.stdin.isatty():
+        what = "" if keep_issues else " and its indexed issues"
         click.confirm(
-            f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint})?', abort=True
+            f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint}){what}?',
+            abort=True,
         )
     removed = config.remove_datasource(ds.name)
-    click.echo(f'Removed datasource "{removed.name}".')
+    if keep_issues or not paths.index_path().exists():
+        click.echo(f'Removed datasource "{removed.name}".')
+        return
+    from indexer.store import Store
+
+    with Store() as store:
+        forgotten = store.remove_datasource(removed.name)
+    click.echo(f'Removed datasource "{removed.name}" and its {forgotten:,} indexed issues.')
 
 
 @datasource_group.command("enable")
@@ -1298,10 +1314,12 @@ def search_command(
     text = " ".join(query)
     store = _open_index_for_reading()
     try:
-        if datasource and datasource not in store.datasources():
-            known = {ds.name for ds in config.load_datasources()}
-            if datasource not in known:
+        if datasource:  # names are case-insensitive, as everywhere else
+            names = {name.lower(): name for name in store.datasources()}
+            names.update({ds.name.lower(): ds.name for ds in config.load_datasources()})
+            if datasource.strip().lower() not in names:
                 fail(f"unknown datasource {datasource!r} (see `jiradex datasource list`)")
+            datasource = names[datasource.strip().lower()]
         try:
             hits = search(store, text, datasource=datasource, limit=limit, sort=sort)
         except QueryError as exc:
@@ -1372,6 +1390,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         click.echo("jiradex: aborted (no answer at a prompt)", err=True)
         sys.exit(1)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `jiradex datasource` alone: the help is what was asked for, not an error line.
+        click.echo(exc.format_message(), err=True)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # One line, like every other error; the help is one command away.
         hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""

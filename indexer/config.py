@@ -143,7 +143,10 @@ def validate_endpoint(url: Any, what: str = "endpoint") -> str:
             # "javascript:...", "file:...", "mailto:...": a scheme, but not a web one
             raise ConfigError(f'{what} "{shown}" must be an http(s) URL, {example}')
         raise ConfigError(f'{what} "{shown}" has no scheme; write it as https://{shown}')
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[::1": an address urlsplit cannot read
+        raise ConfigError(f'{what} "{shown}" is not a valid URL, {example}') from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise ConfigError(f'{what} "{shown}" must be an http(s) URL, {example}')

@@ -16,7 +16,14 @@ APP_NAME = "jiradex"
 
 def home_override() -> Path | None:
     value = os.environ.get("JIRADEX_HOME", "").strip()
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    home = Path(value).expanduser()
+    if home.exists() and not home.is_dir():
+        from indexer.errors import ConfigError
+
+        raise ConfigError(f"JIRADEX_HOME {str(home)!r} is a file, not a directory")
+    return home
 
 
 def config_dir() -> Path:

@@ -128,6 +128,8 @@ def parse_task_id(text: str | int) -> int:
     match = re.fullmatch(r"\s*(?:[Tt]-?|#)?(\d+)\s*", str(text))
     if not match or int(match.group(1)) == 0:
         raise TaskError(f"Task id must look like 12 or T-12, not {str(text)!r}")
+    if int(match.group(1)) >= 2**63:  # past SQLite's integers: no such task can exist
+        raise TaskError(f"No task T-{match.group(1)}: `jiradex task list` shows the tasks")
     return int(match.group(1))
 
 

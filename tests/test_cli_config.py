@@ -218,6 +218,74 @@ def test_from_json_missing_file_and_bad_json(tmp_path):
     assert str(bad) in line and "line 2" in line
 
 
+def test_from_json_warns_of_unknown_keys_only_when_it_adds(tmp_path):
+    """A failed add is one line: the notes about unknown keys come with success only."""
+    payload = json.loads(BASIC_FIXTURE.read_text())
+    payload["connector"]["config"]["index_comment"] = True  # a typo
+    source = tmp_path / "typo.json"
+    source.write_text(json.dumps(payload))
+    added = ok("datasource", "add", "--from-json", str(source))
+    notes = added.stderr.splitlines()
+    assert len(notes) == 1 and notes[0].startswith("jiradex: warning: datasource ")
+    assert "index_comment" in notes[0]
+    payload["name"] = "Second"
+    payload["connector"]["config"]["endpoint"] = "ftp://nope"
+    source.write_text(json.dumps(payload))
+    assert "must be an http(s) URL" in error("datasource", "add", "--from-json", str(source))
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (
+            ("datasource", "add", "x", "--endpoint", "http://[::1", "--project", "AB"),
+            {},
+            'jiradex: datasource "x": endpoint "http://[::1" is not a valid URL, ',
+        ),
+        (
+            ("jira", "status"),
+            {"JIRA_ENABLED": "true", "JIRA_BASE_URL": "http://[::1", "JIRA_EMAIL": "a@b.c"},
+            'jiradex: JIRA_BASE_URL "http://[::1" is not a valid URL, ',
+        ),
+        (
+            ("task", "show", "99999999999999999999999"),
+            {},
+            "jiradex: No task T-99999999999999999999999: `jiradex task list` shows the tasks",
+        ),
+    ],
+)
+def test_unreadable_values_are_one_clear_line(argv, env, expected):
+    """Each of these used to end as `internal error (ValueError|OverflowError)`."""
+    assert error(*argv, env=env).startswith(expected)
+
+
+def test_a_gateway_that_is_not_an_https_url_is_named_as_such():
+    env = {
+        "JIRADEX_GATEWAY_URL": "ftp://proxy.example.com",
+        "JIRA_ENABLED": "true",
+        "JIRA_BASE_URL": "https://acme.atlassian.net",
+        "JIRA_CLOUD_ID": "11111111-2222-3333-4444-555555555555",
+        "JIRA_EMAIL": "bot@serviceaccount.atlassian.com",
+        "JIRA_API_TOKEN": "tok-secret-1234",
+    }
+    line = error("jira", "test", env=env)
+    assert line.startswith('jiradex: JIRADEX_GATEWAY_URL "ftp://proxy.example.com" must be')
+
+
+def test_a_jiradex_home_that_is_a_file_is_one_clear_line(tmp_path):
+    home = tmp_path / "afile"
+    home.write_text("")
+    line = error("datasource", "list", env={"JIRADEX_HOME": str(home)})
+    assert line == f"jiradex: JIRADEX_HOME {str(home)!r} is a file, not a directory"
+
+
+def test_a_group_without_its_command_prints_its_help_not_an_error_line():
+    result = run("datasource")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: jiradex datasource [OPTIONS] COMMAND")
+    assert "jiradex:" not in result.stderr.splitlines()[0]
+
+
 def test_unknown_connector_id_is_refused(tmp_path):
     payload = json.loads(BASIC_FIXTURE.read_text())
     payload["connector"]["id"] = "confluence"
@@ -475,6 +543,28 @@ def test_enable_disable_remove():
         'jiradex: no datasource named "one" (configured: two)'
     )
     assert mode_of(paths.datasources_path()) == 0o600
+
+
+def test_remove_forgets_the_datasources_issues_unless_asked_to_keep_them():
+    """The TUI offered to delete a removed datasource's issues; the CLI left them
+    in search results with no way to drop them short of `index rebuild`."""
+    from indexer.store import Store
+
+    add_basic("one")
+    add_basic("two")
+    add_basic("three")
+    with Store() as store:
+        for n, name in enumerate(("one", "two", "three")):
+            store.upsert_issues(
+                [{"id": str(n), "key": f"ABC-{n}", "datasource": name, "summary": "pool"}]
+            )
+    out = ok("datasource", "remove", "one", "--yes").stdout.strip()
+    assert out == 'Removed datasource "one" and its 1 indexed issues.'
+    out = ok("datasource", "remove", "two", "--yes", "--keep-issues").stdout.strip()
+    assert out == 'Removed datasource "two".'
+    with Store() as store:
+        assert store.stats("one")["issues"] == 0
+        assert store.stats("two")["issues"] == 1 and store.stats("three")["issues"] == 1
 
 
 # ------------------------------------------------------------------ connectors

@@ -181,6 +181,8 @@ def test_search_datasource_option(indexed):
     assert "OPS-7" in keys
     only = json.loads(run("search", "pool", "--datasource", "other", "--json").stdout)
     assert [(h["key"], h["datasource"]) for h in only] == [("OPS-7", "other")]
+    # Names are case-insensitive here too, as for `sync` and `datasource show`.
+    assert json.loads(run("search", "pool", "--datasource", "OTHER", "--json").stdout) == only
 
 
 def test_search_unknown_datasource_is_one_line_error(indexed):

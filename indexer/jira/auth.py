@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -24,9 +23,6 @@ from indexer import secrets
 from indexer.errors import ConfigError
 
 from .errors import JiraConnectionError, JiraResponseError, JiraTimeoutError
-
-DEFAULT_GATEWAY = "https://api.atlassian.com"
-GATEWAY_ENV = "JIRADEX_GATEWAY_URL"
 
 AUTH_MODES = ("basic", "bearer", "anonymous", "service_account")
 
@@ -49,7 +45,10 @@ def normalize_site_url(url: str | None) -> str:
 
 
 def gateway_url() -> str:
-    return (os.environ.get(GATEWAY_ENV) or DEFAULT_GATEWAY).strip().rstrip("/")
+    """`JIRADEX_GATEWAY_URL` checked like a site URL (it gets the credentials)."""
+    from indexer.config import gateway_url as checked_gateway_url
+
+    return checked_gateway_url().rstrip("/")
 
 
 def gateway_base(cloud_id: str) -> str:
