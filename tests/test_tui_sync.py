@@ -105,6 +105,32 @@ async def test_cancel_stops_between_batches_and_keeps_written_issues():
 
 
 @run_async
+async def test_a_cancelled_sync_says_cancelling_until_it_stops():
+    """The card said "● running" for seconds after c; only the log told otherwise."""
+    add_datasource("slow")
+    client = FakeJiraClient(500, hold_after=100)
+    app = app_with({"slow": client})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.start_sync(["slow"])
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, client.held.is_set)
+        (row,) = monitor.query(SyncRow)
+        await wait_for(pilot, lambda: "running" in str(row.query_one(".sync-status").render()))
+        await pilot.press("c")
+        await pilot.pause()
+        assert monitor.controller.jobs["slow"].running  # still in its batch
+        assert "cancelling…" in str(row.query_one(".sync-status").render())
+        app.go("datasources")
+        sources = app.mode_screen("datasources")
+        await wait_for(pilot, lambda: sources.loaded)
+        assert str(sources._status(sources.rows[0])) == "cancelling…"
+        client.release.set()
+        await wait_for(pilot, lambda: not monitor.controller.jobs["slow"].running)
+        await pilot.pause()
+        assert "cancelled" in str(row.query_one(".sync-status").render())
+
+
+@run_async
 async def test_sync_started_while_monitor_is_shown():
     add_datasource("late")
     client = FakeJiraClient(60)

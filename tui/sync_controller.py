@@ -89,6 +89,7 @@ class SyncJob:
     worker: Worker | None = None
     batch: int = 0
     told_index: float = 0.0
+    cancelling: bool = False  # asked to stop; the engine ends after its current batch
 
     @property
     def running(self) -> bool:
@@ -257,7 +258,9 @@ class SyncController:
         if job is None or not job.running or job.worker is None:
             return False
         job.worker.cancel()
+        job.cancelling = True
         self._log(job, "cancel requested; stopping after the current batch")
+        self._publish(lambda: SyncController.Updated(job))
         return True
 
     def cancel_all(self) -> int:

@@ -211,6 +211,8 @@ class DatasourcesScreen(Screen):
     def _status(self, row: Row) -> Text:
         job = controller_for(self.app).jobs.get(row.ds.name)
         if job is not None and job.running:
+            if job.cancelling:
+                return Text("cancelling…", style="bold yellow")
             if job.total:
                 return Text(f"syncing {100 * job.done // max(job.total, 1)}%", style="bold")
             return Text(f"syncing ({job.phase_label})", style="bold")

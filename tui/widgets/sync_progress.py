@@ -16,6 +16,9 @@ STATUS_STYLE = {
     "error": ("✘ failed", "bold $error"),
     "cancelled": ("■ cancelled", "bold $warning"),
 }
+# A cancel takes effect after the batch in flight: seconds during which the card
+# would otherwise still say "running".
+CANCELLING = ("◌ cancelling…", "bold $warning")
 
 
 class SyncRow(Vertical, can_focus=True):
@@ -68,6 +71,8 @@ class SyncRow(Vertical, can_focus=True):
             name.append("  (full)", style="dim not bold")
         self.query_one(".sync-name", Static).update(name)
         label, style = STATUS_STYLE.get(job.status, (job.status, ""))
+        if job.running and job.cancelling:
+            label, style = CANCELLING
         self.query_one(".sync-status", Static).update(f"[{style}]{label}[/]")
         bar = self.query_one(ProgressBar)
         if job.total is not None:
