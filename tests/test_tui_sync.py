@@ -186,6 +186,25 @@ async def test_same_datasource_is_not_started_twice():
         assert controller.jobs["once"].status == "ok"
 
 
+@run_async
+async def test_clear_finished_does_not_claim_no_sync_ever_ran():
+    """After x the monitor said "No sync has run since jiradex started"."""
+    app = JiradexApp()
+    finished_controller(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.go("sync")
+        await pilot.pause()
+        monitor = app.mode_screen("sync")
+        empty = monitor.query_one("#sync-empty")
+        assert len(monitor.query(SyncRow)) == 2 and not empty.display
+        await pilot.press("x")
+        await pilot.pause()
+        assert not monitor.query(SyncRow) and empty.display
+        text = str(empty.render())
+        assert text.startswith("No sync is running; finished ones were cleared.")
+        assert "since jiradex started" not in text
+
+
 def test_format_duration():
     assert format_duration(None) == "—"
     assert format_duration(4.4) == "4s"

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import Footer, RichLog, Static
 
 from tui import keymap
 from tui.sync_controller import SyncController, SyncJob, controller_for
@@ -19,11 +19,13 @@ from tui.widgets.format import Plain
 from tui.widgets.sync_progress import SyncRow
 from tui.widgets.title_bar import TitleBar
 
-EMPTY_TEXT = (
-    "No sync has run since jiradex started.\n"
+HOW_TO_SYNC = (
     "Press [b]s[/] to sync every enabled datasource, [b]S[/] for a full sync, "
     "or open Datasources ([b]F3[/]) to add one or sync a single datasource."
 )
+EMPTY_TEXT = "No sync has run since jiradex started.\n" + HOW_TO_SYNC
+# after x (Clear finished) syncs did run: only their cards are gone
+CLEARED_TEXT = "No sync is running; finished ones were cleared.\n" + HOW_TO_SYNC
 
 
 class SyncMonitorScreen(Screen):
@@ -136,12 +138,17 @@ class SyncMonitorScreen(Screen):
         self.notify(f"Cancelling {count} sync(s)…" if count else "No sync is running")
 
     def action_clear_finished(self) -> None:
+        cleared = False
         for name, row in list(self._rows.items()):
             if not row.job.running:
                 row.remove()
                 del self._rows[name]
                 self.controller.jobs.pop(name, None)
-        self.query_one("#sync-empty").display = not self._rows
+                cleared = True
+        empty = self.query_one("#sync-empty", Static)
+        if cleared:
+            empty.update(CLEARED_TEXT)
+        empty.display = not self._rows
         self._update_summary()
 
     # ------------------------------------------------------------------ drawing
