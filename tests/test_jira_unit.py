@@ -836,6 +836,33 @@ def test_a_search_page_of_another_shape_is_a_clear_error(body):
         list(client.search_ids("project = D"))
 
 
+def test_a_server_answering_empty_objects_is_not_taken_for_jira():
+    """A catch-all server (a proxy's stub, a wrong port) answering {} to everything
+    passed `datasource test` ("project visible"), synced 0 issues "ok" and made a
+    task with an empty title."""
+
+    def anything(request):
+        return ok({})
+
+    client, _ = make_client({}, username=None)
+    client._http._transport = httpx.MockTransport(anything)
+    with pytest.raises(JiraResponseError, match="does not answer like Jira"):
+        client.test_connection("DEMO")
+    with pytest.raises(JiraResponseError, match="does not answer like Jira"):
+        list(client.search_ids("project = DEMO"))
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("GET", "/rest/api/3/project/DEMO"): ok({}),
+            ("GET", "/rest/api/3/issue/DEMO-1"): ok({}),
+        }
+    )
+    with pytest.raises(JiraResponseError, match="without a project"):
+        client.project("DEMO")
+    with pytest.raises(JiraResponseError, match="without an issue"):
+        client.get_issue("DEMO-1")
+
+
 def test_token_never_in_error_messages():
     client = err_client(400, {"errorMessages": [f"bad token {TOKEN}"]})
     with pytest.raises(JiraBadRequestError) as info:

@@ -158,6 +158,9 @@ def _missing_issues(messages: list[str]) -> set[str]:
     return found
 
 
+_SERVER_INFO_KEYS = ("version", "versionNumbers", "baseUrl", "deploymentType", "buildNumber")
+
+
 def _issues_of(page: Any, raw: bool = True) -> list:
     """The `issues` of a search or bulkfetch page; a body of another shape (a proxy's,
     or a server that is not Jira) is a clear error rather than a crash further on.
@@ -634,6 +637,13 @@ class JiraClient:
         if cached is not None:
             return cached
         info = self._json("GET", "/rest/api/2/serverInfo") or {}
+        if not isinstance(info, dict) or not any(info.get(k) for k in _SERVER_INFO_KEYS):
+            # Every Jira names its version here; a catch-all server answering {} to
+            # everything would otherwise pass for a Data Center with no issues.
+            raise JiraResponseError(
+                f"{self.site_url} does not answer like Jira (no version in its "
+                "/rest/api/2/serverInfo): check the site URL"
+            )
         with self._lock:
             self._server_info = info
         return info
@@ -988,12 +998,15 @@ class JiraClient:
             params["fields"] = fields if isinstance(fields, str) else ",".join(fields)
         if expand:
             params["expand"] = expand
-        return self._json(
+        issue = self._json(
             "GET",
             self._api(f"/issue/{quote(key)}"),
             params=params or None,
             not_found=self._issue_not_found(key),
         )
+        if not isinstance(issue, dict) or not (issue.get("id") or issue.get("key")):
+            raise JiraResponseError(f"Jira answered /issue/{key} without an issue")
+        return issue
 
     def _issue_not_found(self, key: str) -> IssueNotFoundError:
         return IssueNotFoundError(
@@ -1289,16 +1302,16 @@ class JiraClient:
                 f"Project key must look like ABC (got {secrets.redact(text)[:40]!r})"
             )
         text = text.upper()
-        return (
-            self._json(
-                "GET",
-                self._api(f"/project/{quote(text)}"),
-                not_found=ProjectNotFoundError(
-                    f"Project {text} does not exist or you do not have permission to see it"
-                ),
-            )
-            or {}
+        info = self._json(
+            "GET",
+            self._api(f"/project/{quote(text)}"),
+            not_found=ProjectNotFoundError(
+                f"Project {text} does not exist or you do not have permission to see it"
+            ),
         )
+        if not isinstance(info, dict) or not (info.get("key") or info.get("id")):
+            raise JiraResponseError(f"Jira answered /project/{text} without a project")
+        return info
 
     def tenant_info(self) -> str:
         """The site's cloud id (Cloud only), from `/_edge/tenant_info`."""
