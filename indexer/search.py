@@ -317,7 +317,9 @@ def _exact(
     scored = [(rowid, -score) for rowid, score in rows]
     if pairs and len(scored) > 1:
         scored = _adjacency(conn, scored, pairs)
-    return [(rowid, round(score, 4)) for rowid, score in scored[:limit]]
+    # Four significant digits, not decimals: a word found in most issues has a bm25
+    # near 1e-6 (its IDF bottoms out), and every score would read 0.0.
+    return [(rowid, float(f"{score:.4g}")) for rowid, score in scored[:limit]]
 
 
 def _pair_patterns(query: ParsedQuery) -> list[re.Pattern]:

@@ -514,3 +514,16 @@ def test_a_query_of_symbols_finds_them_in_summaries(tmp_path):
     for text in ("-", "*", '"', "( )", "🌵"):
         assert search(store, text) == []
     store.close()
+
+
+def test_scores_of_a_word_in_most_issues_still_rank_the_hits(tmp_path):
+    """bm25 gives a word found in most issues a tiny score; rounded to four decimals
+    every hit read 0.0 in `search --json`."""
+    store = Store(tmp_path / "common.db")
+    store.upsert_issues(
+        [record(f"COM-{n}", f"error {'error ' * (n % 3)}in step {n}") for n in range(1, 9)]
+    )
+    scores = [hit.score for hit in search(store, "error")]
+    assert len(scores) == 8 and all(score > 0 for score in scores)
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+    store.close()
