@@ -426,6 +426,24 @@ def test_task_and_decision_lists():
     assert adf_to_text(doc(tasks, decision)) == "shipped\nwrite docs\ngo"
 
 
+def test_a_task_list_nested_straight_in_a_task_list_is_indented_under_its_item():
+    """ADF nests task lists as siblings of the items (the editor's own shape); they
+    used to render as `- - [x] nested`."""
+
+    def item(state: str, text: str) -> dict:
+        return {"type": "taskItem", "attrs": {"state": state}, "content": [t(text)]}
+
+    inner = {"type": "taskList", "content": [item("DONE", "nested")]}
+    outer = {"type": "taskList", "content": [item("TODO", "outer"), inner, item("TODO", "after")]}
+    assert adf_to_markdown(doc(outer)) == "- [ ] outer\n  - [x] nested\n- [ ] after"
+    assert html(adf_to_markdown(doc(outer))).count("<ul>") == 2
+    ordered = {
+        "type": "orderedList",
+        "content": [{"type": "listItem", "content": [p("one")]}, inner],
+    }
+    assert adf_to_markdown(doc(ordered)) == "1. one\n   - [x] nested"
+
+
 def test_text_that_looks_like_markdown_is_escaped():
     document = doc(
         p("# not a heading"),

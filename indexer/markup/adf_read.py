@@ -521,7 +521,17 @@ class _MarkdownRenderer:
         start = _attrs(node).get("order")
         number = start if isinstance(start, int) and start >= 0 else 1
         items = []
+        indent = "  "
         for item in _children(node):
+            if _kind(item) in ("bulletList", "orderedList", "taskList", "decisionList"):
+                # A list straight inside a list (how ADF nests task lists): it belongs
+                # to the item above, so it is indented under it, without a marker.
+                nested = self.block(item, depth + 1)
+                if nested.strip():
+                    items.append(
+                        "\n".join(indent + line if line else "" for line in nested.split("\n"))
+                    )
+                continue
             if kind == "orderedList":
                 marker = f"{number}. "
                 number += 1
@@ -535,6 +545,7 @@ class _MarkdownRenderer:
             else:
                 body = self.block(item, depth + 1)
             pad = " " * len(marker)
+            indent = pad if kind == "orderedList" else "  "
             lines = body.split("\n") if body else [""]
             rendered = (
                 marker
