@@ -205,6 +205,82 @@ async def test_clear_finished_does_not_claim_no_sync_ever_ran():
         assert "since jiradex started" not in text
 
 
+def shown(screen, widget) -> bool:
+    """Drawn on screen, not scrolled or clipped away."""
+    region = widget.region
+    return region.height > 0 and screen.get_widget_at(region.x, region.y)[0] is widget
+
+
+def finished_jobs(app, names: list[str], failed: str, log_lines: int = 3) -> None:
+    from indexer.sync import SyncSummary
+    from tui.sync_controller import SyncJob
+
+    controller = SyncController(app)
+    for name in names:
+        job = SyncJob(name=name, phase="ok", done=2500, total=2500, started=0.0, finished=42.0)
+        job.summary = SyncSummary(name, issues=2500, comments=9, attachments=3, seconds=42.0)
+        if name == failed:
+            job.phase = "error"
+            job.summary = SyncSummary(name, status="error", error="Jira refused the credentials")
+        job.log = [f"10:00:{n:02d} {name} line {n}" for n in range(log_lines)]
+        controller.jobs[name] = job
+    install_controller(app, controller)
+
+
+@run_async
+async def test_a_failed_card_below_the_fold_is_scrolled_into_view_at_80x24():
+    """With several datasources the failed card (and its error) was below the fold."""
+    app = JiradexApp()
+    finished_jobs(app, ["alpha", "beta", "gamma", "delta"], failed="delta")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.go("sync")
+        await pilot.pause()
+        await pilot.pause()
+        monitor = app.mode_screen("sync")
+        rows = {row.job.name: row for row in monitor.query(SyncRow)}
+        assert shown(monitor, rows["delta"].query_one(".sync-error"))
+        assert "refused" in str(rows["delta"].query_one(".sync-error").render())
+
+
+@run_async
+async def test_a_sync_failing_while_others_run_is_scrolled_into_view():
+    for name in ("one", "two", "three", "bad"):
+        add_datasource(name)
+    clients = {name: FakeJiraClient(50, hold_after=0) for name in ("one", "two", "three")}
+    clients["bad"] = FakeJiraClient(fail=auth_error())
+    app = app_with(clients)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.start_sync(["one", "two", "three", "bad"])
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, lambda: monitor.controller.jobs["bad"].status == "error")
+        await pilot.pause()
+        await pilot.pause()
+        rows = {row.job.name: row for row in monitor.query(SyncRow)}
+        assert shown(monitor, rows["bad"].query_one(".sync-error"))
+        for client in clients.values():
+            client.release.set()
+        await wait_for(pilot, lambda: not monitor.controller.running)
+
+
+@run_async
+async def test_the_log_shows_the_newest_lines_after_a_resize():
+    """After shrinking the terminal the log stayed at its old offset, on older lines."""
+    app = JiradexApp()
+    finished_jobs(app, ["alpha", "beta"], failed="beta", log_lines=40)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.go("sync")
+        await pilot.pause()
+        monitor = app.mode_screen("sync")
+        log = monitor.query_one(RichLog)
+        await wait_for(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert log.max_scroll_y > 0
+        assert log.scroll_y == log.max_scroll_y
+        assert log_text(monitor).rstrip().endswith("beta line 39")
+
+
 def test_format_duration():
     assert format_duration(None) == "—"
     assert format_duration(4.4) == "4s"

@@ -34,7 +34,7 @@ class SyncMonitorScreen(Screen):
     TITLE = "Sync monitor"
     BINDINGS = keymap.bindings("sync")
     DEFAULT_CSS = """
-    SyncMonitorScreen #sync-rows { height: auto; max-height: 60%; padding: 1 1 0 1; }
+    SyncMonitorScreen #sync-rows { height: auto; max-height: 60%; padding: 0 1; }
     SyncMonitorScreen #sync-empty { padding: 1 2; color: $text-muted; }
     SyncMonitorScreen #sync-log {
         height: 1fr;
@@ -67,13 +67,24 @@ class SyncMonitorScreen(Screen):
         controller.subscribe(self)
         for job in controller.jobs.values():
             self._row_for(job)
+        failed = [row for row in self._rows.values() if row.job.status == "error"]
+        if failed:
+            self.call_after_refresh(failed[0].scroll_visible, animate=False)
         # Replay earlier lines once the log has its real width (it wraps on write).
         self.call_after_refresh(self._replay_log)
         self._update_summary()
         self.set_interval(1.0, self._tick)
 
+    def on_resize(self) -> None:
+        """A RichLog keeps its lines wrapped at the old width and its scroll offset,
+        so after a resize it showed older lines: write them again, at the new width,
+        which also scrolls to the newest."""
+        if self._replayed:
+            self.call_after_refresh(self._replay_log)
+
     def _replay_log(self) -> None:
         log = self.query_one(RichLog)
+        log.clear()
         lines = sorted(
             ((line, job) for job in self.controller.jobs.values() for line in job.log),
             key=lambda item: item[0][:8],  # HH:MM:SS, stable for equal stamps
@@ -105,8 +116,12 @@ class SyncMonitorScreen(Screen):
             self.query_one(RichLog).write(self._log_text(message.job, message.line), expand=True)
 
     def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
-        self._row_for(message.job).refresh_job(message.job)
+        row = self._row_for(message.job)
+        row.refresh_job(message.job)
         self._update_summary()
+        if message.job.status == "error":
+            # the cards scroll: a failure below the fold must still be seen
+            self.call_after_refresh(row.scroll_visible, animate=False)
 
     # ------------------------------------------------------------------ actions
 

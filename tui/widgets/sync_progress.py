@@ -28,7 +28,6 @@ class SyncRow(Vertical, can_focus=True):
     SyncRow {
         height: auto;
         padding: 0 1;
-        margin: 0 0 1 0;
         border: round $panel-lighten-2;
         background: $surface;
     }
@@ -75,6 +74,7 @@ class SyncRow(Vertical, can_focus=True):
             label, style = CANCELLING
         self.query_one(".sync-status", Static).update(f"[{style}]{label}[/]")
         bar = self.query_one(ProgressBar)
+        bar.display = job.running  # then the status and the counts say it all
         if job.total is not None:
             bar.update(total=max(job.total, 1) if job.total else 1, progress=job.done or 0)
             if job.total == 0:
@@ -83,10 +83,13 @@ class SyncRow(Vertical, can_focus=True):
             bar.update(total=1, progress=0 if job.status != "ok" else 1)
         else:
             bar.update(total=None)
-        self.query_one(".sync-stats", Static).update(self._stats(job))
+        failed = job.status == "error"
+        stats = self.query_one(".sync-stats", Static)
+        stats.update(self._stats(job))
+        stats.display = not failed  # "took 1s": the error is what a failed card needs
         error = self.query_one(".sync-error", Static)
-        error.update(Text(job.error or "") if job.status == "error" else "")
-        error.display = job.status == "error"
+        error.update(Text(job.error or "") if failed else "")
+        error.display = failed
         self.set_class(job.status == "error", "-error")
 
     @staticmethod
