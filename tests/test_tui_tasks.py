@@ -326,6 +326,26 @@ async def test_unlink_after_confirmation():
         assert "(unlinked)" in str(app.screen.query_one("#task-badge").label)
 
 
+async def test_an_unlinked_task_offers_neither_post_nor_unlink():
+    """The footer still showed ^t Post to Jira and ^l Unlink, which only gave errors."""
+    task_id = make_task("A result")
+    TaskStore().unlink(task_id)
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        screen = app.screen
+        assert screen.current_task.unlinked
+        footer_keys = {b.binding.action for b in screen.active_bindings.values()}
+        assert "save" in footer_keys
+        assert "post" not in footer_keys and "unlink" not in footer_keys
+        await pilot.press("ctrl+t", "ctrl+l")
+        await settle(pilot, app)
+        assert app.screen is screen
+        assert not any(n.severity == "error" for n in app._notifications)
+        assert str(screen.query_one("#task-error", Static).render()) == ""
+
+
 # ---------------------------------------------------------------------- snapshots
 
 

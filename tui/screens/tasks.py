@@ -573,6 +573,14 @@ class TaskScreen(_WorkerErrors, Screen):
             editor.focus()
         self.query_one("#task-post", Button).disabled = task.unlinked
         self.query_one("#task-unlink", Button).disabled = task.unlinked
+        self.refresh_bindings()  # check_action: the footer drops Post and Unlink
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """An unlinked task can be neither posted nor unlinked again: the footer
+        offered both, and each only answered with an error."""
+        if action in ("post", "unlink") and self.current_task is not None:
+            return not self.current_task.unlinked
+        return True
 
     def _set_error(self, message: str) -> None:
         self.query_one("#task-error", Static).update(message)
