@@ -538,7 +538,9 @@ class _Run:
             self.summary.skipped_attachments += 1
             return meta
         try:
-            data = self.client.download_attachment(meta["content_url"], limit, named_text=True)
+            data = self.client.download_attachment(
+                meta["content_url"], limit, mime_type=meta["mimetype"], named_text=True
+            )
         except JiradexError as exc:
             log.info("attachment %s skipped: %s", meta["id"], exc)
             self.summary.skipped_attachments += 1

@@ -1234,6 +1234,23 @@ def test_a_file_named_as_text_is_read_whatever_opaque_type_jira_serves():
     assert rec.requests[-1].headers["Accept"] == "application/json"
 
 
+def test_an_html_page_where_a_file_was_expected_is_not_read_as_its_text():
+    """Jira's configured base URL can differ from the site typed: attachment URLs then
+    point at a host that gets no credentials and may answer its login page."""
+    login = b"<html><title>Log in</title><form>password</form></html>"
+    client, _ = make_client(
+        {
+            ("GET", "/a/log"): httpx.Response(
+                200, content=login, headers={"Content-Type": "text/html;charset=UTF-8"}
+            ),
+        }
+    )
+    got = client.fetch_attachment(f"{SITE}/a/log", mime_type="text/plain", named_text=True)
+    assert got.content is None and got.skipped.startswith("an HTML page instead of the text/plain")
+    page = client.fetch_attachment(f"{SITE}/a/log", mime_type="text/html")
+    assert page.content == login  # an HTML attachment is HTML
+
+
 # ------------------------------------------------------------------ writes and misc
 
 

@@ -1263,10 +1263,16 @@ class JiraClient:
     def _read_attachment(
         self, response: httpx.Response, result: AttachmentDownload, limit: int, named_text: bool
     ) -> AttachmentDownload:
+        expected = result.content_type.split(";")[0].strip().lower()
         content_type = response.headers.get("Content-Type", "") or result.content_type
         result.content_type = content_type.split(";")[0].strip()
         if is_binary_type(content_type, named_text=named_text):
             result.skipped = f"binary type {result.content_type}"
+            return result
+        if result.content_type.lower() == "text/html" and expected and expected != "text/html":
+            # A page where a file was expected: a login page, most likely, from a host
+            # that got no credentials (Jira's base URL differs from the site's).
+            result.skipped = f"an HTML page instead of the {expected} file (a login page?)"
             return result
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
