@@ -1052,6 +1052,28 @@ def test_dc_listing_goes_past_the_search_window_in_slices_of_updated():
     assert slices[1].startswith("(project = D) AND updated >= ")
 
 
+def test_dc_listing_goes_on_past_the_window_when_a_page_comes_back_empty():
+    """Issues deleted while the listing pages make a page inside the window come back
+    empty; the issues past the window must still be listed in the next slice."""
+    base = 1_700_000_000_000
+    updated = [base + i * 45_000 for i in range(25)]
+    search, asked = _dc_window_server(updated, window=10)
+    emptied = []
+
+    def flaky(request):
+        first_slice = "updated >=" not in request.url.params["jql"]
+        if first_slice and request.url.params["startAt"] == "8":
+            emptied.append(True)
+            return search_page(8, 4, 25, [])  # its issues were deleted meanwhile
+        return search(request)
+
+    client, _ = dc_client(flaky)
+    client.dc_search_window = 10
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=4)]
+    assert emptied and ids[-1] == str(124)  # the last issue, past the window, is listed
+    assert len(ids) == len(set(ids)) >= 23
+
+
 def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
     import threading
     import time as clock

@@ -798,6 +798,7 @@ class JiraClient:
         if not issues or not isinstance(total, int) or start >= total:
             return
         end = min(total, limit)
+        window[0] = total > limit  # said now: a page that comes back empty ends it early
         starts = list(range(start, end, size)) if start == size else []
         with ThreadPoolExecutor(
             max_workers=max(1, min(self.limiter.max_limit, len(starts))),
@@ -823,7 +824,6 @@ class JiraClient:
                 return
             yield issues
             start += len(issues)
-        window[0] = total > limit
 
     def search_ids(self, where: str, page_size: int | None = None) -> Iterator[dict]:
         """`{"id", "key", "updated"}` for every issue of the JQL condition `where`, in
