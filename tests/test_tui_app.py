@@ -91,10 +91,22 @@ async def test_help_lists_every_binding_id():
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        ids = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
+        ids = {str(table.get_row_at(i)[2]) for i in range(table.row_count)} - {""}
         assert ids == keymap.known_ids()
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_fits_the_binding_ids_in_80_columns():
+    """At 80 columns the binding-id column was cut (jiradex.go.datasour)."""
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        longest = max(keymap.known_ids(), key=len)
+        assert any(str(table.get_row_at(i)[-1]) == longest for i in range(table.row_count))
 
 
 async def test_keymap_from_settings_remaps_by_id_and_help_shows_it():
@@ -109,7 +121,7 @@ async def test_keymap_from_settings_remaps_by_id_and_help_shows_it():
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
         rows = {
-            str(table.get_row_at(i)[3]): str(table.get_row_at(i)[1]) for i in range(table.row_count)
+            str(table.get_row_at(i)[2]): str(table.get_row_at(i)[0]) for i in range(table.row_count)
         }
         assert rows["jiradex.app.help"] == "f9"
 

@@ -40,14 +40,36 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one(Vertical).border_title = "jiradex keys"
         table = self.query_one(DataTable)
-        table.add_columns("Where", "Keys", "Does", "Binding id")
+        # Where a key works is a heading row, not a column: with four columns the
+        # binding ids (what a remap needs, in full) were cut at 80 columns.
+        table.add_columns("Keys", "Does", "Binding id")
         overrides = getattr(self.app, "keymap_overrides", {})
+        last_scope = None
         for scope, spec, keys in keymap.effective_keys(overrides):
-            table.add_row(*map(Text, (scope, _pretty(keys), spec.description, spec.id)))
+            if scope != last_scope:
+                last_scope = scope
+                title = SCOPE_TITLES.get(scope, scope)
+                table.add_row(Text(title, style="bold"), Text(""), Text(""), key=f"scope:{scope}")
+            table.add_row(*map(Text, (_pretty(keys), spec.description, spec.id)), key=spec.id)
         table.focus()
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+SCOPE_TITLES = {
+    "app": "Everywhere",
+    "search": "Search",
+    "issue": "Issue",
+    "tasks": "Tasks",
+    "task": "Task",
+    "import": "Import",
+    "help": "Help",
+    "datasources": "Datasources",
+    "sync": "Sync monitor",
+    "settings": "Settings",
+    "datasource_form": "Datasource form",
+}
 
 
 def _pretty(keys: str) -> str:
