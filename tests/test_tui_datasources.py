@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 from tui_fakes import FakeJiraClient, auth_error, run_async
-from tui_helpers import add_datasource, wait_for
+from tui_helpers import add_datasource, settle, wait_for
 
 import tui.screens.datasources as datasources_module
 from indexer import config
@@ -342,8 +342,9 @@ def test_snapshot_datasources_list(snap_compare):
         # them so that the picture does not depend on the machine's load.
         details = screen.query_one("#ds-details", Static)
         await wait_for(pilot, lambda: "Last run" in str(details.render()))
-        await pilot.pause()
-        await pilot.pause()
+        # A loaded machine can finish the first load before the screen's resume
+        # event, which loads again: let that one land too (it rebuilds the table).
+        await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
 
