@@ -7,7 +7,7 @@ import webbrowser
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, Markdown, Static
-from tui_helpers import fill_index, issue, settle
+from tui_helpers import add_datasource, fill_index, issue, settle, wait_for
 
 from tui.app import JiradexApp
 from tui.screens.issue import IssueScreen
@@ -146,6 +146,23 @@ async def test_datasource_never_synced_says_how_to_sync():
         empty = str(app.screen.query_one("#empty-text", Static).render())
         assert "The index is empty" in empty and "Sync all datasources" in empty
         assert not app.screen.query_one("#add-datasource").display
+
+
+async def test_a_datasource_added_from_the_command_line_shows_in_the_header(monkeypatch):
+    """The header said "1 datasource" until a sync after `jiradex datasource add`."""
+    from indexer import config
+    from tui import app as app_module
+
+    monkeypatch.setattr(app_module, "CONFIG_POLL_S", 0.1, raising=False)
+    add_datasource("work", project="DEV")
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.screen.sub_title.startswith("1 datasource ·")
+        add_datasource("mobile", project="MOB")  # what the CLI does, from outside the app
+        await wait_for(pilot, lambda: app.screen.sub_title.startswith("2 datasources ·"), 5)
+        config.remove_datasource("mobile")
+        await wait_for(pilot, lambda: app.screen.sub_title.startswith("1 datasource ·"), 5)
 
 
 async def test_overview_answering_after_the_first_search_corrects_the_message():

@@ -15,7 +15,8 @@ Contract with the screens of other modules:
   batch has ended, ``tui.messages.SyncsFinished`` to the app; after a start with
   ``run_app(start_sync=...)`` the app then goes back to search.
 * ``tui.messages.ConfigChanged`` (posted to the app) refreshes what depends on the
-  datasources or the Jira connection.
+  datasources or the Jira connection. The app posts it too when datasources.json
+  changes under it (``jiradex datasource add`` in another terminal).
 * ``app.show_error(exc_or_text)``: a one-line error notification.
 """
 
@@ -36,6 +37,9 @@ from tui.messages import ConfigChanged, IndexUpdated, SyncsFinished
 
 if TYPE_CHECKING:
     from indexer.store import Store
+
+# How often the app looks at datasources.json for changes made outside it (a stat).
+CONFIG_POLL_S = 2.0
 
 # mode -> (module under tui.screens, class name, title)
 SCREENS: dict[str, tuple[str, str, str]] = {
@@ -155,6 +159,8 @@ class JiradexApp(App):
 
     def on_mount(self) -> None:
         self._jx_started = True
+        self._config_stamp = _datasources_stamp()
+        self.set_interval(CONFIG_POLL_S, self._check_datasources_file)
         for problem in self._settings_problems:
             self.notify(problem, title="Settings", severity="warning")
         if self._start_sync:
@@ -282,6 +288,14 @@ class JiradexApp(App):
     def on_config_changed(self, message: ConfigChanged) -> None:
         self._tell_search("config_changed")
 
+    def _check_datasources_file(self) -> None:
+        """A datasource added or removed from the command line while the TUI runs:
+        the search header kept the old count until a sync."""
+        stamp = _datasources_stamp()
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            self.post_message(ConfigChanged())
+
     def _tell_search(self, method: str) -> None:
         stack = self._screen_stacks.get("search")
         if stack:
@@ -303,6 +317,17 @@ class JiradexApp(App):
         tasks = self.mode_screen("tasks")
         self.go("tasks")
         self.call_after_refresh(tasks.open_import, key)  # type: ignore[attr-defined]
+
+
+def _datasources_stamp() -> tuple[int, int] | None:
+    """(mtime, size) of datasources.json; None while there is none."""
+    from indexer.paths import datasources_path
+
+    try:
+        stat = datasources_path().stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def run_app(start_sync: list[str] | None = None) -> None:
