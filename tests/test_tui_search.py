@@ -10,8 +10,10 @@ from textual.widgets import Input, Markdown, Static
 from tui_helpers import add_datasource, fill_index, issue, settle, wait_for
 
 from tui.app import JiradexApp
+from tui.screens.datasources import DatasourcesScreen
 from tui.screens.issue import IssueScreen
 from tui.screens.search import SearchScreen
+from tui.widgets.datasource_form import DatasourceFormScreen
 from tui.widgets.preview import IssuePreview
 from tui.widgets.results import ResultsTable
 
@@ -192,9 +194,13 @@ async def test_no_datasource_teaches_how_to_add_one():
         assert app.current_mode == "datasources"
         app.go("search")
         await pilot.pause()
-        await pilot.click("#add-datasource")
+        await pilot.click("#add-datasource")  # the button opens the form itself
         await pilot.pause()
         assert app.current_mode == "datasources"
+        assert isinstance(app.screen, DatasourceFormScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DatasourcesScreen)
 
 
 async def test_a_query_the_engine_rejects_is_one_line_under_the_box():

@@ -376,7 +376,11 @@ class SearchScreen(Screen):
             self._add_datasource()
 
     def _add_datasource(self) -> None:
+        """The button says "Add a datasource": open the form (over the list), not
+        just the list."""
+        sources = self.app.mode_screen("datasources")  # type: ignore[attr-defined]
         self.app.go("datasources")  # type: ignore[attr-defined]
+        self.app.call_after_refresh(sources.action_add)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ actions
 
