@@ -226,8 +226,10 @@ class Dataset:
         comments: bool = True,
         attachments: bool = True,
         time_zone: str = "America/Los_Angeles",
+        start_ms: int = START_MS,
     ):
         self.n = issues
+        self.start_ms = start_ms  # issue 1's `updated`; one issue every STEP_MS after it
         self.seed = seed
         self.project = project.upper()
         self.with_comments = comments
@@ -258,11 +260,11 @@ class Dataset:
 
     # --- metadata of untouched issues ----------------------------------------
     def base_updated(self, i: int) -> int:
-        return START_MS + i * STEP_MS + _mix(self.seed * 1_000_003 + i) % (STEP_MS - 1000)
+        return self.start_ms + i * STEP_MS + _mix(self.seed * 1_000_003 + i) % (STEP_MS - 1000)
 
     def base_created(self, i: int) -> int:
         age = _mix(self.seed * 7_000_003 + i) % (120 * 86_400_000)
-        return max(START_MS - 30 * 86_400_000, self.base_updated(i) - age)
+        return max(self.start_ms - 30 * 86_400_000, self.base_updated(i) - age)
 
     def base_meta(self, i: int) -> Meta:
         return Meta(i, ID_BASE + i, self.project, i, self.base_created(i), self.base_updated(i))

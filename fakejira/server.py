@@ -640,11 +640,13 @@ class FakeJira:
         search_window: int = DC_SEARCH_WINDOW,
         host: str = "127.0.0.1",
         port: int = 0,
+        start_ms: int | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
-        self.dataset = Dataset(issues, seed, project, comments, attachments, time_zone)
+        self.dataset = Dataset(issues, seed, project, comments, attachments, time_zone,
+                               **({"start_ms": start_ms} if start_ms is not None else {}))  # fmt: skip
         self.latency_ms = latency_ms
         self.context_path = ("/" + context_path.strip("/")) if context_path.strip("/") else ""
         self.email, self.token, self.cloud_id = email, token, cloud_id

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +59,10 @@ def demo_server(issue_count: int = 3000, latency_ms: int = 0) -> Iterator[Demo]:
     it points at a port that is closed now, and would fail every later `sync`.
     Its issues stay searchable."""
     from fakejira import FakeJira
+    from fakejira.dataset import STEP_MS
 
+    # The project reads as a live one: its newest issue changed an hour ago.
+    start_ms = (int(time.time()) // 60 * 60_000) - issue_count * STEP_MS - 3_600_000
     with FakeJira(
         mode="cloud",
         issues=issue_count,
@@ -67,6 +71,7 @@ def demo_server(issue_count: int = 3000, latency_ms: int = 0) -> Iterator[Demo]:
         latency_ms=latency_ms,
         email=DEMO_EMAIL,
         token=DEMO_TOKEN,
+        start_ms=start_ms,
     ) as server:
         name = add_demo_datasource(server.url).name
         try:

@@ -632,3 +632,14 @@ def test_shape_comparison_catches_differences():
     assert report.skipped == ["customfield_1"]
     assert compare({"errors": {"x": "y"}}, {"errors": {"q": "r"}}).ok
     assert not compare({"errors": {"x": "y"}}, {"errors": {"q": 1}}).ok
+
+
+def test_a_dataset_can_start_at_any_moment_for_a_demo_that_reads_as_live():
+    """The demo starts its project so that the newest issue changed an hour ago;
+    tests keep the fixed 2023 start their cassettes were recorded with."""
+    from fakejira.dataset import START_MS, STEP_MS, Dataset
+
+    fixed, moved = Dataset(50, 7), Dataset(50, 7, start_ms=START_MS + 86_400_000)
+    assert fixed.base_updated(1) == moved.base_updated(1) - 86_400_000
+    assert moved.issue(50).created == fixed.issue(50).created + 86_400_000
+    assert moved.base_updated(50) - moved.start_ms <= 51 * STEP_MS
