@@ -138,6 +138,7 @@ def _print_summary(summary, as_json: bool) -> None:
             # The contract's status is "ok" or "error": a cancelled run is an error
             # here, with its reason in "error" and a flag scripts can test.
             line["cancelled"] = line.get("status") == "cancelled"
+            line["interrupted"] = line.get("status") == "interrupted"
             line["status"] = "error"
         emit_json_line(line)
         return
@@ -165,7 +166,7 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
     datasource failed, after syncing the others.
     """
     from indexer.store import Store
-    from indexer.sync import sync_datasource
+    from indexer.sync import SyncInterrupted, sync_datasource
 
     if watch and full:  # the scheduler runs incremental syncs only
         raise click.UsageError("--full and --watch cannot be combined: run `sync --full` first")
@@ -178,7 +179,11 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
     store = Store()
     try:
         for ds in datasources:
-            summary = sync_datasource(ds, store=store, full=full, progress=progress)
+            try:
+                summary = sync_datasource(ds, store=store, full=full, progress=progress)
+            except SyncInterrupted as stopped:  # Ctrl-C: say what the run wrote, then stop
+                _print_summary(stopped.summary, as_json)
+                raise
             _print_summary(summary, as_json)
             if summary.status != "ok":
                 failed.append(ds.name)

@@ -61,6 +61,15 @@ class SyncCancelled(JiradexError):
     """The user cancelled the sync; what was written so far stays."""
 
 
+class SyncInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sync, raised once its run is recorded; `summary` says what the
+    run wrote, for a front end that reports it before stopping."""
+
+    def __init__(self, summary: SyncSummary):
+        super().__init__()
+        self.summary = summary
+
+
 @dataclass
 class SyncProgress:
     """One progress event; the CLI draws a bar from it, the TUI a ProgressBar."""
@@ -169,7 +178,7 @@ def sync_datasource(
         except Exception:  # the run record is a nicety; the data is already safe
             log.warning("could not record the run of %s", datasource.name)
     if interrupted:
-        raise KeyboardInterrupt
+        raise SyncInterrupted(summary)
     return summary
 
 

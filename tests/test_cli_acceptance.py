@@ -235,6 +235,28 @@ def test_ctrl_c_during_sync_exits_130_with_one_line(monkeypatch):
     assert [ln for ln in result.stderr.splitlines() if ln.strip()] == ["jiradex: interrupted"]
 
 
+def test_ctrl_c_during_sync_json_still_prints_what_the_run_wrote(monkeypatch):
+    """Scripts reading `sync --json` get the interrupted run's line before exit 130."""
+    from indexer.sync import SyncInterrupted
+
+    add("qa")
+    add("ops")
+
+    def interrupted(ds, **_):
+        raise SyncInterrupted(
+            SyncSummary(ds.name, status="interrupted", issues=5, error="interrupted (Ctrl-C)")
+        )
+
+    monkeypatch.setattr("indexer.sync.sync_datasource", interrupted)
+    result = run("sync", "--json")
+    assert result.exit_code == 130
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 1  # the second datasource never started
+    assert lines[0]["datasource"] == "qa" and lines[0]["issues"] == 5
+    assert lines[0]["status"] == "error" and lines[0]["interrupted"] is True
+    assert result.stderr.strip().splitlines()[-1] == "jiradex: interrupted"
+
+
 def test_end_of_input_at_a_prompt_is_still_aborted_with_exit_1():
     """Only Ctrl-C is 130: a wizard that reads end-of-file is aborted with 1."""
     result = run("jira", "connect", stdin="")
