@@ -846,6 +846,15 @@ def _open_in_browser(url: str) -> bool:
         return False
 
 
+def _account_kind(value: str) -> str:
+    """The wizard's account type. Unlike click.Choice, a wrong answer is not echoed
+    back: answers typed one prompt early put the token here."""
+    kind = str(value or "").strip().lower()
+    if kind not in ("personal", "service", "pat"):
+        raise click.UsageError("answer personal, service or pat")
+    return kind
+
+
 def _checked(validate):
     """A click prompt `value_proc` that re-asks with the validator's message."""
 
@@ -936,11 +945,11 @@ def jira_connect(
     if interactive and not service and not pat and not given_all:
         kind = click.prompt(
             "Account type (personal: your own Atlassian account; service: a service account; "
-            "pat: Data Center / Server (personal access token))",
-            type=click.Choice(["personal", "service", "pat"]),
+            "pat: Data Center / Server (personal access token)) (personal, service, pat)",
             default={"service_account": "service", "personal_access_token": "pat"}.get(
                 saved.api_mode, "personal"
             ),
+            value_proc=_account_kind,
         )
         service, pat = kind == "service", kind == "pat"
 

@@ -453,6 +453,15 @@ def test_wizard_offers_pat_when_the_saved_connection_is_one():
     assert saved_connection()["auth"] == {"email": None, "apiToken": "new-pat-2222"}
 
 
+def test_wizard_never_echoes_a_wrong_account_type_which_may_be_the_token():
+    """Answers typed one prompt early put the token at the account-type prompt, and
+    click.Choice's error repeated it: "'secret' is not one of ..."."""
+    result = run("jira", "connect", "--no-test", stdin="tok-secret-9999\n")
+    said = (result.stdout + result.stderr).splitlines()  # the runner echoes what is typed
+    errors = [line for line in said if line.startswith("Error")]
+    assert errors == ["Error: answer personal, service or pat"]
+
+
 # --------------------------------------------------------------------------- jira test
 
 
