@@ -211,6 +211,7 @@ class _Run:
         self._side_lock = Lock()
         self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
         self.handled = 0  # issues fetched and written (superseded ones included)
+        self.started_ms = int(time.time() * 1000)  # set again when the run plans
 
     # ------------------------------------------------------------------ plan
 
@@ -257,7 +258,7 @@ class _Run:
 
         # Issues changed after this moment may be missing from the listing: the
         # watermark never passes it (local clock; the overlap window absorbs skew).
-        started_ms = int(time.time() * 1000)
+        started_ms = self.started_ms = int(time.time() * 1000)
         jql = self.scope_jql()
         if since is not None:
             jql += f" AND updated >= {int(since) - OVERLAP_MS}"
@@ -412,14 +413,21 @@ class _Run:
                     # merges its segments at each) let it catch up.
                     together: list[dict[str, Any]] = []
                     handled = 0
+                    failure: BaseException | None = None
                     for future in done:
                         index = pending.pop(future)
-                        records = future.result()
+                        try:
+                            records = future.result()
+                        except BaseException as exc:  # the batches done before it are kept
+                            failure = failure or exc
+                            continue
                         handled += len(records)
+                        finished_batches[index] = max(
+                            (self._listed_moment(r, listing) for r in records), default=0
+                        )
                         if listing.repeated:
                             records = _newest_only(records, listing.repeated, superseded)
                         newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
-                        finished_batches[index] = newest
                         self.newest = max(self.newest, newest)
                         together.extend(records)
                     while next_in_order in finished_batches:
@@ -430,10 +438,29 @@ class _Run:
                         self.state["checkpoint"] = held
                     if handled or checkpoint:
                         self.write(together, checkpoint, handled)
+                    if failure is not None:
+                        raise failure
                     self.check_cancel()
             finally:
                 for future in pending:
                     future.cancel()
+
+    def _listed_moment(self, record: dict[str, Any], listing: ScopeListing) -> int:
+        """Where a fetched issue stood in the listing's `updated` order (ms), or 0 when
+        that is not known: what a checkpoint may be taken from.
+
+        Not simply the fetched `updated`: an issue edited after it was listed comes
+        back with a newer one, and a checkpoint taken from it would jump over the
+        batches listed after it that are not written yet. Where the listing carried
+        `updated` (Data Center) that is the answer; otherwise (Cloud lists ids only)
+        a fetched `updated` older than the run's start, less the overlap window for
+        clock skew, cannot have been edited since the listing, so it is the listed one.
+        """
+        listed = listing.listed.get(str(record.get("id")))
+        if listed:
+            return epoch_ms(listed) or 0
+        fetched = epoch_ms(record.get("updated")) or 0
+        return fetched if fetched <= self.started_ms - OVERLAP_MS else 0
 
     def fetch_batch(self, batch: list[str]) -> list[dict[str, Any]]:
         """Fetch and normalise one batch (runs in a worker thread).

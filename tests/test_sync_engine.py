@@ -1,0 +1,175 @@
+"""The sync engine's bookkeeping (checkpoint, reconcile, run records) against a
+scripted Jira: a client double whose issues, edits and failures a test sets up
+move by move, where a recorded fakejira session cannot time them (an issue edited
+between its listing and its fetch, a page that fails after another was written).
+
+The HTTP side of the same paths is covered by the cassette tests (test_sync*.py);
+here no request is made: the double answers the engine's client calls directly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from indexer.config import Datasource
+from indexer.jira.errors import JiraServerError
+from indexer.normalize import to_utc_iso
+from indexer.store import Store
+from indexer.sync import OVERLAP_MS, sync_datasource
+
+DAY_MS = 24 * 3600 * 1000
+START_MS = (int(time.time()) - 400 * 86_400) * 1000  # issues were last changed long ago
+
+
+def _jira_time(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(ms / 1000))
+
+
+class ScriptedJira:
+    """A Cloud-like client: `search_ids` lists in `updated` order (ids and keys only,
+    as Cloud's large pages do), `bulkfetch` answers from the current state. Hooks
+    run before each bulkfetch call (`before_fetch(call_number, ids)`) to edit the
+    project or fail the call, as a real project changes under a sync."""
+
+    site_url = "https://scripted.atlassian.net"
+    is_cloud = True
+    max_concurrency = 1  # batches complete in order
+    attachment_max_bytes = 1 << 20
+
+    def __init__(self, count: int, project: str = "DEMO"):
+        self.project = project
+        # id -> {"key", "summary", "updated" (ms)}; issue n changed one minute after n-1
+        self.issues: dict[str, dict[str, Any]] = {
+            str(10_000 + n): {
+                "key": f"{project}-{n}",
+                "summary": f"Issue number {n}",
+                "updated": START_MS + n * 60_000,
+            }
+            for n in range(1, count + 1)
+        }
+        self.before_fetch: list[Callable[[int, list[str]], None]] = []
+        self.fetch_calls = 0
+        self.listed_since: list[int | None] = []
+
+    def edit(self, ident: str, summary: str) -> None:
+        issue = self.issues[ident]
+        issue["summary"] = summary
+        issue["updated"] = int(time.time() * 1000)
+
+    def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
+        found = re.search(r"updated >= (-?\d+)", jql)
+        since = int(found.group(1)) if found else None
+        self.listed_since.append(since)
+        order = sorted(self.issues.items(), key=lambda kv: (kv[1]["updated"], kv[0]))
+        for ident, issue in order:
+            if since is None or issue["updated"] >= since:
+                yield {"id": ident, "key": issue["key"], "updated": None}
+
+    def bulkfetch(self, ids, fields, decode=None) -> list[dict]:
+        self.fetch_calls += 1
+        ids = [str(i) for i in ids]
+        for hook in self.before_fetch:
+            hook(self.fetch_calls, ids)
+        raw = [self._raw(i) for i in ids if i in self.issues]
+        page = {"issues": raw}
+        return (decode(page) if decode else page)["issues"]
+
+    def _raw(self, ident: str) -> dict[str, Any]:
+        issue = self.issues[ident]
+        stamp = _jira_time(issue["updated"])
+        return {
+            "id": ident,
+            "key": issue["key"],
+            "fields": {
+                "summary": issue["summary"],
+                "project": {"key": self.project},
+                "issuetype": {"name": "Task"},
+                "status": {"name": "Open", "statusCategory": {"name": "To Do"}},
+                "created": _jira_time(START_MS),
+                "updated": stamp,
+            },
+        }
+
+    def close(self) -> None:
+        pass
+
+
+def _datasource() -> Datasource:
+    return Datasource(name="jira", endpoint=ScriptedJira.site_url, project_key="DEMO")
+
+
+def _indexed(store: Store) -> dict[str, str]:
+    rows = store.conn.execute("SELECT id, summary FROM issues WHERE datasource = 'jira'")
+    return dict(rows.fetchall())
+
+
+def _expected(jira: ScriptedJira) -> dict[str, str]:
+    return {ident: issue["summary"] for ident, issue in jira.issues.items()}
+
+
+def test_an_issue_edited_between_listing_and_fetch_does_not_move_the_checkpoint_past_the_rest(
+    tmp_path,
+):
+    """The first batch holds an issue edited after it was listed (its fetched
+    `updated` is now), the second batch fails: the checkpoint may only say "done up
+    to the first batch's listed order", so the next run still fetches every issue
+    the failed run did not write."""
+    jira = ScriptedJira(300)
+
+    def edit_then_fail(call: int, ids: list[str]) -> None:
+        if call == 1:
+            jira.edit(ids[0], "Edited while the sync ran")
+        elif call == 2:
+            raise JiraServerError("Jira answered 500 (server error)")
+
+    jira.before_fetch.append(edit_then_fail)
+    with Store(tmp_path / "index.db") as store:
+        failed = sync_datasource(_datasource(), store=store, client=jira)
+        assert failed.status == "error", failed
+        assert len(_indexed(store)) == 100  # the first batch, whole
+        checkpoint = store.get_state("jira")["checkpoint"]
+        # Not past the first issue the failed run did not write (listed 101st).
+        first_unwritten = min(
+            issue["updated"] for ident, issue in jira.issues.items() if ident not in _indexed(store)
+        )
+        assert checkpoint <= first_unwritten
+
+        jira.before_fetch.clear()
+        again = sync_datasource(_datasource(), store=store, client=jira)
+        assert again.status == "ok", again.error
+        assert _indexed(store) == _expected(jira)
+        # ... and it resumed rather than starting over.
+        assert jira.listed_since[1] is not None
+
+
+def test_a_checkpoint_still_moves_when_nothing_is_edited(tmp_path):
+    """The bound above costs nothing on a quiet project: a failed run's checkpoint
+    is the newest `updated` of the batches it wrote, and the next run asks Jira
+    only for what comes after it (minus the overlap window)."""
+    jira = ScriptedJira(300)
+
+    def fail_third(call: int, ids: list[str]) -> None:
+        if call == 3:
+            raise JiraServerError("Jira answered 500 (server error)")
+
+    jira.before_fetch.append(fail_third)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "error"
+        newest_written = max(jira.issues[i]["updated"] for i in _indexed(store))
+        assert store.get_state("jira")["checkpoint"] == newest_written
+        jira.before_fetch.clear()
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        assert jira.listed_since[1] == newest_written - OVERLAP_MS  # [2]: reconcile
+        assert _indexed(store) == _expected(jira)
+
+
+def test_issue_times_in_the_scripted_jira_read_back_as_stored(tmp_path):
+    """The double's times are Jira's format: the index stores them as UTC."""
+    jira = ScriptedJira(3)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        stored = dict(store.conn.execute("SELECT id, updated FROM issues").fetchall())
+    assert stored == {i: to_utc_iso(_jira_time(v["updated"])) for i, v in jira.issues.items()}
