@@ -1195,6 +1195,8 @@ def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
     outcome = tasks.post_task(task_id, force=force)
     click.echo(outcome.account_line, err=True)
     if as_json:
+        if outcome.found:  # stdout is the JSON: say it on stderr that nothing was posted
+            click.echo(outcome.done_line, err=True)
         emit_json(outcome.to_json())
     else:
         click.echo(outcome.done_line)

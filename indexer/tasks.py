@@ -5,6 +5,11 @@ the index, so rebuilding the index never loses work. A task keeps its link to th
 issue (key, id, datasource, browse URL), its Markdown result and every comment
 posted from it: posting is refused a second time unless forced, and a failed post
 keeps the result and records why.
+
+A post is recorded as "in flight" (when it started, and the text sent) before the
+request leaves, and that record goes only when the outcome is known. A post cut
+short (Ctrl-C, a kill, a lost answer) therefore leaves it behind, and the next post
+looks for that comment on the issue before sending anything.
 """
 
 from __future__ import annotations
@@ -66,6 +71,14 @@ class TaskPost:
 
 
 @dataclass
+class TaskAttempt:
+    """A post that was sent (or about to be) and whose outcome is not known."""
+
+    started: str  # when it began, by Jira's clock when Jira gave one (UTC, ISO)
+    text: str  # the Markdown it sent
+
+
+@dataclass
 class Task:
     id: int
     kind: str
@@ -78,6 +91,7 @@ class Task:
     posts: list[TaskPost] = field(default_factory=list)
     unlinked: bool = False
     last_error: str | None = None
+    attempt: TaskAttempt | None = None
 
     @property
     def label(self) -> str:
@@ -116,6 +130,7 @@ class Task:
             "posts": [asdict(post) for post in self.posts],
             "unlinked": self.unlinked,
             "last_error": self.last_error,
+            "post_in_flight": self.attempt.started if self.attempt else None,
         }
 
 
@@ -160,6 +175,8 @@ CREATE TABLE IF NOT EXISTS posts (
 );
 CREATE INDEX IF NOT EXISTS posts_by_task ON posts(task_id);
 """
+# Columns added after the first release: (name, declaration), added when missing.
+LATER_COLUMNS = (("attempt_at", "TEXT"), ("attempt_text", "TEXT"))
 
 
 def tasks_dir() -> Path:
@@ -175,6 +192,18 @@ class TaskStore:
             paths.ensure_dir(self.path.parent)
             with self._connect() as db:
                 db.executescript(SCHEMA)
+                have = {row["name"] for row in db.execute("PRAGMA table_info(tasks)")}
+                for name, declaration in LATER_COLUMNS:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {declaration}")
+                if "attempt_at" not in have:
+                    # A post that failed before attempts were recorded may have made
+                    # its comment all the same: treat it as in flight since the result.
+                    db.execute(
+                        "UPDATE tasks SET attempt_at = COALESCE(result_updated, created),"
+                        " attempt_text = result WHERE last_error IS NOT NULL"
+                        " AND result IS NOT NULL"
+                    )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"Cannot open the task database {self.path}: {exc}") from None
 
@@ -247,10 +276,32 @@ class TaskStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (task_id, post.comment_id, post.url, post.posted_at, post.account),
             )
-            db.execute("UPDATE tasks SET last_error = NULL WHERE id = ?", (task_id,))
+            db.execute(
+                "UPDATE tasks SET last_error = NULL, attempt_at = NULL, attempt_text = NULL"
+                " WHERE id = ?",
+                (task_id,),
+            )
         return self.get(task_id)
 
+    def begin_attempt(self, task_id: int, started: str, text: str) -> None:
+        """Record a post as in flight; committed before the request is sent."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE tasks SET attempt_at = ?, attempt_text = ? WHERE id = ?",
+                (started, text, task_id),
+            )
+
+    def end_attempt(self, task_id: int, message: str | None) -> None:
+        """The post certainly made no comment: no longer in flight; `message` says why."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE tasks SET last_error = ?, attempt_at = NULL, attempt_text = NULL"
+                " WHERE id = ?",
+                (message, task_id),
+            )
+
     def set_error(self, task_id: int, message: str | None) -> None:
+        """Why the last post failed; an attempt in flight stays recorded."""
         with self._connect() as db:
             db.execute("UPDATE tasks SET last_error = ? WHERE id = ?", (message, task_id))
 
@@ -274,6 +325,9 @@ def _task_from_row(row: sqlite3.Row, posts: list[sqlite3.Row]) -> Task:
         posts=[TaskPost(p["comment_id"], p["url"], p["posted_at"], p["account"]) for p in posts],
         unlinked=bool(row["unlinked"]),
         last_error=row["last_error"],
+        attempt=(
+            TaskAttempt(row["attempt_at"], row["attempt_text"] or "") if row["attempt_at"] else None
+        ),
     )
 
 
@@ -496,6 +550,7 @@ class PostOutcome:
             "url": self.post.url,
             "account": self.post.account,
             "service_account": self.service_account,
+            "found": self.found,
         }
 
     @property
@@ -584,6 +639,33 @@ def account_of(myself: dict[str, Any]) -> tuple[str, bool]:
     return name or UNKNOWN_ACCOUNT, myself.get("accountType") == "app"
 
 
+INTERRUPTED = (
+    "interrupted while the comment was being sent: the next post looks for it on the "
+    "issue before posting again"
+)
+
+
+def jira_now(client: Any) -> str:
+    """Now by Jira's clock (its last Date header) when the client knows it, else ours."""
+    server_now = getattr(client, "server_now", None)
+    moment = server_now() if callable(server_now) else None
+    if not isinstance(moment, datetime):
+        moment = datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def may_have_posted(exc: BaseException) -> bool:
+    """Whether a failed post may have made the comment all the same. Only a refusal
+    (HTTP 4xx) or a connection never made say for sure that it did not."""
+    import httpx
+
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and 400 <= status < 500:
+        return False
+    cause = exc.__cause__ or exc.__context__
+    return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
 def post_task(
     task_id: int | str, *, force: bool = False, tasks: TaskStore | None = None
 ) -> PostOutcome:
@@ -610,10 +692,25 @@ def post_task(
         found = None
         try:
             account, is_app = account_of(whoami(client))
-            if task.last_error:
-                # The last attempt failed, maybe after Jira took the comment: no twin.
-                found = client.find_comment(task.link.key, task.result, exclude=known)
-            created = found or client.add_comment(task.link.key, task.result, known=known)
+            if task.attempt is not None:
+                # An earlier attempt may have reached Jira (its answer lost, or this
+                # program stopped while it was in flight): find it, never post a twin.
+                wanted = task.attempt.text or task.result
+                found = client.find_comment(task.link.key, wanted, exclude=known)
+            if found is None:
+                started = task.attempt.started if task.attempt else jira_now(client)
+                store.begin_attempt(task.id, started, task.result)  # before the request
+                try:
+                    created = client.add_comment(task.link.key, task.result, known=known)
+                except JiradexError as exc:
+                    if not may_have_posted(exc):
+                        store.end_attempt(task.id, str(exc))
+                    raise
+                except BaseException:  # Ctrl-C or exit while the request was out
+                    store.set_error(task.id, INTERRUPTED)
+                    raise
+            else:
+                created = found
         except JiradexError as exc:
             message = str(exc)
             store.set_error(task.id, message)
@@ -631,7 +728,10 @@ def post_task(
         )
         task = store.add_post(task.id, post)
     return PostOutcome(
-        task=task, post=post, service_account=service_account or is_app, found=found is not None
+        task=task,
+        post=post,
+        service_account=service_account or is_app,
+        found=found is not None,
     )
 
 
@@ -663,6 +763,11 @@ def describe(task: Task) -> str:
         lines.append(f"Posted:  {post.posted_at} as {post.account}: {post.url}")
     if task.last_error:
         lines.append(f"Last post failed: {task.last_error}")
+    if task.attempt:
+        lines.append(
+            f"Post in flight since {task.attempt.started}, outcome unknown: the next post "
+            "looks for that comment on the issue first"
+        )
     lines += ["", "--- instructions ---", task.instructions.rstrip("\n"), ""]
     if task.result:
         lines += [f"--- result ({task.result_updated}) ---", task.result.rstrip("\n"), ""]

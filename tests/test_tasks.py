@@ -432,6 +432,7 @@ def test_post_once_then_refuse_then_force(datasource, fake_jira):
         "url": f"{SITE}/browse/ABC-12?focusedCommentId=101",
         "account": "Alex Doe",
         "service_account": False,
+        "found": False,
     }
     assert outcome.account_line == "Posted as Alex Doe"
     assert fake_jira.posted == [("ABC-12", "## Done\n\nFixed the **cookie** flags.")]
@@ -628,6 +629,7 @@ def test_cli_import_show_result_post_flow(datasource, fake_jira, tmp_path):
         "url": f"{SITE}/browse/ABC-12?focusedCommentId=101",
         "account": "Alex Doe",
         "service_account": False,
+        "found": False,
     }
     assert lines(posted.stderr) == ["Posted as Alex Doe"]
     assert fake_jira.posted == [("ABC-12", "Final **answer**.\n")]

@@ -1140,6 +1140,11 @@ class JiraClient:
                 return when if when.tzinfo else when.replace(tzinfo=UTC)
         return datetime.now(UTC)
 
+    def server_now(self) -> datetime:
+        """Jira's clock as its last answer gave it, else ours (see `_server_now`):
+        task posting records when an attempt began by it."""
+        return self._server_now()
+
     def _comment_link(self, key: str, comment_id: str) -> dict:
         return {"id": comment_id, "url": f"{self.browse_url(key)}?focusedCommentId={comment_id}"}
 
