@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -282,6 +282,16 @@ class TaskStore:
                 (task_id,),
             )
         return self.get(task_id)
+
+    def comment_ids_on(self, key: str) -> set[str]:
+        """Ids of the comments on issue `key` that some task (any task) is linked to."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT posts.comment_id FROM posts JOIN tasks ON tasks.id = posts.task_id"
+                " WHERE upper(tasks.issue_key) = upper(?)",
+                (key,),
+            ).fetchall()
+        return {str(row["comment_id"]) for row in rows if row["comment_id"]}
 
     def begin_attempt(self, task_id: int, started: str, text: str) -> None:
         """Record a post as in flight; committed before the request is sent."""
@@ -639,10 +649,24 @@ def account_of(myself: dict[str, Any]) -> tuple[str, bool]:
     return name or UNKNOWN_ACCOUNT, myself.get("accountType") == "app"
 
 
+# How far before an attempt's recorded start its comment may seem made: the start is
+# by Jira's clock when its Date header gave it (whole seconds), else by ours.
+ATTEMPT_SKEW = timedelta(minutes=5)
+
 INTERRUPTED = (
     "interrupted while the comment was being sent: the next post looks for it on the "
     "issue before posting again"
 )
+
+
+def attempt_window(attempt: TaskAttempt) -> datetime | None:
+    """The earliest creation time a comment of `attempt` can show (None: unknown)."""
+    try:
+        started = datetime.fromisoformat(attempt.started.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return started - ATTEMPT_SKEW
 
 
 def jira_now(client: Any) -> str:
@@ -688,15 +712,20 @@ def post_task(
                 f"({last.url}): use --force to post it again"
             )
         client, service_account = poster_client(task.link)
-        known = {post.comment_id for post in task.posts}
+        # Comments that are some task's already (this one's earlier posts, or another
+        # task's with the same text) are never taken for this attempt's.
+        known = {post.comment_id for post in task.posts} | store.comment_ids_on(task.link.key)
         found = None
         try:
             account, is_app = account_of(whoami(client))
             if task.attempt is not None:
                 # An earlier attempt may have reached Jira (its answer lost, or this
                 # program stopped while it was in flight): find it, never post a twin.
+                # Only comments made since that attempt began can be its own.
                 wanted = task.attempt.text or task.result
-                found = client.find_comment(task.link.key, wanted, exclude=known)
+                found = client.find_comment(
+                    task.link.key, wanted, exclude=known, after=attempt_window(task.attempt)
+                )
             if found is None:
                 started = task.attempt.started if task.attempt else jira_now(client)
                 store.begin_attempt(task.id, started, task.result)  # before the request

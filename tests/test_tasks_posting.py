@@ -44,7 +44,8 @@ class MockJira:
     `on_post` decides what follows a POST once the comment is stored: "answer"
     (default), "lose" (a read timeout), "interrupt" (Ctrl-C while waiting), or
     "hold" (stored later than it is listed: invisible until `release()`), "hang"
-    (never answers) or "refuse" (HTTP 403, nothing stored).
+    (never answers), "refuse" (HTTP 403, nothing stored) or "drop" (a read timeout,
+    nothing stored).
     With `state_file`, comments are kept in that JSON file (shared across processes).
     """
 
@@ -106,6 +107,8 @@ class MockJira:
         if path.endswith("/comment") and request.method == "POST":
             self.posts += 1
             what = self.on_post.pop(0) if self.on_post else "answer"
+            if what == "drop":  # lost on the way: Jira never saw it, the client timed out
+                raise httpx.ReadTimeout("The read operation timed out", request=request)
             if what == "refuse":
                 return httpx.Response(
                     403,
@@ -299,3 +302,62 @@ def test_a_task_database_from_before_attempts_gets_its_failed_posts_looked_for(j
     store = tasks.TaskStore()
     assert store.get(1).attempt == tasks.TaskAttempt("2024-01-02T00:00:00Z", "R")
     assert store.get(2).attempt is None
+
+
+# --------------------------------------------------------------------------- whose comment
+
+
+def test_another_tasks_identical_comment_is_never_taken_for_this_ones(datasource, mock_jira):
+    """Two tasks on one issue with the same result: the second's post is lost on the
+    way (Jira never saw it). The first task's comment, same text and same account,
+    is not the second's: it is neither linked on the spot nor on the next post."""
+    first, second = make_task(), make_task()
+    assert tasks.post_task(first.id).post.comment_id == "1001"
+    mock_jira.on_post = ["drop"]
+    with pytest.raises(TaskError, match="timed out"):
+        tasks.post_task(second.id)
+    assert tasks.TaskStore().get(second.id).posts == []
+    outcome = tasks.post_task(second.id)
+    assert not outcome.found and outcome.post.comment_id == "1003"
+    assert [c["id"] for c in mock_jira.ours()] == ["1001", "1003"]
+    assert [p.comment_id for p in tasks.TaskStore().get(first.id).posts] == ["1001"]
+    assert [p.comment_id for p in tasks.TaskStore().get(second.id).posts] == ["1003"]
+
+
+def test_a_twin_made_before_the_attempt_began_is_not_its_comment(datasource, mock_jira):
+    """The same text by the same account an hour before the attempt (pasted by hand,
+    or from a task since deleted) is not what the attempt made."""
+    mock_jira.add("900", markup_of(RESULT), minutes_ago=60)
+    task = make_task()
+    mock_jira.on_post = ["drop"]
+    with pytest.raises(TaskError):
+        tasks.post_task(task.id)
+    outcome = tasks.post_task(task.id)
+    assert not outcome.found and outcome.post.comment_id == "1002"
+    assert [c["id"] for c in mock_jira.ours()] == ["900", "1002"]
+
+
+def test_the_look_up_allows_for_clocks_a_few_minutes_apart(datasource, mock_jira):
+    """Jira's clock runs 3 minutes behind the attempt's recorded start: its comment
+    still counts as the attempt's."""
+    task = make_task()
+    mock_jira.on_post = ["interrupt"]
+    with pytest.raises(KeyboardInterrupt):
+        tasks.post_task(task.id)
+    [comment] = mock_jira.ours()
+    comment["created"] = jira_time(datetime.now(UTC) - timedelta(minutes=3))
+    mock_jira._comments = [comment]
+    outcome = tasks.post_task(task.id)
+    assert outcome.found and outcome.post.comment_id == "1001" and mock_jira.posts == 1
+
+
+def test_the_window_starts_at_the_attempt_minus_a_few_minutes():
+    attempt = tasks.TaskAttempt("2024-05-01T12:00:00Z", "x")
+    assert tasks.attempt_window(attempt) == datetime(2024, 5, 1, 11, 55, tzinfo=UTC)
+    assert tasks.attempt_window(tasks.TaskAttempt("not a time", "x")) is None
+
+
+def markup_of(markdown: str) -> str:
+    from indexer import markup
+
+    return markup.markdown_to_wiki(markdown)
