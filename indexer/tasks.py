@@ -683,11 +683,23 @@ def may_have_posted(exc: BaseException) -> bool:
     (HTTP 4xx) or a connection never made say for sure that it did not."""
     import httpx
 
+    if getattr(exc, "reply_lost", False):
+        return True
     status = getattr(exc, "status", None)
     if isinstance(status, int) and 400 <= status < 500:
         return False
     cause = exc.__cause__ or exc.__context__
     return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """Whether the post went out and its answer never came (a read timeout, a dropped
+    connection, a lost reply the client reported), rather than a refusal or an error."""
+    import httpx
+
+    return bool(getattr(exc, "reply_lost", False)) or isinstance(
+        exc.__cause__, httpx.TransportError
+    )
 
 
 def post_task(
@@ -734,7 +746,18 @@ def post_task(
                 except JiradexError as exc:
                     if not may_have_posted(exc):
                         store.end_attempt(task.id, str(exc))
-                    raise
+                        raise
+                    # Never conclude "not posted" here, even when a look right after
+                    # did not show it: Jira may still be saving it. The attempt stays
+                    # in flight, so the next post looks again before sending. (Other
+                    # failures, an HTTP 5xx, keep it too without saying so: rarely made.)
+                    if not answer_lost(exc):
+                        raise
+                    reason = getattr(exc, "unnoted", None) or str(exc)
+                    raise TaskError(
+                        f"{reason} (Jira may have made the comment all the same: the next "
+                        f"post looks for it on {task.link.key} before sending again)"
+                    ) from exc
                 except BaseException:  # Ctrl-C or exit while the request was out
                     store.set_error(task.id, INTERRUPTED)
                     raise

@@ -361,3 +361,63 @@ def markup_of(markdown: str) -> str:
     from indexer import markup
 
     return markup.markdown_to_wiki(markdown)
+
+
+# --------------------------------------------------------------------------- answer lost
+
+
+def test_a_lost_answer_never_concludes_the_comment_is_absent(datasource, mock_jira):
+    """A read timeout, and the comment not on the issue yet when looked for right
+    after (Jira was still saving it): the error must not say it is not there, and
+    the attempt stays in flight; it shows up later and the next post, even of an
+    edited result, links it instead of posting a second comment."""
+    task = make_task()
+    mock_jira.on_post = ["hold"]
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    message = str(info.value)
+    assert message.startswith(f"Posting task T-{task.id} to ABC-12 failed, the result is kept: ")
+    assert "timed out" in message and "is not on" not in message
+    assert message.endswith(
+        "(Jira may have made the comment all the same: the next post looks for it on "
+        "ABC-12 before sending again)"
+    )
+    assert mock_jira.ours() == []  # looked for right after: not there yet
+    failed = tasks.TaskStore().get(task.id)
+    assert failed.state == "failed" and failed.attempt is not None
+
+    mock_jira.release()  # Jira is done saving it
+    tasks.TaskStore().set_result(task.id, RESULT + "\nOne more line.\n")  # edited since
+    outcome = tasks.post_task(task.id)
+    assert outcome.found and outcome.post.comment_id == "1001"
+    assert mock_jira.posts == 1 and len(mock_jira.ours()) == 1
+
+
+def test_a_lost_answer_on_the_cli_is_one_line_that_says_what_comes_next(datasource, mock_jira):
+    task = make_task()
+    mock_jira.on_post = ["hold"]
+    failed = run("task", "post", str(task.id))
+    assert failed.exit_code == 1 and failed.stdout == ""
+    [line] = failed.stderr.splitlines()
+    assert line.startswith(f"jiradex: Posting task T-{task.id} to ABC-12 failed")
+    assert "looks for it on ABC-12 before sending again" in line and TOKEN not in line
+    mock_jira.release()
+    again = run("task", "post", str(task.id))
+    assert again.exit_code == 0 and "was already on ABC-12" in again.stdout
+    assert mock_jira.posts == 1
+
+
+def test_a_lost_answer_still_unseen_on_the_next_post_is_looked_for_again(datasource, mock_jira):
+    """Not found on the next post either: that post is sent, and the first attempt's
+    window is kept, so its comment is still found by a later post."""
+    task = make_task()
+    mock_jira.on_post = ["hold", "drop"]
+    with pytest.raises(TaskError):
+        tasks.post_task(task.id)
+    first = tasks.TaskStore().get(task.id).attempt
+    with pytest.raises(TaskError):
+        tasks.post_task(task.id)
+    assert tasks.TaskStore().get(task.id).attempt.started == first.started
+    mock_jira.release()
+    outcome = tasks.post_task(task.id)
+    assert outcome.found and outcome.post.comment_id == "1001" and mock_jira.posts == 2

@@ -204,6 +204,16 @@ def _noted(exc: JiraError, note: str) -> JiraError:
     return noted
 
 
+def _reply_lost(exc: JiraError, note: str) -> JiraError:
+    """`_noted`, marked as a write whose answer was lost (`reply_lost`): Jira may have
+    done it, even when a look right after did not show it; `unnoted` is the message
+    without the note, for callers that say what happens next in their own words."""
+    noted = _noted(exc, note)
+    noted.reply_lost = True
+    noted.unnoted = str(exc)
+    return noted
+
+
 def _listed_once(issue: dict, seen: dict[str, str | None]) -> tuple[dict | None, int | None]:
     """A listing item for a DC search issue unless `seen` has it with this `updated`
     (`seen` is updated), and its `updated` in epoch ms."""
@@ -1112,13 +1122,14 @@ class JiraClient:
                     key, markdown, after=started - LOST_REPLY_SKEW, exclude=set(known)
                 )
             except JiraError:
-                raise _noted(
+                raise _reply_lost(
                     exc,
                     f"the comment may have been posted: look at {self.browse_url(key)} "
                     "before posting again",
                 ) from None
             if found is None:
-                raise _noted(exc, f"checked: the comment is not on {key}") from None
+                # Not there yet is not "not made": Jira may still be saving it.
+                raise _reply_lost(exc, f"checked: the comment is not on {key}") from None
             log.info("jira: the answer to a post on %s was lost; the comment is there", key)
             return found
         return self._comment_link(key, comment_id)
