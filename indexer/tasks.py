@@ -598,6 +598,14 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
         except ConfigError:
             ds = None
         if ds is not None and ds.auth_mode != "anonymous":
+            issue_site = site_of(link.url) if link.url else ""
+            if issue_site and ds.endpoint and not same_site(issue_site, ds.endpoint):
+                # The datasource now points at another Jira: DEMO-3 there is not ours.
+                raise TaskError(
+                    f'{link.key} is on {issue_site}, but datasource "{ds.name}" is '
+                    f"{ds.endpoint.rstrip('/')}: nothing posted; import the issue again "
+                    "from the right site"
+                )
             return client_for_datasource(ds), ds.auth_mode == "service_account"
     conn = config.load_jira_connection()
     if conn.enabled and conn.base_url:

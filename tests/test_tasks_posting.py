@@ -421,3 +421,35 @@ def test_a_lost_answer_still_unseen_on_the_next_post_is_looked_for_again(datasou
     mock_jira.release()
     outcome = tasks.post_task(task.id)
     assert outcome.found and outcome.post.comment_id == "1001" and mock_jira.posts == 2
+
+
+# --------------------------------------------------------------------------- which site
+
+
+def test_a_datasource_now_on_another_site_never_posts_there(mock_jira):
+    """The task came from acme's ABC-12; the datasource `acme` was since pointed at
+    another Jira, which has an ABC-12 of its own: posting is refused, no request."""
+    config.add_datasource(
+        config.Datasource(
+            name="acme", endpoint="https://other.example.com/jira", project_key="ABC", token=TOKEN
+        )
+    )
+    task = make_task()
+    failed = run("task", "post", str(task.id))
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        f'jiradex: ABC-12 is on {SITE}, but datasource "acme" is https://other.example.com/jira: '
+        "nothing posted; import the issue again from the right site"
+    ]
+    assert mock_jira.requests == [] and mock_jira.built == []
+    assert tasks.TaskStore().get(task.id).posts == []
+
+
+def test_a_datasource_on_the_same_site_spelled_differently_still_posts(mock_jira):
+    config.add_datasource(
+        config.Datasource(
+            name="acme", endpoint="HTTPS://ACME.example.com:443/", project_key="ABC", token=TOKEN
+        )
+    )
+    assert tasks.post_task(make_task().id).post.comment_id == "1001"
+    assert mock_jira.built == ["datasource:acme"]
