@@ -681,3 +681,86 @@ def test_wiki_deep_nesting_and_odd_input():
     assert "deep" in wiki_to_text(markdown_to_wiki("> " * 150 + "deep"))
     assert markdown_to_wiki(None) == ""
     assert markdown_to_wiki(7) == "7"
+
+
+# --------------------------------------------------------------------------- wiki sentinels
+
+SENTINELS = ("\x00", "\x01")
+
+
+def nested_markdown(rng: random.Random, depth: int = 0) -> str:
+    """A random Markdown block: headings, quotes, tables and code inside lists inside
+    quotes, with emphasis at word edges and inside words."""
+    inline = rng.choice(
+        [
+            "**bold** text",
+            "a**b**c",
+            "_it_ and ~~gone~~",
+            "**_both_**",
+            "`code` x",
+            "[**link**](https://example.com/a)",
+            "word*s*word",
+            "plain",
+            "tail **bold**",
+            "**x**y_z_",
+        ]
+    )
+    kinds = ["heading", "para", "table", "code"] + (["list", "olist", "quote"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "heading":
+        return "#" * rng.randint(1, 6) + " " + inline
+    if kind == "para":
+        return inline + rng.choice(["", "  \nsecond **line**", "\nsoft _wrap_"])
+    if kind == "table":
+        return f"| {inline} | b |\n|---|---|\n| **c** | {inline} |"
+    if kind == "code":
+        return "```\n" + inline + "\n```"
+    inner = "\n\n".join(nested_markdown(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+    if kind == "quote":
+        return "\n".join("> " + line if line else ">" for line in inner.split("\n"))
+    marker = "- " if kind == "list" else "1. "
+    pad = " " * len(marker)
+    items = []
+    for _ in range(rng.randint(1, 2)):
+        lines = inner.split("\n")
+        items.append(
+            marker + lines[0] + "".join("\n" + (pad + row if row else "") for row in lines[1:])
+        )
+    return "\n".join(items)
+
+
+@pytest.mark.parametrize(
+    "md",
+    [
+        "- # Heading in a list",
+        "- ## **Bold** in a heading in a list",
+        "1. ### a**b**c\n2. item",
+        "> - # heading in a list in a quote",
+        "- item\n\n  # heading after text\n\n  ```\ncode\n  ```",
+        "- > # quoted heading in a list",
+        "- | **a** | b |\n  |---|---|\n  | c | d |",
+    ],
+)
+def test_wiki_never_leaks_its_emphasis_markers(md):
+    out = markdown_to_wiki(md)
+    assert not any(s in out for s in SENTINELS), repr(out)
+    assert out.strip()
+
+
+def test_a_heading_in_a_list_item_is_bold_text_in_the_item():
+    assert markdown_to_wiki("- # Heading\n- **b**") == "* *Heading*\n* *b*"
+    assert markdown_to_wiki("1. ### Step one\n2. done") == "# *Step one*\n# done"
+
+
+def test_wiki_fuzz_of_nested_structures_never_leaks_markers():
+    rng = random.Random(20240501)
+    for _ in range(600):
+        md = "\n\n".join(nested_markdown(rng) for _ in range(rng.randint(1, 4)))
+        out = markdown_to_wiki(md)
+        assert not any(s in out for s in SENTINELS), (md, out)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\x01b", "*x*\x01", "\x00*y*", "- # h\x01"])
+def test_wiki_control_characters_in_the_text_never_become_markers(text):
+    out = markdown_to_wiki(text)
+    assert not any(s in out for s in SENTINELS), repr(out)

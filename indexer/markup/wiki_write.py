@@ -39,11 +39,16 @@ def markdown_to_wiki(md: Any) -> str:
     """Jira wiki markup for Markdown text; never raises."""
     if not isinstance(md, str):
         md = "" if md is None else str(md)
+    # The writer's own markers: never in the text (Jira could not show them anyway).
+    md = md.replace(_OPEN, "").replace(_CLOSE, "")
     try:
         tokens = _MD.parse(md)
         if too_deep(tokens):
             raise ValueError("nesting too deep")  # markdown-it would drop the deepest text
-        return _WikiWriter().blocks(SyntaxTreeNode(tokens).children).strip("\n")
+        out = _WikiWriter().blocks(SyntaxTreeNode(tokens).children).strip("\n")
+        if _OPEN in out or _CLOSE in out:  # a marker some path left unsettled
+            out = _settle_marks(out).replace(_OPEN, "").replace(_CLOSE, "")
+        return out
     except Exception:  # noqa: BLE001 - the contract is "never raise"
         return escape_wiki(md)
 
@@ -119,8 +124,8 @@ class _WikiWriter:
             for child in item.children:
                 if child.type in ("bullet_list", "ordered_list"):
                     nested.append(self.list(child, marker))
-                elif child.type == "heading":
-                    texts.append(_wrap("*", self.inline_of(child, single_line=True)))
+                elif child.type == "heading":  # no headings in a list item: bold
+                    texts.append(_settle_marks(_wrap("*", self.inline_of(child, single_line=True))))
                 elif child.type in ("fence", "code_block", "table", "blockquote"):
                     nested.append(self.block(child))
                 else:
