@@ -91,7 +91,8 @@ def demote_headings(markdown: str, below: int) -> str:
     """Shift ATX headings so the shallowest becomes level `below + 1` (at most 6).
 
     The parser tells which lines are headings, so `#` inside code blocks is left
-    alone. Setext headings (underlined) become ATX at the right level.
+    alone. Setext headings (underlined) become ATX at the right level. A heading
+    inside a blockquote or a list item keeps its container prefix (`> `, `- `).
     """
     tokens = _parser.parse(markdown)
     headings = [t for t in tokens if t.type == "heading_open" and t.map]
@@ -103,13 +104,25 @@ def demote_headings(markdown: str, below: int) -> str:
         return markdown
     lines = markdown.split("\n")
     dropped: set[int] = set()
-    for token in headings:
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open" or not token.map:
+            continue
         level = min(6, int(token.tag[1]) + shift)
         start, end = token.map
         if token.markup.startswith("#"):
-            lines[start] = "#" * level + lines[start].lstrip()[len(token.markup) :]
+            # Container markers (`>`, `-`, `1.`, spaces) hold no `#`: the first one
+            # opens the heading, and only its run of `#` changes.
+            line = lines[start]
+            at = line.find("#")
+            if at < 0:
+                continue
+            lines[start] = line[:at] + "#" * level + line[at + len(token.markup) :]
         else:  # setext: text lines then an underline of = or -
-            text = " ".join(line.strip() for line in lines[start : end - 1])
-            lines[start] = "#" * level + " " + text
+            content = tokens[index + 1].content if index + 1 < len(tokens) else ""
+            first = content.split("\n", 1)[0].strip()
+            at = lines[start].find(first) if first else -1
+            prefix = lines[start][:at] if at > 0 else ""
+            text = " ".join(part.strip() for part in content.split("\n"))
+            lines[start] = prefix + "#" * level + " " + text
             dropped.update(range(start + 1, end))
     return "\n".join(line for index, line in enumerate(lines) if index not in dropped)

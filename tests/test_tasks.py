@@ -281,6 +281,67 @@ def test_demote_headings_keeps_code_and_handles_setext():
     assert demote_headings("no headings", below=2) == "no headings"
 
 
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("> # Quoted\n> text", "> #### Quoted\n> text"),
+        ("> # A\n\n> ###### B", "> #### A\n\n> ###### B"),
+        (">> # Twice quoted", ">> #### Twice quoted"),
+        ("- # In a list", "- #### In a list"),
+        ("1. ## Numbered\n   > # quoted in it", "1. ##### Numbered\n   > #### quoted in it"),
+        ("> Setext in a quote\n> ===\n> body", "> #### Setext in a quote\n> body"),
+        ("# Top\n\n###### Deepest", "#### Top\n\n###### Deepest"),
+    ],
+)
+def test_demote_headings_keeps_containers_and_caps_at_six(md, expected):
+    assert demote_headings(md, below=3) == expected
+
+
+def heading_shape(md):
+    """(level, text, inside a blockquote) of each heading, as a parser reads them."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    shape, quoted = [], 0
+    for index, token in enumerate(tokens):
+        quoted += {"blockquote_open": 1, "blockquote_close": -1}.get(token.type, 0)
+        if token.type == "heading_open":
+            text = " ".join(tokens[index + 1].content.split())
+            shape.append((int(token.tag[1]), text, quoted))
+    return shape
+
+
+def test_demote_headings_fuzz_keeps_every_heading_its_text_and_its_quote():
+    import random
+
+    rng = random.Random(7)
+    blocks = [
+        "# {t}",
+        "###### {t}",
+        "## {t} ##",
+        "{t}\n===",
+        "{t}\n---",
+        "text {t}",
+        "```\n# {t}\n```",
+    ]
+    for _ in range(400):
+        parts = []
+        for number in range(rng.randint(1, 5)):
+            block = rng.choice(blocks).format(t=f"h{number}")
+            prefix = rng.choice(["", "> ", ">> ", "- ", "> - "])
+            parts.append("\n".join(prefix + line for line in block.split("\n")))
+        md = "\n\n".join(parts)
+        for below in (1, 2, 3, 5):
+            out = demote_headings(md, below=below)
+            before, after = heading_shape(md), heading_shape(out)
+            assert [(t, q) for _, t, q in after] == [(t, q) for _, t, q in before], (md, out)
+            assert all(1 <= level <= 6 for level, _, _ in after), (md, out)
+            assert "#######" not in out
+            if before:
+                shift = max(0, below + 1 - min(level for level, _, _ in before))
+                assert [lv for lv, _, _ in after] == [min(6, lv + shift) for lv, _, _ in before]
+
+
 def test_readable_time():
     assert readable_time("2024-05-01T12:00:00.000Z") == "2024-05-01 12:00 UTC"
     assert readable_time("yesterday") == "yesterday"
