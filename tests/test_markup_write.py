@@ -639,7 +639,8 @@ def test_wiki_emphasis_inside_a_word_takes_the_braced_form():
 
 def test_wiki_code_protects_macros():
     wiki = markdown_to_wiki("```\nbefore {code} after\n```\n\n`{{mono}}`")
-    assert wiki.count("{code}") == 2  # the body's {code} cannot close the block early
+    # the body's {code} cannot close the block early: it is kept verbatim in {noformat}
+    assert wiki.startswith("{noformat}\nbefore {code} after\n{noformat}")
     assert "before" in wiki_to_text(wiki) and "after" in wiki_to_text(wiki)
     assert "{{mono}}" in wiki_to_text(wiki)
 
@@ -764,3 +765,34 @@ def test_wiki_fuzz_of_nested_structures_never_leaks_markers():
 def test_wiki_control_characters_in_the_text_never_become_markers(text):
     out = markdown_to_wiki(text)
     assert not any(s in out for s in SENTINELS), repr(out)
+
+
+# --------------------------------------------------------------------------- wiki verbatim
+
+
+@pytest.mark.parametrize(
+    ("md", "expected"),
+    [
+        ("`C:\\dir\\`", "{{C:\\dir&#92;}}"),
+        ("see `a\\` then", "see {{a&#92;}} then"),
+        ("`\\{x}`", "{{&#92;\\{x\\}}}"),
+        ("`path\\to`", "{{path\\to}}"),
+    ],
+)
+def test_wiki_inline_code_ending_in_a_backslash_keeps_its_closing_braces(md, expected):
+    out = markdown_to_wiki(md)
+    assert out == expected
+    # `}}` must close the monospace: no backslash may stand right before a brace
+    assert not re.search(r"(?<!\\)\\\}\}$", out.split(" then")[0])
+
+
+def test_wiki_code_holding_a_code_tag_goes_verbatim_in_noformat():
+    md = '```java\nString s = "{code}";\n{code:xml}<a/>\n```'
+    assert markdown_to_wiki(md) == ('{noformat}\nString s = "{code}";\n{code:xml}<a/>\n{noformat}')
+    assert markdown_to_wiki("```py\nd = {1: 2}\n```") == "{code:py}\nd = {1: 2}\n{code}"
+
+
+def test_wiki_code_holding_both_tags_is_changed_as_little_as_possible():
+    out = markdown_to_wiki("```\n{code} and {noformat}\n```")
+    assert out == "{code}\n{ code} and {noformat}\n{code}"
+    assert out.count("{code}") == 2  # only the macro's own tags

@@ -32,6 +32,8 @@ _EMOTICON = re.compile(
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s\[\]|<>\"{}]+")
 # Special only at a word boundary: emphasis markers and the rest.
 _BOUNDARY = re.compile(r"(?<![\w])([*_+\-^~?])|([*_+\-^~?])(?![\w])")
+_CODE_TAG = re.compile(r"\{code(?=[:}])", re.IGNORECASE)
+_NOFORMAT_TAG = re.compile(r"\{noformat(?=[:}])", re.IGNORECASE)
 _LINE_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.|#)")
 
 
@@ -97,7 +99,15 @@ class _WikiWriter:
         if kind in ("fence", "code_block"):
             language = node.info.strip().split()[0] if kind == "fence" and node.info.strip() else ""
             head = "{code:" + re.sub(r"[^\w#+.-]", "", language) + "}" if language else "{code}"
-            body = node.content.removesuffix("\n").replace("{code}", "{ code}")
+            body = node.content.removesuffix("\n")
+            # Neither macro has an escape: its body ends at the first closing tag.
+            # Code that holds `{code` goes verbatim in {noformat} (no highlighting);
+            # only code holding both tags has them broken up, the least change.
+            if not _CODE_TAG.search(body):
+                return f"{head}\n{body}\n{{code}}"
+            if not _NOFORMAT_TAG.search(body):
+                return f"{{noformat}}\n{body}\n{{noformat}}"
+            body = _CODE_TAG.sub(lambda m: "{ " + m.group(0)[1:], body)
             return f"{head}\n{body}\n{{code}}"
         if kind == "blockquote":
             if self.in_quote:
@@ -234,4 +244,7 @@ def _settle_marks(text: str) -> str:
 
 def _monospace(text: str) -> str:
     text = text.replace("\n", " ").strip() or " "
+    # A backslash before `}` (the closing `}}` too) or another mark would escape it:
+    # written as the entity, as in plain text.
+    text = _BACKSLASH.sub("&#92;", text)
     return "{{" + re.sub(r"([{}])", r"\\\1", text) + "}}"
