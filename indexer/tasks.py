@@ -15,6 +15,7 @@ looks for that comment on the issue before sending anything.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import sqlite3
@@ -700,6 +701,49 @@ def may_have_posted(exc: BaseException) -> bool:
     return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
+# Jira refuses a comment body past this many characters ("The entered text is too long.
+# It exceeds the allowed limit of 32767 characters", HTTP 400).
+COMMENT_LIMIT = 32767
+
+
+def check_body(client: Any, markdown: str) -> None:
+    """Refuse, before anything is sent, a result whose comment would be empty or over
+    Jira's limit, counted on the body as posted (wiki markup, or the ADF JSON)."""
+    render = getattr(client, "comment_body", None)
+    if not callable(render):
+        return
+    body = render(markdown)
+    if rendered_empty(body):
+        raise TaskError(
+            "the result makes an empty comment (nothing in it that Jira would show): nothing posted"
+        )
+    if isinstance(body, str):
+        size, unit = len(body), "characters of wiki markup"
+    else:
+        size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        unit = "characters of ADF JSON"
+    if size > COMMENT_LIMIT:
+        raise TaskError(
+            f"the comment would be {size:,} {unit}, over Jira's limit of "
+            f"{COMMENT_LIMIT:,}: shorten the result; nothing posted"
+        )
+
+
+def rendered_empty(body: Any) -> bool:
+    """Whether a comment body shows nothing: blank wiki text, or ADF of empty
+    paragraphs (any other node, a rule or a table, shows something)."""
+    if isinstance(body, str):
+        return not body.strip()
+    if not isinstance(body, dict):
+        return body is None
+    kind = body.get("type")
+    if kind == "text":
+        return not str(body.get("text") or "").strip()
+    if kind not in ("doc", "paragraph", "hardBreak", None):
+        return False
+    return all(rendered_empty(child) for child in body.get("content") or [])
+
+
 def answer_lost(exc: BaseException) -> bool:
     """Whether the post went out and its answer never came (a read timeout, a dropped
     connection, a lost reply the client reported), rather than a refusal or an error."""
@@ -747,6 +791,7 @@ def post_task(
                     task.link.key, wanted, exclude=known, after=attempt_window(task.attempt)
                 )
             if found is None:
+                check_body(client, task.result)
                 started = task.attempt.started if task.attempt else jira_now(client)
                 store.begin_attempt(task.id, started, task.result)  # before the request
                 try:

@@ -453,3 +453,47 @@ def test_a_datasource_on_the_same_site_spelled_differently_still_posts(mock_jira
     )
     assert tasks.post_task(make_task().id).post.comment_id == "1001"
     assert mock_jira.built == ["datasource:acme"]
+
+
+# --------------------------------------------------------------------------- what is sent
+
+
+def test_a_result_that_makes_an_empty_comment_is_refused_before_sending(datasource, mock_jira):
+    task = make_task(result="[]()\n")
+    failed = run("task", "post", str(task.id))
+    assert failed.exit_code == 1
+    assert failed.stderr.splitlines() == [
+        f"jiradex: Posting task T-{task.id} to ABC-12 failed, the result is kept: the result "
+        "makes an empty comment (nothing in it that Jira would show): nothing posted"
+    ]
+    assert mock_jira.posts == 0
+    kept = tasks.TaskStore().get(task.id)
+    assert kept.attempt is None and kept.result == "[]()\n"
+
+
+def test_an_adf_body_of_empty_paragraphs_is_empty_and_a_rule_is_not():
+    assert tasks.rendered_empty({"type": "doc", "version": 1, "content": []})
+    assert tasks.rendered_empty(
+        {
+            "type": "doc",
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": " "}]}],
+        }
+    )
+    assert not tasks.rendered_empty({"type": "doc", "content": [{"type": "rule"}]})
+    assert tasks.rendered_empty(" \n") and not tasks.rendered_empty("----")
+
+
+def test_a_comment_over_jiras_limit_is_refused_before_sending(datasource, mock_jira):
+    """The limit is on the body as Jira stores it: Markdown that fits can grow past
+    it once escaped as wiki markup."""
+    text = "{a} " * 7000  # 28,000 characters of Markdown, each brace escaped in wiki
+    assert len(text) < tasks.COMMENT_LIMIT < len(markup_of(text))
+    task = make_task(result=text)
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    message = str(info.value)
+    assert "characters of wiki markup, over Jira's limit of 32,767: shorten the result" in message
+    assert mock_jira.posts == 0 and tasks.TaskStore().get(task.id).attempt is None
+
+    tasks.TaskStore().set_result(task.id, "x" * tasks.COMMENT_LIMIT)  # exactly at the limit
+    assert tasks.post_task(task.id).post.comment_id == "1001"

@@ -1151,6 +1151,11 @@ class JiraClient:
                 return when if when.tzinfo else when.replace(tzinfo=UTC)
         return datetime.now(UTC)
 
+    def comment_body(self, markdown: str) -> Any:
+        """The body `add_comment(key, markdown)` sends (ADF on v3, wiki markup on v2),
+        for checks before posting."""
+        return self._comment_body(markdown)
+
     def server_now(self) -> datetime:
         """Jira's clock as its last answer gave it, else ours (see `_server_now`):
         task posting records when an attempt began by it."""
