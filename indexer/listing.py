@@ -24,7 +24,9 @@ from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 
-Item = dict[str, str]  # {"id", "key", "updated" (UTC ISO, or "" when not listed)}
+# {"id", "key", "updated" (UTC ISO, or "" when not listed)}; an item with "shifted"
+# instead says that offset pages moved under the listing (it is no issue).
+Item = dict[str, str]
 
 
 class ScopeListing:
@@ -86,6 +88,11 @@ class ScopeListing:
         for item in self._list_pass():
             if self._stop:
                 raise _Stopped
+            if item.get("shifted"):
+                # Offset pages moved (an issue deleted or moved out meanwhile): one
+                # at a page boundary may have been passed over. List again.
+                moved = True
+                continue
             ident = item["id"]
             # A listing whose `updated` goes back (a bulk change listed by key) gives
             # no order to checkpoint by.

@@ -212,6 +212,7 @@ class _Run:
         self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
         self.handled = 0  # issues fetched and written (superseded ones included)
         self.started_ms = int(time.time() * 1000)  # set again when the run plans
+        self.vanished: set[str] = set()
 
     # ------------------------------------------------------------------ plan
 
@@ -284,11 +285,9 @@ class _Run:
         if reconcile:
             self.emit("reconciling", 0, None)
             if since is None:
-                every_id = listing.listed
+                self.reconcile(listing.listed, fresh=False)
             else:
-                every_id = list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES)
-            self.summary.listed = max(self.summary.listed, len(every_id))
-            self.reconcile(every_id)
+                self.reconcile(self.list_scope(), fresh=True)
 
         watermark = max(
             min(int(self.newest or 0), started_ms),
@@ -324,6 +323,9 @@ class _Run:
         try:
             for item in self.client.search_ids(jql):
                 self.check_cancel()
+                if item.get("shifted"):  # offset pages moved under the listing
+                    yield {"id": "", "key": "", "updated": "", "shifted": True}
+                    continue
                 yield {
                     "id": str(item["id"]),
                     "key": item.get("key") or "",
@@ -345,6 +347,7 @@ class _Run:
         """
         self.newest = 0
         self.handled = 0
+        self.vanished: set[str] = set()  # listed, then not returned by the fetch
         self.emit("listing", 0, None)
         listing.start()
         try:
@@ -381,10 +384,12 @@ class _Run:
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jiradex-fetch") as pool,
         ):
             pending: dict[Future, int] = {}
+            batches: dict[int, list[str]] = {}  # ids of the batches in flight
             try:
                 while True:
                     while len(pending) < in_flight and (batch := listing.take(BATCH_SIZE)):
                         pending[pool.submit(self.fetch_batch, batch)] = submitted
+                        batches[submitted] = batch
                         submitted += 1
                     if self.progress.phase == "listing":
                         if listing.finished:
@@ -416,11 +421,14 @@ class _Run:
                     failure: BaseException | None = None
                     for future in done:
                         index = pending.pop(future)
+                        asked = batches.pop(index)
                         try:
                             records = future.result()
                         except BaseException as exc:  # the batches done before it are kept
                             failure = failure or exc
                             continue
+                        if len(records) < len(asked):  # gone since they were listed
+                            self.vanished.update(set(asked) - {str(r.get("id")) for r in records})
                         handled += len(records)
                         finished_batches[index] = max(
                             (self._listed_moment(r, listing) for r in records), default=0
@@ -608,16 +616,60 @@ class _Run:
 
     # ------------------------------------------------------------------ reconcile
 
-    def reconcile(self, jira_ids: Container[str]) -> None:
+    def list_scope(self) -> dict[str, str | None]:
+        """Every id of the scope, listed anew (all passes)."""
+        every_id = list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES)
+        self.summary.listed = max(self.summary.listed, len(every_id))
+        return every_id
+
+    def reconcile(self, jira_ids: Container[str], *, fresh: bool) -> None:
+        """Delete what Jira no longer has in the scope, and fetch what a listing of
+        the scope shows but the index lacks.
+
+        `jira_ids` is a listing of the whole scope: `fresh` when made just now, else
+        the one this run fetched from (a full run), whose ids may have gone since
+        (`self.vanished`: listed, then not returned by the fetch). A listing can pass
+        over a live issue (offset pages moving under it), and deleting a live issue
+        loses it until it changes again; so a deletion is made only when a second
+        listing lacks the issue too. The same listing heals an index that missed an
+        issue (a listing that passed over it, a fetch that lost it): it is fetched.
+        """
         self.emit("reconciling", 0, None)
         self.check_cancel()
-        gone = [
-            issue_id for issue_id in self.store.issue_ids(self.ds.name) if issue_id not in jira_ids
-        ]
+        stored = self.store.issue_ids(self.ds.name)
+        candidates = [i for i in stored if i not in jira_ids or i in self.vanished]
+        listed: dict[str, str | None] | None = None
+        if fresh:
+            listed = jira_ids  # type: ignore[assignment]
+        gone: list[str] = []
+        if candidates:
+            listed = self.list_scope()
+            gone = [i for i in candidates if i not in listed]
+            if len(gone) < len(candidates):
+                log.info(
+                    "%s: %d issue(s) missing from one listing are still in Jira: kept",
+                    self.ds.name,
+                    len(candidates) - len(gone),
+                )
         if gone:
             self.store.delete_issues(self.ds.name, gone)
         self.summary.deleted += len(gone)
+        if listed is not None:
+            missing = [i for i in listed if i not in stored]
+            stored.clear()
+            if missing:
+                log.info(
+                    "%s: fetching %d listed issues the index lacks", self.ds.name, len(missing)
+                )
+                self.fetch_missing(missing)
         self.summary.reconciled = True
+
+    def fetch_missing(self, ids: list[str]) -> None:
+        """Fetch and write issues by id, one batch after the other (reconcile's heal)."""
+        with self._side_pool_scope():
+            for start in range(0, len(ids), BATCH_SIZE):
+                self.check_cancel()
+                self.write(self.fetch_batch(ids[start : start + BATCH_SIZE]))
 
     # ------------------------------------------------------------------ events
 

@@ -53,6 +53,7 @@ class ScriptedJira:
         self.before_fetch: list[Callable[[int, list[str]], None]] = []
         self.fetch_calls = 0
         self.listed_since: list[int | None] = []
+        self.pass_over: set[str] = set()  # ids the next listing passes over (once)
 
     def edit(self, ident: str, summary: str) -> None:
         issue = self.issues[ident]
@@ -64,7 +65,10 @@ class ScriptedJira:
         since = int(found.group(1)) if found else None
         self.listed_since.append(since)
         order = sorted(self.issues.items(), key=lambda kv: (kv[1]["updated"], kv[0]))
+        passed_over, self.pass_over = self.pass_over, set()
         for ident, issue in order:
+            if ident in passed_over:
+                continue
             if since is None or issue["updated"] >= since:
                 yield {"id": ident, "key": issue["key"], "updated": None}
 
@@ -173,3 +177,61 @@ def test_issue_times_in_the_scripted_jira_read_back_as_stored(tmp_path):
         assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
         stored = dict(store.conn.execute("SELECT id, updated FROM issues").fetchall())
     assert stored == {i: to_utc_iso(_jira_time(v["updated"])) for i, v in jira.issues.items()}
+
+
+def _reconcile_due(store: Store) -> None:
+    state = store.get_state("jira")
+    state["last_reconcile"] = 0
+    store.set_state("jira", state)
+
+
+def test_a_listing_that_passes_over_a_live_issue_does_not_delete_it(tmp_path):
+    """Offset pages that moved (or any listing hiccup) can leave a live issue out of
+    one listing: reconcile deletes only what a second listing lacks too."""
+    jira = ScriptedJira(250)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        jira.pass_over = {"10007"}
+        del jira.issues["10009"]  # really deleted
+        summary = sync_datasource(_datasource(), store=store, client=jira, full=True)
+        assert summary.status == "ok", summary.error
+        assert summary.deleted == 1
+        assert _indexed(store) == _expected(jira)
+        assert "10007" in _indexed(store)
+
+
+def test_an_issue_deleted_after_it_was_listed_goes_in_the_same_full_run(tmp_path):
+    """A full run reconciles from its own listing: an issue listed, then deleted
+    before its fetch, is not in that listing's "gone" set; the fetch that came back
+    without it says so, and a second listing confirms it."""
+    jira = ScriptedJira(250)
+    deleted: list[str] = []
+
+    def delete_before_fetch(call: int, ids: list[str]) -> None:
+        if not deleted:
+            deleted.append(ids[5])
+            jira.issues.pop(ids[5])
+
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        jira.before_fetch.append(delete_before_fetch)
+        summary = sync_datasource(_datasource(), store=store, client=jira, full=True)
+        assert summary.status == "ok", summary.error
+        assert summary.deleted == 1 and deleted[0] not in _indexed(store)
+        assert _indexed(store) == _expected(jira)
+
+
+def test_the_daily_reconcile_fetches_issues_the_index_missed(tmp_path):
+    """An issue an earlier run missed (a listing passed over it, and it has not
+    changed since) comes back with the next reconcile, not only on --full."""
+    jira = ScriptedJira(250)
+    with Store(tmp_path / "index.db") as store:
+        jira.pass_over = {"10042"}
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        assert "10042" not in _indexed(store)  # the first run's reconcile used its listing
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        assert "10042" not in _indexed(store)  # an incremental run does not list it
+        _reconcile_due(store)
+        daily = sync_datasource(_datasource(), store=store, client=jira)
+        assert daily.status == "ok" and daily.reconciled and daily.deleted == 0
+        assert _indexed(store) == _expected(jira)

@@ -187,3 +187,36 @@ def test_datacenter_listing_page_that_skips_an_issue(tmp_path, full_again):
             assert summary.status == "ok", summary.error
             assert index_snapshot(db, "jira") == w.truth("after")
             assert store.integrity_check() == []
+
+
+@pytest.mark.parametrize("full_again", [False, True], ids=["first-sync", "full-resync"])
+def test_datacenter_issue_deleted_while_listing_shifts_no_issue_out(tmp_path, full_again):
+    """Offset paging: an issue deleted after the first page shifts every later page
+    back by one, so the issue at the next page boundary is never listed and no id
+    repeats to say so. The pages' `total` changes: the listing is done again, and
+    the index ends equal to the server (the passed-over issue fetched, not deleted)."""
+    db = tmp_path / "index.db"
+    name = "delete_shift_dc_full" if full_again else "delete_shift_dc"
+    with world(name, mode="datacenter", issues=60, comments=False, max_results_cap=20) as w:
+        ds = w.datasource(username=None)
+        with Store(db) as store:
+            if full_again:
+                assert sync_datasource(ds, store=store, client=fast_client(ds)).status == "ok"
+            transport = FaultTransport()
+            fired = []
+
+            def delete_after_first_page(request, response):
+                if w.fj is not None and not fired and "startAt=0" in str(request.url):
+                    fired.append(True)
+                    w.fj.delete_issue("DEMO-3")
+
+            transport.after.append(delete_after_first_page)
+            summary = sync_datasource(
+                ds, store=store, client=fast_client(ds, transport), full=full_again
+            )
+            assert summary.status == "ok", summary.error
+            truth = w.truth("after")
+            assert len(truth) == 59
+            assert index_snapshot(db, "jira") == truth
+            assert summary.deleted == (1 if full_again else 0)
+            assert store.integrity_check() == []

@@ -227,6 +227,18 @@ def _listed_once(issue: dict, seen: dict[str, str | None]) -> tuple[dict | None,
     return {"id": ident, "key": issue.get("key"), "updated": updated}, ms
 
 
+# A listing item that is no issue: "the result set shrank or grew while it was paged
+# by offset, an issue may have been passed over": the listing is done again.
+SHIFTED: dict = {"id": "", "key": "", "updated": None, "shifted": True}
+
+
+def _note_shift(window: list[bool], total: Any, page: Any) -> None:
+    """Set window[1] when a page's `total` differs from the first page's."""
+    now = page.get("total") if isinstance(page, dict) else None
+    if isinstance(total, int) and isinstance(now, int) and now != total and len(window) > 1:
+        window[1] = True
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
@@ -790,7 +802,9 @@ class JiraClient:
         self, jql: str, fields: str, page_size: int, window: list[bool]
     ) -> Iterator[list[dict]]:
         """Pages of one search up to the server's search window, in order; window[0]
-        says whether results were left beyond it.
+        says whether results were left beyond it, window[1] whether `total` changed
+        from page to page (an issue deleted or moved out meanwhile shifts every later
+        page back by one, so an issue at a page boundary was never listed).
 
         The first page says `total` and the page size the server grants; the other
         pages' startAt are then known, so they are fetched concurrently (under the
@@ -819,7 +833,9 @@ class JiraClient:
             ]
             try:
                 for at, future in zip(starts, futures, strict=True):
-                    issues = _issues_of(future.result())
+                    page = future.result()
+                    issues = _issues_of(page)
+                    _note_shift(window, total, page)
                     if issues:
                         yield issues
                     start = at + len(issues)
@@ -829,7 +845,9 @@ class JiraClient:
                 for future in futures:
                     future.cancel()
         while start < end:
-            issues = _issues_of(self._dc_page(jql, fields, start, min(size, limit - start)))
+            page = self._dc_page(jql, fields, start, min(size, limit - start))
+            issues = _issues_of(page)
+            _note_shift(window, total, page)
             if not issues:
                 return
             yield issues
@@ -863,7 +881,7 @@ class JiraClient:
         lower: int | None = None
         while True:
             jql = where if lower is None else f"({where}) AND updated >= {lower}"
-            window_full = [False]
+            window_full = [False, False]
             last_ms, fresh = None, 0
             for page in self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full):
                 for issue in page:
@@ -872,6 +890,8 @@ class JiraClient:
                     if item is not None:
                         fresh += 1
                         yield item
+            if window_full[1]:
+                yield SHIFTED
             if not window_full[0]:
                 return
             if fresh and last_ms is not None:
@@ -895,7 +915,7 @@ class JiraClient:
             jql = f"({where}) AND updated >= {start_ms} AND updated < {end_ms}"
             if after is not None:
                 jql += f" AND key > {after}"
-            window_full = [False]
+            window_full = [False, False]
             last_key = None
             for page in self._search_dc_window(
                 jql + " ORDER BY key ASC", "updated", size, window_full
@@ -905,6 +925,8 @@ class JiraClient:
                     item, _ = _listed_once(issue, seen)
                     if item is not None:
                         yield item
+            if window_full[1]:
+                yield SHIFTED
             if not window_full[0]:
                 return
             if last_key is None or last_key == after:
