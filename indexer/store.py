@@ -972,6 +972,20 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
+    def attachment_texts(self, datasource: str, issue_ids: list[str]) -> dict[str, str]:
+        """Attachment id -> its indexed text, for these issues (by Jira id): what a
+        sync keeps when a download fails this time."""
+        if not issue_ids:
+            return {}
+        marks = ",".join("?" * len(issue_ids))
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT a.id, a.text FROM attachments a JOIN issues i ON a.issue = i.rowid "
+                f"WHERE i.datasource = ? AND i.id IN ({marks}) AND a.text IS NOT NULL",
+                [datasource, *issue_ids],
+            )
+            return {str(ident): text for ident, text in rows if ident is not None}
+
     def issue_ids(self, datasource: str) -> dict[str, str]:
         """Jira id -> updated of every stored issue of a datasource (for reconciliation)."""
         with self._reading() as conn:

@@ -49,6 +49,9 @@ RECONCILE_EVERY_S = 24 * 3600
 LISTING_PASSES = 3  # listings of a scope that keeps moving while it is paged
 BATCH_SIZE = 100
 GROUP_MAX = 4  # batches written in one transaction at most (memory stays flat)
+# Runs that fetch again an issue whose attachment download failed (a timeout, a 5xx,
+# a 429 storm) before giving up on that attachment's text.
+ATTACHMENT_RETRIES = 3
 
 ISSUE_FIELDS = [
     "summary", "description", "issuetype", "status", "priority", "assignee", "reporter",
@@ -274,11 +277,16 @@ class _Run:
                 stored is None or not item["updated"] or stored.get(item["id"]) != item["updated"]
             )
 
+        due = dict(self.state.get("attachment_retry") or {})
+        if not self.ds.index_attachments:
+            self.state.pop("attachment_retry", None)
         listing = ScopeListing(lambda: self.list_pass(jql), wanted=wanted, passes=LISTING_PASSES)
         try:
             self.fetch_and_store(listing)
         finally:
             self.summary.listed = len(listing.listed)
+        if self.ds.index_attachments and due:
+            self.retry_attachments(due)
         if stored is not None:
             stored.clear()  # reconcile reads its own copy
 
@@ -586,8 +594,9 @@ class _Run:
                 meta["content_url"], limit, mime_type=meta["mimetype"], named_text=True
             )
         except JiradexError as exc:
-            log.info("attachment %s skipped: %s", meta["id"], exc)
+            log.info("attachment %s not downloaded: %s", meta["id"], exc)
             self.summary.skipped_attachments += 1
+            meta["failed"] = True  # kept from the index meanwhile; fetched again later
             return meta
         if data is not None:
             meta["text"] = self.preparer.attachment_text(meta["filename"], meta["mimetype"], data)
@@ -606,13 +615,71 @@ class _Run:
         if not records and not checkpoint:
             self.emit_progress()
             return
-        self.store.upsert_issues(records, {self.ds.name: self.state} if checkpoint else None)
+        retry_changed = self._note_attachment_failures(records)
+        self.store.upsert_issues(
+            records, {self.ds.name: self.state} if checkpoint or retry_changed else None
+        )
         self.summary.issues += len(records)
         self.summary.comments += sum(len(r.get("comments") or ()) for r in records)
         self.summary.attachments += sum(
             1 for r in records for a in r.get("attachments") or () if a.get("indexed")
         )
         self.emit_progress()
+
+    def _note_attachment_failures(self, records: list[dict[str, Any]]) -> bool:
+        """Attachments whose download failed keep the text the index had for them,
+        and their issue is fetched again by the next runs (`attachment_retry` in the
+        sync state: id -> failed runs), up to ATTACHMENT_RETRIES. True when that
+        list changed (the state is then written with the batch)."""
+        if not self.ds.index_attachments:
+            return False
+        retry: dict[str, int] = self.state.setdefault("attachment_retry", {})
+        failed = [r for r in records if any(a.get("failed") for a in r.get("attachments") or ())]
+        changed = False
+        if failed:
+            kept = self.store.attachment_texts(self.ds.name, [str(r["id"]) for r in failed])
+            for record in failed:
+                for meta in record["attachments"]:
+                    if meta.pop("failed", False) and str(meta.get("id")) in kept:
+                        meta["text"] = kept[str(meta.get("id"))]
+                        meta["indexed"] = True
+                ident = str(record["id"])
+                retry[ident] = retry.get(ident, 0) + 1
+                if retry[ident] > ATTACHMENT_RETRIES:
+                    log.warning(
+                        "%s: attachments of issue %s failed %d times: not fetched again",
+                        self.ds.name,
+                        record.get("key") or ident,
+                        ATTACHMENT_RETRIES,
+                    )
+                    del retry[ident]
+                changed = True
+        if retry:
+            failed_ids = {str(r["id"]) for r in failed}
+            for record in records:
+                ident = str(record["id"])
+                if ident in retry and ident not in failed_ids:
+                    del retry[ident]  # fetched whole this time
+                    changed = True
+        return changed
+
+    def retry_attachments(self, due: dict[str, int]) -> None:
+        """Fetch again the issues whose attachments failed in earlier runs and that
+        this run did not fetch (their failure count is still what it was)."""
+        retry = self.state.get("attachment_retry") or {}
+        ids = [i for i, count in due.items() if retry.get(i) == count]
+        if not ids:
+            return
+        log.info("%s: fetching %d issues again for their attachments", self.ds.name, len(ids))
+        with self._side_pool_scope():
+            for start in range(0, len(ids), BATCH_SIZE):
+                self.check_cancel()
+                batch = ids[start : start + BATCH_SIZE]
+                records = self.fetch_batch(batch)
+                gone = set(batch) - {str(r.get("id")) for r in records}
+                for ident in gone:  # deleted meanwhile: nothing left to retry
+                    retry.pop(ident, None)
+                self.write(records)
 
     # ------------------------------------------------------------------ reconcile
 

@@ -18,7 +18,7 @@ from indexer.config import Datasource
 from indexer.jira.errors import JiraServerError
 from indexer.normalize import to_utc_iso
 from indexer.store import Store
-from indexer.sync import OVERLAP_MS, sync_datasource
+from indexer.sync import ATTACHMENT_RETRIES, OVERLAP_MS, sync_datasource
 
 DAY_MS = 24 * 3600 * 1000
 START_MS = (int(time.time()) - 400 * 86_400) * 1000  # issues were last changed long ago
@@ -54,6 +54,9 @@ class ScriptedJira:
         self.fetch_calls = 0
         self.listed_since: list[int | None] = []
         self.pass_over: set[str] = set()  # ids the next listing passes over (once)
+        self.attachments: dict[str, list[dict[str, Any]]] = {}  # id -> Jira's attachment list
+        self.files: dict[str, bytes | Exception] = {}  # content URL -> bytes, or what fails
+        self.downloads: list[str] = []
 
     def edit(self, ident: str, summary: str) -> None:
         issue = self.issues[ident]
@@ -94,8 +97,25 @@ class ScriptedJira:
                 "status": {"name": "Open", "statusCategory": {"name": "To Do"}},
                 "created": _jira_time(START_MS),
                 "updated": stamp,
+                "attachment": self.attachments.get(ident, []),
             },
         }
+
+    def attach(self, ident: str, attachment_id: str, filename: str, text: str) -> str:
+        url = f"{self.site_url}/rest/api/3/attachment/content/{attachment_id}"
+        self.attachments.setdefault(ident, []).append(
+            {"id": attachment_id, "filename": filename, "mimeType": "text/plain",
+             "size": len(text), "created": _jira_time(START_MS), "content": url}
+        )  # fmt: skip
+        self.files[url] = text.encode()
+        return url
+
+    def download_attachment(self, url: str, limit: int, mime_type: str = "", named_text=False):
+        self.downloads.append(url)
+        answer = self.files[url]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def close(self) -> None:
         pass
@@ -235,3 +255,70 @@ def test_the_daily_reconcile_fetches_issues_the_index_missed(tmp_path):
         daily = sync_datasource(_datasource(), store=store, client=jira)
         assert daily.status == "ok" and daily.reconciled and daily.deleted == 0
         assert _indexed(store) == _expected(jira)
+
+
+def _attachment_text(store: Store, attachment_id: str) -> str | None:
+    row = store.conn.execute("SELECT text FROM attachments WHERE id = ?", [attachment_id])
+    found = row.fetchone()
+    return found[0] if found else None
+
+
+def test_a_failed_attachment_download_keeps_the_text_the_index_had(tmp_path):
+    """An issue changed, and this time its attachment fails to download (a timeout,
+    a 5xx): the text the index had for that attachment stays searchable."""
+    jira = ScriptedJira(3)
+    url = jira.attach("10001", "900", "notes.txt", "alpha version of the notes")
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(ds, store=store, client=jira).status == "ok"
+        assert _attachment_text(store, "900") == "alpha version of the notes"
+
+        jira.edit("10001", "Edited, and its attachment now fails to download")
+        jira.files[url] = JiraServerError("Jira answered 503 (service unavailable)")
+        failing = sync_datasource(ds, store=store, client=jira)
+        assert failing.status == "ok" and failing.skipped_attachments == 1
+        assert _indexed(store)["10001"] == "Edited, and its attachment now fails to download"
+        assert _attachment_text(store, "900") == "alpha version of the notes"
+        assert store.get_state("jira")["attachment_retry"] == {"10001": 1}
+
+
+def test_a_failed_attachment_download_is_fetched_again_though_its_issue_did_not_change(
+    tmp_path,
+):
+    """The issue is far older than the watermark (no overlap window brings it back):
+    the next run fetches it again for its attachment, once, and then no more."""
+    jira = ScriptedJira(3)
+    url = jira.attach("10001", "900", "notes.txt", "unused")
+    jira.files[url] = JiraServerError("Jira answered 503 (service unavailable)")
+    jira.edit("10003", "The newest issue")  # the watermark lands on today
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        first = sync_datasource(ds, store=store, client=jira)
+        assert first.status == "ok" and first.skipped_attachments == 1
+        assert _attachment_text(store, "900") is None
+        assert store.get_state("jira")["attachment_retry"] == {"10001": 1}
+
+        jira.files[url] = b"the notes, readable at last"
+        healed = sync_datasource(ds, store=store, client=jira)
+        assert healed.status == "ok" and healed.skipped_attachments == 0
+        assert _attachment_text(store, "900") == "the notes, readable at last"
+        assert store.get_state("jira")["attachment_retry"] == {}
+        assert sync_datasource(ds, store=store, client=jira).status == "ok"
+        assert jira.downloads.count(url) == 2  # nothing left to retry
+
+
+def test_an_attachment_that_always_fails_is_retried_a_bounded_number_of_times(tmp_path):
+    jira = ScriptedJira(3)
+    url = jira.attach("10001", "901", "log.txt", "unused")
+    jira.files[url] = JiraServerError("Jira answered 500 (server error)")
+    jira.edit("10003", "The newest issue")
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        for _ in range(ATTACHMENT_RETRIES + 3):
+            assert sync_datasource(ds, store=store, client=jira).status == "ok"
+        assert jira.downloads.count(url) == ATTACHMENT_RETRIES + 1
+        assert store.get_state("jira")["attachment_retry"] == {}
+        assert _attachment_text(store, "901") is None
