@@ -227,6 +227,22 @@ def _listed_once(issue: dict, seen: dict[str, str | None]) -> tuple[dict | None,
     return {"id": ident, "key": issue.get("key"), "updated": updated}, ms
 
 
+class _WindowShrunk(Exception):
+    """A listing page passed the server's search window, now learnt: slice again."""
+
+
+def _refused_window(message: str, asked_end: int) -> int | None:
+    """The search window a Data Center refusal names ("Search limit exceeded ...
+    must not exceed 5,000"), else half of what was asked; None when the message is
+    about something else."""
+    if not re.search(r"(?i)search limit|result window|max_?result|exceed", message):
+        return None
+    numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", message)]
+    named = [n for n in numbers if 0 < n < asked_end]
+    window = max(named) if named else asked_end // 2
+    return window if window >= 1 else None
+
+
 # A listing item that is no issue: "the result set shrank or grew while it was paged
 # by offset, an issue may have been passed over": the listing is done again.
 SHIFTED: dict = {"id": "", "key": "", "updated": None, "shifted": True}
@@ -778,8 +794,20 @@ class JiraClient:
                 return
 
     def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
+        """One page of a listing. A server whose search window is smaller than we
+        took it to be (an admin lowered it below 10,000) refuses the page: the window
+        it names (or half of ours) is learnt and `_WindowShrunk` says to start the
+        slice again inside it."""
         params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
-        return self._dc_search(params)
+        try:
+            return self._dc_search(params)
+        except JiraBadRequestError as exc:
+            window = _refused_window(str(exc), start + size)
+            if window is None or window >= self.dc_search_window:
+                raise
+            log.info("jira: %s searches reach %d results at most", self.site_url, window)
+            self.dc_search_window = window
+            raise _WindowShrunk from None
 
     def _dc_search(self, params: dict[str, Any], decode=None) -> dict:
         """One `/rest/api/2/search` page. A long JQL goes in the body of the POST form
@@ -883,13 +911,17 @@ class JiraClient:
             jql = where if lower is None else f"({where}) AND updated >= {lower}"
             window_full = [False, False]
             last_ms, fresh = None, 0
-            for page in self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full):
-                for issue in page:
-                    item, moment = _listed_once(issue, seen)
-                    last_ms = moment if moment is not None else last_ms
-                    if item is not None:
-                        fresh += 1
-                        yield item
+            try:
+                pages = self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full)
+                for page in pages:
+                    for issue in page:
+                        item, moment = _listed_once(issue, seen)
+                        last_ms = moment if moment is not None else last_ms
+                        if item is not None:
+                            fresh += 1
+                            yield item
+            except _WindowShrunk:
+                continue  # this slice again in the smaller window (`seen` skips repeats)
             if window_full[1]:
                 yield SHIFTED
             if not window_full[0]:
@@ -917,14 +949,17 @@ class JiraClient:
                 jql += f" AND key > {after}"
             window_full = [False, False]
             last_key = None
-            for page in self._search_dc_window(
-                jql + " ORDER BY key ASC", "updated", size, window_full
-            ):
-                for issue in page:
-                    last_key = issue.get("key") or last_key
-                    item, _ = _listed_once(issue, seen)
-                    if item is not None:
-                        yield item
+            try:
+                for page in self._search_dc_window(
+                    jql + " ORDER BY key ASC", "updated", size, window_full
+                ):
+                    for issue in page:
+                        last_key = issue.get("key") or last_key
+                        item, _ = _listed_once(issue, seen)
+                        if item is not None:
+                            yield item
+            except _WindowShrunk:
+                continue  # this slice again in the smaller window
             if window_full[1]:
                 yield SHIFTED
             if not window_full[0]:
