@@ -677,15 +677,33 @@ class Store:
 
     # ----------------------------------------------------------------- writes
 
-    def upsert_issues(self, records: Iterable[dict], state: dict | None = None) -> int:
+    def upsert_issues(
+        self, records: Iterable[dict], state: dict | None = None, run: dict | None = None
+    ) -> int:
         """Insert or update issues by (datasource, id) with their FTS rows, in one
         transaction; with `state` (datasource -> dict) the checkpoint commits with it.
-        Comments/attachments are replaced only when the record has the key."""
+        Comments/attachments are replaced only when the record has the key.
+
+        With `run` (`{"id": run_id, "issues": n, "comments": n, "attachments": n}`)
+        those counts are added to that sync run's record in the same transaction (one
+        UPDATE): a run killed later (kill -9, power loss) still says what it wrote."""
         records = list(records)
         with self._write():
             count = self._upsert(records) if records else 0
             for datasource, value in (state or {}).items():
                 self.set_state(datasource, value)
+            if run is not None:
+                self.conn.execute(
+                    "UPDATE sync_runs SET issues = coalesce(issues, 0) + ?, "
+                    "comments = coalesce(comments, 0) + ?, "
+                    "attachments = coalesce(attachments, 0) + ? WHERE id = ?",
+                    [
+                        int(run.get("issues") or 0),
+                        int(run.get("comments") or 0),
+                        int(run.get("attachments") or 0),
+                        run["id"],
+                    ],
+                )
         return count
 
     def _upsert(self, records: list[dict]) -> int:

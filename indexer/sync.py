@@ -151,7 +151,9 @@ def sync_datasource(
                 from indexer.jira import client_for_datasource
 
                 client = client_for_datasource(datasource)
-            _Run(datasource, store, client, summary, progress, cancel).execute(full)
+            run = _Run(datasource, store, client, summary, progress, cancel)
+            run.run_id = run_id  # each write adds its counts to the run record
+            run.execute(full)
     except SyncCancelled as exc:
         summary.status, summary.error = "cancelled", str(exc)
     except JiradexError as exc:
@@ -214,19 +216,27 @@ class _Run:
         self._side_lock = Lock()
         self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
         self.handled = 0  # issues fetched and written (superseded ones included)
+        self.run_id: int | None = None  # the store's run record, counted up by write()
         self.started_ms = int(time.time() * 1000)  # set again when the run plans
         self.vanished: set[str] = set()
+        self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
 
     # ------------------------------------------------------------------ plan
 
     def execute(self, full: bool) -> None:
         state = self.store.get_state(self.ds.name) or {}
+        self.dropping = _turned_off(state, self.ds)
         scope = {"project": self.ds.project_key, "jql": self.ds.jql or "", "site": self.ds.endpoint}
         if state.get("scope") != scope:
             full = True  # a new or changed scope: start over, reconcile away the rest
             state = {}
-        backfill = (self.ds.index_comments and not state.get("comments")) or (
-            self.ds.index_attachments and not state.get("attachments")
+        # Comments or attachments turned on are fetched for every issue; turned off,
+        # every issue is written again without them (the index keeps what a record
+        # does not mention), which the same full pass does.
+        backfill = (
+            (self.ds.index_comments and not state.get("comments"))
+            or (self.ds.index_attachments and not state.get("attachments"))
+            or bool(self.dropping)
         )
         # Where to start: after the last completed run, or where an interrupted run
         # stopped (its checkpoint), or from the beginning. A backfill resumes only
@@ -254,6 +264,7 @@ class _Run:
             "comments": bool(state.get("comments")) and not backfill,
             "attachments": bool(state.get("attachments")) and not backfill,
             "checkpoint_wants": wants,
+            "dropping": self.dropping,
         }
         if since is None:
             self.state.pop("checkpoint", None)
@@ -312,6 +323,7 @@ class _Run:
             }
         )
         self.state.pop("checkpoint", None)
+        self.state.pop("dropping", None)
         if reconcile:
             self.state["last_reconcile"] = time.time()
         self.store.set_state(self.ds.name, self.state)
@@ -510,8 +522,12 @@ class _Run:
             record = issue["record"]
             if self.ds.index_comments:
                 record["comments"] = issue["comments"]
+            elif self.dropping.get("comments"):
+                record["comments"] = []
             if self.ds.index_attachments:
                 record["attachments"] = issue["attachments"]
+            elif self.dropping.get("attachments"):
+                record["attachments"] = []
             out.append(record)
         if self.preparer.offloads_fts:
             self._fts_off_the_writer(out)
@@ -616,14 +632,22 @@ class _Run:
             self.emit_progress()
             return
         retry_changed = self._note_attachment_failures(records)
+        counts = {
+            "issues": len(records),
+            "comments": sum(len(r.get("comments") or ()) for r in records),
+            "attachments": sum(
+                1 for r in records for a in r.get("attachments") or () if a.get("indexed")
+            ),
+        }
+        # The run record counts what is written in the batch's own transaction, so a
+        # run killed afterwards (kill -9) still says how much it wrote.
+        run = {"id": self.run_id, **counts} if self.run_id is not None and records else None
         self.store.upsert_issues(
-            records, {self.ds.name: self.state} if checkpoint or retry_changed else None
+            records, {self.ds.name: self.state} if checkpoint or retry_changed else None, run=run
         )
-        self.summary.issues += len(records)
-        self.summary.comments += sum(len(r.get("comments") or ()) for r in records)
-        self.summary.attachments += sum(
-            1 for r in records for a in r.get("attachments") or () if a.get("indexed")
-        )
+        self.summary.issues += counts["issues"]
+        self.summary.comments += counts["comments"]
+        self.summary.attachments += counts["attachments"]
         self.emit_progress()
 
     def _note_attachment_failures(self, records: list[dict[str, Any]]) -> bool:
@@ -754,6 +778,23 @@ class _Run:
                 self.progress_fn(self.progress)
             except Exception:  # a broken display must not break the sync
                 log.exception("progress callback failed")
+
+
+def _turned_off(state: dict[str, Any], datasource) -> dict[str, bool]:
+    """Which of comments and attachments the index holds (or a run was fetching)
+    although the datasource no longer wants them: each issue must be written again
+    without them. Kept in the state until a run completes it."""
+    dropping = dict(state.get("dropping") or {})
+    fetched = state.get("checkpoint_wants") or {}
+    for kind, wanted in (
+        ("comments", datasource.index_comments),
+        ("attachments", datasource.index_attachments),
+    ):
+        if wanted:
+            dropping.pop(kind, None)
+        elif state.get(kind) or fetched.get(kind):
+            dropping[kind] = True
+    return dropping
 
 
 def _newest_only(

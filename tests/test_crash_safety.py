@@ -95,6 +95,18 @@ def _assert_whole_batches(db: Path) -> None:
         assert comments == thread.get("total", len(thread.get("comments") or [])), raw[:80]
 
 
+def _assert_run_counts_what_is_stored(db: Path) -> int:
+    """After a kill -9 of a first sync: its run record, still 'running', counts the
+    issues and comments that are in the index. Returns the issue count."""
+    with Store(db) as store:
+        [run] = store.runs("jira")
+        issues = store.conn.execute("SELECT count(*) FROM issues").fetchone()[0]
+        comments = store.conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+    assert run["status"] == "running"
+    assert (run["issues"], run["comments"]) == (issues, comments)
+    return issues
+
+
 def _change_server(fj, rng: random.Random, step: int) -> None:
     fj.set_now(FIXED_NOW_MS + step * 60_000)
     for _ in range(2):
@@ -190,11 +202,19 @@ def test_a_killed_first_sync_with_comments_resumes_from_its_checkpoint(tmp_path)
             code, _, _ = zygote.run(["sync", "--json"], {"JIRADEX_TEST_KILL_IN_WRITE": "4"})
             assert code == -9
             _assert_whole_batches(db)
+            # The run record counted each batch with it: it says what the dead run wrote.
+            kept = _assert_run_counts_what_is_stored(db)
+            assert kept >= 300  # three batches of 100 committed before the kill
+            code, out, err = zygote.run(["datasource", "show", "jira"])
+            assert code == 0, err
+            assert f"running: {kept} issues" in out, out
             code, out, err = zygote.run(["sync", "--json"])
             assert code == 0, err
             summary = json.loads(out)
             assert summary["status"] == "ok"
             assert 0 < summary["issues"] < 450 - 200  # three batches of 100 were kept
+            code, out, err = zygote.run(["datasource", "show", "jira"])
+            assert f"interrupted: {kept} issues" in out, out
             assert index_snapshot(db, "jira") == server_truth(fj, "DEMO")
             # Finished: the next run is incremental, comments count as indexed.
             code, out, err = zygote.run(["sync", "--json"])

@@ -340,6 +340,41 @@ def test_runs_history(store):
         store.finish_run(9999)
 
 
+def test_a_run_record_counts_each_write_in_the_write_transaction(store):
+    """A sync's counts reach its run record with each batch, atomically with it: a
+    run that dies without finish_run (kill -9) still says what it wrote."""
+    run = store.start_run("work")
+    comments = [{"id": "1", "author": "A", "created": "", "updated": "", "body": "b"}]
+    store.upsert_issues(
+        [record(1, comments=comments), record(2)],
+        run={"id": run, "issues": 2, "comments": 1, "attachments": 0},
+    )
+    store.upsert_issues([record(3)], run={"id": run, "issues": 1, "comments": 0})
+    [row] = store.runs("work")
+    assert (row["status"], row["issues"], row["comments"], row["attachments"]) == (
+        "running",
+        3,
+        1,
+        0,
+    )
+
+    class Boom(Exception):
+        pass
+
+    # A batch rolled back is not counted either.
+    with pytest.raises(Boom), store.transaction():
+        store.upsert_issues([record(4)], run={"id": run, "issues": 1})
+        raise Boom
+    assert store.runs("work")[0]["issues"] == 3 == store.stats("work")["issues"]
+
+    # The next run finds it dead: interrupted, with what it had written.
+    store.start_run("work")
+    assert [(r["status"], r["issues"]) for r in store.runs("work")] == [
+        ("running", 0),
+        ("interrupted", 3),
+    ]
+
+
 def test_integrity_check_reports_fts_drift(store):
     store.upsert_issues([record(1), record(2)])
     assert store.integrity_check() == []

@@ -470,3 +470,38 @@ def test_a_thread_that_changed_meanwhile_is_fetched_whole(now, calls):
     issue = {"id": "1", "comments": [_comment(0), _comment(1)], "comment_total": 5}
     assert run._comment_thread(issue) == now
     assert client.calls == calls
+
+
+def test_turning_off_comments_and_attachments_removes_them_from_the_index(tmp_path):
+    """Turned off, comments and attachments leave the index (and its full-text rows)
+    on the next sync, not only for the issues that happen to change."""
+    db = tmp_path / "index.db"
+    with world("cloud_turn_off", mode="cloud", issues=30, attachments=True) as w:
+        ds = w.datasource(index_comments=True, index_attachments=True)
+        with Store(db) as store:
+            assert _sync(ds, store)[0].status == "ok"
+            truth = w.truth("initial")
+            assert index_snapshot(db, "jira") == truth
+
+            def count(sql: str) -> int:
+                return store.conn.execute(sql).fetchone()[0]
+
+            assert count("SELECT count(*) FROM comments") > 0
+            assert count("SELECT count(*) FROM issue_fts WHERE comments != ''") > 0
+
+            ds.index_comments = False
+            off, _ = _sync(ds, store)
+            assert off.status == "ok" and off.issues == 30
+            assert count("SELECT count(*) FROM comments") == 0
+            assert count("SELECT count(*) FROM issue_fts WHERE comments != ''") == 0
+            assert without(index_snapshot(db, "jira"), "comments") == without(truth, "comments")
+            assert count("SELECT count(*) FROM attachments") > 0  # still wanted
+
+            ds.index_attachments = False
+            assert _sync(ds, store)[0].status == "ok"
+            assert count("SELECT count(*) FROM attachments") == 0
+            assert count("SELECT count(*) FROM issue_fts WHERE attachments != ''") == 0
+            # Done once: the next run is incremental again.
+            again, _ = _sync(ds, store)
+            assert again.status == "ok" and again.issues < 30
+            assert store.integrity_check() == []
