@@ -38,9 +38,11 @@ class ScopeListing:
         *,
         wanted: Callable[[Item], bool] = lambda item: True,
         passes: int = 3,
+        keep_updated: bool = False,
     ):
         self._list_pass = list_pass
         self._wanted = wanted
+        self._keep_updated = keep_updated
         self._passes = passes
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()  # ids to hand out (ids only: memory)
@@ -104,7 +106,10 @@ class ScopeListing:
             this_pass.add(ident)
             given = self.listed.get(ident)
             if not self._wanted(item):
-                self.listed.setdefault(ident, None)
+                if self._keep_updated:
+                    self.listed[ident] = item["updated"] or None
+                else:
+                    self.listed.setdefault(ident, None)
                 continue
             if (
                 given is not None
@@ -186,8 +191,9 @@ class _Stopped(Exception):
 
 
 def list_all(list_pass: Callable[[], Iterable[Item]], passes: int = 3) -> dict[str, str | None]:
-    """Every id of a scope (all passes: the keys), listed in the calling thread."""
-    listing = ScopeListing(list_pass, wanted=lambda item: False, passes=passes)
+    """Every id of a scope, listed in the calling thread: id -> its listed `updated`
+    (the last pass's; None where the listing does not carry it)."""
+    listing = ScopeListing(list_pass, wanted=lambda item: False, passes=passes, keep_updated=True)
     listing.run()
     listing.take(0)  # raises what stopped it
     return listing.listed

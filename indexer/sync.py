@@ -746,11 +746,20 @@ class _Run:
             self.store.delete_issues(self.ds.name, gone)
         self.summary.deleted += len(gone)
         if listed is not None:
-            missing = [i for i in listed if i not in stored]
+            # Missing from the index, or (where the listing says `updated`: Data
+            # Center) older in it than in Jira: an update that became visible late,
+            # after the overlap window had passed it.
+            missing = [
+                i
+                for i, updated in listed.items()
+                if i not in stored or (updated and stored[i] != updated)
+            ]
             stored.clear()
             if missing:
                 log.info(
-                    "%s: fetching %d listed issues the index lacks", self.ds.name, len(missing)
+                    "%s: fetching %d listed issues missing or out of date in the index",
+                    self.ds.name,
+                    len(missing),
                 )
                 self.fetch_missing(missing)
         self.summary.reconciled = True

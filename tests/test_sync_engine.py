@@ -64,6 +64,7 @@ class ScriptedJira:
         issue["updated"] = int(time.time() * 1000)
 
     def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
+        """Cloud lists ids and keys; Data Center (`is_cloud` False) adds `updated`."""
         found = re.search(r"updated >= (-?\d+)", jql)
         since = int(found.group(1)) if found else None
         self.listed_since.append(since)
@@ -73,7 +74,8 @@ class ScriptedJira:
             if ident in passed_over:
                 continue
             if since is None or issue["updated"] >= since:
-                yield {"id": ident, "key": issue["key"], "updated": None}
+                updated = None if self.is_cloud else _jira_time(issue["updated"])
+                yield {"id": ident, "key": issue["key"], "updated": updated}
 
     def bulkfetch(self, ids, fields, decode=None) -> list[dict]:
         self.fetch_calls += 1
@@ -322,3 +324,23 @@ def test_an_attachment_that_always_fails_is_retried_a_bounded_number_of_times(tm
         assert jira.downloads.count(url) == ATTACHMENT_RETRIES + 1
         assert store.get_state("jira")["attachment_retry"] == {}
         assert _attachment_text(store, "901") is None
+
+
+def test_the_daily_reconcile_on_data_center_fetches_an_update_that_showed_late(tmp_path):
+    """Jira's search index is eventually consistent: an update can become visible
+    with an `updated` already older than the overlap window of the next run, which
+    then never lists it. Data Center listings carry `updated`: the daily reconcile
+    compares them with the index and fetches what is out of date."""
+    jira = ScriptedJira(250)
+    jira.is_cloud = False
+    jira.edit("10250", "The newest issue")  # the watermark lands on today
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        late = jira.issues["10005"]
+        late["summary"], late["updated"] = "Changed, seen late", late["updated"] + 1000
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        assert _indexed(store)["10005"] == "Issue number 5"  # the incremental run missed it
+        _reconcile_due(store)
+        daily = sync_datasource(_datasource(), store=store, client=jira)
+        assert daily.status == "ok" and daily.reconciled
+        assert _indexed(store) == _expected(jira)
