@@ -24,9 +24,12 @@ so the client's paging code reads it as it reads a raw page; only the items diff
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -153,6 +156,33 @@ def _start_tracker_without_stderr() -> bool:
     return True
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started it is gone.
+
+    A sync killed with kill -9 cannot shut its pool down, and a worker blocked on
+    its call queue would wait forever: it holds a write end of that queue's pipe
+    itself, so it never reads EOF there. The spawn start method gives every child
+    a sentinel, the read end of a pipe whose only write end is in the parent: it
+    turns readable when the parent dies, whatever killed it. A daemon thread waits
+    on it and ends the process. Once the workers are gone, multiprocessing's
+    resource tracker reads EOF on its own pipe (the parent and the workers held it)
+    and exits too, after unlinking the pool's semaphores."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing: nothing to watch
+        return
+    started_by = os.getppid()
+
+    def watch() -> None:
+        try:
+            parent.join()  # returns when the sentinel is readable: the parent is gone
+        except (OSError, ValueError):  # no usable sentinel: watch the parent's pid
+            while os.getppid() == started_by:
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="jiradex-parent-watch", daemon=True).start()
+
+
 def _quiet_worker(silent: bool = False) -> None:
     # Ctrl-C reaches the whole process group: the sync stops the pool itself, so a
     # worker must not die printing a KeyboardInterrupt traceback of its own.
@@ -162,6 +192,7 @@ def _quiet_worker(silent: bool = False) -> None:
         os.dup2(null, 1)
         os.dup2(null, 2)
         os.close(null)
+    _exit_with_parent()
 
 
 class Preparer:

@@ -7,6 +7,11 @@
 - `JIRADEX_TEST_KILL_IN_WRITE=N`: SIGKILL this process inside the N-th write
   transaction of issues, after the rows are written and before COMMIT (the worst
   moment for the index).
+- `JIRADEX_TEST_HANG_IN_WRITE=N`: inside the N-th write transaction of issues, write
+  this process's pid to the file `JIRADEX_TEST_HANG_MARKER` and hang (until killed):
+  the test then looks at the process as it is mid-sync.
+- `JIRADEX_TEST_POOL=1`: prepare on the worker process pool however small the sync
+  (and however few the cores: two workers).
 - `JIRADEX_TEST_REQUEST_DELAY=SECONDS`: sleep before each HTTP request, so that two
   processes (or a reader) surely overlap with a running sync.
 
@@ -33,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def _install_hooks() -> None:
     kill_at = int(os.environ.get("JIRADEX_TEST_KILL_IN_WRITE") or 0)
-    if kill_at:
+    hang_at = int(os.environ.get("JIRADEX_TEST_HANG_IN_WRITE") or 0)
+    if kill_at or hang_at:
         from indexer.store import Store
 
         original = Store._upsert
@@ -42,11 +48,23 @@ def _install_hooks() -> None:
         def upsert_then_die(self, records):
             count = original(self, records)
             calls[0] += 1
-            if calls[0] >= kill_at:
+            if kill_at and calls[0] >= kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if hang_at and calls[0] >= hang_at:
+                marker = Path(os.environ["JIRADEX_TEST_HANG_MARKER"])
+                marker.with_suffix(".tmp").write_text(str(os.getpid()))
+                marker.with_suffix(".tmp").replace(marker)
+                while True:
+                    time.sleep(1)
             return count
 
         Store._upsert = upsert_then_die
+    if os.environ.get("JIRADEX_TEST_POOL"):
+        from indexer import prepare
+        from indexer import sync as sync_module
+
+        prepare.POOL_MIN_ISSUES = sync_module.POOL_MIN_ISSUES = 1
+        prepare._cpu_count = lambda: 3  # two workers, one core left to the sync
     delay = float(os.environ.get("JIRADEX_TEST_REQUEST_DELAY") or 0)
     if delay:
         import httpx
