@@ -441,8 +441,9 @@ def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list
     sources = live_sources(key)
     if not sources:
         raise TaskError(
-            f"{not_found_message(key)}: it is not in the index and no datasource or Jira "
-            "connection can fetch it"
+            f"Issue {key} is not in the index, and no datasource of project "
+            f"{key.rsplit('-', 1)[0].upper()} nor a Jira connection is set up to fetch it "
+            "(jiradex datasource add, or jiradex jira connect)"
         )
     failures: list[str] = []
     for source in sources:
@@ -450,7 +451,8 @@ def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list
         try:
             client = source.make_client()
             raw = client.get_issue(key, ISSUE_FIELDS)
-            url = client.browse_url(key)
+            # A moved issue answers under its new key (Jira follows the old one).
+            url = client.browse_url(str(raw.get("key") or key))
             record = normalize_issue(raw, datasource=source.datasource, site_url="")
             record["url"] = url
             if with_comments:

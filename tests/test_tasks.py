@@ -411,6 +411,15 @@ def test_import_fetches_live_through_matching_datasource(datasource, fake_jira):
     assert "### Kim Poe · 2024-06-01 08:00 UTC\n\nA live comment.\n" in text
 
 
+def test_import_by_the_old_key_of_a_moved_issue_links_its_new_key(datasource, fake_jira):
+    """Jira answers an old key with the issue under its new key: the task links
+    (and posts to) the new one, its URL included."""
+    fake_jira.issues["ABC-7"] = raw_issue("ABC-70", "Moved within the project")
+    outcome = tasks.import_task("ABC-7")
+    assert outcome.task.link == tasks.TaskLink("ABC-70", "20007", "acme", f"{SITE}/browse/ABC-70")
+    assert outcome.task.instructions.startswith("# ABC-70: Moved within the project\n")
+
+
 def test_import_falls_back_to_global_connection(monkeypatch, fake_jira):
     monkeypatch.setenv("JIRA_ENABLED", "true")
     monkeypatch.setenv("JIRA_BASE_URL", SITE)
@@ -433,8 +442,8 @@ def test_import_without_any_source():
     with pytest.raises(TaskError) as info:
         tasks.import_task("ABC-1")
     assert str(info.value) == (
-        "Issue ABC-1 does not exist or you do not have permission to see it: it is not in "
-        "the index and no datasource or Jira connection can fetch it"
+        "Issue ABC-1 is not in the index, and no datasource of project ABC nor a Jira "
+        "connection is set up to fetch it (jiradex datasource add, or jiradex jira connect)"
     )
 
 
@@ -734,8 +743,9 @@ def test_cli_live_import_says_so_on_stderr(datasource, fake_jira):
         (("task", "unlink", "9"), "jiradex: No task T-9: `jiradex task list` shows the tasks"),
         (
             ("task", "import", "ABC-1"),
-            "jiradex: Issue ABC-1 does not exist or you do not have permission to see it: it "
-            "is not in the index and no datasource or Jira connection can fetch it",
+            "jiradex: Issue ABC-1 is not in the index, and no datasource of project ABC nor "
+            "a Jira connection is set up to fetch it (jiradex datasource add, or jiradex "
+            "jira connect)",
         ),
     ],
 )

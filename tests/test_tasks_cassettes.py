@@ -419,8 +419,9 @@ def test_unknown_key_and_refused_credentials(make_jira, sent, monkeypatch):
         assert "e-mail and API token" in line and "wrong-token" not in line
     nowhere = run("task", "import", "OTHER-1")
     assert lines(nowhere.stderr) == [
-        "jiradex: Issue OTHER-1 does not exist or you do not have permission to see it: it "
-        "is not in the index and no datasource or Jira connection can fetch it"
+        "jiradex: Issue OTHER-1 is not in the index, and no datasource of project OTHER nor "
+        "a Jira connection is set up to fetch it (jiradex datasource add, or jiradex jira "
+        "connect)"
     ]
     assert run("task", "list", "--json").stdout.strip() == "[]"
 
