@@ -163,7 +163,12 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
     """Sync datasources into the index (all enabled ones when no NAME is given).
 
     Progress goes to stderr, one summary per datasource to stdout. Exits 1 when any
-    datasource failed, after syncing the others.
+    datasource failed, after syncing the others. Ctrl-C stops the sync (whole batches
+    are kept, the run is recorded as interrupted, the next sync resumes) and exits 130.
+
+    With --watch, Ctrl-C during a sync does the same (exit 130); Ctrl-C between two
+    syncs, or SIGTERM, is a clean stop and exits 0 (a sync that SIGTERM stops is
+    recorded as cancelled).
     """
     from indexer.store import Store
     from indexer.sync import SyncInterrupted, sync_datasource
@@ -220,17 +225,21 @@ def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"watching {', '.join(watched)}: Ctrl-C to stop", err=True)
-    try:
-        watch(
-            lambda: _selected_datasources(names),
-            Store,
-            lambda summary: _print_summary(summary, as_json),
-            stop,
-            progress=progress,
-        )
-    except KeyboardInterrupt:
-        stop.set()
-        click.echo("\nstopping: letting running syncs finish their batch…", err=True)
+    # Ctrl-C reaches this thread: watch() then interrupts the running syncs, waits for
+    # their batch, and returns their summaries (printed already by the sync threads).
+    interrupted = watch(
+        lambda: _selected_datasources(names),
+        Store,
+        lambda summary: _print_summary(summary, as_json),
+        stop,
+        progress=progress,
+        on_stopping=lambda: click.echo(
+            "\nstopping: letting running syncs finish their batch (Ctrl-C again to quit now)…",
+            err=True,
+        ),
+    )
+    if interrupted:  # as plain `sync` on Ctrl-C: "jiradex: interrupted", exit 130
+        raise KeyboardInterrupt
 
 
 @cli.group("index")

@@ -3,6 +3,12 @@
 Each datasource gets at most one sync at a time (a thread per running sync, plus
 the cross-process lock in `indexer.locks`); stopping sets the cancel event of every
 running sync and waits for them to write their last batch.
+
+Two ways to stop: `stop` set (SIGTERM, or a caller's own reason) cancels running
+syncs (their runs are recorded `cancelled`); Ctrl-C (KeyboardInterrupt in the
+thread running `watch`) interrupts them (recorded `interrupted`, as Ctrl-C during a
+plain `sync`) and `watch` returns their summaries, so that the CLI can exit 130 as
+`sync` does. Ctrl-C between two syncs interrupts nothing: `watch` returns [].
 """
 
 from __future__ import annotations
@@ -17,11 +23,23 @@ from indexer.sync import SyncSummary, sync_datasource
 TICK_S = 1.0
 
 
+class CancelEvent(threading.Event):
+    """A sync's cancel event; `interrupted` says the user pressed Ctrl-C (the sync
+    records its run as interrupted rather than cancelled)."""
+
+    interrupted = False
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.set()
+
+
 @dataclass
 class _Slot:
     next_due: float = 0.0
     thread: threading.Thread | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: CancelEvent = field(default_factory=CancelEvent)
+    summary: SyncSummary | None = None  # of the last sync this slot ran
 
 
 def watch(
@@ -32,9 +50,14 @@ def watch(
     *,
     progress=None,
     clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """Run until `stop` is set. Datasources are re-read each tick, so edits apply."""
+    on_stopping: Callable[[], None] | None = None,
+) -> list[SyncSummary]:
+    """Run until `stop` is set or Ctrl-C. Datasources are re-read each tick, so edits
+    apply. Returns the summaries of the syncs Ctrl-C interrupted (see the module doc);
+    a second Ctrl-C while they finish their batch stops waiting for them.
+    `on_stopping()` is called when a stop has to wait for running syncs."""
     slots: dict[str, _Slot] = {}
+    interrupted = False
     try:
         while not stop.is_set():
             now = clock()
@@ -46,26 +69,42 @@ def watch(
                 if busy or now < slot.next_due:
                     continue
                 slot.next_due = now + ds.interval_seconds
-                slot.cancel = threading.Event()
+                slot.cancel = CancelEvent()
+                slot.summary = None
                 slot.thread = threading.Thread(
                     target=_run_one,
-                    args=(ds, open_store, on_summary, slot.cancel, progress),
+                    args=(ds, open_store, on_summary, slot, progress),
                     name=f"jiradex-sync-{ds.name}",
                     daemon=True,
                 )
                 slot.thread.start()
             stop.wait(TICK_S)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
+        running = [s for s in slots.values() if s.thread is not None and s.thread.is_alive()]
         for slot in slots.values():
-            slot.cancel.set()
+            if interrupted:
+                slot.cancel.interrupt()
+            else:
+                slot.cancel.set()
+        if running and on_stopping is not None:
+            on_stopping()
         for slot in slots.values():
             if slot.thread is not None:
                 slot.thread.join()
+    return [
+        slot.summary
+        for slot in slots.values()
+        if slot.summary is not None and slot.summary.status == "interrupted"
+    ]
 
 
-def _run_one(ds, open_store, on_summary, cancel, progress) -> None:
+def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
     store = open_store()
     try:
-        on_summary(sync_datasource(ds, store=store, cancel=cancel, progress=progress))
+        summary = sync_datasource(ds, store=store, cancel=slot.cancel, progress=progress)
+        slot.summary = summary
+        on_summary(summary)
     finally:
         store.close()

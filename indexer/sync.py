@@ -138,7 +138,9 @@ def sync_datasource(
     """Sync one datasource; never raises for Jira or store failures: the summary says.
 
     Raises SyncBusy only through the summary too (status "error"), so a caller
-    syncing several datasources carries on with the others.
+    syncing several datasources carries on with the others. A `cancel` event with
+    `interrupted` true (indexer.scheduler.CancelEvent: Ctrl-C reached another
+    thread) records the run as interrupted rather than cancelled.
     """
     summary = SyncSummary(datasource=datasource.name, full=full)
     started = time.monotonic()
@@ -155,7 +157,10 @@ def sync_datasource(
             run.run_id = run_id  # each write adds its counts to the run record
             run.execute(full)
     except SyncCancelled as exc:
-        summary.status, summary.error = "cancelled", str(exc)
+        if getattr(cancel, "interrupted", False):  # Ctrl-C in `sync --watch` (scheduler)
+            summary.status, summary.error = "interrupted", "interrupted (Ctrl-C)"
+        else:
+            summary.status, summary.error = "cancelled", str(exc)
     except JiradexError as exc:
         summary.status, summary.error = "error", secrets.redact(str(exc))
     except KeyboardInterrupt:

@@ -10,6 +10,10 @@
 - `JIRADEX_TEST_HANG_IN_WRITE=N`: inside the N-th write transaction of issues, write
   this process's pid to the file `JIRADEX_TEST_HANG_MARKER` and hang (until killed):
   the test then looks at the process as it is mid-sync.
+- `JIRADEX_TEST_SIGINT_IN_WRITE=N`: send this process SIGINT (Ctrl-C) inside the N-th
+  write transaction of issues; under `sync --watch` (the sync on a thread of its own)
+  the write then waits until the scheduler has cancelled the sync, so the Ctrl-C
+  surely lands mid-sync.
 - `JIRADEX_TEST_POOL=1`: prepare on the worker process pool however small the sync
   (and however few the cores: two workers).
 - `JIRADEX_TEST_REQUEST_DELAY=SECONDS`: sleep before each HTTP request, so that two
@@ -39,7 +43,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def _install_hooks() -> None:
     kill_at = int(os.environ.get("JIRADEX_TEST_KILL_IN_WRITE") or 0)
     hang_at = int(os.environ.get("JIRADEX_TEST_HANG_IN_WRITE") or 0)
-    if kill_at or hang_at:
+    sigint_at = int(os.environ.get("JIRADEX_TEST_SIGINT_IN_WRITE") or 0)
+    cancels: list = []  # the cancel events the watch scheduler handed its syncs
+    if sigint_at:
+        from indexer import scheduler
+
+        sync_datasource = scheduler.sync_datasource
+
+        def noting_cancel(*args, **kwargs):
+            cancels.append(kwargs.get("cancel"))
+            return sync_datasource(*args, **kwargs)
+
+        scheduler.sync_datasource = noting_cancel
+    if kill_at or hang_at or sigint_at:
         from indexer.store import Store
 
         original = Store._upsert
@@ -50,6 +66,11 @@ def _install_hooks() -> None:
             calls[0] += 1
             if kill_at and calls[0] >= kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if sigint_at and calls[0] == sigint_at:
+                os.kill(os.getpid(), signal.SIGINT)  # main thread: KeyboardInterrupt
+                deadline = time.monotonic() + 60
+                while cancels and not cancels[-1].is_set() and time.monotonic() < deadline:
+                    time.sleep(0.01)
             if hang_at and calls[0] >= hang_at:
                 marker = Path(os.environ["JIRADEX_TEST_HANG_MARKER"])
                 marker.with_suffix(".tmp").write_text(str(os.getpid()))

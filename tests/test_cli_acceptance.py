@@ -284,7 +284,7 @@ def test_watch_warns_about_a_disabled_one_and_watches_the_rest(monkeypatch):
     add("off", enabled=False)
     calls = []
 
-    def fake_watch(load, open_store, on_summary, stop, progress=None):
+    def fake_watch(load, open_store, on_summary, stop, progress=None, **_):
         calls.append([ds.name for ds in load()])
 
     monkeypatch.setattr("indexer.scheduler.watch", fake_watch)
