@@ -441,9 +441,8 @@ def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list
     sources = live_sources(key)
     if not sources:
         raise TaskError(
-            f"Issue {key} is not in the index, and no datasource of project "
-            f"{key.rsplit('-', 1)[0].upper()} nor a Jira connection is set up to fetch it "
-            "(jiradex datasource add, or jiradex jira connect)"
+            f"Issue {key} is not in the index, and no datasource of "
+            f"{key.rsplit('-', 1)[0].upper()} or Jira connection can fetch it"
         )
     failures: list[str] = []
     for source in sources:

@@ -442,8 +442,7 @@ def test_import_without_any_source():
     with pytest.raises(TaskError) as info:
         tasks.import_task("ABC-1")
     assert str(info.value) == (
-        "Issue ABC-1 is not in the index, and no datasource of project ABC nor a Jira "
-        "connection is set up to fetch it (jiradex datasource add, or jiradex jira connect)"
+        "Issue ABC-1 is not in the index, and no datasource of ABC or Jira connection can fetch it"
     )
 
 
@@ -743,9 +742,8 @@ def test_cli_live_import_says_so_on_stderr(datasource, fake_jira):
         (("task", "unlink", "9"), "jiradex: No task T-9: `jiradex task list` shows the tasks"),
         (
             ("task", "import", "ABC-1"),
-            "jiradex: Issue ABC-1 is not in the index, and no datasource of project ABC nor "
-            "a Jira connection is set up to fetch it (jiradex datasource add, or jiradex "
-            "jira connect)",
+            "jiradex: Issue ABC-1 is not in the index, and no datasource of ABC or Jira "
+            "connection can fetch it",
         ),
     ],
 )

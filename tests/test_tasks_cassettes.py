@@ -419,9 +419,8 @@ def test_unknown_key_and_refused_credentials(make_jira, sent, monkeypatch):
         assert "e-mail and API token" in line and "wrong-token" not in line
     nowhere = run("task", "import", "OTHER-1")
     assert lines(nowhere.stderr) == [
-        "jiradex: Issue OTHER-1 is not in the index, and no datasource of project OTHER nor "
-        "a Jira connection is set up to fetch it (jiradex datasource add, or jiradex jira "
-        "connect)"
+        "jiradex: Issue OTHER-1 is not in the index, and no datasource of OTHER or Jira "
+        "connection can fetch it"
     ]
     assert run("task", "list", "--json").stdout.strip() == "[]"
 

@@ -211,7 +211,10 @@ async def test_import_of_an_unknown_key_without_jira_is_one_line():
         await settle(pilot, app)
         screen = app.screen
         message = str(screen.query_one("#import-error", Static).render())
-        assert message.startswith("Issue NOPE-1 does not exist")
+        assert message == (
+            "Issue NOPE-1 is not in the index, and no datasource of NOPE or Jira connection "
+            "can fetch it"
+        )
         assert "\n" not in message
         assert screen.query_one("#import-confirm").disabled
         await pilot.press("escape")
