@@ -249,9 +249,13 @@ SHIFTED: dict = {"id": "", "key": "", "updated": None, "shifted": True}
 
 
 def _note_shift(window: list[bool], total: Any, page: Any) -> None:
-    """Set window[1] when a page's `total` differs from the first page's."""
+    """Set window[1] when a page's `total` is below the first page's: an issue left
+    the result set. (One that joins lands at the end of an `updated` order, or, with
+    an older `updated`, pushes the pages forward and repeats an id: both harmless
+    or seen otherwise; a busy project should not have its listing done again for
+    every issue created meanwhile.)"""
     now = page.get("total") if isinstance(page, dict) else None
-    if isinstance(total, int) and isinstance(now, int) and now != total and len(window) > 1:
+    if isinstance(total, int) and isinstance(now, int) and now < total and len(window) > 1:
         window[1] = True
 
 
@@ -830,7 +834,7 @@ class JiraClient:
         self, jql: str, fields: str, page_size: int, window: list[bool]
     ) -> Iterator[list[dict]]:
         """Pages of one search up to the server's search window, in order; window[0]
-        says whether results were left beyond it, window[1] whether `total` changed
+        says whether results were left beyond it, window[1] whether `total` fell
         from page to page (an issue deleted or moved out meanwhile shifts every later
         page back by one, so an issue at a page boundary was never listed).
 
