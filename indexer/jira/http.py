@@ -1,11 +1,15 @@
 """HTTP plumbing for the Jira client: retries, rate limits, concurrency, counters.
 
-- `RetryPolicy` says what to retry and how long to wait: 429 and 503 honour
-  `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset` (ISO 8601; Cloud
-  does not always send Retry-After); 0 or neither means a short doubling back-off
-  with jitter, 502/504 and network errors back off too; 4xx never retry.
-  Attempts and total waiting time are both bounded. `sleep` is injectable so tests
-  never wait for real.
+- `RetryPolicy` says what to retry and how long to wait: 429 and 503 wait at least
+  what `Retry-After` (seconds or an HTTP date) says, else `X-RateLimit-Reset` (ISO
+  8601; Cloud does not always send Retry-After), and at least the doubling back-off
+  (0.5 s, 1 s, 2 s ... up to 30 s, with jitter) once the server's hint proved too
+  short, as Atlassian asks of clients under rate limiting; 502/504 and network errors
+  back off too; 4xx never retry. What bounds a storm of 429s is the time budget
+  (120 s per request, waits included): the doubling fills it in about ten attempts.
+  `max_attempts` (16) is only a backstop the budget reaches first. `sleep` is
+  injectable so tests never wait for real; the waits it was asked for count against
+  the budget even when it returns at once.
 - `AIMDLimiter` caps requests in flight: it halves on 429 and grows back by one slot
   per `limit` successes (additive increase), like TCP congestion control.
 - `RequestStats` counts requests for benchmarks.
@@ -29,9 +33,14 @@ NEVER_RETRY = frozenset({400, 401, 403, 404, 410})
 
 @dataclass
 class RetryPolicy:
-    """Bounds and waits for retries. Tests pass `sleep=lambda s: None`."""
+    """Bounds and waits for retries. Tests pass `sleep=lambda s: None`.
 
-    max_attempts: int = 6
+    `budget_seconds` bounds each request: the client retries only while the time
+    since its first attempt plus the next wait fits in it. `clock` (as the client
+    reads it) counts every wait `sleep` was asked for, also when it returned at
+    once, so a test's instant sleep meets the same budget as a real one."""
+
+    max_attempts: int = 16
     max_network_attempts: int = 3
     budget_seconds: float = 120.0
     base_delay: float = 0.5
@@ -39,6 +48,24 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if getattr(self.sleep, "_counts_waits", False):
+            return  # already wrapped (a copy of a policy)
+        sleep, clock, skipped = self.sleep, self.clock, threading.local()
+
+        def counted_sleep(seconds: float) -> None:
+            before = clock()
+            sleep(seconds)
+            short = max(0.0, seconds - (clock() - before))
+            skipped.seconds = getattr(skipped, "seconds", 0.0) + short
+
+        def budget_clock() -> float:
+            # A request runs on one thread: its waits are this thread's.
+            return clock() + getattr(skipped, "seconds", 0.0)
+
+        counted_sleep._counts_waits = True  # type: ignore[attr-defined]
+        self.sleep, self.clock = counted_sleep, budget_clock
 
     def backoff(self, retry_number: int) -> float:
         """Doubling delay with 50-100% jitter; retry_number counts from 1."""
@@ -48,15 +75,19 @@ class RetryPolicy:
     def wait_for(
         self, retry_number: int, retry_after: str | None, reset: str | None = None
     ) -> float:
-        """Seconds to wait before retry `retry_number` given a Retry-After value, or
-        when there is none (Jira Cloud does not always send it) X-RateLimit-Reset."""
+        """Seconds to wait before retry `retry_number` of a 429/503: what Retry-After
+        says, or when there is none (Jira Cloud does not always send it)
+        X-RateLimit-Reset, but never less than the doubling back-off: a server still
+        limiting after the wait it named gets longer and longer waits, so a storm
+        spends the budget in a few attempts rather than hammering it every second."""
         now = datetime.now(UTC)
         seconds = parse_retry_after(retry_after, now=now)
         if seconds is None:
             seconds = parse_rate_limit_reset(reset, now=now)
+        backoff = self.backoff(retry_number)
         if seconds is None or seconds <= 0:
-            return self.backoff(retry_number)
-        return min(max(seconds, self.base_delay), self.max_delay * 4)
+            return backoff
+        return min(max(seconds, self.base_delay, backoff), self.max_delay * 4)
 
 
 def parse_rate_limit_reset(value: str | None, *, now: datetime) -> float | None:
