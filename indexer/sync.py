@@ -452,8 +452,7 @@ class _Run:
                         except BaseException as exc:  # the batches done before it are kept
                             failure = failure or exc
                             continue
-                        if len(records) < len(asked):  # gone since they were listed
-                            self.vanished.update(set(asked) - {str(r.get("id")) for r in records})
+                        self._note_vanished(asked, records)
                         handled += len(records)
                         finished_batches[index] = max(
                             (self._listed_moment(r, listing) for r in records), default=0
@@ -477,6 +476,21 @@ class _Run:
             finally:
                 for future in pending:
                     future.cancel()
+
+    def _note_vanished(self, asked: list[str], records: list[dict[str, Any]]) -> None:
+        """Ids listed but gone from the scope by the time they were fetched: not
+        returned (deleted, hidden), or returned from another project (moved out; Cloud
+        bulkfetch follows an issue anywhere). Reconcile checks them again."""
+        projects = {p.strip().upper() for p in str(self.ds.project_key or "").split(",")}
+        returned = set()
+        for record in records:
+            ident = str(record.get("id"))
+            returned.add(ident)
+            project = str(record.get("project") or "").upper()
+            if project and project not in projects:
+                self.vanished.add(ident)
+        if len(returned) < len(asked):
+            self.vanished.update(set(asked) - returned)
 
     def _listed_moment(self, record: dict[str, Any], listing: ScopeListing) -> int:
         """Where a fetched issue stood in the listing's `updated` order (ms), or 0 when

@@ -68,7 +68,10 @@ class ScriptedJira:
         found = re.search(r"updated >= (-?\d+)", jql)
         since = int(found.group(1)) if found else None
         self.listed_since.append(since)
-        order = sorted(self.issues.items(), key=lambda kv: (kv[1]["updated"], kv[0]))
+        order = sorted(
+            ((i, v) for i, v in self.issues.items() if v.get("project", self.project) == "DEMO"),
+            key=lambda kv: (kv[1]["updated"], kv[0]),
+        )
         passed_over, self.pass_over = self.pass_over, set()
         for ident, issue in order:
             if ident in passed_over:
@@ -86,6 +89,12 @@ class ScriptedJira:
         page = {"issues": raw}
         return (decode(page) if decode else page)["issues"]
 
+    def move(self, ident: str, project: str, number: int) -> None:
+        """Move an issue to another project (its new key; Jira follows the id)."""
+        issue = self.issues[ident]
+        issue["key"], issue["project"] = f"{project}-{number}", project
+        issue["updated"] = int(time.time() * 1000)
+
     def _raw(self, ident: str) -> dict[str, Any]:
         issue = self.issues[ident]
         stamp = _jira_time(issue["updated"])
@@ -94,7 +103,7 @@ class ScriptedJira:
             "key": issue["key"],
             "fields": {
                 "summary": issue["summary"],
-                "project": {"key": self.project},
+                "project": {"key": issue.get("project", self.project)},
                 "issuetype": {"name": "Task"},
                 "status": {"name": "Open", "statusCategory": {"name": "To Do"}},
                 "created": _jira_time(START_MS),
@@ -133,7 +142,12 @@ def _indexed(store: Store) -> dict[str, str]:
 
 
 def _expected(jira: ScriptedJira) -> dict[str, str]:
-    return {ident: issue["summary"] for ident, issue in jira.issues.items()}
+    """The issues of the datasource's project DEMO, by id."""
+    return {
+        ident: issue["summary"]
+        for ident, issue in jira.issues.items()
+        if issue.get("project", jira.project) == "DEMO"
+    }
 
 
 def test_an_issue_edited_between_listing_and_fetch_does_not_move_the_checkpoint_past_the_rest(
@@ -343,4 +357,25 @@ def test_the_daily_reconcile_on_data_center_fetches_an_update_that_showed_late(t
         _reconcile_due(store)
         daily = sync_datasource(_datasource(), store=store, client=jira)
         assert daily.status == "ok" and daily.reconciled
+        assert _indexed(store) == _expected(jira)
+
+
+def test_an_issue_moved_out_after_it_was_listed_goes_in_the_same_full_run(tmp_path):
+    """Cloud bulkfetch follows an issue to its new project: one moved out between
+    its listing and its fetch comes back under another project's key, and a --full
+    run removes it (a second listing confirms) instead of keeping it to the next day."""
+    jira = ScriptedJira(250)
+    moved: list[str] = []
+
+    def move_before_fetch(call: int, ids: list[str]) -> None:
+        if not moved:
+            moved.append(ids[3])
+            jira.move(ids[3], "OPS", 1)
+
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        jira.before_fetch.append(move_before_fetch)
+        summary = sync_datasource(_datasource(), store=store, client=jira, full=True)
+        assert summary.status == "ok", summary.error
+        assert summary.deleted == 1 and moved[0] not in _indexed(store)
         assert _indexed(store) == _expected(jira)
