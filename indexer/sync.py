@@ -217,6 +217,10 @@ class _Run:
         self.summary = summary
         self.progress_fn = progress
         self.cancel = cancel or Event()
+        if isinstance(getattr(client, "stopping", None), Event):
+            # The client's retry waits end as soon as the run is cancelled (a 429
+            # storm can ask for minutes): requests in flight stop with the run.
+            client.stopping = self.cancel
         self._side_pool: ThreadPoolExecutor | None = None
         self._side_lock = Lock()
         self.preparer = Preparer(datasource=datasource.name, site_url=client.site_url)
@@ -471,8 +475,12 @@ class _Run:
                     if handled or checkpoint:
                         self.write(together, checkpoint, handled)
                     if failure is not None:
+                        self.check_cancel()  # a request stopped by the cancel says cancelled
                         raise failure
                     self.check_cancel()
+            except KeyboardInterrupt:
+                self.cancel.set()  # worker threads waiting to retry stop now
+                raise
             finally:
                 for future in pending:
                     future.cancel()

@@ -1562,3 +1562,36 @@ def test_a_listing_page_says_shifted_only_when_the_result_set_shrank():
     window = [False, False]
     _note_shift(window, None, {"total": 3})  # a server without `total`: nothing to say
     assert window == [False, False]
+
+
+def test_stopping_ends_a_real_retry_wait_at_once():
+    """A 429 storm may ask for a minute between attempts: a cancelled sync must not
+    sit it out. `client.stopping` ends the (real, not faked) wait and the request
+    fails with JiraRetryAborted instead of being retried."""
+    import threading
+    import time
+
+    from indexer.jira.errors import JiraRetryAborted
+
+    storm = httpx.Response(429, headers={"Retry-After": "60"})
+    client, recorder = make_client(
+        {("GET", "/rest/api/2/serverInfo"): storm}, retry=RetryPolicy(budget_seconds=1000)
+    )
+    threading.Timer(0.3, client.stopping.set).start()
+    started = time.monotonic()
+    with pytest.raises(JiraRetryAborted):
+        client.server_info()
+    assert time.monotonic() - started < 10  # not the 60 s Jira asked for
+    assert len(recorder.requests) == 1  # and no retry after the stop
+
+
+def test_stopping_before_a_retry_sends_nothing_more():
+    client, recorder = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(503, headers={"Retry-After": "1"})}
+    )
+    client.stopping.set()
+    from indexer.jira.errors import JiraRetryAborted
+
+    with pytest.raises(JiraRetryAborted):
+        client.server_info()
+    assert len(recorder.requests) == 1

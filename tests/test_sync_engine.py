@@ -10,12 +10,15 @@ here no request is made: the double answers the engine's client calls directly.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
 from indexer.config import Datasource
-from indexer.jira.errors import JiraServerError
+from indexer.jira.errors import JiraRetryAborted, JiraServerError
 from indexer.normalize import to_utc_iso
 from indexer.store import Store
 from indexer.sync import ATTACHMENT_RETRIES, OVERLAP_MS, sync_datasource
@@ -379,3 +382,62 @@ def test_an_issue_moved_out_after_it_was_listed_goes_in_the_same_full_run(tmp_pa
         assert summary.status == "ok", summary.error
         assert summary.deleted == 1 and moved[0] not in _indexed(store)
         assert _indexed(store) == _expected(jira)
+
+
+class _StormJira(ScriptedJira):
+    """Its second bulkfetch is in a long retry wait (a 429 storm asking for a
+    minute), which ends only when the client is told to stop."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.stopping = threading.Event()
+        self.waiting = threading.Event()  # the second bulkfetch is in its wait
+        self.stopped_waiting: list[float] = []
+
+    def bulkfetch(self, ids, fields, decode=None):
+        if self.fetch_calls >= 1:
+            self.fetch_calls += 1
+            started = time.monotonic()
+            self.waiting.set()
+            self.stopping.wait(60)
+            self.stopped_waiting.append(time.monotonic() - started)
+            raise JiraRetryAborted("stopped while waiting to retry a request to Jira")
+        return super().bulkfetch(ids, fields, decode)
+
+
+def test_cancel_ends_a_sync_whose_requests_wait_out_a_rate_limit(tmp_path):
+    jira = _StormJira(300)
+    cancel = threading.Event()
+
+    def cancel_after_first_batch(progress):
+        if progress.written >= 100 and jira.waiting.wait(10):
+            cancel.set()
+
+    with Store(tmp_path / "index.db") as store:
+        started = time.monotonic()
+        summary = sync_datasource(
+            _datasource(), store=store, client=jira, progress=cancel_after_first_batch,
+            cancel=cancel,
+        )  # fmt: skip
+        assert time.monotonic() - started < 20  # not the minute the wait asked for
+        assert summary.status == "cancelled", summary
+        assert jira.stopped_waiting and max(jira.stopped_waiting) < 20
+        assert len(_indexed(store)) == 100
+
+
+def test_ctrl_c_ends_a_sync_whose_requests_wait_out_a_rate_limit(tmp_path):
+    jira = _StormJira(300)
+
+    def ctrl_c_after_first_batch(progress):
+        if progress.written >= 100 and jira.waiting.wait(10):
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "index.db") as store:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            sync_datasource(_datasource(), store=store, client=jira,
+                            progress=ctrl_c_after_first_batch)  # fmt: skip
+        assert time.monotonic() - started < 20
+        assert jira.stopped_waiting and max(jira.stopped_waiting) < 20
+        (run,) = store.runs("jira")
+        assert run["status"] == "interrupted" and run["issues"] == 100

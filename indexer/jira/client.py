@@ -45,6 +45,7 @@ from .errors import (
     JiraNotFoundError,
     JiraPermissionError,
     JiraResponseError,
+    JiraRetryAborted,
     JiraTimeoutError,
     ProjectNotFoundError,
     auth_error,
@@ -306,6 +307,9 @@ class JiraClient:
         self.api_base = self.auth.api_base
         self.attachment_max_bytes = attachment_max_bytes
         self.retry = retry or RetryPolicy()
+        # Set by the caller (a sync that is cancelled or interrupted): retry waits end
+        # at once and no request is retried.
+        self.stopping = threading.Event()
         self.dc_search_window = DC_SEARCH_WINDOW
         self.limiter = AIMDLimiter(max_concurrency)
         self.stats = RequestStats()
@@ -550,9 +554,14 @@ class JiraClient:
         return (self.retry.clock() - started) + wait <= self.retry.budget_seconds
 
     def _wait(self, seconds: float) -> None:
+        """Wait before a retry, unless `stopping` is set (then JiraRetryAborted)."""
+        if self.stopping.is_set():
+            raise JiraRetryAborted("stopped before retrying a request to Jira")
         self.stats.add("retries")
         self.stats.add("waited_seconds", seconds)
-        self.retry.sleep(seconds)
+        self.retry.pause(seconds, self.stopping)
+        if self.stopping.is_set():
+            raise JiraRetryAborted("stopped while waiting to retry a request to Jira")
 
     def _read_text(self, response: httpx.Response, limit: int = 65536) -> str:
         try:

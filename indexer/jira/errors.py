@@ -73,6 +73,10 @@ class JiraTimeoutError(JiraConnectionError):
     """Connecting or reading timed out."""
 
 
+class JiraRetryAborted(JiraError):
+    """A retry wait ended because the caller stopped (a cancelled sync)."""
+
+
 class JiraResponseError(JiraError):
     """Jira answered 2xx with something that is not the JSON we need."""
 

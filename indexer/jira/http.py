@@ -53,6 +53,7 @@ class RetryPolicy:
         if getattr(self.sleep, "_counts_waits", False):
             return  # already wrapped (a copy of a policy)
         sleep, clock, skipped = self.sleep, self.clock, threading.local()
+        self._real_sleep = sleep is time.sleep
 
         def counted_sleep(seconds: float) -> None:
             before = clock()
@@ -66,6 +67,14 @@ class RetryPolicy:
 
         counted_sleep._counts_waits = True  # type: ignore[attr-defined]
         self.sleep, self.clock = counted_sleep, budget_clock
+
+    def pause(self, seconds: float, stop: threading.Event | None = None) -> None:
+        """Wait before a retry; with `stop`, a real wait ends as soon as it is set (a
+        cancelled or interrupted sync must not sit out a two-minute Retry-After)."""
+        if stop is not None and getattr(self, "_real_sleep", False):
+            stop.wait(seconds)
+        else:
+            self.sleep(seconds)
 
     def backoff(self, retry_number: int) -> float:
         """Doubling delay with 50-100% jitter; retry_number counts from 1."""
