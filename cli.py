@@ -636,7 +636,9 @@ def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:
         _warn(f"cannot read the sync history: {exc}")
         return None
     try:
-        return store.runs(name, limit=limit)
+        from indexer.sync import recent_runs
+
+        return recent_runs(store, name, limit=limit)
     except JiradexError as exc:
         _warn(f"cannot read the sync history: {exc}")
         return None

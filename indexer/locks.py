@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,9 +27,45 @@ _held: set[str] = set()
 _held_lock = threading.Lock()
 
 
+# A sync that finds the lock taken tries again this long before saying another sync
+# runs: `sync_running` probes by taking the lock for an instant.
+BUSY_RETRY_S = 0.5
+
+
+def _lock_name(datasource: str) -> str:
+    return f"sync-{hashlib.sha1(datasource.encode()).hexdigest()[:16]}.lock"
+
+
 def _lock_path(datasource: str):
-    digest = hashlib.sha1(datasource.encode()).hexdigest()[:16]
-    return paths.ensure_dir(paths.data_dir() / "locks") / f"sync-{digest}.lock"
+    return paths.ensure_dir(paths.data_dir() / "locks") / _lock_name(datasource)
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def sync_running(datasource: str) -> bool:
+    """Whether a sync of the datasource (in this process or another) holds its lock.
+
+    It tells a run that is still going from one whose process died (kill -9) before
+    it could record how it ended. Probing takes the lock for an instant, which a
+    sync starting at that moment waits out (BUSY_RETRY_S)."""
+    with _held_lock:
+        if datasource in _held:
+            return True
+    path = paths.data_dir() / "locks" / _lock_name(datasource)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False  # never locked here
+    try:
+        return not _try_flock(fd)
+    finally:
+        os.close(fd)  # releases the probe's lock
 
 
 @contextmanager
@@ -41,12 +78,11 @@ def sync_lock(datasource: str) -> Iterator[None]:
     fd = None
     try:
         fd = os.open(_lock_path(datasource), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SyncBusy(
-                f'another sync of "{datasource}" is running (in another process)'
-            ) from None
+        deadline = time.monotonic() + BUSY_RETRY_S
+        while not _try_flock(fd):
+            if time.monotonic() >= deadline:
+                raise SyncBusy(f'another sync of "{datasource}" is running (in another process)')
+            time.sleep(0.02)
         yield
     finally:
         if fd is not None:

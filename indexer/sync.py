@@ -35,7 +35,7 @@ from indexer import attachments as attachment_text
 from indexer import secrets
 from indexer.errors import JiradexError
 from indexer.listing import ScopeListing, list_all
-from indexer.locks import sync_lock
+from indexer.locks import sync_lock, sync_running
 from indexer.normalize import epoch_ms, to_utc_iso
 from indexer.prepare import POOL_MIN_ISSUES, Preparer
 from indexer.store import fts_texts
@@ -190,6 +190,19 @@ def sync_datasource(
     if interrupted:
         raise SyncInterrupted(summary)
     return summary
+
+
+def recent_runs(store, datasource: str, limit: int = 20) -> list[dict]:
+    """The datasource's sync runs, newest first, for display. A run still marked
+    'running' while no sync holds the datasource's lock died before it could say
+    how it ended (kill -9, power loss): it reads 'interrupted' (the next run records
+    it so)."""
+    runs = store.runs(datasource, limit=limit)
+    if any(run.get("status") == "running" for run in runs) and not sync_running(datasource):
+        for run in runs:
+            if run.get("status") == "running":
+                run["status"] = "interrupted"
+    return runs
 
 
 def _project_not_found(exc: JiradexError) -> JiradexError | None:

@@ -505,3 +505,42 @@ def test_turning_off_comments_and_attachments_removes_them_from_the_index(tmp_pa
             again, _ = _sync(ds, store)
             assert again.status == "ok" and again.issues < 30
             assert store.integrity_check() == []
+
+
+def test_a_run_left_running_by_a_dead_process_reads_interrupted_at_once(tmp_path):
+    """`datasource show` and the TUI need not wait for the next sync to say that a
+    killed run ended: no sync holds the datasource's lock, so it reads interrupted,
+    while a run that holds it reads running."""
+    from indexer.locks import sync_lock
+    from indexer.sync import recent_runs
+
+    with Store(tmp_path / "index.db") as store:
+        store.start_run("jira")  # its process was killed: nothing holds the lock
+        assert [r["status"] for r in store.runs("jira")] == ["running"]
+        assert [r["status"] for r in recent_runs(store, "jira")] == ["interrupted"]
+        with sync_lock("jira"):
+            store.start_run("jira")
+            assert [r["status"] for r in recent_runs(store, "jira")] == [
+                "running",
+                "interrupted",
+            ]
+
+
+def test_a_sync_starting_while_the_lock_is_probed_waits_its_turn(tmp_path):
+    """Probing a datasource's lock holds it for an instant: a sync that starts then
+    retries briefly instead of failing with "another sync is running"."""
+    import fcntl
+    import os
+
+    from indexer import locks
+
+    with locks.sync_lock("jira"):
+        pass  # the lock file exists
+    fd = os.open(locks._lock_path("jira"), os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a probe, or a sync ending
+    release = threading.Timer(0.15, os.close, [fd])
+    release.start()
+    with locks.sync_lock("jira"):
+        assert locks.sync_running("jira")
+    release.join()
+    assert not locks.sync_running("jira")

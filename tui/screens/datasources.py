@@ -73,11 +73,13 @@ def load_rows(store_factory=None) -> list[Row]:
         from indexer.store import Store
 
         store_factory = Store
+    from indexer.sync import recent_runs  # the sync engine loads only when listed
+
     store = store_factory()
     try:
         rows = []
         for ds in datasources:
-            runs = store.runs(ds.name, limit=1)
+            runs = recent_runs(store, ds.name, limit=1)
             rows.append(Row(ds, store.stats(ds.name), runs[0] if runs else None))
         return rows
     finally:
