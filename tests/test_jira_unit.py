@@ -1595,3 +1595,17 @@ def test_stopping_before_a_retry_sends_nothing_more():
     with pytest.raises(JiraRetryAborted):
         client.server_info()
     assert len(recorder.requests) == 1
+
+
+def test_a_gateway_error_is_retried_a_few_times_not_for_the_whole_budget():
+    """502/504 mean a proxy gave up waiting on Jira, each attempt costing its
+    timeout: four attempts in all, while a 429 storm may use the 120 s budget."""
+    bad_gateway = httpx.Response(502, text="<html><title>502 Bad Gateway</title></html>")
+    waits: list[float] = []
+    client, recorder = make_client(
+        {("GET", "/rest/api/2/serverInfo"): bad_gateway},
+        retry=RetryPolicy(sleep=waits.append, budget_seconds=120),
+    )
+    with pytest.raises(JiraError):
+        client.server_info()
+    assert len(recorder.requests) == 4 and len(waits) == 3

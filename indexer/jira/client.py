@@ -507,6 +507,7 @@ class JiraClient:
             if status == 429:
                 self.stats.add("rate_limited")
                 self.limiter.on_rate_limited()
+            retry_gateway = retry_gateway and attempt < policy.max_gateway_attempts
             if (retry_rate or retry_gateway) and attempt < policy.max_attempts:
                 if retry_rate:
                     wait = policy.wait_for(

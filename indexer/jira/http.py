@@ -42,6 +42,9 @@ class RetryPolicy:
 
     max_attempts: int = 16
     max_network_attempts: int = 3
+    # 502/504 (and a lone 500): a gateway that gave up waiting on Jira, each attempt
+    # costing its timeout; a few tries, not two minutes of them.
+    max_gateway_attempts: int = 4
     budget_seconds: float = 120.0
     base_delay: float = 0.5
     max_delay: float = 30.0
