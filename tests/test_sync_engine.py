@@ -239,24 +239,29 @@ def test_a_listing_that_passes_over_a_live_issue_does_not_delete_it(tmp_path):
         assert "10007" in _indexed(store)
 
 
-def test_an_issue_deleted_after_it_was_listed_goes_in_the_same_full_run(tmp_path):
-    """A full run reconciles from its own listing: an issue listed, then deleted
-    before its fetch, is not in that listing's "gone" set; the fetch that came back
-    without it says so, and a second listing confirms it."""
+@pytest.mark.parametrize("how", ["deleted", "moved out"])
+def test_an_issue_gone_after_it_was_listed_goes_in_the_same_full_run(tmp_path, how):
+    """A full run reconciles from its own listing, where an issue listed and then
+    deleted (bulkfetch leaves it out) or moved to another project (Cloud bulkfetch
+    follows it there) is no "gone" candidate: the fetch says so, and a second listing
+    confirms, instead of the issue staying until the next daily reconcile."""
     jira = ScriptedJira(250)
-    deleted: list[str] = []
+    gone: list[str] = []
 
-    def delete_before_fetch(call: int, ids: list[str]) -> None:
-        if not deleted:
-            deleted.append(ids[5])
-            jira.issues.pop(ids[5])
+    def change_before_fetch(call: int, ids: list[str]) -> None:
+        if not gone:
+            gone.append(ids[5])
+            if how == "deleted":
+                jira.issues.pop(ids[5])
+            else:
+                jira.move(ids[5], "OPS", 1)
 
     with Store(tmp_path / "index.db") as store:
         assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
-        jira.before_fetch.append(delete_before_fetch)
+        jira.before_fetch.append(change_before_fetch)
         summary = sync_datasource(_datasource(), store=store, client=jira, full=True)
         assert summary.status == "ok", summary.error
-        assert summary.deleted == 1 and deleted[0] not in _indexed(store)
+        assert summary.deleted == 1 and gone[0] not in _indexed(store)
         assert _indexed(store) == _expected(jira)
 
 
@@ -360,27 +365,6 @@ def test_the_daily_reconcile_on_data_center_fetches_an_update_that_showed_late(t
         _reconcile_due(store)
         daily = sync_datasource(_datasource(), store=store, client=jira)
         assert daily.status == "ok" and daily.reconciled
-        assert _indexed(store) == _expected(jira)
-
-
-def test_an_issue_moved_out_after_it_was_listed_goes_in_the_same_full_run(tmp_path):
-    """Cloud bulkfetch follows an issue to its new project: one moved out between
-    its listing and its fetch comes back under another project's key, and a --full
-    run removes it (a second listing confirms) instead of keeping it to the next day."""
-    jira = ScriptedJira(250)
-    moved: list[str] = []
-
-    def move_before_fetch(call: int, ids: list[str]) -> None:
-        if not moved:
-            moved.append(ids[3])
-            jira.move(ids[3], "OPS", 1)
-
-    with Store(tmp_path / "index.db") as store:
-        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
-        jira.before_fetch.append(move_before_fetch)
-        summary = sync_datasource(_datasource(), store=store, client=jira, full=True)
-        assert summary.status == "ok", summary.error
-        assert summary.deleted == 1 and moved[0] not in _indexed(store)
         assert _indexed(store) == _expected(jira)
 
 

@@ -136,9 +136,11 @@ def test_fault_ends_complete_or_with_clear_error(case: Case, tmp_path):
             assert store.integrity_check() == []
 
 
-def _shift_after_first_listing_page(w, transport, ref: str, listing_path: str) -> None:
-    """While recording: update `ref` right after the first listing page was served,
-    so the rest of the listing sees a result set that moved under it."""
+def _shift_after_first_listing_page(
+    w, transport, ref: str, listing_path: str, change: str = "updated"
+) -> None:
+    """While recording: update (or delete) `ref` right after the first listing page
+    was served, so the rest of the listing sees a result set that moved under it."""
     fired = []
 
     def hook(request, response):
@@ -146,7 +148,10 @@ def _shift_after_first_listing_page(w, transport, ref: str, listing_path: str) -
             return
         if "startAt=0" in str(request.url) or "nextPageToken" not in str(request.url):
             fired.append(True)
-            w.fj.update_issue(ref, summary="Updated while the sync was listing")
+            if change == "deleted":
+                w.fj.delete_issue(ref)
+            else:
+                w.fj.update_issue(ref, summary="Updated while the sync was listing")
 
     transport.after.append(hook)
 
@@ -174,13 +179,26 @@ def test_cloud_listing_page_that_repeats_an_issue(tmp_path, small_cloud_pages):
             assert store.integrity_check() == []
 
 
+DC_SHIFT_CASSETTES = {
+    ("updated", False): "page_skip_dc",
+    ("updated", True): "page_skip_dc_full",
+    ("deleted", False): "delete_shift_dc",
+    ("deleted", True): "delete_shift_dc_full",
+}
+
+
 @pytest.mark.parametrize("full_again", [False, True], ids=["first-sync", "full-resync"])
-def test_datacenter_listing_page_that_skips_an_issue(tmp_path, full_again):
+@pytest.mark.parametrize("change", ["updated", "deleted"])
+def test_datacenter_listing_that_moves_under_its_offset_pages(tmp_path, change, full_again):
     """Offset paging (startAt) over `ORDER BY updated`: an issue updated while the
-    listing runs moves to the end, every later issue shifts down by one and one of
-    them is never listed. The index must still end equal to the server."""
+    listing runs moves to the end (its id repeats), one deleted makes the pages'
+    `total` fall (nothing repeats); either way every later issue shifts back by one
+    and the one at the next page boundary is never listed. The listing is done
+    again, and the index ends equal to the server: the passed-over issue fetched,
+    not deleted by a --full run's reconcile."""
     db = tmp_path / "index.db"
-    name = "page_skip_dc_full" if full_again else "page_skip_dc"
+    name = DC_SHIFT_CASSETTES[change, full_again]
+    ref = "DEMO-5" if change == "updated" else "DEMO-3"
     with world(name, mode="datacenter", issues=60, comments=False, max_results_cap=20) as w:
         ds = w.datasource(username=None)
         with Store(db) as store:
@@ -188,43 +206,13 @@ def test_datacenter_listing_page_that_skips_an_issue(tmp_path, full_again):
                 first = sync_datasource(ds, store=store, client=fast_client(ds))
                 assert first.status == "ok", first.error
             transport = FaultTransport()
-            _shift_after_first_listing_page(w, transport, "DEMO-5", "/rest/api/2/search")
-            summary = sync_datasource(
-                ds, store=store, client=fast_client(ds, transport), full=full_again
-            )
-            assert summary.status == "ok", summary.error
-            assert index_snapshot(db, "jira") == w.truth("after")
-            assert store.integrity_check() == []
-
-
-@pytest.mark.parametrize("full_again", [False, True], ids=["first-sync", "full-resync"])
-def test_datacenter_issue_deleted_while_listing_shifts_no_issue_out(tmp_path, full_again):
-    """Offset paging: an issue deleted after the first page shifts every later page
-    back by one, so the issue at the next page boundary is never listed and no id
-    repeats to say so. The pages' `total` changes: the listing is done again, and
-    the index ends equal to the server (the passed-over issue fetched, not deleted)."""
-    db = tmp_path / "index.db"
-    name = "delete_shift_dc_full" if full_again else "delete_shift_dc"
-    with world(name, mode="datacenter", issues=60, comments=False, max_results_cap=20) as w:
-        ds = w.datasource(username=None)
-        with Store(db) as store:
-            if full_again:
-                assert sync_datasource(ds, store=store, client=fast_client(ds)).status == "ok"
-            transport = FaultTransport()
-            fired = []
-
-            def delete_after_first_page(request, response):
-                if w.fj is not None and not fired and "startAt=0" in str(request.url):
-                    fired.append(True)
-                    w.fj.delete_issue("DEMO-3")
-
-            transport.after.append(delete_after_first_page)
+            _shift_after_first_listing_page(w, transport, ref, "/rest/api/2/search", change)
             summary = sync_datasource(
                 ds, store=store, client=fast_client(ds, transport), full=full_again
             )
             assert summary.status == "ok", summary.error
             truth = w.truth("after")
-            assert len(truth) == 59
+            assert len(truth) == (60 if change == "updated" else 59)
             assert index_snapshot(db, "jira") == truth
-            assert summary.deleted == (1 if full_again else 0)
+            assert summary.deleted == (1 if change == "deleted" and full_again else 0)
             assert store.integrity_check() == []
