@@ -335,3 +335,20 @@ def env_without_jira() -> dict[str, str]:
     return {
         k: v for k, v in os.environ.items() if not k.startswith("JIRA_") and k != "JIRADEX_DEBUG"
     }
+
+
+def record_first_sync(name: str, scratch_db: Path, issues: int = 250) -> None:
+    """Record (or check on replay) a full first sync of `issues` issues, one request
+    at a time, as cassettes/sync/<name>.yaml, and add its datasource "jira" (pointed
+    at the cassette's site) to the config: for tests that replay that sync in a
+    subprocess (tests/sync_runner.py) and stop it on the way."""
+    from indexer import config
+    from indexer.store import Store
+    from indexer.sync import sync_datasource
+
+    with world(name, issues=issues, comments=False) as w:
+        ds = w.datasource(max_concurrency=1)
+        with Store(scratch_db) as scratch:
+            summary = sync_datasource(ds, store=scratch, client=fast_client(ds))
+            assert summary.status == "ok" and summary.issues == issues, summary.error
+    config.add_datasource(w.datasource(endpoint=FAKE_SITE, max_concurrency=1))

@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cassette_utils import FAKE_SITE
-from replay_helpers import fast_client, world
+from replay_helpers import record_first_sync
 
-from indexer import config, paths
+from indexer import paths
 from indexer.store import Store
-from indexer.sync import sync_datasource
 
 RUNNER = Path(__file__).resolve().parent / "sync_runner.py"
 CASSETTE = "sync/sync_interrupt.yaml"
@@ -35,12 +33,7 @@ WAIT_S = 60.0  # bound of every wait (each ends as soon as its condition holds)
 def datasource(tmp_path):
     """Datasource "jira" whose first sync (250 issues, one request at a time) the
     cassette holds; recorded here when JIRADEX_RECORD=1."""
-    with world("sync_interrupt", issues=250, comments=False) as w:
-        ds = w.datasource(max_concurrency=1)
-        with Store(tmp_path / "scratch.db") as scratch:
-            summary = sync_datasource(ds, store=scratch, client=fast_client(ds))
-            assert summary.status == "ok" and summary.issues == 250, summary.error
-    config.add_datasource(w.datasource(endpoint=FAKE_SITE, max_concurrency=1))
+    record_first_sync("sync_interrupt", tmp_path / "scratch.db")
 
 
 def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:

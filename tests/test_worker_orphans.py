@@ -17,12 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from cassette_utils import FAKE_SITE
-from replay_helpers import fast_client, world
-
-from indexer import config
-from indexer.store import Store
-from indexer.sync import sync_datasource
+from replay_helpers import record_first_sync
 
 RUNNER = Path(__file__).resolve().parent / "sync_runner.py"
 WAIT_S = 20.0  # bound of every wait below (they end as soon as the condition holds)
@@ -71,13 +66,7 @@ def _wait_until(condition, what: str) -> None:
 
 
 def test_kill_9_of_a_pooled_sync_leaves_no_worker_or_tracker_behind(tmp_path):
-    with world("pool_kill", issues=250, comments=False) as w:
-        ds = w.datasource(max_concurrency=1)
-        # Record (or check) the conversation of a full first sync.
-        with Store(tmp_path / "scratch.db") as scratch:
-            summary = sync_datasource(ds, store=scratch, client=fast_client(ds))
-            assert summary.status == "ok" and summary.issues == 250, summary.error
-    config.add_datasource(w.datasource(endpoint=FAKE_SITE, max_concurrency=1))
+    record_first_sync("pool_kill", tmp_path / "scratch.db")
 
     marker = tmp_path / "hanging.pid"
     env = {
