@@ -7,6 +7,7 @@ notifications, so a slow or failing Jira never freezes the screen.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.text import Text
@@ -39,6 +40,22 @@ EMPTY_TASKS = (
 
 def one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+_TASK_STORE_OPEN = threading.Lock()
+
+
+def task_store() -> Any:
+    """indexer.tasks.TaskStore(), opened by one worker thread at a time.
+
+    Opening it creates and migrates the database (check the columns, then add the
+    missing ones). The first show of the list loads twice at once (mount and
+    resume), and two first opens racing failed with "duplicate column name".
+    """
+    from indexer.tasks import TaskStore
+
+    with _TASK_STORE_OPEN:
+        return TaskStore()
 
 
 class _WorkerErrors:
@@ -100,10 +117,9 @@ class TasksScreen(_WorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="tasks-list", exit_on_error=False)
     def _load(self) -> None:
         from indexer.errors import JiradexError
-        from indexer.tasks import TaskStore
 
         try:
-            tasks = TaskStore().list()
+            tasks = task_store().list()
         except JiradexError as exc:
             self.app.call_from_thread(self.app.show_error, exc)  # type: ignore[attr-defined]
             return
@@ -396,6 +412,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 comments=comments,
                 instructions=instructions.strip() or None,
                 objective=objective,
+                tasks=task_store(),
             )
         except JiradexError as exc:
             self.app.call_from_thread(self._create_failed, one_line(exc))
@@ -542,10 +559,9 @@ class TaskScreen(_WorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="task-load", exit_on_error=False)
     def _load(self) -> None:
         from indexer.errors import JiradexError
-        from indexer.tasks import TaskStore
 
         try:
-            task = TaskStore().get(self.task_id)
+            task = task_store().get(self.task_id)
         except JiradexError as exc:
             self.app.call_from_thread(self._set_error, one_line(exc))
             return
@@ -609,9 +625,9 @@ class TaskScreen(_WorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="task-write", exit_on_error=False)
     def _save(self, text: str, then_post: bool, force: bool) -> None:
         from indexer.errors import JiradexError
-        from indexer.tasks import TaskStore, post_task
+        from indexer.tasks import post_task
 
-        tasks = TaskStore()
+        tasks = task_store()
         try:
             if text != (self.current_task.result or ""):
                 task = tasks.set_result(self.task_id, text)
@@ -698,10 +714,9 @@ class TaskScreen(_WorkerErrors, Screen):
     @work(thread=True, exclusive=True, group="task-write", exit_on_error=False)
     def _unlink(self) -> None:
         from indexer.errors import JiradexError
-        from indexer.tasks import TaskStore
 
         try:
-            task = TaskStore().unlink(self.task_id)
+            task = task_store().unlink(self.task_id)
         except JiradexError as exc:
             self.app.call_from_thread(self._failed, one_line(exc))
             return
