@@ -225,6 +225,22 @@ async def test_import_of_an_unknown_key_without_jira_is_one_line():
         assert TaskStore().list() == []
 
 
+async def test_a_late_changed_of_the_prefilled_key_keeps_the_not_found_answer():
+    """The box's Changed for a prefilled key reaches the screen after its lookup
+    started; on a loaded machine after the "not found" too, which it replaced with
+    "Press Enter to look up NOPE-1"."""
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_import_task("NOPE-1")
+        await settle(pilot, app)
+        screen = app.screen
+        box = screen.query_one("#import-query", Input)
+        box.post_message(Input.Changed(box, box.value))
+        await settle(pilot, app)
+        message = str(screen.query_one("#import-error", Static).render())
+        assert message.startswith("Issue NOPE-1 is not in the index"), message
+
+
 def test_first_opens_of_the_task_database_from_two_workers(monkeypatch):
     """The list loads twice at once when first shown: two first opens of a new task
     database both found its later columns missing and both added them ("duplicate

@@ -212,6 +212,8 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.record: dict | None = None
         self._record_for = ""  # the key typed for it (Jira may answer a moved issue)
         self._pending = ""  # the key a lookup worker is resolving
+        # the key last looked up, while the box still names it: its answer is shown
+        self._looked_up = ""
         self.hits: list[Any] = []
 
     def compose(self) -> ComposeResult:
@@ -275,12 +277,17 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         text = event.value.strip()
         if self._pending != text.upper():
             self._pending = ""  # what it finds is no longer what the box names
+        if self._looked_up != text.upper():
+            self._looked_up = ""
         if self.record is not None and not self._record_matches_box():
             self._forget_record()
         if not text or is_issue_key(text):
             self.workers.cancel_group(self, "import-search")
             self.query_one("#import-hits").display = False
-            if text and self.record is None and not self._pending:
+            # The Changed of a key set by the program (the prefilled key, a picked
+            # hit) arrives after its lookup started, and may arrive after its
+            # "not found": that answer stays, it is not asked for again.
+            if text and self.record is None and not self._pending and not self._looked_up:
                 self._error(
                     f"Press Enter to look up {text.upper()} (in the index, else live from Jira)"
                 )
@@ -330,7 +337,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             self._resolve(key)
 
     def _resolve(self, key: str) -> None:
-        self._pending = key.strip().upper()
+        self._pending = self._looked_up = key.strip().upper()
         self._error(f"Looking up {self._pending}…")
         self._lookup(self._pending)
 
