@@ -119,6 +119,12 @@ async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
         assert isinstance(app.screen, DatasourcesScreen)
 
 
+def is_shown(screen, selector: str) -> bool:
+    widget = screen.query_one(selector)
+    region = widget.region
+    return region.height >= 1 and screen.get_widget_at(region.x, region.y)[0] is widget
+
+
 def assert_shown(screen, selector: str) -> None:
     """The widget is drawn on screen, not clipped away by its dialog."""
     widget = screen.query_one(selector)
@@ -141,7 +147,8 @@ async def test_form_buttons_and_status_stay_on_screen_at_80x24(fake_client):
         for selector in ("#test", "#save", "#cancel"):
             assert_shown(form, selector)
         form.query_one("#sync_enabled", Checkbox).focus()  # the last row scrolls into view
-        await pilot.pause()
+        # the focus scroll is animated: on a loaded machine it outlasts a pause
+        await wait_for(pilot, lambda: is_shown(form, "#sync_enabled"))
         assert_shown(form, "#sync_enabled")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
