@@ -45,9 +45,11 @@ async def test_start_sync_runs_two_datasources_and_returns_home():
         assert rows["alpha"].job.summary.issues == 250
         assert rows["beta"].job.summary.issues == 120
         bar = rows["alpha"].query_one(ProgressBar)
-        # The app goes home on its own message; the monitor's last progress message
-        # may land a moment later (two message queues), so wait for it, boundedly.
+        # The app goes home on its own message; the monitor's last progress and log
+        # messages may land a moment later (two message queues), so wait for them,
+        # boundedly: the bar can be full from the fetch before the "done" line is in.
         await wait_for(pilot, lambda: bar.total == 250 and bar.progress == 250)
+        await wait_for(pilot, lambda: log_text(monitor).count(" done in ") == 2)
         text = log_text(monitor)
         assert "fetching 250 new or changed issues" in text
         assert "done in" in text
