@@ -283,6 +283,25 @@ async def test_the_log_shows_the_newest_lines_after_a_resize():
         assert log_text(monitor).rstrip().endswith("beta line 39")
 
 
+@run_async
+async def test_a_line_logged_as_the_log_is_replayed_is_shown_once():
+    """A resize replays the log while Logged messages may still be queued: the
+    monitor wrote their lines a second time (a sync's "done in" line twice)."""
+    app = JiradexApp()
+    finished_jobs(app, ["alpha"], failed="", log_lines=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.go("sync")
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, lambda: monitor._replayed)
+        controller = monitor.controller
+        controller._log(controller.jobs["alpha"], "late line")  # its Logged is queued
+        monitor._replay_log()  # what a resize does before the queue is read
+        controller._log(controller.jobs["alpha"], "later line")
+        await wait_for(pilot, lambda: "later line" in log_text(monitor))
+        assert log_text(monitor).count("late line") == 1
+        assert log_text(monitor).count("later line") == 1
+
+
 def test_format_duration():
     assert format_duration(None) == "—"
     assert format_duration(4.4) == "4s"

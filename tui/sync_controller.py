@@ -130,12 +130,13 @@ class SyncController:
             self.job = job
 
     class Logged(Message):
-        """A line for the live log."""
+        """A line for the live log; `seq` numbers the lines of every job in order."""
 
-        def __init__(self, job: SyncJob, line: str) -> None:
+        def __init__(self, job: SyncJob, line: str, seq: int) -> None:
             super().__init__()
             self.job = job
             self.line = line
+            self.seq = seq
 
     class Finished(Message):
         """A job ended (ok, error or cancelled); `job.summary` says how."""
@@ -167,6 +168,7 @@ class SyncController:
         self._subscribers: list[MessagePump] = []
         self._batches: dict[int, tuple[list[SyncJob], Callable | None]] = {}
         self._next_batch = 0
+        self.log_seq = 0  # the `seq` of the newest Logged line
 
     # ------------------------------------------------------------------ subscribers
 
@@ -394,7 +396,9 @@ class SyncController:
 
     def _log(self, job: SyncJob, line: str) -> None:
         stamped = job.add_log(line)
-        self._publish(lambda: SyncController.Logged(job, stamped))
+        self.log_seq += 1
+        seq = self.log_seq
+        self._publish(lambda: SyncController.Logged(job, stamped, seq))
 
 
 def _phase_line(phase: str, total: int | None) -> str:

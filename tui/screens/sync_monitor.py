@@ -48,6 +48,7 @@ class SyncMonitorScreen(Screen):
         super().__init__(name=name, id=id)
         self._rows: dict[str, SyncRow] = {}
         self._replayed = False
+        self._shown_seq = 0  # the newest log line (Logged.seq) in the RichLog
 
     @property
     def controller(self) -> SyncController:
@@ -92,6 +93,8 @@ class SyncMonitorScreen(Screen):
         for line, job in lines:
             log.write(self._log_text(job, line), expand=True)
         self._replayed = True
+        # Logged messages still queued carry lines written just now
+        self._shown_seq = self.controller.log_seq
 
     def on_unmount(self) -> None:
         self.controller.unsubscribe(self)
@@ -112,7 +115,10 @@ class SyncMonitorScreen(Screen):
         self._update_summary()
 
     def on_sync_controller_logged(self, message: SyncController.Logged) -> None:
-        if self._replayed:  # before that, the replay will show the line
+        # Before the replay, it will show the line; after it, a line it showed
+        # already (a resize replays while lines are still queued) is not written twice.
+        if self._replayed and message.seq > self._shown_seq:
+            self._shown_seq = message.seq
             self.query_one(RichLog).write(self._log_text(message.job, message.line), expand=True)
 
     def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
