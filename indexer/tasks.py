@@ -193,6 +193,9 @@ class TaskStore:
             paths.ensure_dir(self.path.parent)
             with self._connect() as db:
                 db.executescript(SCHEMA)
+                # One opener at a time looks for the later columns and adds them: two
+                # (a TUI worker and a CLI command) would both add the same column.
+                db.execute("BEGIN IMMEDIATE")
                 have = {row["name"] for row in db.execute("PRAGMA table_info(tasks)")}
                 for name, declaration in LATER_COLUMNS:
                     if name not in have:

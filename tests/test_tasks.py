@@ -867,3 +867,29 @@ def test_cli_json_shapes_match_the_contract(datasource, fake_jira):
     assert posted["key"] == "ABC-12"
     assert isinstance(posted["comment_id"], str) and posted["comment_id"]
     assert posted["url"].startswith(made["url"] + "?focusedCommentId=")
+
+
+def test_openers_of_a_new_task_database_at_the_same_moment_all_succeed(tmp_path):
+    """The TUI's workers and a CLI command may open a new (or older) task database
+    at once: each adds the columns it finds missing, one opener at a time, so no
+    one fails with "duplicate column name"."""
+    import threading
+
+    for round_number in range(15):
+        path = tmp_path / f"tasks-{round_number}.db"
+        start = threading.Barrier(6)
+        failures: list[Exception] = []
+
+        def open_it(path=path, start=start, failures=failures):
+            start.wait()
+            try:
+                tasks.TaskStore(path)
+            except Exception as exc:  # noqa: BLE001 - the assertion below names it
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
