@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 # Re-read this much before the watermark: Jira's search index is eventually
 # consistent, so an issue can show up late with an `updated` in the past.
 OVERLAP_MS = 30 * 60 * 1000
+# The run that reconciles (daily) looks this far back instead: an update that became
+# visible later than the overlap window still comes in within a day, on Cloud too,
+# whose listings do not say `updated` for reconcile to compare.
+RECONCILE_LOOKBACK_MS = 24 * 3600 * 1000
 RECONCILE_EVERY_S = 24 * 3600
 LISTING_PASSES = 3  # listings of a scope that keeps moving while it is paged
 BATCH_SIZE = 100
@@ -298,7 +302,11 @@ class _Run:
         started_ms = self.started_ms = int(time.time() * 1000)
         jql = self.scope_jql()
         if since is not None:
-            jql += f" AND updated >= {int(since) - OVERLAP_MS}"
+            # A day back from a completed run's watermark when reconciling; an
+            # interrupted run's checkpoint resumes with the overlap window only.
+            after_completed_run = since != state.get("checkpoint")
+            lookback = RECONCILE_LOOKBACK_MS if reconcile and after_completed_run else OVERLAP_MS
+            jql += f" AND updated >= {int(since) - lookback}"
         # Which listed issues to fetch: on an incremental Data Center run (listings
         # carry `updated` there) those whose `updated` differs from the index's.
         stored = None

@@ -21,7 +21,12 @@ from indexer.config import Datasource
 from indexer.jira.errors import JiraRetryAborted, JiraServerError
 from indexer.normalize import to_utc_iso
 from indexer.store import Store
-from indexer.sync import ATTACHMENT_RETRIES, OVERLAP_MS, sync_datasource
+from indexer.sync import (
+    ATTACHMENT_RETRIES,
+    OVERLAP_MS,
+    RECONCILE_LOOKBACK_MS,
+    sync_datasource,
+)
 
 DAY_MS = 24 * 3600 * 1000
 START_MS = (int(time.time()) - 400 * 86_400) * 1000  # issues were last changed long ago
@@ -425,3 +430,22 @@ def test_ctrl_c_ends_a_sync_whose_requests_wait_out_a_rate_limit(tmp_path):
         assert jira.stopped_waiting and max(jira.stopped_waiting) < 20
         (run,) = store.runs("jira")
         assert run["status"] == "interrupted" and run["issues"] == 100
+
+
+def test_the_daily_run_on_cloud_looks_a_day_back_for_updates_that_showed_late(tmp_path):
+    """Cloud listings carry no `updated` for reconcile to compare: the run that
+    reconciles lists a day back from the watermark instead of the overlap window,
+    so an update that became visible late is fetched within a day."""
+    jira = ScriptedJira(250)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        newest = max(issue["updated"] for issue in jira.issues.values())
+        late = jira.issues["10005"]
+        late["summary"], late["updated"] = "Changed, seen late", newest - 2 * 3600 * 1000
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        assert _indexed(store)["10005"] == "Issue number 5"  # past the overlap window
+        _reconcile_due(store)
+        daily = sync_datasource(_datasource(), store=store, client=jira)
+        assert daily.status == "ok" and daily.reconciled
+        assert jira.listed_since[-2] == newest - RECONCILE_LOOKBACK_MS  # [-1]: reconcile
+        assert _indexed(store) == _expected(jira)
