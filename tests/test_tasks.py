@@ -13,6 +13,7 @@ import sys
 
 import pytest
 from cli_runner import run
+from concurrently import errors_of_concurrent_calls
 
 import indexer.jira as jira
 from indexer import config, tasks
@@ -873,23 +874,6 @@ def test_openers_of_a_new_task_database_at_the_same_moment_all_succeed(tmp_path)
     """The TUI's workers and a CLI command may open a new (or older) task database
     at once: each adds the columns it finds missing, one opener at a time, so no
     one fails with "duplicate column name"."""
-    import threading
-
     for round_number in range(15):
         path = tmp_path / f"tasks-{round_number}.db"
-        start = threading.Barrier(6)
-        failures: list[Exception] = []
-
-        def open_it(path=path, start=start, failures=failures):
-            start.wait()
-            try:
-                tasks.TaskStore(path)
-            except Exception as exc:  # noqa: BLE001 - the assertion below names it
-                failures.append(exc)
-
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert errors_of_concurrent_calls(lambda path=path: tasks.TaskStore(path), 6) == []

@@ -11,6 +11,7 @@ import re
 import threading
 
 import pytest
+from concurrently import errors_of_concurrent_calls
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
 from tui_helpers import fill_index, settle
 
@@ -265,20 +266,7 @@ def test_first_opens_of_the_task_database_from_two_workers(monkeypatch):
     monkeypatch.setattr(
         engine_tasks.sqlite3, "connect", lambda *a, **kw: real_connect(*a, factory=Connection, **kw)
     )
-    errors: list[Exception] = []
-
-    def open_store():
-        try:
-            task_store().list()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
-
-    workers = [threading.Thread(target=open_store) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
+    assert errors_of_concurrent_calls(lambda: task_store().list(), 2) == []
 
 
 async def test_malformed_key_is_refused_before_any_request():
