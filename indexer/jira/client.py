@@ -921,10 +921,12 @@ class JiraClient:
         cannot be sliced by time: those minutes are listed in slices of keys instead."""
         seen: dict[str, str | None] = {}
         lower: int | None = None
+        retried = 0  # fresh items of this slice handed out before the window shrank
         while True:
             jql = where if lower is None else f"({where}) AND updated >= {lower}"
             window_full = [False, False]
-            last_ms, fresh = None, 0
+            last_ms, fresh = None, retried
+            retried = 0
             try:
                 pages = self._search_dc_window(jql + LISTING_ORDER, "updated", size, window_full)
                 for page in pages:
@@ -935,7 +937,10 @@ class JiraClient:
                             fresh += 1
                             yield item
             except _WindowShrunk:
-                continue  # this slice again in the smaller window (`seen` skips repeats)
+                # This slice again in the smaller window: `seen` skips what came, which
+                # still counts as this slice's progress.
+                retried = fresh
+                continue
             if window_full[1]:
                 yield SHIFTED
             if not window_full[0]:
