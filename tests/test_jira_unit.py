@@ -1609,3 +1609,32 @@ def test_a_gateway_error_is_retried_a_few_times_not_for_the_whole_budget():
     with pytest.raises(JiraError):
         client.server_info()
     assert len(recorder.requests) == 4 and len(waits) == 3
+
+
+def test_dc_listing_learns_the_window_whichever_refused_page_answers_first():
+    """Pages past an unknown window are fetched at once and all refused; the one
+    that learns the window may not be the first in order. The others, refused past
+    the window now known, must also mean "slice again", never a failed listing."""
+    import threading
+
+    base = 1_700_000_000_000
+    updated = [base + i * 45_000 for i in range(30)]
+    search, asked = _dc_window_server(updated, window=12, cap=4)
+    later_refused = threading.Event()
+
+    def refusal_of_the_later_page_first(request):
+        start = int(request.url.params["startAt"])
+        if start == 12 and "updated >=" not in request.url.params["jql"]:
+            later_refused.wait(5)  # the page at 16 answers (and is learnt from) first
+        reply = search(request)
+        if reply.status_code == 400:  # worded as Data Center words it
+            message = "Search limit exceeded: startAt + maxResults must not exceed 12."
+            reply = ok({"errorMessages": [message], "errors": {}}, status=400)
+        if start == 16:
+            later_refused.set()
+        return reply
+
+    client, _ = dc_client(refusal_of_the_later_page_first)
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=4)]
+    assert ids == [str(100 + i) for i in range(30)]
+    assert client.dc_search_window == 12 and later_refused.is_set()

@@ -817,10 +817,12 @@ class JiraClient:
             return self._dc_search(params)
         except JiraBadRequestError as exc:
             window = _refused_window(str(exc), start + size)
-            if window is None or window >= self.dc_search_window:
-                raise
-            log.info("jira: %s searches reach %d results at most", self.site_url, window)
-            self.dc_search_window = window
+            if window is None or start + size <= window:
+                raise  # refused for another reason than the window
+            if window < self.dc_search_window:
+                log.info("jira: %s searches reach %d results at most", self.site_url, window)
+                self.dc_search_window = window
+            # (Pages fetched at once: another may have learnt it first.)
             raise _WindowShrunk from None
 
     def _dc_search(self, params: dict[str, Any], decode=None) -> dict:
