@@ -7,6 +7,7 @@ the TUI.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -550,6 +551,69 @@ def datasource_add(
     )
     added = config.add_datasource(ds)
     click.echo(f'Added datasource "{added.name}": {_describe_datasource(added)}')
+
+
+@datasource_group.command("set")
+@click.argument("name")
+@click.option("--comments/--no-comments", default=None, help="Index comments (or stop).")
+@click.option(
+    "--attachments/--no-attachments", default=None, help="Index attachment text (or stop)."
+)
+@click.option("--interval", metavar="INTERVAL", help="Sync interval: 30s, 5m, 1h, 1d or 1h30m.")
+@click.option(
+    "--jql", metavar="JQL", help="Extra JQL that narrows the project's issues; '' clears."
+)
+@click.option(
+    "--max-concurrency",
+    "max_concurrency",
+    type=int,
+    metavar="N",
+    help="Most requests in flight while syncing (1-32).",
+)
+@click.option("--token-env", "token_env", metavar="VAR", help="Read a new token from VAR.")
+@click.option("--token", metavar="TOKEN", help="A new token (avoid: shell history).")
+def datasource_set(
+    name: str,
+    comments: bool | None,
+    attachments: bool | None,
+    interval: str | None,
+    jql: str | None,
+    max_concurrency: int | None,
+    token_env: str | None,
+    token: str | None,
+) -> None:
+    """Change settings of datasource NAME, keeping its indexed issues.
+
+    Comments or attachments turned on are fetched for every issue on the next sync;
+    turned off, they are removed from the index on the next sync. A new --jql
+    changes the scope: the next sync starts over and reconciles the rest away.
+    """
+    if token is not None and token_env is not None:
+        raise click.UsageError("Give --token or --token-env, not both.")
+    if token_env is not None:
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    changes: dict[str, Any] = {}
+    for field_name, value in (
+        ("index_comments", comments),
+        ("index_attachments", attachments),
+        ("interval", interval),
+        ("max_concurrency", max_concurrency),
+        ("token", token),
+    ):
+        if value is not None:
+            changes[field_name] = value
+    if jql is not None:
+        changes["jql"] = jql or None
+    if not changes:
+        raise click.UsageError(
+            "Nothing to change: give --comments/--no-comments, --attachments/--no-attachments, "
+            "--interval, --jql, --max-concurrency, --token-env or --token."
+        )
+    current = config.get_datasource(name)
+    updated = config.update_datasource(dataclasses.replace(current, **changes))
+    click.echo(f'Updated datasource "{updated.name}": {_describe_datasource(updated)}')
 
 
 @datasource_group.command("list")

@@ -847,3 +847,36 @@ def test_add_with_max_concurrency_and_a_bad_one():
     )  # fmt: skip
     assert "max_concurrency must be a whole number from 1 to 32" in message
     assert "greedy" not in paths.datasources_path().read_text()
+
+
+def test_set_changes_a_datasources_settings_and_keeps_its_issues():
+    """Turning comments on or off, the interval, the JQL, the concurrency or the
+    token without removing the datasource (which would forget its issues)."""
+    from indexer import config
+    from indexer.store import Store
+
+    add_basic("main")
+    with Store() as store:
+        store.upsert_issues([{"id": "1", "key": "PROJ-1", "datasource": "main", "summary": "x"}])
+    said = ok("datasource", "set", "MAIN", "--comments", "--attachments", "--interval", "1h")
+    assert said.stdout.startswith('Updated datasource "main": ')
+    connector = show_json("main")["connector"]["config"]
+    assert connector["index_comments"] is True and connector["index_attachments"] is True
+    assert show_json("main")["sync"]["interval"] == "1h"
+    ok("datasource", "set", "main", "--no-comments", "--jql", "labels = ops")
+    ok("datasource", "set", "main", "--max-concurrency", "12", "--token", "new-token-7788")
+    ds = config.get_datasource("main")
+    assert (ds.index_comments, ds.index_attachments, ds.jql) == (False, True, "labels = ops")
+    assert ds.max_concurrency == 12 and ds.token == "new-token-7788"
+    ok("datasource", "set", "main", "--jql", "")
+    assert config.get_datasource("main").jql is None
+    with Store() as store:
+        assert store.stats("main")["issues"] == 1  # kept
+    assert error("datasource", "set", "main", code=2).startswith("jiradex: Nothing to change")
+    assert error("datasource", "set", "main", "--interval", "5x") == (
+        'jiradex: datasource "main": interval "5x" must be a duration like 30s, 5m, 1h, 1d or 1h30m'
+    )
+    assert error("datasource", "set", "nope", "--comments") == (
+        'jiradex: no datasource named "nope" (configured: main)'
+    )
+    assert mode_of(paths.datasources_path()) == 0o600
