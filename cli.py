@@ -78,6 +78,16 @@ def tui_command() -> None:
 class ProgressLine:
     """Sync progress on stderr: a redrawn bar on a terminal, sparse lines otherwise."""
 
+    open_bar = False  # a bar is drawn on the terminal without its line ended
+
+    @classmethod
+    def erase(cls) -> None:
+        """Take an unfinished bar off the terminal before a line that replaces it."""
+        if cls.open_bar:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            ProgressLine.open_bar = False
+
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.last_draw = 0.0
@@ -99,6 +109,7 @@ class ProgressLine:
                 sys.stderr.write("\r\x1b[2K" + line)
                 if event.phase == "done":
                     sys.stderr.write("\n")
+                ProgressLine.open_bar = event.phase != "done"
                 sys.stderr.flush()
             elif new_phase or event.phase == "fetching":
                 click.echo(line, err=True)
@@ -143,11 +154,18 @@ def _print_summary(summary, as_json: bool) -> None:
             line["status"] = "error"
         emit_json_line(line)
         return
+    ProgressLine.erase()
     if summary.status == "ok":
         click.echo(
             f"{summary.datasource}: ok, {summary.issues} issues, {summary.comments} comments, "
             f"{summary.attachments} attachments written, {summary.deleted} deleted "
             f"in {summary.seconds:.1f}s"
+        )
+    elif summary.status in ("interrupted", "cancelled"):
+        how = "interrupted (Ctrl-C)" if summary.status == "interrupted" else "cancelled"
+        click.echo(
+            f"{summary.datasource}: {how}, {summary.issues} issues written before it stopped "
+            "(kept; the next sync resumes)"
         )
     else:
         click.echo(f"{summary.datasource}: {summary.status}: {summary.error}")

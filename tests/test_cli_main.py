@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 import pytest
 
@@ -111,3 +113,29 @@ def test_sync_progress_line_says_what_is_written_while_the_listing_goes_on():
     assert cli.ProgressLine.describe(listing) == "jira: listing issues… 15000 (1200 written)"
     first = SyncProgress("jira", "listing", 0, None)
     assert cli.ProgressLine.describe(first) == "jira: listing issues… 0"
+
+
+def test_a_stopped_sync_says_so_once_and_takes_its_bar_off_the_terminal(capsys, monkeypatch):
+    """On a terminal the progress bar has no line end until the run is done: a run
+    that stops (Ctrl-C, cancel) erases it before its summary, which says how it
+    ended once ("interrupted (Ctrl-C)", not "interrupted: interrupted (Ctrl-C)") and
+    what it kept."""
+    import cli
+    from indexer.sync import SyncProgress, SyncSummary
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    progress = cli.ProgressLine()
+    progress(SyncProgress("w", "fetching", 400, 3000))
+    stopped = SyncSummary("w", status="interrupted", issues=400, error="interrupted (Ctrl-C)")
+    cli._print_summary(stopped, as_json=False)
+    out, err = capsys.readouterr()
+    assert err.endswith("\r\x1b[2K")  # the bar drawn, then erased
+    assert (
+        out
+        == "w: interrupted (Ctrl-C), 400 issues written before it stopped (kept; the next sync resumes)\n"
+    )
+    cancelled = SyncSummary("w", status="cancelled", issues=0, error='sync of "w" cancelled')
+    cli._print_summary(cancelled, as_json=False)
+    out, err = capsys.readouterr()
+    assert err == ""  # nothing left to erase
+    assert out.startswith("w: cancelled, 0 issues written")
