@@ -426,6 +426,18 @@ def datasource_group() -> None:
     """Jira projects to index (datasources in Coco's shape)."""
 
 
+def _token_option(token: str | None, token_env: str | None) -> str | None:
+    """The token given by --token or read from the variable --token-env names."""
+    if token is not None and token_env is not None:
+        raise click.UsageError("Give --token or --token-env, not both.")
+    if token_env is None:
+        return token
+    value = os.environ.get(token_env, "").strip()
+    if not value:
+        fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    return value
+
+
 @datasource_group.command("add")
 @click.argument("name", required=False)
 @click.option(
@@ -540,12 +552,7 @@ def datasource_add(
     ]
     if missing:
         raise click.UsageError(f"Missing option {' and '.join(missing)}.")
-    if token is not None and token_env is not None:
-        raise click.UsageError("Give --token or --token-env, not both.")
-    if token_env is not None:
-        token = os.environ.get(token_env, "").strip()
-        if not token:
-            fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    token = _token_option(token, token_env)
     if username and not token and sys.stdin.isatty():
         token = (
             click.prompt(
@@ -606,12 +613,7 @@ def datasource_set(
     turned off, they are removed from the index on the next sync. A new --jql
     changes the scope: the next sync starts over and reconciles the rest away.
     """
-    if token is not None and token_env is not None:
-        raise click.UsageError("Give --token or --token-env, not both.")
-    if token_env is not None:
-        token = os.environ.get(token_env, "").strip()
-        if not token:
-            fail(f"environment variable {token_env} (from --token-env) is not set or empty")
+    token = _token_option(token, token_env)
     changes: dict[str, Any] = {}
     for field_name, value in (
         ("index_comments", comments),
