@@ -870,6 +870,11 @@ def test_set_changes_a_datasources_settings_and_keeps_its_issues():
     assert ds.max_concurrency == 12 and ds.token == "new-token-7788"
     ok("datasource", "set", "main", "--jql", "")
     assert config.get_datasource("main").jql is None
+    ok("datasource", "set", "main", "--token-env", "NEW_TOKEN", env={"NEW_TOKEN": "env-tok-9911"})
+    assert config.get_datasource("main").token == "env-tok-9911"
+    assert error("datasource", "set", "main", "--token-env", "UNSET_VAR_X") == (
+        "jiradex: environment variable UNSET_VAR_X (from --token-env) is not set or empty"
+    )
     with Store() as store:
         assert store.stats("main")["issues"] == 1  # kept
     assert error("datasource", "set", "main", code=2).startswith("jiradex: Nothing to change")
