@@ -246,6 +246,7 @@ class _Run:
         self.started_ms = int(time.time() * 1000)  # set again when the run plans
         self.vanished: set[str] = set()
         self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
+        self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
 
     # ------------------------------------------------------------------ plan
 
@@ -510,7 +511,7 @@ class _Run:
         """Ids listed but gone from the scope by the time they were fetched: not
         returned (deleted, hidden), or returned from another project (moved out; Cloud
         bulkfetch follows an issue anywhere). Reconcile checks them again."""
-        projects = {p.strip().upper() for p in str(self.ds.project_key or "").split(",")}
+        projects = self.projects
         returned = set()
         for record in records:
             ident = str(record.get("id"))
@@ -743,15 +744,9 @@ class _Run:
         if not ids:
             return
         log.info("%s: fetching %d issues again for their attachments", self.ds.name, len(ids))
-        with self._side_pool_scope():
-            for start in range(0, len(ids), BATCH_SIZE):
-                self.check_cancel()
-                batch = ids[start : start + BATCH_SIZE]
-                records = self.fetch_batch(batch)
-                gone = set(batch) - {str(r.get("id")) for r in records}
-                for ident in gone:  # deleted meanwhile: nothing left to retry
-                    retry.pop(ident, None)
-                self.write(records)
+        returned = self.fetch_missing(ids)
+        for ident in set(ids) - returned:  # deleted meanwhile: nothing left to retry
+            retry.pop(ident, None)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -812,12 +807,17 @@ class _Run:
                 self.fetch_missing(missing)
         self.summary.reconciled = True
 
-    def fetch_missing(self, ids: list[str]) -> None:
-        """Fetch and write issues by id, one batch after the other (reconcile's heal)."""
+    def fetch_missing(self, ids: list[str]) -> set[str]:
+        """Fetch and write issues by id, one batch after the other (reconcile's heal,
+        attachment retries); the ids Jira returned."""
+        returned: set[str] = set()
         with self._side_pool_scope():
             for start in range(0, len(ids), BATCH_SIZE):
                 self.check_cancel()
-                self.write(self.fetch_batch(ids[start : start + BATCH_SIZE]))
+                records = self.fetch_batch(ids[start : start + BATCH_SIZE])
+                returned.update(str(r.get("id")) for r in records)
+                self.write(records)
+        return returned
 
     # ------------------------------------------------------------------ events
 

@@ -66,6 +66,15 @@ async def open_tasks(pilot, app):
     assert isinstance(app.screen, TasksScreen)
 
 
+async def open_import(pilot, app, key: str) -> tuple[ImportScreen, Input]:
+    """The import screen opened for `key` (settled), and its key box."""
+    app.action_import_task(key)
+    await settle(pilot, app)
+    screen = app.screen
+    assert isinstance(screen, ImportScreen)
+    return screen, screen.query_one("#import-query", Input)
+
+
 async def test_empty_task_list_says_how_to_start():
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
@@ -156,10 +165,7 @@ async def test_a_lookup_answering_after_the_key_was_edited_is_dropped():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        app.action_import_task("")
-        await settle(pilot, app)
-        screen = app.screen
-        box = screen.query_one("#import-query", Input)
+        screen, box = await open_import(pilot, app, "")
         box.value = "DEV-1"
         await pilot.pause()
         screen._resolve("DEV-1")
@@ -232,10 +238,7 @@ async def test_a_late_changed_of_the_prefilled_key_keeps_the_not_found_answer():
     "Press Enter to look up NOPE-1"."""
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        app.action_import_task("NOPE-1")
-        await settle(pilot, app)
-        screen = app.screen
-        box = screen.query_one("#import-query", Input)
+        screen, box = await open_import(pilot, app, "NOPE-1")
         box.post_message(Input.Changed(box, box.value))
         await settle(pilot, app)
         message = str(screen.query_one("#import-error", Static).render())
