@@ -86,7 +86,7 @@ class ProgressLine:
         if cls.open_bar:
             sys.stderr.write("\r\x1b[2K")
             sys.stderr.flush()
-            ProgressLine.open_bar = False
+            cls.open_bar = False
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
@@ -144,6 +144,7 @@ def _selected_datasources(names: tuple[str, ...]) -> list:
 
 
 def _print_summary(summary, as_json: bool) -> None:
+    ProgressLine.erase()
     if as_json:
         line = summary.to_json()
         if line.get("status") not in ("ok", "error"):
@@ -154,7 +155,6 @@ def _print_summary(summary, as_json: bool) -> None:
             line["status"] = "error"
         emit_json_line(line)
         return
-    ProgressLine.erase()
     if summary.status == "ok":
         click.echo(
             f"{summary.datasource}: ok, {summary.issues} issues, {summary.comments} comments, "

@@ -244,8 +244,8 @@ def _refused_window(message: str, asked_end: int) -> int | None:
     return window if window >= 1 else None
 
 
-# A listing item that is no issue: "the result set shrank or grew while it was paged
-# by offset, an issue may have been passed over": the listing is done again.
+# A listing item that is no issue: "the result set shrank while it was paged by
+# offset, an issue may have been passed over": the listing is done again.
 SHIFTED: dict = {"id": "", "key": "", "updated": None, "shifted": True}
 
 
