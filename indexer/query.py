@@ -378,8 +378,18 @@ _AGE_RE = re.compile(r"^-?(\d{1,5})\s*([hdwmy])$", re.I)
 _AGE_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
 
 
+# Past every stored date (they are ISO strings, compared as text): the end of a period
+# that would run past year 9999, where datetime overflows.
+_END_OF_TIME = "9999-12-32"
+
+
+def _day(dt: datetime) -> str:
+    # Not strftime: glibc writes year 99 as "99", which sorts after "2024".
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+
+
 def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return f"{_day(dt)}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.000Z"
 
 
 def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str, list]:
@@ -393,7 +403,10 @@ def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str
     age = _AGE_RE.match(body)
     if age:
         days = int(age.group(1)) * _AGE_UNITS[age.group(2).lower()]
-        bound = _iso(now - timedelta(days=days))
+        try:
+            bound = _iso(now - timedelta(days=days))
+        except OverflowError:  # an age past year 1: every date is within it
+            bound = _iso(datetime.min)
         if op in ("<", "<="):
             return f"{column} {op} ?", [bound]
         return f"{column} >= ?", [bound]
@@ -426,14 +439,21 @@ def _period(name: str, value: str, body: str) -> tuple[str, str]:
         except ValueError:
             continue
         if kind == "moment":
-            return _iso(dt), _iso(dt + timedelta(seconds=1))
+            return _iso(dt), _later(dt, timedelta(seconds=1), _iso)
         if kind == "day":
-            return dt.strftime("%Y-%m-%d"), (dt + timedelta(days=1)).strftime("%Y-%m-%d")
-        if kind == "month":
-            nxt = datetime(dt.year + dt.month // 12, dt.month % 12 + 1, 1)
-            return dt.strftime("%Y-%m"), nxt.strftime("%Y-%m")
-        return dt.strftime("%Y"), f"{dt.year + 1:04d}"
+            return _day(dt), _later(dt, timedelta(days=1), _day)
+        if kind == "month":  # the 1st plus 31 days is in the next month
+            return _day(dt)[:7], _later(dt, timedelta(days=31), lambda nxt: _day(nxt)[:7])
+        return f"{dt.year:04d}", (_END_OF_TIME if dt.year == 9999 else f"{dt.year + 1:04d}")
     raise QueryError(
         f"Cannot read the date in {name}:{value}: use YYYY-MM-DD (with >=, >, <, <= "
         "if you like) or an age such as 7d, 2w, 3m"
     )
+
+
+def _later(dt: datetime, step: timedelta, text) -> str:
+    """`text(dt + step)`, the end of a period; past every date after year 9999."""
+    try:
+        return text(dt + step)
+    except OverflowError:
+        return _END_OF_TIME

@@ -434,6 +434,27 @@ def test_syntax(store, mode, text, expected):
     assert set(keys(search(store, text, limit=50))) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a period ending after year 9999 runs to the end of time, not to an overflow
+        ("updated:<=9999-12-31 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("updated:<=9999-12 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("updated:<=9999 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("updated:>9999-12-31T23:59:59", set()),
+        ("created:>=9999-12-31", set()),
+        # an age reaching past year 1 covers every date
+        ("updated:-99999y project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        # years before 1000 keep four digits, so they sort before 2024
+        ("updated:>=0099-01-01 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("created:>=0999 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
+        ("updated:<0999-06 project:OPS", set()),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar(store, text, expected):
+    assert set(keys(search(store, text, limit=50))) == expected
+
+
 def test_bare_key_comes_first_then_mentions(store, mode):
     hits = search(store, "OPS-1")
     assert keys(hits)[0] == "OPS-1"
