@@ -284,9 +284,10 @@ def index_check_command() -> None:
 @index_group.command("rebuild")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def index_rebuild_command(yes: bool) -> None:
-    """Delete the index and re-sync every enabled datasource from Jira.
+    """Replace the index with a fresh sync of every enabled datasource from Jira.
 
-    The configuration and tasks are kept; use this when the index is corrupt.
+    The configuration and tasks are kept; use this when the index is corrupt. The new
+    index is built beside the old one, which is replaced only when every sync succeeded.
     """
     from indexer import paths
     from indexer.store import Store
@@ -297,20 +298,40 @@ def index_rebuild_command(yes: bool) -> None:
         if not sys.stdin.isatty():
             raise click.UsageError("index rebuild deletes the local index: pass --yes to confirm")
         click.confirm("Delete the local index and re-sync it from Jira?", abort=True)
-    for suffix in ("", "-wal", "-shm"):
-        target = paths.index_path().with_name(paths.index_path().name + suffix)
-        target.unlink(missing_ok=True)
-    store = Store()
+    index = paths.index_path()
+    fresh = index.with_name(index.name + ".rebuild")
+    _remove_database(fresh)  # what a rebuild that was stopped left behind
     failed: list[str] = []
     try:
-        for ds in datasources:
-            summary = sync_datasource(ds, store=store, full=True, progress=ProgressLine())
-            _print_summary(summary, False)
-            if summary.status != "ok":
-                failed.append(ds.name)
+        store = Store(fresh)
+        try:
+            for ds in datasources:
+                summary = sync_datasource(ds, store=store, full=True, progress=ProgressLine())
+                _print_summary(summary, False)
+                if summary.status != "ok":
+                    failed.append(ds.name)
+            if not failed:  # every page in the main file, so it can move alone
+                store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            store.close()
+        if failed:
+            fail(
+                f"{len(failed)} of {len(datasources)} datasource syncs failed: "
+                f"{', '.join(failed)}; the index is kept as it was (fix or disable "
+                "the datasource, then rebuild again)"
+            )
+        # The old WAL goes first: left beside the new file it would be replayed into it.
+        for suffix in ("-wal", "-shm"):
+            index.with_name(index.name + suffix).unlink(missing_ok=True)
+        os.replace(fresh, index)
     finally:
-        store.close()
-    _fail_if_any_failed(failed, len(datasources))
+        _remove_database(fresh)
+
+
+def _remove_database(path) -> None:
+    """Delete an SQLite database and its WAL files, if there."""
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 @cli.command("demo")

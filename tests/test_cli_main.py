@@ -89,6 +89,70 @@ def test_index_rebuild_without_a_terminal_needs_yes(tmp_path, capsys):
     assert paths.index_path().read_bytes() == b"precious"
 
 
+def _indexed_keys() -> set[str]:
+    from indexer.store import Store
+
+    with Store() as store:
+        return {row[0] for row in store.conn.execute("SELECT key FROM issues")}
+
+
+def _rebuild_with(monkeypatch, capsys, outcomes: dict[str, str]) -> tuple[int, str]:
+    """`index rebuild --yes` where each datasource's sync ends as `outcomes` says; a
+    sync that succeeds writes one issue, NEW-1, into the store it is given."""
+    import indexer.sync
+    from indexer import config
+
+    for name in outcomes:
+        config.add_datasource(
+            config.Datasource(name=name, endpoint="https://x.atlassian.net", project_key="NEW")
+        )
+
+    def fake_sync(ds, *, store, full=False, progress=None, **_):
+        assert full
+        if outcomes[ds.name] != "ok":
+            return indexer.sync.SyncSummary(ds.name, status="error", error=outcomes[ds.name])
+        store.upsert_issues([{"id": "9", "key": "NEW-1", "datasource": ds.name, "summary": "x"}])
+        return indexer.sync.SyncSummary(ds.name, issues=1)
+
+    monkeypatch.setattr(indexer.sync, "sync_datasource", fake_sync)
+    try:
+        cli.main(["index", "rebuild", "--yes"])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def _old_index() -> None:
+    from indexer.store import Store
+
+    with Store() as store:
+        store.upsert_issues([{"id": "1", "key": "OLD-1", "datasource": "one", "summary": "x"}])
+
+
+def test_index_rebuild_that_cannot_reach_jira_keeps_the_index(monkeypatch, capsys):
+    """It deleted the index first: a Jira that was down, or an expired token, left
+    the user with an empty index."""
+    from indexer import paths
+
+    _old_index()
+    code, err = _rebuild_with(monkeypatch, capsys, {"one": "ok", "two": "Connection refused"})
+    assert code == 1
+    assert err.count("\n") == 1 and "the index is kept as it was" in err
+    assert _indexed_keys() == {"OLD-1"}
+    assert sorted(p.name for p in paths.index_path().parent.glob("index.db*")) == ["index.db"]
+
+
+def test_index_rebuild_replaces_the_index_once_every_sync_succeeded(monkeypatch, capsys):
+    from indexer import paths
+
+    _old_index()
+    code, err = _rebuild_with(monkeypatch, capsys, {"one": "ok"})
+    assert code == 0, err
+    assert _indexed_keys() == {"NEW-1"}
+    assert sorted(p.name for p in paths.index_path().parent.glob("index.db*")) == ["index.db"]
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
