@@ -766,15 +766,29 @@ def datasource_remove(name: str, assume_yes: bool, keep_issues: bool) -> None:
             f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint}){what}?',
             abort=True,
         )
-    removed = config.remove_datasource(ds.name)
-    if keep_issues or not paths.index_path().exists():
-        click.echo(f'Removed datasource "{removed.name}".')
-        return
-    from indexer.store import Store
+    from indexer.locks import SyncBusy, sync_lock
 
-    with Store() as store:
-        forgotten = store.remove_datasource(removed.name)
-    click.echo(f'Removed datasource "{removed.name}" and its {forgotten:,} indexed issues.')
+    # Its issues go first, under its sync lock: an index that cannot be written (damaged,
+    # busy) then fails the command with the datasource still configured, rather than
+    # leaving issues in search results that no datasource owns.
+    forgotten = None
+    try:
+        with sync_lock(ds.name):
+            if not keep_issues and paths.index_path().exists():
+                from indexer.store import Store
+
+                try:
+                    with Store() as store:
+                        forgotten = store.remove_datasource(ds.name)
+                except JiradexError as exc:
+                    fail(f"{exc} (--keep-issues removes the datasource alone)")
+            removed = config.remove_datasource(ds.name)
+    except SyncBusy:
+        fail(f'a sync of "{ds.name}" is running: let it finish (or stop it), then remove it')
+    if forgotten is None:
+        click.echo(f'Removed datasource "{removed.name}".')
+    else:
+        click.echo(f'Removed datasource "{removed.name}" and its {forgotten:,} indexed issues.')
 
 
 @datasource_group.command("enable")

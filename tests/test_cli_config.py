@@ -567,6 +567,29 @@ def test_remove_forgets_the_datasources_issues_unless_asked_to_keep_them():
         assert store.stats("two")["issues"] == 1 and store.stats("three")["issues"] == 1
 
 
+def test_remove_that_cannot_forget_the_issues_keeps_the_datasource():
+    """It removed the datasource from the config first: a damaged index then failed
+    the command with the datasource gone all the same, its issues left behind."""
+    add_basic("one")
+    paths.ensure_dir(paths.index_path().parent)
+    paths.index_path().write_bytes(b"not a database, a shopping list\n" * 200)
+    line = error("datasource", "remove", "one", "--yes")
+    assert "damaged" in line and "--keep-issues" in line
+    assert [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)] == ["one"]
+    ok("datasource", "remove", "one", "--yes", "--keep-issues")
+    assert json.loads(ok("datasource", "list", "--json").stdout) == []
+
+
+def test_remove_waits_for_no_sync_of_the_datasource():
+    from indexer.locks import sync_lock
+
+    add_basic("one")
+    with sync_lock("one"):
+        line = error("datasource", "remove", "one", "--yes")
+    assert line == 'jiradex: a sync of "one" is running: let it finish (or stop it), then remove it'
+    assert [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)] == ["one"]
+
+
 # ------------------------------------------------------------------ connectors
 
 
