@@ -642,7 +642,9 @@ def datasources_from_json_text(
     text: str, source: str, *, warn: Warn | None = None
 ) -> list[Datasource]:
     """Datasources from the text of a JSON file holding one payload or a list of them."""
-    payload = _parse_json(text, source)
+    if not text.strip():
+        raise ConfigError(f"{source} is empty: expected a datasource payload (JSON)")
+    payload = _parse_json(text, source, own_file=False)
     items = payload if isinstance(payload, list) else [payload]
     if not items:
         raise ConfigError(f"{source}: the list holds no datasource")
@@ -990,13 +992,17 @@ def _read_text(path: Path) -> str | None:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _parse_json(text: str, source: str) -> Any:
+def _parse_json(text: str, source: str, *, own_file: bool = True) -> Any:
+    """The JSON of one of jiradex's own files, or (`own_file=False`) of input handed to it,
+    which jiradex never writes: no advice to remove it then."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        where = f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
+        if not own_file:
+            raise ConfigError(where) from None
         raise ConfigError(
-            f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); "
-            "fix or remove the file (jiradex will not overwrite it)"
+            f"{where}; fix or remove the file (jiradex will not overwrite it)"
         ) from None
 
 

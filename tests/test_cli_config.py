@@ -216,6 +216,10 @@ def test_from_json_missing_file_and_bad_json(tmp_path):
     bad.write_text('{"name": "x",\n  "type": }\n')
     line = error("datasource", "add", "--from-json", str(bad))
     assert str(bad) in line and "line 2" in line
+    # the user's own input, not a file of jiradex's: no advice to remove it
+    assert "remove the file" not in line and "overwrite" not in line
+    line = error("datasource", "add", "--from-json", "-", stdin="")
+    assert line == "jiradex: stdin is empty: expected a datasource payload (JSON)"
 
 
 def test_from_json_warns_of_unknown_keys_only_when_it_adds(tmp_path):
