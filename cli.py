@@ -1199,7 +1199,7 @@ def jira_test(project: str | None, as_json: bool) -> None:
     if project is not None:
         project = config.validate_project_key(project)
     conn = config.load_jira_connection()
-    if conn.configured and conn.enabled and conn.problems():
+    if conn.enabled and conn.problems():  # enabled, say by JIRA_ENABLED, yet no site
         missing = "; ".join(conn.problems())
         fail(f"the Jira connection is incomplete: {missing}; run `jiradex jira connect`")
     with client_for_connection(conn) as client:

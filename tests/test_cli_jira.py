@@ -501,6 +501,16 @@ def test_jira_test_with_an_incomplete_connection():
     )
 
 
+def test_jira_test_enabled_without_a_site_says_what_is_missing():
+    """It said "Jira integration not enabled" to a user who had set JIRA_ENABLED=true."""
+    env = {"JIRA_ENABLED": "true", "JIRA_EMAIL": "me@example.com", "JIRA_API_TOKEN": "t" * 24}
+    line = failed_line(run("jira", "test", env=env))
+    assert line == (
+        "jiradex: the Jira connection is incomplete: no site URL (baseUrl / JIRA_BASE_URL); "
+        "run `jiradex jira connect`"
+    )
+
+
 # --------------------------------------------------------------------------- datasource test
 
 
