@@ -368,3 +368,27 @@ def test_a_listing_row_shows_what_is_written_meanwhile():
     assert str(SyncRow._stats(job)).startswith("15,000 listed · 1,200 written · elapsed ")
     job.written = 0
     assert str(SyncRow._stats(job)).startswith("15,000 listed · elapsed ")
+
+
+@run_async
+async def test_log_lines_fit_the_log_at_80_columns():
+    """RichLog wraps at 78 cells at least (its min_width): at 80 columns the log is
+    74 wide, so each line lost its last four cells (the "0 " of "0 deleted") under
+    the border and a horizontal scrollbar took a row."""
+    app = JiradexApp()
+    finished_jobs(app, ["alpha"], failed="", log_lines=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.go("sync")
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, lambda: monitor._replayed)
+        log = monitor.query_one(RichLog)
+        controller = monitor.controller
+        line = "done in 1s: 400 issues, 2,042 comments, 0 attachments written, 0 deleted"
+        controller._log(controller.jobs["alpha"], line)
+        await wait_for(pilot, lambda: "deleted" in log_text(monitor))
+        await pilot.pause()
+        assert log.virtual_size.width <= log.scrollable_content_region.width
+        assert not log.show_horizontal_scrollbar
+        width = log.scrollable_content_region.width
+        shown_text = " ".join(strip.crop(0, width).text.strip() for strip in log.lines)
+        assert "written, 0 deleted" in shown_text

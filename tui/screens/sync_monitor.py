@@ -58,7 +58,11 @@ class SyncMonitorScreen(Screen):
         yield TitleBar()
         with VerticalScroll(id="sync-rows"):
             yield Plain(EMPTY_TEXT, id="sync-empty", markup=True)
-        log = RichLog(id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000)
+        # min_width: RichLog wraps at 78 cells at least, wider than the log at 80
+        # columns, where each line lost its end under the border
+        log = RichLog(
+            id="sync-log", wrap=True, markup=False, highlight=False, max_lines=2000, min_width=20
+        )
         log.border_title = "Log"
         yield log
         yield Footer()
