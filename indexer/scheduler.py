@@ -36,7 +36,7 @@ class CancelEvent(threading.Event):
 
 @dataclass
 class _Slot:
-    next_due: float = 0.0
+    started: float | None = None  # clock() when its last sync started
     thread: threading.Thread | None = None
     cancel: CancelEvent = field(default_factory=CancelEvent)
     summary: SyncSummary | None = None  # of the last sync this slot ran
@@ -53,8 +53,10 @@ def watch(
     on_stopping: Callable[[], None] | None = None,
 ) -> list[SyncSummary]:
     """Run until `stop` is set or Ctrl-C. Datasources are re-read each tick, so edits
-    apply. Returns the summaries of the syncs Ctrl-C interrupted (see the module doc);
-    a second Ctrl-C while they finish their batch stops waiting for them.
+    apply at once: an interval changed while a datasource waits moves its next sync
+    (due one interval after the last one started). Returns the summaries of the syncs
+    Ctrl-C interrupted (see the module doc); a second Ctrl-C while they finish their
+    batch stops waiting for them.
     `on_stopping()` is called when a stop has to wait for running syncs."""
     slots: dict[str, _Slot] = {}
     interrupted = False
@@ -66,9 +68,9 @@ def watch(
                     continue
                 slot = slots.setdefault(ds.name, _Slot())
                 busy = slot.thread is not None and slot.thread.is_alive()
-                if busy or now < slot.next_due:
+                if busy or _waiting(slot, ds, now):
                     continue
-                slot.next_due = now + ds.interval_seconds
+                slot.started = now
                 slot.cancel = CancelEvent()
                 slot.summary = None
                 slot.thread = threading.Thread(
@@ -98,6 +100,10 @@ def watch(
         for slot in slots.values()
         if slot.summary is not None and slot.summary.status == "interrupted"
     ]
+
+
+def _waiting(slot: _Slot, ds, now: float) -> bool:
+    return slot.started is not None and now < slot.started + ds.interval_seconds
 
 
 def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:

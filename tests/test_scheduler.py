@@ -1,0 +1,169 @@
+"""`sync --watch`'s scheduler (indexer.scheduler.watch): who syncs when.
+
+The syncs are stand-ins (this is about timing, not syncing) and the clock is the
+test's: it only moves when a test moves it, so "not yet due" is certain, not raced.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from indexer import scheduler
+from indexer.sync import SyncSummary
+
+
+def wait_until(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class Watch:
+    """watch() on a thread, with datasources, clock and syncs the test controls."""
+
+    def __init__(self, monkeypatch):
+        self.now = 0.0
+        self.datasources: dict[str, SimpleNamespace] = {}
+        self.starts: list[tuple[str, float]] = []  # (name, clock) of each sync started
+        self.finished: list[str] = []
+        self.hold: dict[str, threading.Event] = {}  # a sync of NAME waits for this
+        self.cancels: dict[str, threading.Event] = {}
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        monkeypatch.setattr(scheduler, "TICK_S", 0.002)
+        monkeypatch.setattr(scheduler, "sync_datasource", self._sync)
+        self.thread: threading.Thread | None = None
+
+    def add(self, name: str, interval: float, enabled: bool = True) -> None:
+        self.datasources[name] = SimpleNamespace(
+            name=name, enabled=enabled, sync_enabled=True, interval_seconds=interval
+        )
+
+    def _sync(self, ds, *, store, cancel, progress):
+        with self.lock:
+            self.starts.append((ds.name, self.now))
+            self.cancels[ds.name] = cancel
+        held = self.hold.get(ds.name)
+        if held is not None:
+            held.wait(10)
+        with self.lock:
+            self.finished.append(ds.name)
+        return SyncSummary(ds.name, status="cancelled" if cancel.is_set() else "ok")
+
+    def start(self) -> None:
+        store = SimpleNamespace(close=lambda: None)
+        self.thread = threading.Thread(
+            target=scheduler.watch,
+            args=(lambda: list(self.datasources.values()), lambda: store, lambda s: None),
+            kwargs={"stop": self.stop, "clock": lambda: self.now},
+            daemon=True,
+        )
+        self.thread.start()
+
+    def count(self, name: str) -> int:
+        with self.lock:
+            return sum(1 for started, _ in self.starts if started == name)
+
+    def settle(self) -> None:
+        """Let the scheduler run a few ticks at the current clock."""
+        time.sleep(0.05)
+
+    def close(self) -> None:
+        for event in self.hold.values():
+            event.set()
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(10)
+
+
+@pytest.fixture
+def watch(monkeypatch):
+    w = Watch(monkeypatch)
+    yield w
+    w.close()
+
+
+def test_each_datasource_syncs_at_once_then_one_interval_after_it_started(watch):
+    watch.add("a", 60)
+    watch.add("b", 300)
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1 and watch.count("b") == 1, "first syncs")
+    watch.now = 59.0
+    watch.settle()
+    assert watch.count("a") == 1
+    watch.now = 60.0
+    wait_until(lambda: watch.count("a") == 2, "a's second sync")
+    watch.settle()
+    assert watch.count("b") == 1  # b's interval is longer
+    watch.now = 300.0
+    wait_until(lambda: watch.count("b") == 2, "b's second sync")
+
+
+def test_an_interval_shortened_while_waiting_applies_to_the_next_sync(watch):
+    watch.add("a", 3600)
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1, "first sync")
+    watch.now = 120.0
+    watch.settle()
+    assert watch.count("a") == 1
+    watch.datasources["a"].interval_seconds = 60  # `datasource set a --interval 1m`
+    wait_until(lambda: watch.count("a") == 2, "the sync due under the new interval")
+    assert watch.starts[-1] == ("a", 120.0)
+
+
+def test_an_interval_lengthened_while_waiting_delays_the_next_sync(watch):
+    watch.add("a", 60)
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1, "first sync")
+    watch.datasources["a"].interval_seconds = 120  # `datasource set a --interval 2m`
+    watch.now = 90.0
+    watch.settle()
+    assert watch.count("a") == 1, "synced on the old 1m interval"
+    watch.now = 120.0
+    wait_until(lambda: watch.count("a") == 2, "the sync due under the new interval")
+
+
+def test_a_sync_longer_than_its_interval_is_never_doubled(watch):
+    watch.add("a", 60)
+    watch.hold["a"] = threading.Event()
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1, "first sync")
+    watch.now = 500.0  # several intervals pass while it runs
+    watch.settle()
+    assert watch.count("a") == 1
+    watch.hold.pop("a").set()
+    wait_until(lambda: watch.count("a") == 2, "the next sync, once the first ended")
+    watch.settle()
+    assert watch.count("a") == 2
+
+
+def test_enabling_or_adding_a_datasource_while_watching_syncs_it(watch):
+    watch.add("a", 60)
+    watch.add("off", 60, enabled=False)
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1, "first sync")
+    watch.settle()
+    assert watch.count("off") == 0
+    watch.datasources["off"].enabled = True
+    watch.add("new", 60)
+    wait_until(lambda: watch.count("off") == 1 and watch.count("new") == 1, "their syncs")
+
+
+def test_stop_cancels_the_running_sync_and_waits_for_it(watch):
+    watch.add("a", 60)
+    watch.hold["a"] = threading.Event()
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1, "first sync")
+    watch.stop.set()
+    wait_until(lambda: watch.cancels["a"].is_set(), "the cancel")
+    assert watch.thread.is_alive(), "watch returned before its sync ended"
+    watch.hold["a"].set()
+    watch.thread.join(10)
+    assert not watch.thread.is_alive()
+    assert watch.finished == ["a"]
