@@ -397,11 +397,30 @@ def indexed_record(key: str) -> dict[str, Any] | None:
 
     store = Store()
     try:
-        return store.get_issue(key)
+        # Copies of one issue kept from a removed datasource (`--keep-issues`) tie with
+        # the configured datasource's on `updated`: the task must link the one it can
+        # post through, a configured datasource's (with credentials, if one has them).
+        best, best_rank = None, None
+        for ds in _configured_datasources():
+            record = store.get_issue(key, datasource=ds.name)
+            if record is not None:
+                rank = (record.get("updated") or "", ds.auth_mode != "anonymous")
+                if best_rank is None or rank > best_rank:
+                    best, best_rank = record, rank
+        return best or store.get_issue(key)
     finally:
         close = getattr(store, "close", None)
         if callable(close):
             close()
+
+
+def _configured_datasources() -> list[Any]:
+    from indexer import config
+
+    try:
+        return config.load_datasources()
+    except ConfigError:  # a broken datasources.json must not hide the index
+        return []
 
 
 @dataclass
@@ -597,6 +616,7 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
     from indexer import config
     from indexer.jira import client_for_connection, client_for_datasource
 
+    ds = None
     if link.datasource:
         try:
             ds = config.get_datasource(link.datasource)
@@ -623,6 +643,12 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
                 f"connect to {issue_site} with `jiradex jira connect`"
             )
         return client_for_connection(conn), bool(conn.cloud_id)
+    if link.datasource and ds is None:
+        raise TaskError(
+            f'Jira integration not enabled: the issue\'s datasource "{link.datasource}" is no '
+            "longer configured and there is no global Jira connection (run `jiradex jira "
+            "connect`, or import the issue again from a configured datasource)"
+        )
     raise TaskError(NOT_ENABLED)
 
 

@@ -399,6 +399,31 @@ def test_import_from_index_needs_no_jira(datasource, fake_jira):
     assert fake_jira.calls == []
 
 
+def test_import_links_the_configured_datasources_copy_not_one_kept_from_a_removed_one(
+    datasource, fake_jira
+):
+    """`datasource remove --keep-issues` then adding the project again under another
+    name left two copies of each issue, equal in `updated`: import took either, and a
+    task linked to the removed datasource could not be posted."""
+    config.add_datasource(config.Datasource(name="zz-public", endpoint=SITE, project_key="ABC"))
+    kept = issue_record(datasource="aa-removed", summary="From the removed datasource")
+    public = issue_record(datasource="zz-public", summary="From the anonymous one")
+    index(kept, public, issue_record())
+    assert tasks.import_task("ABC-12").task.link.datasource == "acme"  # it can post
+    config.remove_datasource("acme")
+    assert tasks.import_task("ABC-12").task.link.datasource == "zz-public"
+    config.remove_datasource("zz-public")
+    assert tasks.import_task("ABC-12").task.link.datasource in ("aa-removed", "acme", "zz-public")
+    assert fake_jira.calls == []
+
+
+def test_post_of_a_task_whose_datasource_was_removed_says_so():
+    task = make_task(datasource="gone")
+    with pytest.raises(TaskError) as info:
+        tasks.post_task(task.id)
+    assert 'datasource "gone" is no longer configured' in str(info.value)
+
+
 def test_import_fetches_live_through_matching_datasource(datasource, fake_jira):
     fake_jira.issues["ABC-7"] = raw_issue()
     outcome = tasks.import_task("ABC-7", comments=True)
