@@ -133,6 +133,31 @@ async def test_a_cancelled_sync_says_cancelling_until_it_stops():
 
 
 @run_async
+async def test_cancel_pressed_again_while_the_sync_stops_is_not_a_second_request():
+    """A second c (or C) logged "cancel requested" and said "Cancelling…" again."""
+    add_datasource("slow")
+    client = FakeJiraClient(500, hold_after=100)
+    app = app_with({"slow": client})
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.start_sync(["slow"])
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, client.held.is_set)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "cancel requested" in log_text(monitor))
+        await pilot.press("c", "C")
+        await wait_for(pilot, lambda: len(app._notifications) >= 3)
+        messages = [n.message for n in app._notifications]
+        assert messages == [
+            'Cancelling the sync of "slow"…',
+            'Already stopping: "slow"',
+            'Already stopping: "slow"',
+        ]
+        client.release.set()
+        await wait_for(pilot, lambda: "cancelled after" in log_text(monitor))
+        assert log_text(monitor).count("cancel requested") == 1
+
+
+@run_async
 async def test_sync_started_while_monitor_is_shown():
     add_datasource("late")
     client = FakeJiraClient(60)

@@ -257,8 +257,8 @@ class SyncController:
     def cancel(self, name: str) -> bool:
         """Ask a running sync to stop after its current batch."""
         job = self.jobs.get(name)
-        if job is None or not job.running or job.worker is None:
-            return False
+        if job is None or not job.running or job.worker is None or job.cancelling:
+            return False  # a second c logged "cancel requested" again
         job.worker.cancel()
         job.cancelling = True
         self._log(job, "cancel requested; stopping after the current batch")

@@ -143,24 +143,38 @@ class SyncMonitorScreen(Screen):
             self.start_syncs(None, full=full)
 
     def action_cancel(self) -> None:
-        running = self.controller.running
+        # a sync already asked to stop is not a choice left to make
+        running = [job for job in self.controller.running if not job.cancelling]
         focused = self.focused if isinstance(self.focused, SyncRow) else None
         if focused is not None and focused.job.running:
             target = focused.job
         elif len(running) == 1:
             target = running[0]
         elif not running:
-            self.notify("No sync is running", severity="information")
+            self._nothing_to_cancel()
             return
         else:
             self.notify("Several syncs are running: select one (Tab) or press C to cancel all")
             return
         if self.controller.cancel(target.name):
             self.notify(f'Cancelling the sync of "{target.name}"…')
+        else:
+            self.notify(f'The sync of "{target.name}" is already stopping')
 
     def action_cancel_all(self) -> None:
         count = self.controller.cancel_all()
-        self.notify(f"Cancelling {count} sync(s)…" if count else "No sync is running")
+        if count:
+            self.notify(f"Cancelling {count} sync(s)…")
+        else:
+            self._nothing_to_cancel()
+
+    def _nothing_to_cancel(self) -> None:
+        stopping = [job.name for job in self.controller.running]
+        if stopping:
+            names = ", ".join(f'"{name}"' for name in stopping)
+            self.notify(f"Already stopping: {names}")
+        else:
+            self.notify("No sync is running", severity="information")
 
     def action_clear_finished(self) -> None:
         cleared = False
