@@ -135,8 +135,12 @@ class ProgressLine:
 def _selected_datasources(names: tuple[str, ...]) -> list:
     from indexer.config import get_datasource, load_datasources
 
-    if names:
-        return [get_datasource(name) for name in names]
+    if names:  # each once, however often (or in whatever case) it was named
+        chosen = {}
+        for name in names:
+            ds = get_datasource(name)
+            chosen.setdefault(ds.name, ds)
+        return list(chosen.values())
     datasources = [ds for ds in load_datasources() if ds.enabled]
     if not datasources:
         fail("no enabled datasource: add one with `jiradex datasource add` (or try `jiradex demo`)")

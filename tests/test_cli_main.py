@@ -153,6 +153,28 @@ def test_index_rebuild_replaces_the_index_once_every_sync_succeeded(monkeypatch,
     assert sorted(p.name for p in paths.index_path().parent.glob("index.db*")) == ["index.db"]
 
 
+def test_sync_of_a_datasource_named_twice_runs_it_once(monkeypatch, capsys):
+    import indexer.sync
+    from indexer import config
+
+    config.add_datasource(
+        config.Datasource(name="one", endpoint="https://x.atlassian.net", project_key="ONE")
+    )
+    synced = []
+
+    def fake_sync(ds, *, store, **_):
+        synced.append(ds.name)
+        return indexer.sync.SyncSummary(ds.name)
+
+    monkeypatch.setattr(indexer.sync, "sync_datasource", fake_sync)
+    try:
+        cli.main(["sync", "--json", "one", "ONE", "one"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    assert synced == ["one"]
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
