@@ -477,6 +477,8 @@ _KNOWN_SYNC_KEYS = {"enabled", "interval"}
 
 def validate_datasource(ds: Datasource) -> Datasource:
     """A checked, normalised copy of `ds`; ConfigError names the datasource and field."""
+    if isinstance(ds.token, str):  # before any message that may quote the URL or JQL
+        secrets.register(ds.token.strip())
     name = validate_datasource_name(ds.name)
     try:
         return _validated(ds, name)
@@ -890,6 +892,8 @@ def _jira_from_file() -> JiraConnection:
     try:
         data = _expect_object(payload, "the file")
         auth = _expect_object(data.get("auth") or {}, "auth")
+        if isinstance(auth.get("apiToken"), str):  # before a message quoting baseUrl
+            secrets.register(auth["apiToken"].strip())
         if "enabled" in data:
             conn.enabled = _expect_bool(data["enabled"], "enabled")
             conn.sources["enabled"] = "file"
@@ -920,6 +924,7 @@ def _apply_jira_env(conn: JiraConnection) -> None:
         value = os.environ.get(JIRA_ENV[key], "").strip()
         return value or None  # an empty variable counts as unset
 
+    secrets.register(env("api_token"))  # before any message that may quote another value
     if (value := env("enabled")) is not None:
         conn.enabled = parse_bool_text(value, "JIRA_ENABLED")
         conn.sources["enabled"] = "env"

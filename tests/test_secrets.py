@@ -223,3 +223,26 @@ def test_error_text_never_holds_the_token(body, status):
     assert not _leaks(text), text
     assert not _leaks(secrets.redact(body)), "redact() must hide both forms"
     assert FAKE_SITE not in text
+
+
+@pytest.mark.parametrize("where", ["--token", "JIRA_API_TOKEN", "jira.json"])
+def test_a_refused_url_holding_the_token_is_shown_without_it(where, monkeypatch):
+    """A token pasted into the URL too was echoed by the error about that URL: the
+    token was registered for redaction only after the URL had been checked."""
+    token = f"cnry-{len(where)}-5e9c1f"  # short, so that the quoted URL is not cut
+    url = f"https://x.io/?t={token}"
+    if where == "--token":
+        args = ("datasource", "add", "x", "--endpoint", url, "--project", "AB", "--token", token)
+    elif where == "JIRA_API_TOKEN":
+        monkeypatch.setenv("JIRA_BASE_URL", url)
+        monkeypatch.setenv("JIRA_API_TOKEN", token)
+        args = ("jira", "status")
+    else:
+        paths.ensure_dir(paths.jira_config_path().parent)
+        paths.jira_config_path().write_text(
+            json.dumps({"enabled": True, "baseUrl": url, "auth": {"apiToken": token}})
+        )
+        args = ("jira", "status")
+    code, out, err = jiradex(*args)
+    assert code == 1 and "query string" in err, err
+    assert token not in out + err
