@@ -167,6 +167,34 @@ async def test_a_datasource_added_from_the_command_line_shows_in_the_header(monk
         await wait_for(pilot, lambda: app.screen.sub_title.startswith("1 datasource ·"), 5)
 
 
+async def test_the_header_age_of_the_last_sync_keeps_up_with_the_clock(monkeypatch):
+    """The header said "synced just now" for as long as the app stayed open."""
+    from datetime import UTC, datetime, timedelta
+
+    from indexer.store import Store
+    from tui.screens import search as search_module
+    from tui.widgets import format as format_module
+
+    monkeypatch.setattr(search_module, "OVERVIEW_TICK_S", 0.05)
+    add_datasource("work", project="DEV")
+    fill_index()
+    with Store() as store:
+        store.finish_run(store.start_run("work"))
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert app.screen.sub_title == "1 datasource · 4 issues · synced just now"
+        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+
+        class TenMinutesLater(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return later
+
+        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        await wait_for(pilot, lambda: app.screen.sub_title.endswith("· synced 10m ago"))
+
+
 async def test_overview_answering_after_the_first_search_corrects_the_message():
     """The home search and the datasource count run in separate workers; when the
     search answered first, "No datasources yet" used to stay on screen."""

@@ -32,6 +32,9 @@ DEBOUNCE_S = 0.04
 PREVIEW_MIN_WIDTH = 100
 SHOW_TIMING = True  # snapshot tests turn the milliseconds off
 LIMIT = 200
+# The header's "synced 5m ago" is worked out again this often, from what the last
+# overview read (no database access): it said "synced just now" for hours.
+OVERVIEW_TICK_S = 30.0
 # With an empty box the home screen lists what changed last (a filter-only query).
 RECENT_QUERY = "updated:>=1970-01-01"
 
@@ -45,6 +48,14 @@ NO_DATASOURCE = (
 def one_line(error: BaseException | str) -> str:
     text = " ".join(str(error).split())
     return text or type(error).__name__
+
+
+def overview_words(count: int, issues: int, last_sync: str | None) -> str:
+    """The header: `3 datasources · 4,100 issues · synced 2m ago`."""
+    words = f"{count} datasource{'s' if count != 1 else ''} · {issues:,} issues"
+    if count:
+        words += f" · {ago_phrase(last_sync)}"
+    return words
 
 
 class SearchScreen(Screen):
@@ -73,6 +84,7 @@ class SearchScreen(Screen):
         self._generation = 0
         self._has_data: bool | None = None
         self._datasource_count = 0
+        self._overview: tuple[int, int, str | None] | None = None  # count, issues, last sync
         self.last_search_ms: float | None = None
         self._keep_cursor = False
         self.search_pending = True  # a search is waiting (the first one runs after mount)
@@ -123,6 +135,7 @@ class SearchScreen(Screen):
         self.call_after_refresh(self._mount_footer)
         self.call_after_refresh(self.refresh_overview)
         self.call_after_refresh(self._schedule, 0)
+        self.set_interval(OVERVIEW_TICK_S, self._tick_overview)
 
     async def _mount_footer(self) -> None:
         from textual.widgets import Footer
@@ -162,20 +175,25 @@ class SearchScreen(Screen):
         except JiradexError as exc:
             self.app.call_from_thread(self._set_status, one_line(exc), True)
             return
-        count = len(names)
-        words = f"{count} datasource{'s' if count != 1 else ''} · {stats['issues']:,} issues"
-        if count:
-            words += f" · {ago_phrase(stats.get('last_sync'))}"
-        self.app.call_from_thread(self._set_overview, words, count, stats["issues"])
+        count, last_sync = len(names), stats.get("last_sync")
+        words = overview_words(count, stats["issues"], last_sync)
+        self.app.call_from_thread(self._set_overview, words, count, stats["issues"], last_sync)
 
-    def _set_overview(self, words: str, count: int, issues: int) -> None:
+    def _set_overview(
+        self, words: str, count: int, issues: int, last_sync: str | None = None
+    ) -> None:
         self.sub_title = words
+        self._overview = (count, issues, last_sync)
         self._datasource_count = count
         self._has_data = issues > 0
         if self._shown is not None:
             # the empty-state message depends on these counts: when the first search
             # answered before this overview did, say it again with the real counts
             self._update_empty(*self._shown)
+
+    def _tick_overview(self) -> None:
+        if self._overview is not None:
+            self.sub_title = overview_words(*self._overview)
 
     # ------------------------------------------------------------------ searching
 
