@@ -772,6 +772,20 @@ def test_401_anonymous_and_bearer_messages():
         client.myself()
 
 
+def test_401_of_cloud_to_a_token_without_an_e_mail_asks_for_the_e_mail():
+    """A Cloud API token given alone (a Bearer) got the service-account advice, "check
+    the e-mail and API token", to a user who had given no e-mail at all."""
+    cloud_401 = {"message": "Client must be authenticated to access this resource."}
+    client = err_client(401, cloud_401, username=None)
+    with pytest.raises(JiraAuthError) as info:
+        client.myself()
+    assert "give the account's e-mail (username) with its API token" in str(info.value)
+    assert "service account" not in str(info.value)
+    client = err_client(401, cloud_401, username=None, token=None)
+    with pytest.raises(JiraAuthError, match="needs authentication"):
+        client.myself()
+
+
 def test_403_permission_and_captcha():
     client = err_client(
         403, {"errorMessages": ["You currently don't have access to perform this operation."]}

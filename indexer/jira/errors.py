@@ -199,7 +199,14 @@ def error_for_status(
 
 def auth_error(body: str, *, site: str, auth_mode: str, login_page: bool = False) -> JiraAuthError:
     """The 401 message, which depends on how we tried to authenticate."""
-    if SERVICE_ACCOUNT_401.lower() in (body or "").lower() and auth_mode != "service_account":
+    cloud_401 = SERVICE_ACCOUNT_401.lower() in (body or "").lower()
+    if cloud_401 and auth_mode == "bearer":  # Cloud takes no token without its e-mail
+        return JiraAuthError(
+            f"Authentication failed for {site}: this is Jira Cloud, which refuses a token "
+            "sent without an e-mail: give the account's e-mail (username) with its API token "
+            "(personal access tokens are for Data Center / Server)"
+        )
+    if cloud_401 and auth_mode == "basic":
         return JiraAuthError(
             f"Authentication failed for {site}: Jira says 'Client must be authenticated to "
             "access this resource'. Check the e-mail and API token; a service account "
