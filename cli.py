@@ -815,18 +815,33 @@ def datasource_disable(name: str) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the test result as JSON.")
 def datasource_test(name: str, as_json: bool) -> None:
-    """Check a datasource's credentials: who you are, the deployment, project visibility.
+    """Check a datasource's credentials: who you are, the deployment, project visibility
+    and, when it has one, that Jira takes its JQL.
 
     Exits 1 with one line on stderr when Jira cannot be reached, refuses the
-    credentials, or the project is not visible to this account.
+    credentials or the JQL, or the project is not visible to this account.
     """
     from indexer.jira import client_for_datasource
 
     ds = config.get_datasource(name)
     with client_for_datasource(ds) as client:
         report = _connection_report(client, ds.project_key)
+        if ds.jql and (report.get("project") or {}).get("visible"):
+            report["jql"] = _jql_report(client, ds)
     report = {"datasource": ds.name, **report}
     _print_connection_report(report, as_json)
+
+
+def _jql_report(client, ds: config.Datasource) -> dict:
+    """Whether Jira takes the datasource's JQL (as the sync sends it), and how many
+    issues it selects; a JQL Jira refuses would otherwise fail only the first sync."""
+    from indexer.jira.errors import JiraBadRequestError
+
+    try:
+        issues = client.count(f'project = "{ds.project_key}" AND ({ds.jql})')
+    except JiraBadRequestError as exc:
+        return {"jql": ds.jql, "valid": False, "error": str(exc)}
+    return {"jql": ds.jql, "valid": True, "issues": issues, "approximate": client.is_cloud}
 
 
 # Connection tests shared by `datasource test` and `jira test`.
@@ -852,8 +867,9 @@ def _connection_report(client, project_key: str | None) -> dict:
 
 
 def _print_connection_report(report: dict, as_json: bool) -> None:
-    """Print what the test found; exit 1 when the project is not visible."""
-    project = report.get("project")
+    """Print what the test found; exit 1 when the project is not visible or Jira
+    refuses the datasource's JQL."""
+    project, jql = report.get("project"), report.get("jql")
     if as_json:
         emit_json(report)
     else:
@@ -879,10 +895,18 @@ def _print_connection_report(report: dict, as_json: bool) -> None:
             )
             state = "visible" if project.get("visible") else "NOT visible"
             rows.append(("project", f"{title}: {state}"))
+        if jql is not None:
+            if jql["valid"]:
+                about = "about " if jql.get("approximate") else ""
+                rows.append(("jql", f"{jql['jql']}: {about}{jql['issues']:,} issues"))
+            else:
+                rows.append(("jql", f"{jql['jql']}: REFUSED by Jira"))
         for label, value in rows:
             click.echo(f"{label:<13} {secrets.redact(value)}")
     if project is not None and not project.get("visible"):
         fail(project.get("error") or f"project {project['key']} is not visible")
+    if jql is not None and not jql["valid"]:
+        fail(f"the datasource's jql: {jql['error']}")
 
 
 @cli.group("connector")

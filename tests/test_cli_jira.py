@@ -580,6 +580,26 @@ def test_datasource_test_failures_are_one_line(make_jira):
     assert rows(elsewhere.stdout)["project"] == "OTHER: NOT visible"
 
 
+@pytest.mark.parametrize(("mode", "about"), [("cloud", "about "), ("datacenter", "")])
+def test_datasource_test_tries_the_datasources_jql(make_jira, mode, about):
+    """The test passed a JQL Jira refuses; only the first sync found out."""
+    jira = make_jira(mode)
+    jira.add_datasource("good", jql="created >= 2000-01-01")
+    jira.add_datasource("bad", jql="nosuchfield = 3")
+    with jira.cassette(f"datasource_test_jql_{mode}"):
+        good = ok("datasource", "test", "good")
+        bad = run("datasource", "test", "bad")
+        as_json = run("datasource", "test", "bad", "--json")
+    assert rows(good.stdout)["jql"] == f"created >= 2000-01-01: {about}3 issues"
+    assert rows(bad.stdout)["jql"] == "nosuchfield = 3: REFUSED by Jira"
+    assert failed_line(bad) == (
+        "jiradex: the datasource's jql: Jira rejected the request: Field 'nosuchfield' does "
+        "not exist or you do not have permission to view it."
+    )
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout)["jql"]["valid"] is False
+
+
 def test_datasource_test_unknown_name():
     assert failed_line(run("datasource", "test", "ghost")).startswith(
         'jiradex: no datasource named "ghost"'
