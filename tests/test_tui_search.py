@@ -245,6 +245,25 @@ async def test_a_query_the_engine_rejects_is_one_line_under_the_box():
         assert not status.has_class("-error")
 
 
+async def test_a_long_query_error_is_read_whole_at_80_columns():
+    """The line under the box was one row high: at 80 columns the date error lost
+    its second half, the part that says what to write instead."""
+    from rich.console import Console
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "updated:>=garbage")
+        status = app.screen.query_one("#status", Static)
+        assert status.has_class("-error")
+        message = status_of(app)
+        assert message.endswith("or an age such as 7d, 2w, 3m")
+        lines = Console(width=status.size.width).render_lines(message, pad=False)
+        assert len(lines) > 1
+        assert status.size.height == len(lines)
+
+
 async def test_a_crashing_search_is_a_notification_not_a_crash(monkeypatch):
     import indexer.search
 

@@ -65,7 +65,7 @@ class SearchScreen(Screen):
     DEFAULT_CSS = """
     SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
     SearchScreen #search-box:focus { border: tall $primary; }
-    SearchScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    SearchScreen #status { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     SearchScreen #status.-error { color: $error; }
     SearchScreen #body { height: 1fr; }
     SearchScreen #results-pane { width: 3fr; }
