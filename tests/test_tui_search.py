@@ -264,6 +264,30 @@ async def test_a_long_query_error_is_read_whole_at_80_columns():
         assert status.size.height == len(lines)
 
 
+async def test_words_typed_into_an_empty_index_say_how_to_fill_it():
+    """With no datasource (or nothing synced) a query answered "No issues match ...
+    try fewer words", as if the words were the problem."""
+    from indexer import config
+
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "pool")
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "No datasources yet" in empty and "fewer words" not in empty
+        assert app.screen.query_one("#add-datasource").display
+    config.add_datasource(
+        config.Datasource(name="work", endpoint="https://example.atlassian.net", project_key="DEV")
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "pool")
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "The index is empty" in empty and "fewer words" not in empty
+        assert not app.screen.query_one("#add-datasource").display
+
+
 async def test_a_crashing_search_is_a_notification_not_a_crash(monkeypatch):
     import indexer.search
 

@@ -292,9 +292,11 @@ class SearchScreen(Screen):
         message = ""
         show_button = False
         if not hits and not error:
-            if not text and not self._datasource_count and not self._has_data:
+            # words typed into an empty index told to "try fewer words"
+            nothing = not text or self._has_data is False
+            if nothing and not self._datasource_count and not self._has_data:
                 message, show_button = NO_DATASOURCE, True
-            elif not text:
+            elif nothing:
                 # the cursor is in the search box, where "s" is a letter
                 message = (
                     "The index is empty. Sync your datasources: Ctrl+P › Sync all datasources, "
