@@ -1404,20 +1404,25 @@ def _cells(text: str) -> int:
     )
 
 
-def _fit(text: str, width: int) -> str:
-    """`text` on one line, cut with … to at most `width` columns, padded to `width`."""
-    text = " ".join((text or "").split())
+def _cut(text: str, width: int) -> str:
+    """`text` cut with … to at most `width` columns."""
     if width <= 0:
         return ""
     if _cells(text) > width:
         while text and _cells(text) > width - 1:
             text = text[:-1]
         text += "…"
-    return text + " " * (width - _cells(text))
+    return text
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` on one line, cut with … to at most `width` columns, padded to `width`."""
+    text = _cut(" ".join((text or "").split()), width)
+    return text + " " * (max(0, width) - _cells(text))
 
 
 def _styled_snippet(snippet: str, width: int) -> str:
-    """A snippet cut to `width` visible characters, matched words in bold."""
+    """A snippet cut to `width` terminal columns (CJK takes two), matched words in bold."""
     from indexer.search import split_highlights
 
     out: list[str] = []
@@ -1425,8 +1430,8 @@ def _styled_snippet(snippet: str, width: int) -> str:
     for text, marked in split_highlights(" ".join(snippet.split())):
         if room <= 0:
             break
-        piece = text if len(text) <= room else text[: max(0, room - 1)] + "…"
-        room -= len(piece)
+        piece = _cut(text, room)
+        room -= _cells(piece)
         out.append(click.style(piece, bold=True) if marked else piece)
     return "".join(out)
 
@@ -1453,7 +1458,7 @@ def _print_hits(hits: list) -> None:
         )
         where = "" if h.matched == "issue" else f"[{h.attachment or h.matched}] "
         if h.snippet:
-            room = width - key_w - 2 - len(where)
+            room = width - key_w - 2 - _cells(where)
             click.echo(" " * (key_w + 2) + where + _styled_snippet(h.snippet, room))
 
 

@@ -167,6 +167,23 @@ def test_search_table_without_terminal_has_no_escape_codes(indexed):
     assert "[[" not in result.stdout
 
 
+def test_search_table_fits_the_terminal_with_wide_characters(monkeypatch):
+    """A CJK snippet was cut by characters, not columns: twice the terminal's width."""
+    import unicodedata
+
+    text = "日本語のテキストです。" * 40
+    with Store() as store:
+        store.upsert_issues([record(7, "Unicode 测试", text, assignee="张伟", status="进行中")])
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run("search", "テキスト")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and "テキスト" in lines[2]
+    for line in lines:
+        columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+        assert columns <= 80, line
+
+
 def test_search_sort_updated_and_limit(indexed):
     hits = json.loads(run("search", "project:OPS", "--sort", "updated", "--json").stdout)
     assert [h["key"] for h in hits] == ["OPS-3", "OPS-2", "OPS-1"]
