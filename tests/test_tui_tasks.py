@@ -13,7 +13,7 @@ import threading
 import pytest
 from concurrently import errors_of_concurrent_calls
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
-from tui_helpers import fill_index, settle
+from tui_helpers import fill_index, settle, wait_for
 
 from indexer import tasks as engine
 from indexer.tasks import TaskLink, TaskStore
@@ -298,6 +298,27 @@ async def test_list_opens_detail_and_result_is_saved():
         await settle(pilot, app)
         assert TaskStore().get(task_id).result == "## Done\n\nPool size raised."
         assert not screen.dirty
+
+
+async def test_task_list_fits_the_terminal_after_a_resize():
+    """The title column was sized for the first width: after shrinking to 80
+    columns the titles ran under the edge and Created was out of sight; after
+    growing they stayed cut."""
+    store = TaskStore()
+    title = "DEV-1: Pool times out under load when more than sixty-four clients connect at once"
+    store.create("task", title, "Fix.", TaskLink("DEV-1", "20001", "work", "https://j/DEV-1"))
+    app = JiradexApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_tasks(pilot, app)
+        table = app.screen.query_one("#tasks-table")
+        assert table.row_count == 1
+        await pilot.resize_terminal(80, 24)
+        await wait_for(
+            pilot, lambda: table.virtual_size.width <= table.scrollable_content_region.width
+        )
+        assert str(table.get_cell_at((0, 4))).endswith("…")
+        await pilot.resize_terminal(200, 30)
+        await wait_for(pilot, lambda: str(table.get_cell_at((0, 4))) == title)
 
 
 async def test_post_without_jira_shows_the_engine_message():

@@ -82,9 +82,20 @@ class TasksScreen(_WorkerErrors, Screen):
     TasksScreen #tasks-empty { padding: 1 2; color: $text-muted; height: 1fr; }
     """
 
+    # (label, key, width); the title takes what the others leave
+    COLUMNS = (
+        ("Task", "id", 6),
+        ("Issue", "key", 11),
+        ("State", "state", 9),
+        ("Kind", "kind", 9),
+        ("Title", "title", 0),
+        ("Created", "created", 7),
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self.tasks: list[Any] = []
+        self._title_width = 0
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -97,15 +108,29 @@ class TasksScreen(_WorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "Tasks"
-        table = self.query_one("#tasks-table", DataTable)
-        table.add_column("Task", width=6, key="id")
-        table.add_column("Issue", width=11, key="key")
-        table.add_column("State", width=9, key="state")
-        table.add_column("Kind", width=9, key="kind")
-        table.add_column("Title", key="title")
-        table.add_column("Created", width=7, key="created")
+        self._columns(self.query_one("#tasks-table", DataTable))
         self.query_one("#tasks-empty").display = False
         self.action_refresh()
+
+    def _wanted_title_width(self, table: DataTable) -> int:
+        fixed = sum(width for *_, width in self.COLUMNS) + 2 * len(self.COLUMNS)
+        return max(20, (table.size.width or 100) - fixed - 2)  # 2: the scrollbar
+
+    def _columns(self, table: DataTable) -> None:
+        """The columns for the table's width: the title column was sized once, for
+        the first width, and a narrower terminal pushed Created out of sight."""
+        self._title_width = self._wanted_title_width(table)
+        table.clear(columns=True)
+        for label, key, width in self.COLUMNS:
+            table.add_column(label, width=width or self._title_width, key=key)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        table = self.query_one("#tasks-table", DataTable)
+        if self.tasks and self._wanted_title_width(table) != self._title_width:
+            self._fill(table)
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:
@@ -129,9 +154,20 @@ class TasksScreen(_WorkerErrors, Screen):
     def _show(self, tasks: list[Any]) -> None:
         self.tasks = list(reversed(tasks))
         table = self.query_one("#tasks-table", DataTable)
+        self._fill(table)
+        table.display = bool(self.tasks)
+        self.query_one("#tasks-empty").display = not self.tasks
+        count = len(self.tasks)
+        self.query_one("#tasks-count", Static).update(f"{count} task{'s' if count != 1 else ''}")
+        if self.app.screen is self:
+            (table if self.tasks else self.query_one("#tasks-import")).focus()
+
+    def _fill(self, table: DataTable) -> None:
         keep = table.cursor_row
-        table.clear()
-        width = max(20, (table.size.width or 100) - 6 - 11 - 9 - 9 - 7 - 12)
+        if self._wanted_title_width(table) != self._title_width:
+            self._columns(table)
+        else:
+            table.clear()
         for task in self.tasks:
             state = Text(task.state, style=STATE_STYLES.get(task.state, ""))
             table.add_row(
@@ -139,18 +175,12 @@ class TasksScreen(_WorkerErrors, Screen):
                 cell(task.link.key),
                 state,
                 cell(task.kind),
-                cell(fit(task.title, width)),
+                cell(fit(task.title, self._title_width)),
                 relative_age(task.created),
                 key=str(task.id),
             )
         if self.tasks:
             table.move_cursor(row=min(keep, len(self.tasks) - 1), animate=False)
-        table.display = bool(self.tasks)
-        self.query_one("#tasks-empty").display = not self.tasks
-        count = len(self.tasks)
-        self.query_one("#tasks-count", Static).update(f"{count} task{'s' if count != 1 else ''}")
-        if self.app.screen is self:
-            (table if self.tasks else self.query_one("#tasks-import")).focus()
 
     @on(Button.Pressed, "#tasks-import")
     def action_new_task(self) -> None:
