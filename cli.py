@@ -1564,10 +1564,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+        reason = exc.__cause__ or exc.__context__
+        if isinstance(reason, KeyboardInterrupt):
             click.echo("jiradex: interrupted", err=True)  # Click turns Ctrl-C into Abort
             sys.exit(130)
-        click.echo("jiradex: aborted (no answer at a prompt)", err=True)
+        if isinstance(reason, EOFError):
+            click.echo("jiradex: aborted (no answer at a prompt)", err=True)
+        else:  # "n" to a confirmation: the user's choice, nothing was done
+            click.echo("jiradex: cancelled, nothing changed", err=True)
         sys.exit(1)
     except click.exceptions.NoArgsIsHelpError as exc:
         # `jiradex datasource` alone: the help is what was asked for, not an error line.

@@ -74,6 +74,27 @@ def test_unexpected_exception_is_one_line_not_a_traceback(temporary_command, cap
     assert err.count("\n") == 1 and "internal error (RuntimeError): boom second line" in err
 
 
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        ("n\n", "jiradex: cancelled, nothing changed"),  # was "aborted (no answer at a prompt)"
+        ("", "jiradex: aborted (no answer at a prompt)"),
+    ],
+)
+def test_declining_a_confirmation_is_not_taken_for_no_answer(temporary_command, answer, line):
+    from click.testing import CliRunner
+
+    def asks(ctx):
+        click.confirm("Remove it?", abort=True)
+
+    name = temporary_command(asks)
+    with CliRunner().isolation(input=answer) as (_, err, _):
+        with pytest.raises(SystemExit) as info:
+            cli.main([name])
+        assert info.value.code == 1
+        assert err.getvalue().decode().splitlines()[-1] == line
+
+
 def test_index_rebuild_without_a_terminal_needs_yes(tmp_path, capsys):
     from indexer import config, paths
 
