@@ -1198,7 +1198,7 @@ def jira_connect(
             with client_for_connection(conn) as client:
                 report = _connection_report(client, None)
         except JiradexError as exc:
-            if not interactive:
+            if not interactive or given_all:  # flags for everything: no question either
                 fail(f"connection test failed, nothing saved: {exc}")
             click.echo(f"jiradex: connection test failed: {secrets.redact(str(exc))}", err=True)
             if not click.confirm("Save the connection anyway?", default=False):

@@ -204,6 +204,34 @@ def test_connect_with_a_wrong_token_saves_nothing(make_jira):
     assert not paths.jira_config_path().exists()
 
 
+def test_connect_with_every_value_as_a_flag_never_asks_to_save_a_failed_test(
+    make_jira, monkeypatch
+):
+    """--site, --email and --token-env mean no wizard, yet a failed test still asked
+    "Save the connection anyway?": a script read "aborted (no answer at a prompt)"
+    after the test's own error line."""
+    jira = make_jira("cloud")
+    monkeypatch.setenv("MY_JIRA_TOKEN", WRONG_TOKEN)
+    args = [
+        "jira",
+        "connect",
+        "--site",
+        jira.site,
+        "--email",
+        EMAIL,
+        "--token-env",
+        "MY_JIRA_TOKEN",
+    ]
+    with jira.cassette("connect_flags_wrong_token"):
+        result = run(*args, stdin="y\n")
+    line = failed_line(result)
+    assert line.startswith(
+        f"jiradex: connection test failed, nothing saved: Authentication failed for {jira.site}"
+    )
+    assert "Save the connection anyway" not in result.output
+    assert not paths.jira_config_path().exists()
+
+
 def test_connect_service_account_fetches_the_cloud_id(make_jira, sent):
     jira = make_jira("gateway")
     with jira.cassette("connect_gateway_flags"):
