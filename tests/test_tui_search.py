@@ -336,6 +336,20 @@ async def test_long_cjk_and_emoji_summaries_fit_their_column():
         assert cell_len(str(table.get_cell_at((0, 1)))) <= wider
 
 
+@pytest.mark.parametrize("size", [(80, 24), (99, 30), (120, 30)])
+async def test_results_fit_beside_their_scrollbar_without_a_horizontal_one(size):
+    """The columns left one cell for a two-cell scrollbar: with a page of results
+    a horizontal scrollbar took the table's last row."""
+    fill_index([issue(i) for i in range(1, 80)])
+    app = JiradexApp()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(ResultsTable)
+        assert table.show_vertical_scrollbar
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert not table.show_horizontal_scrollbar
+
+
 async def test_wide_terminal_gives_names_room_and_header_counts_read_well():
     fill_index([issue(i, assignee="Yuki Tanaka-Watanabe") for i in range(1, 1201)])
     app = JiradexApp()

@@ -39,13 +39,14 @@ class ResultsTable(DataTable):
 
     def _widths(self) -> dict[str, int]:
         width = self.size.width or 100
-        # each column has one cell of padding either side
         widths = {**FIXED, "key": self._key_width}
         if width >= WIDE:
             widths["assignee"] = WIDE_ASSIGNEE
         if width < NARROW:
             del widths["assignee"]  # a narrow terminal keeps the summary readable
-        fixed = sum(widths.values()) + 2 * (len(widths) + 1) + 1
+        # each column has one cell of padding either side; and the scrollbar's two
+        # cells (one only was kept: a horizontal scrollbar took the last row)
+        fixed = sum(widths.values()) + 2 * (len(widths) + 1) + self.styles.scrollbar_size_vertical
         return {**widths, "summary": max(12, width - fixed)}
 
     def _build_columns(self) -> None:
