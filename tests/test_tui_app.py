@@ -109,6 +109,24 @@ async def test_help_fits_the_binding_ids_in_80_columns():
         assert any(str(table.get_row_at(i)[-1]) == longest for i in range(table.row_count))
 
 
+async def test_a_dialog_leaves_the_screen_behind_it_in_view():
+    """The app's `Screen { background }` rule also hit every ModalScreen, so help,
+    confirmations and the datasource form stood on a blank screen."""
+    import html
+    import re
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+        assert "jiradex keys" in shown  # the dialog
+        assert "4 issues" in shown  # the title bar of the search screen behind it
+
+
 async def test_keymap_from_settings_remaps_by_id_and_help_shows_it():
     write_settings({"keymap": {"jiradex.app.help": "f9", "jiradex.go.tasks": "f12"}})
     app = JiradexApp()
