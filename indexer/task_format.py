@@ -14,6 +14,10 @@ from markdown_it import MarkdownIt
 
 NO_DESCRIPTION = "_No description._"
 NO_COMMENTS = "_No comments._"
+COMMENTS_UNAVAILABLE = (
+    "_The comments were asked for, but could not be fetched from Jira when this task "
+    "was made: the issue may have some._"
+)
 OBJECTIVE_NOTE = (
     "This is an **objective**: a larger piece of work. Plan it, split it into steps, "
     "and report what was done and what is left."
@@ -49,7 +53,8 @@ def format_instructions(
         parts.append("## Comments")
         comments = sorted(record.get("comments") or [], key=lambda c: c.get("created") or "")
         if not comments:
-            parts.append(NO_COMMENTS)
+            unavailable = record.get("comments_unavailable")
+            parts.append(COMMENTS_UNAVAILABLE if unavailable else NO_COMMENTS)
         for comment in comments:
             parts.append(comment_heading(comment))
             body = (comment.get("body") or "").strip()

@@ -550,6 +550,7 @@ def add_live_comments(record: dict[str, Any], key: str) -> list[str]:
     """The index holds no comments for this issue: fetch them, or say why not."""
     from indexer.normalize import normalize_comment
 
+    why = "neither its datasource nor a Jira connection can reach Jira"
     for source in live_sources(key):
         if record.get("datasource") and source.datasource not in ("", record["datasource"]):
             continue
@@ -558,12 +559,15 @@ def add_live_comments(record: dict[str, Any], key: str) -> list[str]:
             client = source.make_client()
             record["comments"] = [normalize_comment(c) for c in client.comments(key)]
             return [f"comments of {key} are not indexed: fetched live from {source.label}"]
-        except JiraError:
+        except JiraError as exc:
+            why = f"{source.label}: {exc}"
             continue
         finally:
             close_client(client)
+    # Not "no comments": the instructions must not tell the agent there are none.
     record["comments"] = []
-    return [f"comments of {key} are not indexed and could not be fetched live"]
+    record["comments_unavailable"] = True
+    return [f"comments of {key} are not indexed and could not be fetched live ({why})"]
 
 
 # --------------------------------------------------------------------------- post

@@ -505,6 +505,27 @@ def test_import_fetches_comments_live_when_not_indexed(datasource, fake_jira):
     assert "A live comment." in outcome.task.instructions
 
 
+def test_import_whose_comments_cannot_be_fetched_does_not_say_there_are_none(
+    datasource, monkeypatch
+):
+    """Jira down (or no source at all): the instructions said "_No comments._" of an
+    issue with comments, and the note did not say why they were missing."""
+    index(issue_record(key="ABC-7", id="20007", comments=[]))
+
+    def unreachable(ds, **_):
+        raise JiraServerError("Jira at https://acme.atlassian.net is unavailable (HTTP 503)")
+
+    monkeypatch.setattr(jira, "client_for_datasource", unreachable)
+    outcome = tasks.import_task("ABC-7", comments=True)
+    assert outcome.notes == [
+        "comments of ABC-7 are not indexed and could not be fetched live (datasource "
+        '"acme": Jira at https://acme.atlassian.net is unavailable (HTTP 503))'
+    ]
+    text = outcome.task.instructions
+    assert "_No comments._" not in text
+    assert "could not be fetched from Jira when this task was made" in text
+
+
 # --------------------------------------------------------------------------- post
 
 
