@@ -1444,18 +1444,28 @@ def _print_hits(hits: list) -> None:
     status_w = min(14, max(6, max(_cells(h.status or "") for h in hits)))
     assignee_w = min(16, max(8, max(_cells(h.assignee or "") for h in hits)))
     date_w = 10
-    summary_w = max(20, width - key_w - status_w - assignee_w - date_w - 8)
+    # One issue indexed by two datasources (say the project on Cloud and on an old
+    # Server) gives two identical rows: then a SOURCE column tells them apart.
+    several = len({h.datasource for h in hits}) > 1
+    source_w = min(16, max(6, max(_cells(h.datasource or "") for h in hits))) if several else 0
+    taken = key_w + status_w + assignee_w + date_w + 8 + (source_w + 2 if several else 0)
+    summary_w = max(20, width - taken)
     header = (
         f"{'KEY':<{key_w}}  {'SUMMARY':<{summary_w}}  {'STATUS':<{status_w}}  "
-        f"{'ASSIGNEE':<{assignee_w}}  UPDATED"
+        f"{'ASSIGNEE':<{assignee_w}}  {'UPDATED':<{date_w}}"
     )
-    click.echo(click.style(header, bold=True))
+    if several:
+        header += f"  {'SOURCE':<{source_w}}"
+    click.echo(click.style(header.rstrip(), bold=True))
     for h in hits:
-        click.echo(
+        row = (
             f"{h.key:<{key_w}}  {_fit(h.summary, summary_w)}  "
             f"{_fit(h.status or '', status_w)}  "
-            f"{_fit(h.assignee or '-', assignee_w)}  {(h.updated or '')[:10]}"
+            f"{_fit(h.assignee or '-', assignee_w)}  {(h.updated or '')[:10]:<{date_w}}"
         )
+        if several:
+            row += f"  {_fit(h.datasource or '', source_w)}"
+        click.echo(row.rstrip())
         where = "" if h.matched == "issue" else f"[{h.attachment or h.matched}] "
         if h.snippet:
             room = width - key_w - 2 - _cells(where)

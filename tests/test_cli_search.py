@@ -184,6 +184,18 @@ def test_search_table_fits_the_terminal_with_wide_characters(monkeypatch):
         assert columns <= 80, line
 
 
+def test_search_table_names_the_datasource_when_hits_come_from_several(indexed):
+    """One issue indexed by two datasources printed two identical rows."""
+    with Store() as store:
+        store.upsert_issues([record(2, "Dark mode for the settings page", datasource="old-server")])
+    lines = run("search", "dark", "mode").stdout.splitlines()
+    assert lines[0].split()[-1] == "SOURCE"
+    rows = [line for line in lines[1:] if line.startswith("OPS-2")]
+    assert sorted(row.split()[-1] for row in rows) == ["old-server", "work"]
+    lines = run("search", "dark", "mode", "--datasource", "work").stdout.splitlines()
+    assert lines[0].split()[-1] == "UPDATED"  # one datasource: no column for it
+
+
 def test_search_sort_updated_and_limit(indexed):
     hits = json.loads(run("search", "project:OPS", "--sort", "updated", "--json").stdout)
     assert [h["key"] for h in hits] == ["OPS-3", "OPS-2", "OPS-1"]
