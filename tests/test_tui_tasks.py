@@ -194,6 +194,30 @@ async def test_import_checkboxes_keep_their_label_when_focused():
         assert screen.query_one("#import-objective", Checkbox).value is True
 
 
+async def test_import_and_task_labels_are_read_whole_at_80x24():
+    """At 80 columns the objective checkbox read "Objective (a goal, not a single ta"
+    and the editor's label "Result (Markdown, posted as a Jira comme"."""
+    from textual.widgets import Label
+
+    make_task()
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("")
+        await settle(pilot, app)
+        form = app.screen.query_one("#import-form")
+        for box in app.screen.query(Checkbox):
+            assert box.region.right <= form.content_region.right
+        await pilot.press("escape")
+        await open_tasks(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TaskScreen)
+        pane = app.screen.query_one("#task-result-pane")
+        label = pane.query_one(Label)
+        assert label.region.right <= pane.content_region.right
+
+
 async def test_import_by_typing_a_key_and_searching_words():
     fill_index()
     app = JiradexApp()

@@ -264,7 +264,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 # height 1, hid its own label
                 yield Checkbox("Include comments", id="import-comments", compact=True)
                 yield Checkbox(
-                    "Objective (a goal, not a single task)", id="import-objective", compact=True
+                    "Objective (a goal, not one task)", id="import-objective", compact=True
                 )
                 yield Label("Instructions (added to the task)")
                 yield Editor(id="import-instructions", soft_wrap=True)
@@ -581,7 +581,7 @@ class TaskScreen(_WorkerErrors, Screen):
             with VerticalScroll(id="task-instructions"):
                 yield Markdown("", id="task-instructions-md")
             with Vertical(id="task-result-pane"):
-                yield Label("Result (Markdown, posted as a Jira comment)")
+                yield Label("Result (Markdown, posted as a comment)")
                 yield Editor(id="task-result", soft_wrap=True)
                 with Horizontal(id="task-buttons"):
                     yield Button("Save", id="task-save")
