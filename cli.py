@@ -423,8 +423,8 @@ def _explicit(ctx: click.Context, *names: str) -> list[str]:
 
 
 def _read_json_argument(location: str) -> str:
-    if location == "-":
-        return sys.stdin.read()
+    if location == "-":  # a BOM, as files get (PowerShell pipes add one), is no JSON
+        return sys.stdin.read().removeprefix("\ufeff")
     try:
         with open(location, encoding="utf-8-sig") as handle:
             return handle.read()

@@ -206,6 +206,10 @@ def test_from_json_list_keeps_order_and_extra_keys(tmp_path):
 def test_from_json_reads_stdin_and_refuses_other_options():
     ok("datasource", "add", "--from-json", "-", stdin=BASIC_FIXTURE.read_text())
     assert show_json("My Jira Cloud")["sync"]["interval"] == "30s"
+    # a byte order mark, as a file read from disk may carry, was "invalid JSON" on stdin
+    payload = json.loads(BASIC_FIXTURE.read_text()) | {"name": "With BOM"}
+    ok("datasource", "add", "--from-json", "-", stdin="\ufeff" + json.dumps(payload))
+    assert show_json("With BOM")["name"] == "With BOM"
     usage = error("datasource", "add", "--from-json", str(BASIC_FIXTURE), "--project", "AB", code=2)
     assert "--from-json takes no NAME or other options (got --project)" in usage
 
