@@ -884,6 +884,9 @@ def read_result_text(source: str, stdin_text: Callable[[], str]) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise TaskError(f"Cannot read the result file {source}: {reason}") from None
+    # A byte order mark (Notepad, PowerShell) would be posted, and would make a first
+    # "# Heading" plain text: CommonMark sees no heading after it.
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         raise TaskError("The result is empty: nothing to store")
     return text

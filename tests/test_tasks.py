@@ -896,6 +896,17 @@ def test_cli_result_and_unlink_json(tmp_path):
     )
 
 
+def test_result_written_with_a_byte_order_mark_is_stored_without_it(tmp_path):
+    """Notepad's BOM was kept: posted, and the first "# Heading" was no heading."""
+    task = make_task(result=None)
+    source = tmp_path / "result.md"
+    source.write_text("\ufeff# Done\n\nFixed.\n", encoding="utf-8")
+    for where, stdin in ((str(source), None), ("-", "\ufeff# Done\n\nFixed.\n")):
+        stored = run("task", "result", str(task.id), where, "--json", stdin=stdin)
+        assert stored.exit_code == 0, stored.output
+        assert json.loads(stored.stdout)["result"] == "# Done\n\nFixed.\n"
+
+
 def test_cli_json_shapes_match_the_contract(datasource, fake_jira):
     """ARCHITECTURE.md: import {id,key,title,instructions,url}; post {id,key,comment_id,url}."""
     index(issue_record())
