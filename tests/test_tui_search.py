@@ -97,6 +97,36 @@ async def test_enter_right_after_typing_opens_a_result_of_the_new_words():
         assert app.screen.key == "DEV-8"
 
 
+async def test_enter_before_the_answer_still_opens_when_a_sync_reruns_the_search(monkeypatch):
+    """A sync writing (IndexUpdated) between Enter and the answer started the search
+    again, and the Enter waiting for the first answer was forgotten."""
+    import threading
+
+    import indexer.search
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        answer = threading.Event()
+        search = indexer.search.search
+
+        def slow_search(*args, **kwargs):
+            answer.wait(10)
+            return search(*args, **kwargs)
+
+        monkeypatch.setattr(indexer.search, "search", slow_search)
+        screen.query_one("#search-box", Input).value = "tuning"
+        await pilot.press("enter")
+        assert app.screen is screen  # the answer is still on its way
+        screen.index_changed()  # what the app calls when a sync wrote a batch
+        answer.set()
+        await settle(pilot, app)
+        assert isinstance(app.screen, IssueScreen)
+        assert app.screen.key == "DEV-8"
+
+
 async def test_copy_and_browser_keys_on_a_result(monkeypatch):
     fill_index()
     opened: list[str] = []

@@ -151,11 +151,19 @@ class SearchScreen(Screen):
         keeping the cursor on the issue the user was looking at."""
         self.refresh_overview()
         self._keep_cursor = True
-        self._schedule(0)
+        self._search_again()
 
     def config_changed(self) -> None:
         self.refresh_overview()
+        self._search_again()
+
+    def _search_again(self) -> None:
+        """The same words once more. An Enter waiting for the answer on its way
+        waits for this one instead: a sync writing meanwhile made it do nothing."""
+        waiting = self._open_generation != 0 and self._open_generation == self._generation
         self._schedule(0)
+        if waiting:
+            self._open_generation = self._generation
 
     # ------------------------------------------------------------------ overview
 
