@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from indexer.locks import sync_running
 from indexer.sync import SyncSummary, sync_datasource
 
 TICK_S = 1.0
@@ -114,3 +116,32 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
         on_summary(summary)
     finally:
         store.close()
+
+
+def due_datasources(datasources: Iterable, store, now: float | None = None) -> list[str]:
+    """Names of the enabled datasources due for a sync by the clock of the index: one
+    interval has passed since their last sync started, whoever ran it (`jiradex sync`
+    from cron, `--watch`, another TUI), and no process is syncing them now.
+
+    For a front end that keeps the index fresh while it is open: unlike `watch`, it
+    remembers nothing itself, so a restart does not sync everything again."""
+    now = time.time() if now is None else now
+    due = []
+    for ds in datasources:
+        if not (ds.enabled and ds.sync_enabled):
+            continue
+        runs = store.runs(ds.name, limit=1)
+        started = _epoch(runs[0].get("started")) if runs else None
+        if started is not None and now < started + ds.interval_seconds:
+            continue
+        if not sync_running(ds.name):
+            due.append(ds.name)
+    return due
+
+
+def _epoch(stamp: str | None) -> float | None:
+    """A run's `started` (UTC, ISO 8601 with Z) as epoch seconds; None if unreadable."""
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -21,3 +21,10 @@ def jiradex_home(tmp_path, monkeypatch) -> Path:
         if name.startswith("JIRA_") or name == "JIRADEX_GATEWAY_URL":
             monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_scheduled_syncs(monkeypatch) -> None:
+    """A TUI under test syncs only what its test starts: scheduled background syncs
+    (tui.auto_sync) are off unless a test turns them on (tests/test_tui_auto_sync.py)."""
+    monkeypatch.setattr("tui.app.JiradexApp.AUTO_SYNC_EVERY_S", None)

@@ -167,3 +167,43 @@ def test_stop_cancels_the_running_sync_and_waits_for_it(watch):
     watch.thread.join(10)
     assert not watch.thread.is_alive()
     assert watch.finished == ["a"]
+
+
+# ----------------------------------------------------------- due_datasources
+
+
+def ds(name: str, interval: float = 300, enabled: bool = True, sync_enabled: bool = True):
+    return SimpleNamespace(
+        name=name, enabled=enabled, sync_enabled=sync_enabled, interval_seconds=interval
+    )
+
+
+def test_due_datasources_reads_the_last_run_of_each_whoever_ran_it(tmp_path):
+    from indexer.store import Store
+
+    with Store(tmp_path / "index.db") as store:
+        run = store.start_run("recent")  # e.g. `jiradex sync` from cron, a minute ago
+        store.finish_run(run, status="ok")
+        failed = store.start_run("failed")
+        store.finish_run(failed, status="error", error="boom")
+        listed = [ds("never"), ds("recent"), ds("failed", interval=60)]
+        now = time.time()
+        assert scheduler.due_datasources(listed, store, now=now) == ["never"]
+        # a failed run counts as a sync: retried one interval later, not at every look
+        assert scheduler.due_datasources(listed, store, now=now + 61) == ["never", "failed"]
+        assert scheduler.due_datasources(listed, store, now=now + 301) == [
+            "never",
+            "recent",
+            "failed",
+        ]
+
+
+def test_due_datasources_skips_disabled_ones_and_ones_being_synced(tmp_path):
+    from indexer.locks import sync_lock
+    from indexer.store import Store
+
+    with Store(tmp_path / "index.db") as store:
+        listed = [ds("off", enabled=False), ds("manual", sync_enabled=False), ds("busy")]
+        assert scheduler.due_datasources(listed, store) == ["busy"]
+        with sync_lock("busy"):
+            assert scheduler.due_datasources(listed, store) == []

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 # How often the app looks at datasources.json for changes made outside it (a stat).
 CONFIG_POLL_S = 2.0
+# Scheduled syncs while the TUI is open (tui.auto_sync): the first look for due
+# datasources this soon after start, then every JiradexApp.AUTO_SYNC_EVERY_S.
+AUTO_SYNC_FIRST_S = 5.0
 
 # mode -> (module under tui.screens, class name, title)
 SCREENS: dict[str, tuple[str, str, str]] = {
@@ -115,6 +118,7 @@ class JiradexApp(App):
     COMMANDS = App.COMMANDS | {JiradexCommands}
     BINDINGS = keymap.bindings("app")
     NOTIFICATION_TIMEOUT = 6
+    AUTO_SYNC_EVERY_S: float | None = 30.0  # None: no scheduled syncs (the tests' default)
 
     def __init__(self, start_sync: list[str] | None = None, *, store: Store | None = None):
         super().__init__()
@@ -124,6 +128,7 @@ class JiradexApp(App):
         self._start_sync = list(start_sync or [])
         self._return_home_after_sync = bool(self._start_sync)
         self._jx_started = False
+        self._auto_sync = None
         self.register_theme(JIRADEX_THEME)
         settings, problems = keymap.read_settings()
         self.settings = settings
@@ -161,6 +166,9 @@ class JiradexApp(App):
         self._jx_started = True
         self._config_stamp = _datasources_stamp()
         self.set_interval(CONFIG_POLL_S, self._check_datasources_file)
+        if self.AUTO_SYNC_EVERY_S and self.settings.get("background_sync", True) is not False:
+            self.set_timer(AUTO_SYNC_FIRST_S, self.check_auto_sync)
+            self.set_interval(self.AUTO_SYNC_EVERY_S, self.check_auto_sync)
         for problem in self._settings_problems:
             self.notify(problem, title="Settings", severity="warning")
         if self._start_sync:
@@ -273,6 +281,14 @@ class JiradexApp(App):
             )
             return
         self.start_sync(names, full=full)
+
+    def check_auto_sync(self) -> None:
+        """Sync, in the background, the datasources whose interval has passed."""
+        from tui.auto_sync import AutoSync
+
+        if self._auto_sync is None:
+            self._auto_sync = AutoSync(self)
+        self._auto_sync.check()
 
     def on_index_updated(self, message: IndexUpdated) -> None:
         self._tell_search("index_changed")

@@ -90,6 +90,7 @@ class SyncJob:
     batch: int = 0
     told_index: float = 0.0
     cancelling: bool = False  # asked to stop; the engine ends after its current batch
+    background: bool = False  # started on schedule (tui.auto_sync), not by the user
 
     @property
     def running(self) -> bool:
@@ -169,6 +170,7 @@ class SyncController:
         self._batches: dict[int, tuple[list[SyncJob], Callable | None]] = {}
         self._next_batch = 0
         self.log_seq = 0  # the `seq` of the newest Logged line
+        self._failing_background: set[str] = set()  # last scheduled sync failed
 
     # ------------------------------------------------------------------ subscribers
 
@@ -212,8 +214,10 @@ class SyncController:
         *,
         full: bool = False,
         on_done: Callable[[list[SyncJob]], Any] | None = None,
+        background: bool = False,
     ) -> list[SyncJob]:
         """Start a sync of each named datasource (all enabled ones when None).
+        `background`: started by the app on schedule (tui.auto_sync), not by the user.
 
         Returns the jobs started; a datasource already syncing is not started twice,
         and an unknown name or a broken config becomes a failed job with its message
@@ -240,8 +244,10 @@ class SyncController:
             if self.is_running(item.name):
                 continue
             job = self._new_job(item.name, full)
+            job.background = background
             jobs.append(job)
-            self._log(job, f"sync started ({'full' if full else 'incremental'})")
+            started = "scheduled sync started" if background else "sync started"
+            self._log(job, f"{started} ({'full' if full else 'incremental'})")
             self._publish(lambda job=job: SyncController.Updated(job))
             job.worker = self.app.run_worker(
                 lambda ds=item, job=job: self._work(ds, job),
@@ -385,9 +391,15 @@ class SyncController:
             self._log(job, f"cancelled after {job.done:,} issues (what was written stays)")
         else:
             self._log(job, f"error: {summary.error}")
-            self.app.notify(
-                f'Sync of "{job.name}" failed: {summary.error}', severity="error", timeout=8
-            )
+            # A scheduled sync failing again (offline for hours) says it once.
+            if not (job.background and job.name in self._failing_background):
+                self.app.notify(
+                    f'Sync of "{job.name}" failed: {summary.error}', severity="error", timeout=8
+                )
+        if job.background and summary.status == "error":
+            self._failing_background.add(job.name)
+        elif summary.status == "ok":
+            self._failing_background.discard(job.name)
         self._publish(lambda: SyncController.Updated(job))
         self._publish(lambda: SyncController.Finished(job))
         if summary.issues or summary.deleted:
