@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from threading import Event, Lock
+from threading import Event, Lock, Thread
 from typing import Any
 
 from indexer import attachments as attachment_text
@@ -56,6 +56,7 @@ GROUP_MAX = 4  # batches written in one transaction at most (memory stays flat)
 # Runs that fetch again an issue whose attachment download failed (a timeout, a 5xx,
 # a 429 storm) before giving up on that attachment's text.
 ATTACHMENT_RETRIES = 3
+CANCEL_POLL_S = 0.2  # how soon a cancel reaches the requests in flight
 
 ISSUE_FIELDS = [
     "summary", "description", "issuetype", "status", "priority", "assignee", "reporter",
@@ -159,14 +160,19 @@ def sync_datasource(
                 client = client_for_datasource(datasource)
             run = _Run(datasource, store, client, summary, progress, cancel)
             run.run_id = run_id  # each write adds its counts to the run record
-            run.execute(full)
-    except SyncCancelled as exc:
-        if getattr(cancel, "interrupted", False):  # Ctrl-C in `sync --watch` (scheduler)
-            summary.status, summary.error = "interrupted", "interrupted (Ctrl-C)"
-        else:
-            summary.status, summary.error = "cancelled", str(exc)
+            with _requests_end_on_cancel(run.cancel, client):
+                run.execute(full)
     except JiradexError as exc:
-        summary.status, summary.error = "error", secrets.redact(str(exc))
+        # A request the stop cut short (planning, listing) fails as it is cut:
+        # that is the cancel too, not an error of the datasource.
+        if isinstance(exc, SyncCancelled) or (cancel is not None and cancel.is_set()):
+            if getattr(cancel, "interrupted", False):  # Ctrl-C in `sync --watch`
+                summary.status, summary.error = "interrupted", "interrupted (Ctrl-C)"
+            else:
+                summary.status = "cancelled"
+                summary.error = f'sync of "{datasource.name}" cancelled'
+        else:
+            summary.status, summary.error = "error", secrets.redact(str(exc))
     except KeyboardInterrupt:
         # Ctrl-C: the run record says so (and what was written), then the front end
         # stops as the user asked.
@@ -194,6 +200,31 @@ def sync_datasource(
     if interrupted:
         raise SyncInterrupted(summary)
     return summary
+
+
+@contextmanager
+def _requests_end_on_cancel(cancel: Event, client) -> Iterator[None]:
+    """While the run goes, a cancel (or Ctrl-C) also ends its requests in flight
+    (JiraClient.abort_requests): a run is otherwise checked for cancel between
+    batches, and a batch waiting on a slow or silent server held the stop (and a
+    TUI quitting, or Ctrl-C, with it) for up to the 30 s read timeout."""
+    abort = getattr(client, "abort_requests", None)
+    if abort is None:
+        yield
+        return
+    finished = Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(CANCEL_POLL_S):
+                abort()
+                return
+
+    Thread(target=watch, name="jiradex-cancel-watch", daemon=True).start()
+    try:
+        yield
+    finally:
+        finished.set()
 
 
 def recent_runs(store, datasource: str, limit: int = 20) -> list[dict]:

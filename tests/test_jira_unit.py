@@ -1599,13 +1599,24 @@ def test_stopping_ends_a_real_retry_wait_at_once():
     assert len(recorder.requests) == 1  # and no retry after the stop
 
 
-def test_stopping_before_a_retry_sends_nothing_more():
-    client, recorder = make_client(
-        {("GET", "/rest/api/2/serverInfo"): httpx.Response(503, headers={"Retry-After": "1"})}
-    )
-    client.stopping.set()
+def test_a_stopped_client_sends_nothing():
     from indexer.jira.errors import JiraRetryAborted
 
+    client, recorder = make_client({("GET", "/rest/api/2/serverInfo"): ok(DC_INFO)})
+    client.stopping.set()
+    with pytest.raises(JiraRetryAborted):
+        client.server_info()
+    assert recorder.requests == []
+
+
+def test_stopping_during_a_request_retries_nothing():
+    from indexer.jira.errors import JiraRetryAborted
+
+    def answer_then_stop(request):
+        client.stopping.set()  # a cancel arriving while Jira answers
+        return httpx.Response(503, headers={"Retry-After": "1"})
+
+    client, recorder = make_client({("GET", "/rest/api/2/serverInfo"): answer_then_stop})
     with pytest.raises(JiraRetryAborted):
         client.server_info()
     assert len(recorder.requests) == 1

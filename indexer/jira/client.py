@@ -17,7 +17,9 @@ import email.utils
 import json
 import logging
 import re
+import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -310,6 +312,9 @@ class JiraClient:
         # Set by the caller (a sync that is cancelled or interrupted): retry waits end
         # at once and no request is retried.
         self.stopping = threading.Event()
+        # Sockets of the connections this client opened (see abort_requests).
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._sockets_lock = threading.Lock()
         self.dc_search_window = DC_SEARCH_WINDOW
         self.limiter = AIMDLimiter(max_concurrency)
         self.stats = RequestStats()
@@ -338,6 +343,28 @@ class JiraClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def abort_requests(self) -> None:
+        """End every request in flight now, from any thread: its connection is shut
+        down, so a thread waiting for an answer (up to the 30 s read timeout, or for
+        ever from a server that accepts and never answers) fails at once. For a
+        caller that has set `stopping`, under which nothing is retried or sent again."""
+        with self._sockets_lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            # socket.socket's own shutdown, also for TLS sockets: SSLSocket.shutdown
+            # would unwrap the TLS object under the reading thread's feet.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _trace(self, event: str, info: dict) -> None:
+        """httpcore's trace hook: remember the socket of each connection opened."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._sockets_lock:
+                    self._sockets.add(sock)
 
     def __enter__(self) -> JiraClient:
         return self
@@ -470,9 +497,16 @@ class JiraClient:
             attempt += 1
             try:
                 with self.limiter.slot():
+                    if self.stopping.is_set():  # a stopped sync sends nothing more
+                        raise JiraRetryAborted("stopped before sending a request to Jira")
                     self.stats.add("requests")
                     request = self._http.build_request(
-                        method, url, params=params, content=content, headers=headers
+                        method,
+                        url,
+                        params=params,
+                        content=content,
+                        headers=headers,
+                        extensions={"trace": self._trace},
                     )
                     response = self._http.send(request, stream=True)
             except httpx.TransportError as exc:

@@ -1,0 +1,209 @@
+"""A stop ends requests in flight at once, even to a server that never answers.
+
+Not a Jira exchange (no cassette can wait for ever): the "server" here accepts
+connections and then says nothing, as a hung proxy or an overloaded node does.
+Before, a cancelled sync, a TUI quitting mid-sync and Ctrl-C on `jiradex sync` all
+sat out the client's 30 s read timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from indexer import config
+from indexer.jira import JiraClient
+from indexer.jira.errors import JiraRetryAborted
+from indexer.store import Store
+from indexer.sync import sync_datasource
+
+PROMPT_S = 5.0  # well under the 30 s read timeout every request here would wait
+
+
+class SilentServer:
+    """Accepts TCP connections on loopback and answers nothing, or (`answers_info`)
+    only `/rest/api/2/serverInfo`, as a Data Center: a sync then hangs further on,
+    in the listing or the fetch, on a thread of its own rather than the main one."""
+
+    SERVER_INFO = (
+        b'{"version": "9.12.2", "versionNumbers": [9, 12, 2], '
+        b'"deploymentType": "Server", "buildNumber": 912002, "serverTitle": "Jira"}'
+    )
+
+    def __init__(self, answers_info: bool = False) -> None:
+        self.answers_info = answers_info
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = threading.Event()  # a request is waiting for its answer
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            if not (self.answers_info and b"/rest/api/2/serverInfo" in head.split(b"\r\n")[0]):
+                self.accepted.set()
+                continue  # never answered
+            body = self.SERVER_INFO
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hangs_after_info():
+    server = SilentServer(answers_info=True)
+    yield server
+    server.close()
+
+
+def test_abort_requests_ends_a_request_waiting_for_an_answer(silent):
+    client = JiraClient(silent.url, token="pat-0000silent", deployment="datacenter")
+    outcome: list[BaseException | None] = []
+
+    def ask() -> None:
+        try:
+            client.myself()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - the test reports what it got
+            outcome.append(exc)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    assert silent.accepted.wait(PROMPT_S)
+    time.sleep(0.1)  # the request is sent and its thread is waiting in recv
+    started = time.monotonic()
+    client.stopping.set()
+    client.abort_requests()
+    asker.join(PROMPT_S)
+    assert not asker.is_alive(), "the request still waits for its read timeout"
+    assert time.monotonic() - started < PROMPT_S
+    assert isinstance(outcome[0], JiraRetryAborted)
+    with pytest.raises(JiraRetryAborted):  # a stopped client sends nothing more
+        client.myself()
+    client.close()
+
+
+def _datasource(url: str) -> config.Datasource:
+    return config.add_datasource(
+        config.Datasource(name="hung", endpoint=url, token="pat-0000silent", project_key="HUNG")
+    )
+
+
+def test_a_cancelled_sync_stops_at_once_while_its_request_hangs(silent, tmp_path):
+    ds = _datasource(silent.url)
+    cancel = threading.Event()
+    result = []
+    with Store(tmp_path / "index.db") as store:
+        syncing = threading.Thread(
+            target=lambda: result.append(sync_datasource(ds, store=store, cancel=cancel)),
+            daemon=True,
+        )
+        syncing.start()
+        assert silent.accepted.wait(PROMPT_S)
+        time.sleep(0.1)
+        started = time.monotonic()
+        cancel.set()  # the TUI's cancel key, or the app quitting
+        syncing.join(PROMPT_S)
+        assert not syncing.is_alive(), "the cancel waited for the read timeout"
+        assert time.monotonic() - started < PROMPT_S
+        assert result[0].status == "cancelled", result[0].error
+        assert store.runs("hung")[0]["status"] == "cancelled"
+
+
+def test_ctrl_c_on_sync_exits_at_once_while_a_request_hangs(hangs_after_info, jiradex_home):
+    silent = hangs_after_info
+    _datasource(silent.url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "sync"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JIRADEX_HOME": str(jiradex_home)},
+    )
+    try:
+        assert silent.accepted.wait(30), "the sync never reached the server"
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=PROMPT_S + 5)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert took < PROMPT_S, f"Ctrl-C took {took:.1f}s"
+    assert "interrupted" in err
+
+
+QUIT_AFTER_S = 2.0
+TUI_QUITS = """
+import sys, threading
+from tui.app import JiradexApp
+
+app = JiradexApp(start_sync=["hung"])
+threading.Timer(float(sys.argv[1]), lambda: app.call_from_thread(app.exit)).start()
+app.run(headless=True)
+"""
+
+
+def test_quitting_the_tui_mid_sync_does_not_wait_for_a_hung_request(hangs_after_info, jiradex_home):
+    """The TUI cancels its sync workers as it exits; the process then ended only
+    when the hung request's 30 s read timeout ran out (a blank terminal meanwhile)."""
+    _datasource(hangs_after_info.url)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", TUI_QUITS, str(QUIT_AFTER_S)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "JIRADEX_HOME": str(jiradex_home)},
+    )
+    took = time.monotonic() - started
+    assert hangs_after_info.accepted.is_set(), "the sync never reached the server"
+    assert done.returncode == 0, done.stderr
+    assert took < QUIT_AFTER_S + PROMPT_S, f"quitting took {took - QUIT_AFTER_S:.1f}s"
