@@ -31,6 +31,7 @@ import click  # noqa: E402
 
 from indexer import config, connectors, paths, secrets  # noqa: E402
 from indexer.errors import JiradexError  # noqa: E402
+from indexer.wording import counted  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
 
@@ -123,7 +124,7 @@ class ProgressLine:
         if event.phase == "reconciling":
             return f"{name}: checking for deleted issues…"
         if event.phase == "done":
-            return f"{name}: done, {event.done} issues written"
+            return f"{name}: done, {counted(event.done, 'issue')} written"
         total = event.total or 0
         width = 28
         filled = int(width * event.done / total) if total else width
@@ -161,14 +162,16 @@ def _print_summary(summary, as_json: bool) -> None:
         return
     if summary.status == "ok":
         click.echo(
-            f"{summary.datasource}: ok, {summary.issues} issues, {summary.comments} comments, "
-            f"{summary.attachments} attachments written, {summary.deleted} deleted "
+            f"{summary.datasource}: ok, {counted(summary.issues, 'issue')}, "
+            f"{counted(summary.comments, 'comment')}, "
+            f"{counted(summary.attachments, 'attachment')} written, {summary.deleted} deleted "
             f"in {summary.seconds:.1f}s"
         )
     elif summary.status in ("interrupted", "cancelled"):
         how = "interrupted (Ctrl-C)" if summary.status == "interrupted" else "cancelled"
         click.echo(
-            f"{summary.datasource}: {how}, {summary.issues} issues written before it stopped "
+            f"{summary.datasource}: {how}, {counted(summary.issues, 'issue')} written before it "
+            "stopped "
             "(kept; the next sync resumes)"
         )
     else:
@@ -724,8 +727,8 @@ def datasource_show(name: str, as_json: bool) -> None:
     for run in runs:
         seconds = f" in {run['seconds']:.1f}s" if run.get("seconds") is not None else ""
         counts = (
-            f"{run.get('issues') or 0} issues, {run.get('comments') or 0} comments, "
-            f"{run.get('attachments') or 0} attachments, {run.get('deleted') or 0} deleted"
+            f"{counted(run.get('issues'), 'issue')}, {counted(run.get('comments'), 'comment')}, "
+            f"{counted(run.get('attachments'), 'attachment')}, {run.get('deleted') or 0} deleted"
         )
         line = f"  {run.get('started') or '-'}  {run.get('status') or '-'}: {counts}{seconds}"
         if run.get("error"):

@@ -525,7 +525,7 @@ def test_show_lists_recent_sync_runs_when_the_index_exists():
     assert len(runs) == 2  # only this datasource's runs, newest first
     assert runs[0].endswith("error: 0 issues, 0 comments, 0 attachments, 0 deleted in 0.2s: "
                             "Authentication failed for x")  # fmt: skip
-    assert runs[1].endswith("ok: 12 issues, 3 comments, 1 attachments, 0 deleted in 2.5s")
+    assert runs[1].endswith("ok: 12 issues, 3 comments, 1 attachment, 0 deleted in 2.5s")
 
 
 def test_show_with_an_empty_index_says_none_yet():

@@ -27,6 +27,7 @@ from textual.worker import Worker, get_current_worker
 from indexer import config, secrets
 from indexer.errors import JiradexError
 from indexer.sync import SyncProgress, SyncSummary, sync_datasource
+from indexer.wording import counted
 from tui.messages import IndexUpdated, SyncsFinished
 
 # Progress events closer together than this are coalesced (the engine may emit one
@@ -364,7 +365,7 @@ class SyncController:
         if phase != job.phase and phase != "done":
             self._log(job, _phase_line(phase, total))
         elif phase == "fetching" and total and done >= total:
-            self._log(job, f"fetched {done:,} issues")
+            self._log(job, f"fetched {counted(done, 'issue', grouped=True)}")
         wrote = written > job.written or (phase == "fetching" and done > job.done)
         job.phase, job.done, job.total, job.rate, job.eta = phase, done, total, rate, eta
         job.written = written
@@ -383,12 +384,18 @@ class SyncController:
                 job.total = job.done = summary.issues
             self._log(
                 job,
-                f"done in {format_duration(summary.seconds)}: {summary.issues:,} issues, "
-                f"{summary.comments:,} comments, {summary.attachments:,} attachments written, "
+                f"done in {format_duration(summary.seconds)}: "
+                f"{counted(summary.issues, 'issue', grouped=True)}, "
+                f"{counted(summary.comments, 'comment', grouped=True)}, "
+                f"{counted(summary.attachments, 'attachment', grouped=True)} written, "
                 f"{summary.deleted:,} deleted",
             )
         elif summary.status == "cancelled":
-            self._log(job, f"cancelled after {job.done:,} issues (what was written stays)")
+            self._log(
+                job,
+                f"cancelled after {counted(job.done, 'issue', grouped=True)} "
+                "(what was written stays)",
+            )
         else:
             self._log(job, f"error: {summary.error}")
             # A scheduled sync failing again (offline for hours) says it once.

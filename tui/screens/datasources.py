@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from indexer import config
 from indexer.errors import JiradexError
+from indexer.wording import counted
 from tui import keymap
 from tui.messages import ConfigChanged, IndexUpdated
 from tui.sync_controller import SyncController, controller_for, format_duration, one_line
@@ -277,7 +278,7 @@ class DatasourcesScreen(Screen):
             took = format_duration(run.get("seconds")) if run.get("seconds") is not None else "—"
             text.append(
                 f"Last run: {run.get('status')}, {_ago(run.get('finished') or run.get('started'))}"
-                f" ({run.get('issues') or 0:,} issues written in {took})\n"
+                f" ({counted(run.get('issues'), 'issue', grouped=True)} written in {took})\n"
             )
             if run.get("error"):
                 text.append(f"  {run['error']}\n", style="red")

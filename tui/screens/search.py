@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from indexer.wording import counted
 from tui import keymap
 from tui.widgets.format import Plain, ago_phrase
 from tui.widgets.results import ResultsTable
@@ -52,7 +53,7 @@ def one_line(error: BaseException | str) -> str:
 
 def overview_words(count: int, issues: int, last_sync: str | None) -> str:
     """The header: `3 datasources · 4,100 issues · synced 2m ago`."""
-    words = f"{count} datasource{'s' if count != 1 else ''} · {issues:,} issues"
+    words = f"{counted(count, 'datasource')} · {counted(issues, 'issue', grouped=True)}"
     if count:
         words += f" · {ago_phrase(last_sync)}"
     return words

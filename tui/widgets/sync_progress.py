@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
+from indexer.wording import counted
 from tui.sync_controller import SyncJob, format_duration
 from tui.widgets.format import Plain
 
@@ -96,7 +97,7 @@ class SyncRow(Vertical, can_focus=True):
     def _stats(job: SyncJob) -> Text:
         parts: list[str] = []
         if job.total is not None:
-            parts.append(f"{job.done:,} / {job.total:,} issues")
+            parts.append(f"{job.done:,} / {counted(job.total, 'issue', grouped=True)}")
         elif job.phase == "listing" and job.done:
             parts.append(f"{job.done:,} listed")
             if job.written:
@@ -110,9 +111,9 @@ class SyncRow(Vertical, can_focus=True):
             s = job.summary
             if s.status == "ok":
                 parts = [
-                    f"{s.issues:,} issues",
-                    f"{s.comments:,} comments",
-                    f"{s.attachments:,} attachments",
+                    counted(s.issues, "issue", grouped=True),
+                    counted(s.comments, "comment", grouped=True),
+                    counted(s.attachments, "attachment", grouped=True),
                     f"{s.deleted:,} deleted",
                 ]
             parts.append(f"took {format_duration(s.seconds)}")
