@@ -773,29 +773,22 @@ def datasource_remove(name: str, assume_yes: bool, keep_issues: bool) -> None:
             f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint}){what}?',
             abort=True,
         )
-    from indexer.locks import SyncBusy, sync_lock
+    from indexer.locks import SyncBusy
+    from indexer.removal import IssuesNotRemoved, remove_datasource
 
-    # Its issues go first, under its sync lock: an index that cannot be written (damaged,
-    # busy) then fails the command with the datasource still configured, rather than
-    # leaving issues in search results that no datasource owns.
-    forgotten = None
     try:
-        with sync_lock(ds.name):
-            if not keep_issues and paths.index_path().exists():
-                from indexer.store import Store
-
-                try:
-                    with Store() as store:
-                        forgotten = store.remove_datasource(ds.name)
-                except JiradexError as exc:
-                    fail(f"{exc} (--keep-issues removes the datasource alone)")
-            removed = config.remove_datasource(ds.name)
+        removed, forgotten = remove_datasource(ds.name, with_issues=not keep_issues)
+    except IssuesNotRemoved as exc:
+        fail(f"{exc} (--keep-issues removes the datasource alone)")
     except SyncBusy:
         fail(f'a sync of "{ds.name}" is running: let it finish (or stop it), then remove it')
     if forgotten is None:
         click.echo(f'Removed datasource "{removed.name}".')
     else:
-        click.echo(f'Removed datasource "{removed.name}" and its {forgotten:,} indexed issues.')
+        click.echo(
+            f'Removed datasource "{removed.name}" and its '
+            f"{counted(forgotten, 'indexed issue', grouped=True)}."
+        )
 
 
 @datasource_group.command("enable")

@@ -567,7 +567,7 @@ def test_remove_forgets_the_datasources_issues_unless_asked_to_keep_them():
                 [{"id": str(n), "key": f"ABC-{n}", "datasource": name, "summary": "pool"}]
             )
     out = ok("datasource", "remove", "one", "--yes").stdout.strip()
-    assert out == 'Removed datasource "one" and its 1 indexed issues.'
+    assert out == 'Removed datasource "one" and its 1 indexed issue.'
     out = ok("datasource", "remove", "two", "--yes", "--keep-issues").stdout.strip()
     assert out == 'Removed datasource "two".'
     with Store() as store:

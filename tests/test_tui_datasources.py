@@ -279,6 +279,31 @@ async def test_edit_keeps_token_and_toggle_and_delete(fake_client):
 
 
 @run_async
+async def test_delete_keeps_the_datasource_when_its_issues_cannot_be_removed():
+    """The index failing must not leave issues that no datasource owns: the
+    datasource was removed from the config first, then the purge failed."""
+    from indexer.errors import JiradexError
+
+    add_datasource("Acme", project="ACME")
+    with Store() as store:
+        store.upsert_issues([{"id": "1", "key": "ACME-1", "project": "ACME", "datasource": "Acme"}])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # "Also remove its 1 indexed issue" ticked
+
+        def broken_index():
+            raise JiradexError("the index is damaged: run `jiradex index check`")
+
+        screen.store_factory = broken_index
+        await pilot.click("#yes")
+        await wait_for(pilot, lambda: any("damaged" in n.message for n in app._notifications))
+        assert [ds.name for ds in config.load_datasources()] == ["Acme"]
+
+
+@run_async
 async def test_sync_now_opens_monitor_and_list_shows_counts():
     add_datasource("Acme", project="DEMO")
     client = FakeJiraClient(30)

@@ -382,7 +382,11 @@ class DatasourcesScreen(Screen):
             self.notify(f'"{name}" is syncing: cancel the sync first', severity="warning")
             return
         issues = row.stats.get("issues", 0)
-        checkbox = f"Also remove its {issues:,} indexed issues from the index" if issues else None
+        checkbox = (
+            f"Also remove its {counted(issues, 'indexed issue', grouped=True)} from the index"
+            if issues
+            else None
+        )
         screen = ConfirmScreen(
             f'Delete the datasource "{name}" ({row.ds.endpoint}, project {row.ds.project_key})?',
             "Delete",
@@ -393,17 +397,23 @@ class DatasourcesScreen(Screen):
     def _delete(self, name: str, answer: dict | None) -> None:
         if answer is None:
             return
-        try:
-            config.remove_datasource(name)
-            if answer.get("checked"):
-                from indexer.store import Store
+        from indexer.locks import SyncBusy
+        from indexer.removal import remove_datasource
 
-                with (self.store_factory or Store)() as store:
-                    store.remove_datasource(name)
-                self.app.post_message(IndexUpdated(name))
-        except JiradexError as exc:
+        with_issues = bool(answer.get("checked"))
+        try:
+            remove_datasource(name, with_issues=with_issues, open_store=self.store_factory)
+        except SyncBusy:
+            self.notify(
+                f'"{name}" is syncing in another process: let it finish, then delete it',
+                severity="warning",
+            )
+            return
+        except JiradexError as exc:  # the datasource stays, with its issues
             self.notify(one_line(exc), severity="error")
             return
+        if with_issues:
+            self.app.post_message(IndexUpdated(name))
         self.notify(f'Deleted datasource "{name}"')
         self.app.post_message(ConfigChanged())
         self.action_refresh()
