@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
+from indexer.fold import fold
 from indexer.stem import stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
 
@@ -362,7 +363,14 @@ def _filter_sql(name: str, value: str, a: str, now: datetime | None) -> tuple[st
     if name in ("assignee", "reporter"):
         if value.lower() in _NOBODY:
             return f"coalesce({a}.{name}, '') = ''", []
-        return f"{a}.{name} LIKE ? ESCAPE '\\'", [_like(value)]
+        # Compared folded (assignee:jose finds José, assignee:zoe ZOË; LIKE alone
+        # folds ASCII case only), once per distinct name: the subquery walks the
+        # name's index, and the issues of the names found come by index search.
+        return (
+            f"{a}.{name} COLLATE NOCASE IN (SELECT {name} FROM issues "
+            f"GROUP BY {name} COLLATE NOCASE HAVING jx_fold({name}) LIKE ? ESCAPE '\\')",
+            [_like(fold(value))],
+        )
     if name in ("label", "component"):
         column = "labels" if name == "label" else "components"
         return (

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from indexer.errors import QueryError
+from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
 from indexer.stem import stem
 from indexer.store import CJK_RUN, Store
@@ -253,7 +253,7 @@ def _ranked(
     pairs = _pair_patterns(query)
     ranked = []
     for rowid, updated, summary, labels, components in pool.values():
-        head = _fold(f"{summary or ''}\n{labels or ''}\n{components or ''}")
+        head = fold(f"{summary or ''}\n{labels or ''}\n{components or ''}")
         found = sum(1 for p in patterns if p.search(head))
         together = sum(1 for p in pairs if p.search(head))
         ranked.append((found + together, updated or "", rowid))
@@ -339,8 +339,8 @@ def _pair_patterns(query: ParsedQuery) -> list[re.Pattern]:
     for first, second in zip(words, words[1:], strict=False):
         if first is None or second is None:
             continue
-        a = re.escape(_fold(first.text))
-        b = re.escape(_fold(second.text))
+        a = re.escape(fold(first.text))
+        b = re.escape(fold(second.text))
         tail = f"{_WORD_CHAR}*" if second.prefix else f"(?!{_WORD_CHAR})"
         out.append(re.compile(f"(?<!{_WORD_CHAR}){a}{_NOT_WORD}+{b}{tail}"))
     return out
@@ -354,7 +354,7 @@ def _adjacency(
     PAIR_IN_SUMMARY per pair found in the summary, PAIR_IN_BODY in the description."""
     marks = ",".join("?" * len(scored))
     texts = {
-        r[0]: (_fold(r[1] or ""), _fold((r[2] or "")[:_SCAN_CHARS]))
+        r[0]: (fold(r[1] or ""), fold((r[2] or "")[:_SCAN_CHARS]))
         for r in conn.execute(
             f"SELECT rowid, summary, description_text FROM issues WHERE rowid IN ({marks})",
             [rowid for rowid, _ in scored],
@@ -571,33 +571,12 @@ _NOT_WORD = r"[\W_]"
 _SCAN_CHARS = 200_000  # a snippet is looked for in the first 200k characters of a column
 
 
-class _FoldTable(dict):
-    """str.translate table: lower case without diacritics, one character for one, so
-    positions in the folded text are positions in the original (like unicode61 with
-    remove_diacritics, near enough for highlighting)."""
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        base = unicodedata.normalize("NFKD", char)[:1] or char
-        low = base.lower()[:1] or base
-        folded = low if not unicodedata.combining(low) else char
-        self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-def _fold(text: str) -> str:
-    return text.lower() if text.isascii() else text.translate(_FOLD)
-
-
 def _term_patterns(term: Term) -> list[str]:
     """Regular expressions (over folded text) for where a term matches: its tokens in
     a row as whole words (the last one as a prefix for `word*`), and its CJK runs.
     (Inflections of stemmed words: see _stem_keys.)"""
     out = []
-    tokens = _TOKEN.findall(_fold(CJK_RUN.sub(" ", term.text)))
+    tokens = _TOKEN.findall(fold(CJK_RUN.sub(" ", term.text)))
     if tokens:
         body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
         tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
@@ -666,7 +645,7 @@ class _Marker:
         if not text or self.pattern is None:
             return None
         text = text[:_SCAN_CHARS]
-        folded = _fold(text)
+        folded = fold(text)
         first = self.matcher.search(folded)
         if first is None:
             return None

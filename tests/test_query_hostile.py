@@ -392,6 +392,11 @@ def test_unknown_sort_is_a_query_error(store):
         ("assignee:ann", {"OPS-1", "OPS-3", "WEB-12"}),
         ("assignee:none", {"OPS-2"}),
         ("assignee:Émile", {"WEB-11"}),
+        ("assignee:emile", {"WEB-11"}),  # accents and case folded, as in the text
+        ("assignee:ÉMILE", {"WEB-11"}),
+        ("assignee:exemple project:WEB", {"WEB-11"}),
+        ("assignee:emilia", set()),
+        ("reporter:böb", {"OPS-1", "OPS-2", "WEB-10", "WEB-11", "WEB-12"}),
         ("reporter:cy", {"OPS-3"}),
         ("label:db", {"OPS-1"}),
         ("label:DB,ui", {"OPS-1", "OPS-2"}),
