@@ -1523,7 +1523,14 @@ def search_command(
 @cli.command("show")
 @click.argument("key")
 @click.option("--json", "as_json", is_flag=True, help="Print the issue as JSON.")
-def show_command(key: str, as_json: bool) -> None:
+@click.option(
+    "--datasource",
+    "-d",
+    "datasource",
+    metavar="NAME",
+    help="The copy of this datasource, when several index the issue.",
+)
+def show_command(key: str, as_json: bool, datasource: str | None) -> None:
     """Print one indexed issue (by key or Jira id) as Markdown, with its comments
     and attachments."""
     from indexer.issue_view import issue_json, issue_markdown
@@ -1532,11 +1539,23 @@ def show_command(key: str, as_json: bool) -> None:
         fail(f"Issue key must look like PROJECT-123 (or a numeric Jira id), not {key.strip()!r}")
     store = _open_index_for_reading()
     try:
-        issue = store.get_issue(key)
+        holders = store.holders(key)
+        if datasource is not None:
+            chosen = {h.casefold(): h for h in holders}.get(datasource.strip().casefold())
+            if chosen is None:
+                held = f"it is in {', '.join(holders)}" if holders else "it is not indexed"
+                fail(f'{key.strip()} is not in datasource "{datasource.strip()}" ({held})')
+            datasource = chosen
+        issue = store.get_issue(key, datasource)
     finally:
         store.close()
     if issue is None:
         fail(f"{key.strip()} is not in the index (check the key, or sync its datasource)")
+    if datasource is None and len(holders) > 1:
+        _warn(
+            f"{key.strip()} is in {len(holders)} datasources ({', '.join(holders)}): showing "
+            f"{issue['datasource']}'s; --datasource NAME picks another"
+        )
     if as_json:
         emit_json(issue_json(issue))
     else:

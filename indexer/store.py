@@ -416,6 +416,15 @@ def cjk_terms(text: str) -> str:
     return " ".join(out)
 
 
+def _issue_ref(key_or_id: str) -> tuple[str, list[Any]]:
+    """WHERE clause for an issue by key (ABC-12) or Jira id (digits)."""
+    ref = str(key_or_id).strip()
+    if ref.isdigit():
+        return "id = ?", [ref]
+    # Keys are stored upper-case; NOCASE lets the issues_key index serve the lookup.
+    return "key = ? COLLATE NOCASE", [ref.upper()]
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -1016,18 +1025,14 @@ class Store:
     def get_issue(self, key_or_id: str, datasource: str | None = None) -> dict | None:
         """One issue with its comments and attachments, by key (ABC-12) or Jira id;
         None when it is not in the index. With several datasources holding the key,
-        the given datasource wins, then the most recently updated."""
-        ref = str(key_or_id).strip()
-        column = "id" if ref.isdigit() else "key"
-        value = ref if column == "id" else ref.upper()
-        # Keys are stored upper-case; NOCASE lets the issues_key index serve the lookup.
-        collate = " COLLATE NOCASE" if column == "key" else ""
-        sql = f"SELECT rowid, * FROM issues WHERE {column} = ?{collate}"
-        params: list[Any] = [value]
+        the given datasource only, else the most recently updated copy (on a tie, the
+        first datasource by name: the same copy every time)."""
+        where, params = _issue_ref(key_or_id)
+        sql = f"SELECT rowid, * FROM issues WHERE {where}"
         if datasource is not None:
             sql += " AND datasource = ?"
             params.append(datasource)
-        sql += " ORDER BY updated DESC LIMIT 1"
+        sql += " ORDER BY updated DESC, datasource LIMIT 1"
         with self._reading() as conn:
             cur = conn.execute(sql, params)
             row = cur.fetchone()
@@ -1043,6 +1048,16 @@ class Store:
             for a in issue["attachments"]:
                 a["indexed"] = bool(a["indexed"])
             return issue
+
+    def holders(self, key_or_id: str) -> list[str]:
+        """The datasources whose index holds this issue (key or Jira id), by name."""
+        where, params = _issue_ref(key_or_id)
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT DISTINCT datasource FROM issues WHERE {where} ORDER BY datasource",
+                params,
+            ).fetchall()
+        return [row[0] for row in rows]
 
     @staticmethod
     def _children(conn: sqlite3.Connection, table: str, fields: tuple, rowid: int) -> list[dict]:

@@ -321,3 +321,25 @@ def test_show_missing_key(indexed):
     assert result.stderr.strip() == (
         "jiradex: OPS-99 is not in the index (check the key, or sync its datasource)"
     )
+
+
+def test_show_an_issue_two_datasources_hold_names_them_and_picks_with_datasource(indexed):
+    """The same project indexed by two datasources (with and without comments, say):
+    show said nothing and picked a copy by chance."""
+    with Store() as store:
+        store.upsert_issues([record(1, "Pool timeout (copy)", datasource="mirror")])
+    plain = run("show", "OPS-1")
+    assert plain.exit_code == 0
+    assert "OPS-1 is in 2 datasources (mirror, work)" in plain.stderr
+    shown = plain.stdout.splitlines()[0]
+    assert run("show", "OPS-1").stdout.splitlines()[0] == shown  # the same copy each time
+    mirror = run("show", "OPS-1", "--datasource", "MIRROR", "--json")
+    assert mirror.exit_code == 0 and mirror.stderr == ""
+    assert json.loads(mirror.stdout)["summary"] == "Pool timeout (copy)"
+    work = run("show", "OPS-1", "-d", "work", "--json")
+    assert json.loads(work.stdout)["summary"] != "Pool timeout (copy)"
+    missing = run("show", "OPS-1", "-d", "nope")
+    assert missing.exit_code == 1
+    assert missing.stderr.strip() == (
+        'jiradex: OPS-1 is not in datasource "nope" (it is in mirror, work)'
+    )
