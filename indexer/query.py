@@ -363,13 +363,14 @@ def _filter_sql(name: str, value: str, a: str, now: datetime | None) -> tuple[st
     if name in ("assignee", "reporter"):
         if value.lower() in _NOBODY:
             return f"coalesce({a}.{name}, '') = ''", []
-        # Compared folded (assignee:jose finds José, assignee:zoe ZOË; LIKE alone
-        # folds ASCII case only), once per distinct name: the subquery walks the
-        # name's index, and the issues of the names found come by index search.
+        # LIKE folds ASCII case only: a name with other letters is also compared
+        # folded (assignee:jose finds José, assignee:zoe ZOË), in Python, so only
+        # those names pay for it (and only on the rows the other terms leave).
+        like = _like(fold(value))
         return (
-            f"{a}.{name} COLLATE NOCASE IN (SELECT {name} FROM issues "
-            f"GROUP BY {name} COLLATE NOCASE HAVING jx_fold({name}) LIKE ? ESCAPE '\\')",
-            [_like(fold(value))],
+            f"({a}.{name} LIKE ? ESCAPE '\\' OR ({a}.{name} GLOB '*[^ -~]*' "
+            f"AND jx_fold({a}.{name}) LIKE ? ESCAPE '\\'))",
+            [like, like],
         )
     if name in ("label", "component"):
         column = "labels" if name == "label" else "components"
