@@ -1030,6 +1030,15 @@ def _non_empty(what: str):
     return validate
 
 
+def _email(what: str):
+    """A non-empty account e-mail, checked as jira.json will check it on save."""
+
+    def validate(value: str) -> str:
+        return config.validate_username(_non_empty(what)(value), what)
+
+    return validate
+
+
 @jira_group.command("connect")
 @click.option(
     "--site", metavar="URL", help="Jira site URL, e.g. https://your-domain.atlassian.net."
@@ -1145,9 +1154,9 @@ def jira_connect(
     if pat:
         email = None  # token alone: Authorization: Bearer
     elif email is not None:
-        email = _non_empty("--email")(email)
+        email = _email("--email")(email)
     elif interactive:
-        email = click.prompt(what, default=saved.email, value_proc=_checked(_non_empty(what)))
+        email = click.prompt(what, default=saved.email, value_proc=_checked(_email(what)))
     else:
         raise click.UsageError(
             "Missing option --email (required with --yes or --token-stdin; "

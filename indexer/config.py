@@ -286,6 +286,24 @@ def validate_jql(value: Any) -> str | None:
     return text
 
 
+def validate_username(value: Any, what: str = "username") -> str | None:
+    """The account of Basic auth (the Atlassian account e-mail on Cloud), None when
+    empty. Sent as "user:token", so it can hold no colon; an e-mail has no spaces."""
+    name = _optional_text(value, what)
+    if name is None:
+        return None
+    if any(ch.isspace() for ch in name) or _has_control(name):
+        raise ConfigError(
+            f'{what} "{_shown(name)}" must not contain spaces, line breaks or control '
+            "characters (on Cloud it is your Atlassian account e-mail)"
+        )
+    if ":" in name:
+        raise ConfigError(
+            f'{what} "{_shown(name)}" must not contain ":" (Basic auth sends user:token)'
+        )
+    return name
+
+
 def validate_token(value: Any, what: str = "token") -> str | None:
     """A token as typed (stripped), None when empty; one rule for the CLI, the TUI
     forms and the config files. Never echoes the value: it is a secret."""
@@ -492,7 +510,7 @@ def _validated(ds: Datasource, name: str) -> Datasource:
         connectors.get_connector(connector_id)  # raises with the known ids
     endpoint = validate_endpoint(ds.endpoint)
     project_key = validate_project_key(ds.project_key)
-    username = _optional_text(ds.username, "username")
+    username = validate_username(ds.username)
     token = validate_token(ds.token)
     cloud_id = validate_cloud_id(ds.cloud_id)
     jql = validate_jql(ds.jql)
@@ -900,7 +918,7 @@ def _jira_from_file() -> JiraConnection:
         if data.get("baseUrl") is not None:
             conn.base_url = validate_endpoint(data["baseUrl"], "baseUrl")
         conn.cloud_id = validate_cloud_id(data.get("cloudId"), "cloudId")
-        conn.email = _optional_text(auth.get("email"), "auth.email")
+        conn.email = validate_username(auth.get("email"), "auth.email")
         conn.api_token = validate_token(auth.get("apiToken"), "auth.apiToken")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
@@ -935,7 +953,7 @@ def _apply_jira_env(conn: JiraConnection) -> None:
         conn.cloud_id = validate_cloud_id(value, "JIRA_CLOUD_ID")
         conn.sources["cloud_id"] = "env"
     if (value := env("email")) is not None:
-        conn.email = value
+        conn.email = validate_username(value, "JIRA_EMAIL")
         conn.sources["email"] = "env"
     if (value := env("api_token")) is not None:
         conn.api_token = validate_token(value, "JIRA_API_TOKEN")
@@ -955,7 +973,7 @@ def save_jira_connection(conn: JiraConnection) -> JiraConnection:
         enabled=_expect_bool(conn.enabled, "enabled"),
         base_url=base_url,
         cloud_id=validate_cloud_id(conn.cloud_id, "cloudId"),
-        email=_optional_text(conn.email, "email"),
+        email=validate_username(conn.email, "email"),
         api_token=validate_token(conn.api_token, "apiToken"),
         sources={key: "file" for key in JIRA_ENV},
     )

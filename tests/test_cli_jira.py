@@ -644,3 +644,18 @@ def test_cassettes_hold_no_tokens():
         for secret in (TOKEN, DC_TOKEN, SA_TOKEN, WRONG_TOKEN):
             assert secret not in text, path.name
         assert "authorization:" not in text.lower(), path.name
+
+
+def test_connect_refuses_an_email_with_a_space_before_testing_anything(monkeypatch):
+    """`--email 'a b'` was saved as is, and every call then failed with a 401."""
+    monkeypatch.setenv("MY_JIRA_TOKEN", "tok-0000")
+    result = run(
+        "jira", "connect", "--site", "https://x.atlassian.net", "--email", "a b",
+        "--token-env", "MY_JIRA_TOKEN", "--yes",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert failed_line(result) == (
+        'jiradex: --email "a b" must not contain spaces, line breaks or control characters '
+        "(on Cloud it is your Atlassian account e-mail)"
+    )
+    assert not paths.jira_config_path().exists()

@@ -817,3 +817,50 @@ def test_max_concurrency_round_trips_through_the_coco_payload():
     assert (
         "max_concurrency" not in config.validate_datasource(make()).to_coco()["connector"]["config"]
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("  me@example.com ", "me@example.com"),
+        ("José@x.org", "José@x.org"),
+    ],
+)
+def test_validate_username_accepts(value, expected):
+    assert config.validate_username(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("me @example.com", "must not contain spaces"),
+        ("me\t@example.com", "must not contain spaces"),
+        ("me:x@example.com", 'must not contain ":"'),
+        ("me\x00@example.com", "control characters"),
+    ],
+)
+def test_validate_username_refuses(value, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        config.validate_username(value)
+
+
+def test_a_datasource_username_with_a_space_is_refused():
+    ds = Datasource(
+        name="w", endpoint="https://x.atlassian.net", project_key="ABC", username="a b", token="t"
+    )
+    with pytest.raises(ConfigError, match='username "a b" must not contain spaces'):
+        config.add_datasource(ds)
+    assert config.load_datasources() == []
+
+
+def test_jira_email_with_a_space_from_file_or_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("JIRA_BASE_URL", "https://x.atlassian.net")
+    monkeypatch.setenv("JIRA_EMAIL", "me @example.com")
+    with pytest.raises(ConfigError, match="JIRA_EMAIL"):
+        config.load_jira_connection()
+    monkeypatch.delenv("JIRA_EMAIL")
+    conn = JiraConnection(base_url="https://x.atlassian.net", email="a:b", api_token="t")
+    with pytest.raises(ConfigError, match='email "a:b" must not contain ":"'):
+        config.save_jira_connection(conn)
