@@ -6,6 +6,8 @@ JIRADEX_HOME); only the Jira client is an in-memory fake (tests/tui_fakes.py).
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.widgets import ProgressBar, RichLog
 from tui_fakes import FakeJiraClient, auth_error, run_async
 from tui_helpers import add_datasource, wait_for
@@ -84,8 +86,10 @@ async def test_sync_error_is_shown_not_raised_and_other_sync_completes():
         assert app.return_code is None  # the app is still running
 
 
-@run_async
-async def test_cancel_stops_between_batches_and_keeps_written_issues():
+@contextlib.asynccontextmanager
+async def held_sync():
+    """Datasource "slow" syncing on the monitor, held after its first 100 of 500
+    issues (the fake client waits for `client.release`): (app, pilot, monitor, client)."""
     add_datasource("slow")
     client = FakeJiraClient(500, hold_after=100)
     app = app_with({"slow": client})
@@ -93,6 +97,12 @@ async def test_cancel_stops_between_batches_and_keeps_written_issues():
         app.start_sync(["slow"])
         monitor = app.mode_screen("sync")
         await wait_for(pilot, client.held.is_set)
+        yield app, pilot, monitor, client
+
+
+@run_async
+async def test_cancel_stops_between_batches_and_keeps_written_issues():
+    async with held_sync() as (app, pilot, monitor, client):
         await pilot.press("c")
         client.release.set()
         await wait_for(pilot, lambda: not monitor.controller.jobs["slow"].running)
@@ -109,13 +119,7 @@ async def test_cancel_stops_between_batches_and_keeps_written_issues():
 @run_async
 async def test_a_cancelled_sync_says_cancelling_until_it_stops():
     """The card said "● running" for seconds after c; only the log told otherwise."""
-    add_datasource("slow")
-    client = FakeJiraClient(500, hold_after=100)
-    app = app_with({"slow": client})
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.start_sync(["slow"])
-        monitor = app.mode_screen("sync")
-        await wait_for(pilot, client.held.is_set)
+    async with held_sync() as (app, pilot, monitor, client):
         (row,) = monitor.query(SyncRow)
         await wait_for(pilot, lambda: "running" in str(row.query_one(".sync-status").render()))
         await pilot.press("c")
@@ -135,13 +139,7 @@ async def test_a_cancelled_sync_says_cancelling_until_it_stops():
 @run_async
 async def test_cancel_pressed_again_while_the_sync_stops_is_not_a_second_request():
     """A second c (or C) logged "cancel requested" and said "Cancelling…" again."""
-    add_datasource("slow")
-    client = FakeJiraClient(500, hold_after=100)
-    app = app_with({"slow": client})
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.start_sync(["slow"])
-        monitor = app.mode_screen("sync")
-        await wait_for(pilot, client.held.is_set)
+    async with held_sync() as (app, pilot, monitor, client):
         await pilot.press("c")
         await wait_for(pilot, lambda: "cancel requested" in log_text(monitor))
         await pilot.press("c", "C")
