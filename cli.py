@@ -820,7 +820,7 @@ def datasource_test(name: str, as_json: bool) -> None:
     from indexer.jira import client_for_datasource
 
     ds = config.get_datasource(name)
-    with client_for_datasource(ds) as client:
+    with client_for_datasource(ds, interactive=True) as client:
         report = _connection_report(client, ds.project_key)
         if ds.jql and (report.get("project") or {}).get("visible"):
             report["jql"] = _jql_report(client, ds)
@@ -1200,7 +1200,7 @@ def jira_connect(
     )
     if not no_test:
         try:
-            with client_for_connection(conn) as client:
+            with client_for_connection(conn, interactive=True) as client:
                 report = _connection_report(client, None)
         except JiradexError as exc:
             if not interactive or given_all:  # flags for everything: no question either
@@ -1235,7 +1235,7 @@ def jira_test(project: str | None, as_json: bool) -> None:
     if conn.enabled and conn.problems():  # enabled, say by JIRA_ENABLED, yet no site
         missing = "; ".join(conn.problems())
         fail(f"the Jira connection is incomplete: {missing}; run `jiradex jira connect`")
-    with client_for_connection(conn) as client:
+    with client_for_connection(conn, interactive=True) as client:
         report = _connection_report(client, project)
     _print_connection_report(report, as_json)
 

@@ -444,13 +444,19 @@ def live_sources(key: str) -> list[LiveSource]:
         if ds.connector_id == "jira" and project in projects:
             sources.append(
                 LiveSource(
-                    f'datasource "{ds.name}"', ds.name, lambda ds=ds: client_for_datasource(ds)
+                    f'datasource "{ds.name}"',
+                    ds.name,
+                    lambda ds=ds: client_for_datasource(ds, interactive=True),
                 )
             )
     conn = config.load_jira_connection()
     if conn.enabled and conn.base_url:
         sources.append(
-            LiveSource("the global Jira connection", "", lambda: client_for_connection(conn))
+            LiveSource(
+                "the global Jira connection",
+                "",
+                lambda: client_for_connection(conn, interactive=True),
+            )
         )
     return sources
 
@@ -635,7 +641,7 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
                     f"{ds.endpoint.rstrip('/')}: nothing posted; import the issue again "
                     "from the right site"
                 )
-            return client_for_datasource(ds), ds.auth_mode == "service_account"
+            return client_for_datasource(ds, interactive=True), ds.auth_mode == "service_account"
     conn = config.load_jira_connection()
     if conn.enabled and conn.base_url:
         issue_site = site_of(link.url) if link.url else ""
@@ -646,7 +652,7 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
                 f"{conn.base_url.rstrip('/')}: give its datasource credentials, or "
                 f"connect to {issue_site} with `jiradex jira connect`"
             )
-        return client_for_connection(conn), bool(conn.cloud_id)
+        return client_for_connection(conn, interactive=True), bool(conn.cloud_id)
     if link.datasource and ds is None:
         raise TaskError(
             f'Jira integration not enabled: the issue\'s datasource "{link.datasource}" is no '

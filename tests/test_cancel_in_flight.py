@@ -207,3 +207,27 @@ def test_quitting_the_tui_mid_sync_does_not_wait_for_a_hung_request(hangs_after_
     assert hangs_after_info.accepted.is_set(), "the sync never reached the server"
     assert done.returncode == 0, done.stderr
     assert took < QUIT_AFTER_S + PROMPT_S, f"quitting took {took - QUIT_AFTER_S:.1f}s"
+
+
+def test_a_connection_test_against_a_silent_server_gives_up_after_one_short_wait(
+    silent, monkeypatch
+):
+    """A person testing a connection waited 91 s (three 30 s read timeouts): an
+    interactive action now waits one shorter timeout and does not ask again."""
+    from cli_runner import run
+
+    from indexer.jira import client_for_datasource
+
+    monkeypatch.setattr("indexer.jira.client.INTERACTIVE_TIMEOUT", 0.5)
+    ds = _datasource(silent.url)
+    started = time.monotonic()
+    result = run("datasource", "test", "hung")
+    took = time.monotonic() - started
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"jiradex: Connection to {silent.url} timed out: check the site URL and your network"
+    )
+    assert took < PROMPT_S
+    assert len(silent.connections) == 1, "the timed-out request was sent again"
+    with client_for_datasource(ds) as sync_client:  # a sync still tries 3 times
+        assert sync_client.retry.max_network_attempts == 3

@@ -1503,9 +1503,27 @@ class JiraClient:
 # ---------------------------------------------------------------------- builders
 
 
+# A person waiting on one action (a connection test, an import, a post) is told in
+# seconds: a shorter read timeout, and a timeout or broken connection is not tried
+# again (a sync tries 3 times: against a silent server a test took 91 s). 429/503
+# still wait their Retry-After, within a shorter budget.
+INTERACTIVE_TIMEOUT = 15.0
+INTERACTIVE_BUDGET_S = 40.0
+
+
+def _interactive(options: dict[str, Any]) -> dict[str, Any]:
+    if options.pop("interactive", False):
+        options.setdefault("timeout", INTERACTIVE_TIMEOUT)
+        options.setdefault(
+            "retry", RetryPolicy(max_network_attempts=1, budget_seconds=INTERACTIVE_BUDGET_S)
+        )
+    return options
+
+
 def client_for_datasource(ds: Any, **options: Any) -> JiraClient:
     """A client from a datasource-like object (`endpoint, username, token, cloud_id`,
-    optionally `max_concurrency`)."""
+    optionally `max_concurrency`); `interactive=True` for a person's single action."""
+    options = _interactive(options)
     most = getattr(ds, "max_concurrency", None)
     if most and "max_concurrency" not in options:
         options["max_concurrency"] = most
@@ -1519,7 +1537,9 @@ def client_for_datasource(ds: Any, **options: Any) -> JiraClient:
 
 
 def client_for_connection(conn: Any, **options: Any) -> JiraClient:
-    """A client from the global connection (`base_url, email, api_token, cloud_id, enabled`)."""
+    """A client from the global connection (`base_url, email, api_token, cloud_id, enabled`);
+    `interactive=True` for a person's single action."""
+    options = _interactive(options)
     if conn is None or not getattr(conn, "enabled", False) or not getattr(conn, "base_url", None):
         raise JiraNotEnabledError(
             "Jira integration not enabled: run `jiradex jira connect` "

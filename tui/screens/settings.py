@@ -52,7 +52,7 @@ FIELDS = ("base_url", "cloud_id", "email", "api_token")
 def connection_client(conn: config.JiraConnection) -> Any:
     from indexer.jira import client_for_connection
 
-    return client_for_connection(conn)
+    return client_for_connection(conn, interactive=True)
 
 
 def fetch_cloud_id(site_url: str) -> str:

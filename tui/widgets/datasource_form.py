@@ -34,7 +34,7 @@ ClientFactory = Callable[[config.Datasource], Any]
 def default_client_factory(ds: config.Datasource) -> Any:
     from indexer.jira import client_for_datasource
 
-    return client_for_datasource(ds)
+    return client_for_datasource(ds, interactive=True)
 
 
 class ConfigRule(Validator):
