@@ -8,6 +8,7 @@ test's JIRADEX_HOME.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
@@ -406,3 +407,38 @@ def test_snapshot_datasource_form_errors(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+@run_async
+async def test_edit_can_forget_the_saved_token_for_anonymous_access():
+    """An empty token field keeps the saved token, so the form had no way back to
+    anonymous access (the CLI has `datasource set NAME --token ''`)."""
+    add_datasource("Acme", project="ACME")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DatasourceFormScreen)
+        form.query_one("#forget_token", Checkbox).value = True
+        await type_into(pilot, form, "username", "")
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is screen)
+    edited = config.get_datasource("Acme")
+    assert edited.token is None and edited.username is None
+    assert edited.auth_mode == "anonymous"
+
+
+@run_async
+async def test_the_forget_token_box_is_only_there_when_a_token_is_saved():
+    add_datasource("Public", project="PUB")
+    config.update_datasource(
+        dataclasses.replace(config.get_datasource("Public"), username=None, token=None)
+    )
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert not app.screen.query("#forget_token")

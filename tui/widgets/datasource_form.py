@@ -167,6 +167,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
     DatasourceFormScreen #form-foot { dock: bottom; height: auto; }
     DatasourceFormScreen .checks { height: auto; margin-left: 16; }
     DatasourceFormScreen .checks Checkbox { width: auto; }
+    DatasourceFormScreen #forget_token { margin: 0 0 1 16; width: auto; }
     DatasourceFormScreen #form-status { height: auto; padding: 0 1; min-height: 1; }
     DatasourceFormScreen #form-status.-error { color: $error; }
     DatasourceFormScreen #form-buttons { height: auto; align: right middle; }
@@ -248,6 +249,13 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                     ),
                     hint=token_hint,
                 )
+                if ds and ds.token:
+                    yield Checkbox(
+                        "Forget the saved token (anonymous access)",
+                        False,
+                        id="forget_token",
+                        compact=True,
+                    )
                 yield FormField(
                     "Cloud id",
                     Input(
@@ -329,7 +337,10 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
     def build(self) -> config.Datasource:
         """A Datasource from the form (unvalidated): the same object the CLI builds."""
         base = self.existing or config.Datasource(name="")
-        token = self.value("token").strip() or (self.existing.token if self.existing else None)
+        saved = self.existing.token if self.existing else None
+        if saved and self.checked("forget_token"):
+            saved = None  # back to anonymous access, as `datasource set --token ''`
+        token = self.value("token").strip() or saved
         return dataclasses.replace(
             base,
             name=self.value("name"),
