@@ -690,6 +690,10 @@ class _Run:
                 meta["content_url"], limit, mime_type=meta["mimetype"], named_text=True
             )
         except JiradexError as exc:
+            # A download the cancel cut short is no failure of the attachment: the
+            # batch is dropped (not written without its text, nor counted against
+            # the attachment's retries) and fetched again by the next run.
+            self.check_cancel()
             log.info("attachment %s not downloaded: %s", meta["id"], exc)
             self.summary.skipped_attachments += 1
             meta["failed"] = True  # kept from the index meanwhile; fetched again later

@@ -449,3 +449,36 @@ def test_the_daily_run_on_cloud_looks_a_day_back_for_updates_that_showed_late(tm
         assert daily.status == "ok" and daily.reconciled
         assert jira.listed_since[-2] == newest - RECONCILE_LOOKBACK_MS  # [-1]: reconcile
         assert _indexed(store) == _expected(jira)
+
+
+def test_a_download_the_cancel_cuts_short_is_not_an_attachment_failure(tmp_path):
+    """A cancel (or the TUI quitting) ends the requests in flight: an attachment
+    download it cut was taken for a failed attachment, so its batch was written
+    without the text and the attachment used up one of its retries."""
+    jira = ScriptedJira(150)
+    for n in range(1, 151):
+        jira.attach(str(10_000 + n), str(900 + n), f"notes-{n}.txt", f"notes of issue {n}")
+    cancel = threading.Event()
+    real = jira.download_attachment
+
+    def download(url, limit, mime_type="", named_text=False):
+        if len(jira.downloads) == 120:  # the second batch is downloading
+            cancel.set()
+        if cancel.is_set():
+            jira.downloads.append(url)
+            raise JiraRetryAborted("stopped before sending a request to Jira")
+        return real(url, limit, mime_type, named_text)
+
+    jira.download_attachment = download
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(ds, store=store, client=jira, cancel=cancel)
+        assert summary.status == "cancelled"
+        assert summary.skipped_attachments == 0
+        assert not (store.get_state("jira") or {}).get("attachment_retry")
+        written = _indexed(store)
+        assert len(written) == 100  # the first batch, whole; the cut one is dropped
+        for ident in written:
+            number = int(ident) - 10_000
+            assert _attachment_text(store, str(900 + number)) == f"notes of issue {number}"
