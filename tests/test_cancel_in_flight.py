@@ -231,3 +231,45 @@ def test_a_connection_test_against_a_silent_server_gives_up_after_one_short_wait
     assert len(silent.connections) == 1, "the timed-out request was sent again"
     with client_for_datasource(ds) as sync_client:  # a sync still tries 3 times
         assert sync_client.retry.max_network_attempts == 3
+
+
+class _Stream:
+    """What httpcore's trace hook hands over: a network stream and its socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str):
+        return self.sock if name == "socket" else None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "connection.connect_tcp.complete",
+        "connection.start_tls.complete",
+        "proxy.start_tls.complete",  # the tunnel through an HTTPS_PROXY
+        "socks.connect_tcp.complete",
+    ],
+)
+def test_abort_reaches_connections_made_directly_or_through_a_proxy(event):
+    ours, peer = socket.socketpair()
+    client = JiraClient("https://example.atlassian.net", token="pat-0000silent")
+    client._trace(event, {"return_value": _Stream(ours)})
+    client.stopping.set()
+    client.abort_requests()
+    peer.settimeout(2)
+    assert peer.recv(1) == b"", "the connection was not shut down"
+    ours.close(), peer.close(), client.close()
+
+
+def test_a_connection_made_after_the_abort_is_cut_at_once():
+    """A request past the stopped check connects after abort_requests went round."""
+    ours, peer = socket.socketpair()
+    client = JiraClient("https://example.atlassian.net", token="pat-0000silent")
+    client.stopping.set()
+    client.abort_requests()
+    client._trace("connection.connect_tcp.complete", {"return_value": _Stream(ours)})
+    peer.settimeout(2)
+    assert peer.recv(1) == b""
+    ours.close(), peer.close(), client.close()

@@ -1663,3 +1663,25 @@ def test_dc_listing_learns_the_window_whichever_refused_page_answers_first():
     ids = [item["id"] for item in client.search_ids("project = D", page_size=4)]
     assert ids == [str(100 + i) for i in range(30)]
     assert client.dc_search_window == 12 and later_refused.is_set()
+
+
+class _StallingBody(httpx.SyncByteStream):
+    """A reply whose headers come and whose body then times out."""
+
+    def __iter__(self):
+        yield b'{"version": "9.'
+        raise httpx.ReadTimeout("read timed out")
+
+
+def test_a_body_that_times_out_is_asked_again_only_as_often_as_the_policy_allows():
+    def stalls(request):
+        return httpx.Response(200, headers=JSON_TYPE, stream=_StallingBody())
+
+    for attempts, sent in ((1, 1), (3, 3)):  # a person's action; a sync's
+        client, recorder = make_client(
+            {("GET", "/rest/api/2/serverInfo"): stalls},
+            retry=RetryPolicy(sleep=lambda s: None, max_network_attempts=attempts),
+        )
+        with pytest.raises(JiraTimeoutError):
+            client.server_info()
+        assert len(recorder.requests) == sent

@@ -350,7 +350,12 @@ class JiraClient:
         ever from a server that accepts and never answers) fails at once. For a
         caller that has set `stopping`, under which nothing is retried or sent again."""
         with self._sockets_lock:
-            sockets = list(self._sockets)
+            while True:
+                try:  # a socket collected on another thread meanwhile: list again
+                    sockets = list(self._sockets)
+                    break
+                except RuntimeError:
+                    continue
         for sock in sockets:
             # socket.socket's own shutdown, also for TLS sockets: SSLSocket.shutdown
             # would unwrap the TLS object under the reading thread's feet.
@@ -359,12 +364,18 @@ class JiraClient:
 
     def _trace(self, event: str, info: dict) -> None:
         """httpcore's trace hook: remember the socket of each connection opened."""
-        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+        # The event's prefix is httpcore's logger: "connection." direct, "proxy." through
+        # an HTTP(S) proxy's tunnel, "socks." through SOCKS.
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
             stream = info.get("return_value")
             sock = stream.get_extra_info("socket") if stream is not None else None
             if isinstance(sock, socket.socket):
                 with self._sockets_lock:
                     self._sockets.add(sock)
+                    late = self.stopping.is_set()
+                if late:  # connected after the abort went round: cut it now
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def __enter__(self) -> JiraClient:
         return self
@@ -646,7 +657,8 @@ class JiraClient:
                 # The answer was cut mid-body (reset, truncated, read timeout): asking
                 # again is safe for reads, and the message must not say "cannot connect".
                 bad_bodies += 1
-                if retry_ok and bad_bodies <= 2:
+                # As many tries as for any network error (one, for a person waiting).
+                if retry_ok and bad_bodies < self.retry.max_network_attempts:
                     self._wait(self.retry.backoff(bad_bodies))
                     continue
                 if isinstance(exc, httpx.TimeoutException):
