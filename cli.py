@@ -1034,7 +1034,7 @@ def _email(what: str):
     """A non-empty account e-mail, checked as jira.json will check it on save."""
 
     def validate(value: str) -> str:
-        return config.validate_username(_non_empty(what)(value), what)
+        return config.validate_email(_non_empty(what)(value), what)
 
     return validate
 

@@ -287,19 +287,31 @@ def validate_jql(value: Any) -> str | None:
 
 
 def validate_username(value: Any, what: str = "username") -> str | None:
-    """The account of Basic auth (the Atlassian account e-mail on Cloud), None when
-    empty. Sent as "user:token", so it can hold no colon; an e-mail has no spaces."""
+    """The account of Basic auth (on Cloud the Atlassian account e-mail; a Data Center
+    login may hold spaces), None when empty. It is sent as "user:token", so it can
+    hold no colon, and it goes in a header: no control characters or line breaks.
+    Checked on load too, so the rule is only what can never have worked."""
     name = _optional_text(value, what)
     if name is None:
         return None
-    if any(ch.isspace() for ch in name) or _has_control(name):
+    if _has_control(name):
         raise ConfigError(
-            f'{what} "{_shown(name)}" must not contain spaces, line breaks or control '
-            "characters (on Cloud it is your Atlassian account e-mail)"
+            f'{what} "{_shown(name)}" must not contain line breaks or control characters'
         )
     if ":" in name:
         raise ConfigError(
             f'{what} "{_shown(name)}" must not contain ":" (Basic auth sends user:token)'
+        )
+    return name
+
+
+def validate_email(value: Any, what: str = "email") -> str | None:
+    """An Atlassian account e-mail as typed (`jira connect`): a username, with no
+    spaces either. Only where it is entered: a saved one is checked as a username."""
+    name = validate_username(value, what)
+    if name is not None and any(ch.isspace() for ch in name):
+        raise ConfigError(
+            f'{what} "{_shown(name)}" must not contain spaces (it is your Atlassian account e-mail)'
         )
     return name
 
