@@ -105,3 +105,25 @@ async def test_background_sync_false_in_settings_turns_the_schedule_off(
         if setting:
             await wait_for(pilot, lambda: len(looks) >= 2)
     assert bool(looks) is setting
+
+
+@run_async
+async def test_a_scheduled_sync_ending_first_does_not_take_the_user_home_early(fast_schedule):
+    """`jiradex demo` starts the app on the sync monitor and goes home when that sync
+    ends; a scheduled sync of another datasource ending first took it home while
+    the user's sync still ran."""
+    add_datasource("slow", "SLOW")
+    add_datasource("fast", "FAST")
+    slow = FakeJiraClient(300, project="SLOW", hold_after=100)
+    clients = {"slow": slow, "fast": FakeJiraClient(5, project="FAST")}
+    app = JiradexApp(start_sync=["slow"])
+    install_controller(app, SyncController(app, client_factory=lambda ds: clients[ds.name]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        controller = controller_for(app)
+        await wait_for(pilot, lambda: "fast" in controller.jobs)
+        await wait_for(pilot, lambda: not controller.jobs["fast"].running)
+        await pilot.pause()
+        assert controller.jobs["fast"].background
+        assert controller.is_running("slow") and app.current_mode == "sync"
+        slow.release.set()
+        await wait_for(pilot, lambda: app.current_mode == "search")

@@ -295,7 +295,8 @@ class JiradexApp(App):
 
     def on_syncs_finished(self, message: SyncsFinished) -> None:
         self._tell_search("index_changed")
-        if self._return_home_after_sync:
+        # The syncs the app was started with, not a scheduled one that ended first.
+        if self._return_home_after_sync and not message.background:
             self._return_home_after_sync = False
             failed = [s for s in message.summaries if getattr(s, "status", "ok") != "ok"]
             if not failed and self.current_mode == "sync":

@@ -20,11 +20,13 @@ class IndexUpdated(Message):
 
 
 class SyncsFinished(Message):
-    """Every sync started together has ended; `summaries` are SyncSummary objects."""
+    """Every sync started together has ended; `summaries` are SyncSummary objects.
+    `background`: they were scheduled syncs (tui.auto_sync), not the user's."""
 
-    def __init__(self, summaries: list[Any]) -> None:
+    def __init__(self, summaries: list[Any], background: bool = False) -> None:
         super().__init__()
         self.summaries = summaries
+        self.background = background
 
 
 class ConfigChanged(Message):

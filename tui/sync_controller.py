@@ -310,7 +310,11 @@ class SyncController:
         del self._batches[batch]
         self._publish(lambda: SyncController.BatchFinished(list(jobs)))
         if jobs:
-            self._tell_app(SyncsFinished([job.summary for job in jobs]))
+            self._tell_app(
+                SyncsFinished(
+                    [job.summary for job in jobs], background=all(j.background for j in jobs)
+                )
+            )
         if on_done is not None:
             try:
                 on_done(jobs)
