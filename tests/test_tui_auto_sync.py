@@ -89,7 +89,7 @@ async def test_a_scheduled_sync_failing_again_and_again_says_so_once(fast_schedu
         assert all(run["status"] == "error" for run in runs("bad"))
 
 
-@pytest.mark.parametrize("setting", [True, False])
+@pytest.mark.parametrize("setting", [True, False, "false", "off"])
 @run_async
 async def test_background_sync_false_in_settings_turns_the_schedule_off(
     fast_schedule, monkeypatch, setting
@@ -102,9 +102,10 @@ async def test_background_sync_false_in_settings_turns_the_schedule_off(
     app = JiradexApp()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)
-        if setting:
+        on = setting is True
+        if on:
             await wait_for(pilot, lambda: len(looks) >= 2)
-    assert bool(looks) is setting
+    assert bool(looks) is on
 
 
 @run_async
@@ -127,3 +128,23 @@ async def test_a_scheduled_sync_ending_first_does_not_take_the_user_home_early(f
         assert controller.is_running("slow") and app.current_mode == "sync"
         slow.release.set()
         await wait_for(pilot, lambda: app.current_mode == "search")
+
+
+@run_async
+async def test_a_scheduled_start_skips_what_changed_since_it_was_found_due():
+    """Between the look (on a worker) and the start (on the app thread) a datasource
+    can be disabled, removed, or taken by another sync: skipped, not an error."""
+    from indexer.locks import sync_lock
+
+    add_datasource("ok", "OK")
+    add_datasource("off", "OFF", enabled=False)
+    add_datasource("busy", "BUSY")
+    clients = {name: FakeJiraClient(3, project=name.upper()) for name in ("ok", "off", "busy")}
+    app = app_with(clients)
+    async with app.run_test(size=(120, 40)) as pilot:
+        controller = controller_for(app)
+        with sync_lock("busy"):  # `jiradex sync busy` in another terminal
+            jobs = controller.start(["ok", "off", "gone", "busy"], background=True)
+        assert [job.name for job in jobs] == ["ok"]
+        await wait_for(pilot, lambda: not controller.jobs["ok"].running)
+        assert not app._notifications

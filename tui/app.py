@@ -44,6 +44,14 @@ CONFIG_POLL_S = 2.0
 # datasources this soon after start, then every JiradexApp.AUTO_SYNC_EVERY_S.
 AUTO_SYNC_FIRST_S = 5.0
 
+
+def _setting_on(value: Any) -> bool:
+    """A settings.json switch: false, "false", "off", "no" and 0 turn it off."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "off", "no", "0", "")
+    return bool(value)
+
+
 # mode -> (module under tui.screens, class name, title)
 SCREENS: dict[str, tuple[str, str, str]] = {
     "search": ("search", "SearchScreen", "Search"),
@@ -166,7 +174,7 @@ class JiradexApp(App):
         self._jx_started = True
         self._config_stamp = _datasources_stamp()
         self.set_interval(CONFIG_POLL_S, self._check_datasources_file)
-        if self.AUTO_SYNC_EVERY_S and self.settings.get("background_sync", True) is not False:
+        if self.AUTO_SYNC_EVERY_S and _setting_on(self.settings.get("background_sync", True)):
             self.set_timer(AUTO_SYNC_FIRST_S, self.check_auto_sync)
             self.set_interval(self.AUTO_SYNC_EVERY_S, self.check_auto_sync)
         for problem in self._settings_problems:

@@ -235,6 +235,19 @@ class SyncController:
             by_name = {ds.name.casefold(): ds for ds in available}
             for name in names:
                 chosen.append(by_name.get(str(name).strip().casefold(), str(name)))
+        if background:
+            # Re-checked here: the config may have changed since the look that found
+            # them due, and a skipped scheduled sync is no error to show.
+            from indexer.locks import sync_running
+
+            chosen = [
+                ds
+                for ds in chosen
+                if not isinstance(ds, str)
+                and ds.enabled
+                and ds.sync_enabled
+                and not sync_running(ds.name)
+            ]
         jobs: list[SyncJob] = []
         for item in chosen:
             if isinstance(item, str):
@@ -268,7 +281,7 @@ class SyncController:
             return False  # a second c logged "cancel requested" again
         job.worker.cancel()
         job.cancelling = True
-        self._log(job, "cancel requested; stopping after the current batch")
+        self._log(job, "cancel requested; stopping (the batches written stay)")
         self._publish(lambda: SyncController.Updated(job))
         return True
 
