@@ -260,7 +260,7 @@ def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
         stop,
         progress=progress,
         on_stopping=lambda: click.echo(
-            "\nstopping: letting running syncs finish their batch (Ctrl-C again to quit now)…",
+            "\nstopping: ending the running syncs (Ctrl-C again to quit now)…",
             err=True,
         ),
     )
@@ -894,7 +894,9 @@ def _print_connection_report(report: dict, as_json: bool) -> None:
         if jql is not None:
             if jql["valid"]:
                 about = "about " if jql.get("approximate") else ""
-                rows.append(("jql", f"{jql['jql']}: {about}{jql['issues']:,} issues"))
+                rows.append(
+                    ("jql", f"{jql['jql']}: {about}{counted(jql['issues'], 'issue', grouped=True)}")
+                )
             else:
                 rows.append(("jql", f"{jql['jql']}: REFUSED by Jira"))
         for label, value in rows:

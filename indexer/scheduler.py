@@ -2,7 +2,8 @@
 
 Each datasource gets at most one sync at a time (a thread per running sync, plus
 the cross-process lock in `indexer.locks`); stopping sets the cancel event of every
-running sync and waits for them to write their last batch.
+running sync (its requests in flight end at once, see indexer.sync) and waits for
+them to record how they ended.
 
 Two ways to stop: `stop` set (SIGTERM, or a caller's own reason) cancels running
 syncs (their runs are recorded `cancelled`); Ctrl-C (KeyboardInterrupt in the

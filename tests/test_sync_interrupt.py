@@ -99,7 +99,7 @@ def test_ctrl_c_during_a_watched_sync_records_an_interrupted_run_and_exits_130(d
     proc = _start(["sync", "--watch", "--json"], {"JIRADEX_TEST_SIGINT_IN_WRITE": "2"})
     code, out, err = _finish(proc)
     _assert_interrupted(code, out, err)
-    assert "stopping: letting running syncs finish their batch" in err
+    assert "stopping: ending the running syncs" in err
 
 
 def test_ctrl_c_while_watch_waits_between_syncs_is_a_clean_stop(datasource):
