@@ -111,7 +111,10 @@ def search(
     symbols = _symbols(parsed.text) if parsed.empty else []
     if parsed.empty and not symbols:
         return []
-    where, params = parsed.sql_filters("i")
+    # Filters alone are served by indexes when name filters are resolved to names
+    # first; after words, the rows the words leave are checked as they are.
+    names = store.distinct_names if not parsed.groups and not symbols else None
+    where, params = parsed.sql_filters("i", names=names)
     if datasource:
         where = f"{where} AND i.datasource = ?" if where else "i.datasource = ?"
         params = [*params, datasource]

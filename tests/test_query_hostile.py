@@ -553,3 +553,20 @@ def test_scores_of_a_word_in_most_issues_still_rank_the_hits(tmp_path):
     assert len(scores) == 8 and all(score > 0 for score in scores)
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
     store.close()
+
+
+def test_name_filters_alone_see_names_written_after_the_last_search(tmp_path):
+    """Filters alone resolve names from a list kept until the index changes: a name
+    written since (by this connection, or a sync's own) is found at once."""
+    path = tmp_path / "index.db"
+    with Store(path) as reader, Store(path) as sync:
+        sync.upsert_issues([{**RECORDS[0], "id": "1", "key": "OPS-101", "assignee": "Ann Lee"}])
+        assert keys(search(reader, "assignee:zoë")) == []
+        assert keys(search(reader, "assignee:nobodyxyz")) == []
+        sync.upsert_issues(
+            [{**RECORDS[0], "id": "2", "key": "OPS-102", "assignee": "Zoë Ångström"}]
+        )
+        assert keys(search(reader, "assignee:zoe")) == ["OPS-102"]  # another connection wrote
+        reader.upsert_issues([{**RECORDS[0], "id": "3", "key": "OPS-103", "assignee": "ZOË Roy"}])
+        assert sorted(keys(search(reader, "assignee:zoe"))) == ["OPS-102", "OPS-103"]
+        assert keys(search(reader, "-assignee:zoe")) == ["OPS-101"]
