@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from indexer.locks import sync_running
+from indexer.normalize import epoch_ms
 from indexer.sync import SyncSummary, sync_datasource
 
 TICK_S = 1.0
@@ -132,17 +132,9 @@ def due_datasources(datasources: Iterable, store, now: float | None = None) -> l
         if not (ds.enabled and ds.sync_enabled):
             continue
         runs = store.runs(ds.name, limit=1)
-        started = _epoch(runs[0].get("started")) if runs else None
-        if started is not None and now < started + ds.interval_seconds:
+        started_ms = epoch_ms(runs[0].get("started")) if runs else None
+        if started_ms is not None and now < started_ms / 1000 + ds.interval_seconds:
             continue
         if not sync_running(ds.name):
             due.append(ds.name)
     return due
-
-
-def _epoch(stamp: str | None) -> float | None:
-    """A run's `started` (UTC, ISO 8601 with Z) as epoch seconds; None if unreadable."""
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

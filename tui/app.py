@@ -46,9 +46,15 @@ AUTO_SYNC_FIRST_S = 5.0
 
 
 def _setting_on(value: Any) -> bool:
-    """A settings.json switch: false, "false", "off", "no" and 0 turn it off."""
+    """A settings.json switch: false, or "false", "no", "0" as config reads them."""
     if isinstance(value, str):
-        return value.strip().lower() not in ("false", "off", "no", "0", "")
+        from indexer.config import parse_bool_text
+        from indexer.errors import ConfigError
+
+        try:
+            return parse_bool_text(value, "setting")
+        except ConfigError:
+            return True  # unreadable: the default
     return bool(value)
 
 

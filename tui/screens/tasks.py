@@ -28,6 +28,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from indexer.wording import counted
 from tui import keymap
 from tui.widgets.editor import Editor
 from tui.widgets.format import Plain, ago, cell, enable_button, fit, relative_age
@@ -158,7 +159,7 @@ class TasksScreen(_WorkerErrors, Screen):
         table.display = bool(self.tasks)
         self.query_one("#tasks-empty").display = not self.tasks
         count = len(self.tasks)
-        self.query_one("#tasks-count", Static).update(f"{count} task{'s' if count != 1 else ''}")
+        self.query_one("#tasks-count", Static).update(counted(count, "task"))
         if self.app.screen is self:
             (table if self.tasks else self.query_one("#tasks-import")).focus()
 
