@@ -276,6 +276,7 @@ class _Run:
         self.run_id: int | None = None  # the store's run record, counted up by write()
         self.started_ms = int(time.time() * 1000)  # set again when the run plans
         self.vanished: set[str] = set()
+        self.stored_updated: dict[str, str] | None = None  # id -> updated, incremental runs
         self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
         self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
 
@@ -339,11 +340,13 @@ class _Run:
             after_completed_run = since != state.get("checkpoint")
             lookback = RECONCILE_LOOKBACK_MS if reconcile and after_completed_run else OVERLAP_MS
             jql += f" AND updated >= {int(since) - lookback}"
-        # Which listed issues to fetch: on an incremental Data Center run (listings
-        # carry `updated` there) those whose `updated` differs from the index's.
+        # On an incremental run, issues whose `updated` is what the index holds are
+        # not written again: on Data Center (listings carry `updated`) they are not
+        # even fetched; on Cloud they are left out once fetched (see fetch_batch).
         stored = None
-        if not (full or backfill) and not getattr(self.client, "is_cloud", False):
+        if not (full or backfill):
             stored = self.store.issue_ids(self.ds.name)
+        self.stored_updated = stored
 
         def wanted(item: dict[str, str]) -> bool:
             return (
@@ -358,6 +361,7 @@ class _Run:
             self.fetch_and_store(listing)
         finally:
             self.summary.listed = len(listing.listed)
+            self.stored_updated = None  # later fetches (retries, reconcile) all write
         if self.ds.index_attachments and due:
             self.retry_attachments(due)
         if stored is not None:
@@ -518,7 +522,7 @@ class _Run:
                             records = _newest_only(records, listing.repeated, superseded)
                         newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
                         self.newest = max(self.newest, newest)
-                        together.extend(records)
+                        together.extend(r for r in records if not r.get("unchanged"))
                     while next_in_order in finished_batches:
                         held = finished_batches.pop(next_in_order) or held
                         next_in_order += 1
@@ -585,6 +589,21 @@ class _Run:
         if self.ds.index_attachments:
             fields.append("attachment")
         prepared = self.client.bulkfetch(batch, fields, decode=self.preparer.issues)
+        # Issues unchanged since the index had them (Cloud's overlap window) go back
+        # marked, for the listing's bookkeeping, without comment pages or downloads;
+        # they are not written.
+        unchanged = []
+        if self.stored_updated:
+            fresh = []
+            retry = self.state.get("attachment_retry") or {}
+            for issue in prepared:
+                record = issue["record"]
+                ident = str(record["id"])
+                if ident not in retry and self.stored_updated.get(ident) == record.get("updated"):
+                    unchanged.append({**record, "unchanged": True})
+                else:
+                    fresh.append(issue)
+            prepared = fresh
         if self.ds.index_comments:
             longer = [p for p in prepared if p["comment_total"] > len(p["comments"])]
             threads = self._map(self._comment_thread, longer)
@@ -611,7 +630,7 @@ class _Run:
             out.append(record)
         if self.preparer.offloads_fts:
             self._fts_off_the_writer(out)
-        return out
+        return out + unchanged
 
     def _fts_off_the_writer(self, records: list[dict[str, Any]]) -> None:
         """Stem/CJK columns for the records whose worker-made ones no longer match

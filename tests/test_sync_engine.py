@@ -482,3 +482,22 @@ def test_a_download_the_cancel_cuts_short_is_not_an_attachment_failure(tmp_path)
         for ident in written:
             number = int(ident) - 10_000
             assert _attachment_text(store, str(900 + number)) == f"notes of issue {number}"
+
+
+def test_a_quiet_cloud_project_resyncs_with_nothing_written(tmp_path):
+    """Cloud listings carry no `updated`, so the issues of the overlap window are
+    fetched again on every run; the ones whose fetched `updated` is what the index
+    holds are not written again (nor counted), as on Data Center. An edit is."""
+    jira = ScriptedJira(60)
+    with Store(tmp_path / "index.db") as store:
+        first = sync_datasource(_datasource(), store=store, client=jira)
+        assert first.status == "ok" and first.issues == 60
+        calls = jira.fetch_calls
+        again = sync_datasource(_datasource(), store=store, client=jira)
+        assert again.status == "ok"
+        assert jira.fetch_calls > calls  # the overlap window was fetched
+        assert again.issues == 0
+        jira.edit("10059", "Edited while nobody looked")
+        edited = sync_datasource(_datasource(), store=store, client=jira)
+        assert edited.issues == 1
+        assert _indexed(store) == _expected(jira)
