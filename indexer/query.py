@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
-from indexer.fold import fold
+from indexer.fold import fold_name
 from indexer.stem import stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
 
@@ -383,8 +383,8 @@ def _filter_sql(
             # Filters alone: the names that match, found among the distinct ones;
             # the rows of a few names come by index, and no name is no row (a
             # check on every row walked all 300k issues for a name no one has).
-            wanted = fold(value)
-            found = [n for n in names(name) if wanted in fold(n)]
+            wanted = fold_name(value)
+            found = [n for n in names(name) if wanted in fold_name(n)]
             if not found:
                 return "0", []
             marks = ",".join("?" * len(found))
@@ -392,7 +392,7 @@ def _filter_sql(
         # LIKE folds ASCII case only: a name with other letters is also compared
         # folded (assignee:jose finds José, assignee:zoe ZOË), in Python, so only
         # those names pay for it (and only on the rows the other terms leave).
-        like = _like(fold(value))
+        like = _like(fold_name(value))
         return (
             f"({a}.{name} LIKE ? ESCAPE '\\' OR ({a}.{name} GLOB '*[^ -~]*' "
             f"AND jx_fold({a}.{name}) LIKE ? ESCAPE '\\'))",

@@ -29,7 +29,7 @@ import orjson
 
 from indexer import paths
 from indexer.errors import StoreError
-from indexer.fold import fold
+from indexer.fold import fold_name
 from indexer.stem import stem_terms
 
 if TYPE_CHECKING:
@@ -515,7 +515,7 @@ class Store:
                 str(self.path), isolation_level=None, check_same_thread=False
             )
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.conn.create_function("jx_fold", 1, fold, deterministic=True)
+            self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA temp_store = MEMORY")

@@ -5,6 +5,7 @@ prefix, phrase) does what it says."""
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -570,3 +571,27 @@ def test_name_filters_alone_see_names_written_after_the_last_search(tmp_path):
         reader.upsert_issues([{**RECORDS[0], "id": "3", "key": "OPS-103", "assignee": "ZOË Roy"}])
         assert sorted(keys(search(reader, "assignee:zoe"))) == ["OPS-102", "OPS-103"]
         assert keys(search(reader, "-assignee:zoe")) == ["OPS-101"]
+
+
+@pytest.mark.parametrize("filters_only", [True, False])
+def test_name_filters_match_across_composed_and_decomposed_accents(tmp_path, filters_only):
+    """A name stored decomposed (e + U+0301, as macOS and some directories give it)
+    and a name typed decomposed both match their composed spelling, accent-free."""
+    decomposed = unicodedata.normalize("NFD", "José Álvarez")
+    composed = "Zoë Müller"
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("NFD-1", "Decomposed assignee pool", assignee=decomposed),
+                record("NFD-2", "Composed assignee pool", assignee=composed),
+            ]
+        )
+        words = "" if filters_only else " pool"
+        for query, expected in [
+            ('assignee:"jose alvarez"', {"NFD-1"}),
+            ("assignee:josé", {"NFD-1"}),
+            ("assignee:" + unicodedata.normalize("NFD", "álvarez"), {"NFD-1"}),
+            ("assignee:" + unicodedata.normalize("NFD", "zoë"), {"NFD-2"}),
+            ('assignee:"zoe muller"', {"NFD-2"}),
+        ]:
+            assert set(keys(search(s, query + words, limit=10))) == expected, query
