@@ -177,6 +177,44 @@ def test_autolinks_reference_links_and_empty_links():
     assert body("[words]()")[0]["content"] == [{"type": "text", "text": "words"}]
 
 
+def test_bare_urls_become_links_as_jira_cloud_shows_adf_text_as_typed():
+    """Wiki markup on Data Center links a bare URL by itself; ADF text is never linked
+    by Jira Cloud, so "PR: https://..." in a result would post a dead address."""
+
+    def link(url, *marks):
+        return {
+            "type": "text",
+            "text": url,
+            "marks": [{"type": "link", "attrs": {"href": url}}, *marks],
+        }
+
+    assert body("PR: https://git.example.com/o/r/pull/12, merged (see https://e.x/a_(b)).")[0][
+        "content"
+    ] == [
+        {"type": "text", "text": "PR: "},
+        link("https://git.example.com/o/r/pull/12"),
+        {"type": "text", "text": ", merged (see "},
+        link("https://e.x/a_(b)"),
+        {"type": "text", "text": ")."},
+    ]
+    # Inside bold it keeps the bold; in code, in a link or as a bare scheme it stays text.
+    assert body("**at https://e.x/p**")[0]["content"][1] == link(
+        "https://e.x/p", {"type": "strong"}
+    )
+    assert body("`https://e.x/c` [l](https://e.x/l) http:// x")[0]["content"] == [
+        {"type": "text", "text": "https://e.x/c", "marks": [{"type": "code"}]},
+        {"type": "text", "text": " "},
+        {
+            "type": "text",
+            "text": "l",
+            "marks": [{"type": "link", "attrs": {"href": "https://e.x/l"}}],
+        },
+        {"type": "text", "text": " http:// x"},
+    ]
+    cell = body("| a |\n|---|\n| http://e.x/t... |")[0]["content"][1]["content"][0]
+    assert cell["content"][0]["content"] == [link("http://e.x/t"), {"type": "text", "text": "..."}]
+
+
 def test_unsafe_link_is_left_as_text():
     assert body("[x](javascript:alert(1))")[0]["content"] == [
         {"type": "text", "text": "[x](javascript:alert(1))"}

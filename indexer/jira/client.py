@@ -54,7 +54,9 @@ from .errors import (
     error_for_status,
     error_messages,
     html_title,
+    login_refused,
     looks_like_html,
+    refused_login_error,
 )
 from .http import (
     RETRY_STATUSES_GATEWAY,
@@ -541,6 +543,14 @@ class JiraClient:
             self.stats.status(status)
             self._server_date = response.headers.get("Date") or self._server_date
             if 200 <= status < 300 or (ok_redirect and 300 <= status < 400):
+                if "Authorization" in headers and login_refused(response.headers):
+                    # Seraph went on as anonymous after refusing our credentials: what
+                    # came is what anonymous may see, not what this account sees.
+                    response.close()
+                    self.stats.add("errors")
+                    raise refused_login_error(
+                        response.headers, site=self.site_url, auth_mode=self.auth_mode
+                    )
                 self.limiter.on_success()
                 return response
 
@@ -699,14 +709,12 @@ class JiraClient:
         if not text.strip():
             if response.status_code in (201, 204):
                 return None
-            reason = response.headers.get("X-Seraph-LoginReason", "")
-            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+            if login_refused(response.headers):
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode)
             raise JiraResponseError(f"Jira sent an empty response for {path}")
         content_type = response.headers.get("Content-Type", "")
         if looks_like_html(text, content_type):
-            reason = response.headers.get("X-Seraph-LoginReason", "")
-            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+            if login_refused(response.headers):
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode, login_page=True)
             title = html_title(text)
             what = f" ({secrets.redact(title)[:80]})" if title else ""

@@ -164,10 +164,7 @@ def error_for_status(
     if status == 403:
         denied = headers.get("x-authentication-denied-reason", "")
         if "captcha" in denied.lower():
-            return JiraAuthError(
-                f"Jira at {site} asks for a CAPTCHA after failed logins: log in once in a "
-                "browser, then check the e-mail and API token or personal access token"
-            )
+            return captcha_error(site)
         reason = (detail or "this account may not perform this operation").rstrip(". ")
         return JiraPermissionError(
             f"Permission denied by Jira (HTTP 403): {reason}; ask a Jira admin for access"
@@ -195,6 +192,29 @@ def error_for_status(
     if status >= 500:
         return JiraServerError(f"Jira at {site} failed with HTTP {status} after {tries}{suffix}")
     return JiraServerError(f"Jira returned HTTP {status} for {path}{suffix}")
+
+
+def captcha_error(site: str) -> JiraAuthError:
+    return JiraAuthError(
+        f"Jira at {site} asks for a CAPTCHA after failed logins: log in once in a "
+        "browser, then check the e-mail and API token or personal access token"
+    )
+
+
+def login_refused(headers: httpx.Headers | dict) -> bool:
+    """Whether Seraph says it refused the credentials sent (`X-Seraph-LoginReason`).
+    It may say so on a 200: the request then ran as anonymous."""
+    reason = httpx.Headers(headers).get("X-Seraph-LoginReason", "").upper()
+    return "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason
+
+
+def refused_login_error(headers: httpx.Headers | dict, *, site: str, auth_mode: str) -> JiraError:
+    """The error for an answer Seraph gave as to anonymous, our credentials refused."""
+    denied = httpx.Headers(headers).get("X-Authentication-Denied-Reason", "")
+    if "captcha" in denied.lower():
+        return captcha_error(site)
+    error = auth_error("", site=site, auth_mode=auth_mode)
+    return JiraAuthError(f"{error} (Jira refused them and answered as to an anonymous user)")
 
 
 def auth_error(body: str, *, site: str, auth_mode: str, login_page: bool = False) -> JiraAuthError:

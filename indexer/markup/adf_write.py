@@ -8,6 +8,7 @@ text nodes are never empty, and code text carries only code and link marks.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -32,6 +33,11 @@ _DOC_OK = frozenset(
     }
 )
 _MARK_ORDER = {"link": 0, "strong": 1, "em": 2, "strike": 3, "code": 4}
+# A bare address in the text. Jira Cloud shows ADF text as typed: unlike wiki markup on
+# Data Center, a URL without a link mark is not clickable. GitHub's rule for where one
+# ends: trailing punctuation is not part of it, nor a `)` that closes no `(` within it.
+_BARE_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
+_URL_TRAIL = ".,:;!?*_~'\""
 
 
 def markdown_to_adf(md: Any) -> dict:
@@ -241,7 +247,7 @@ def _inline(nodes: list[SyntaxTreeNode], marks: tuple = ()) -> list[dict]:
         else:
             _add_text(out, node.content, marks)
             out.extend(_inline(node.children, marks))
-    return _merge(out)
+    return _merge(_autolink(out))
 
 
 def _add_text(out: list[dict], text: str, marks: tuple, code: bool = False) -> None:
@@ -259,6 +265,38 @@ def _add_text(out: list[dict], text: str, marks: tuple, code: bool = False) -> N
     if kept:
         node["marks"] = _sorted_marks(kept)
     out.append(node)
+
+
+def _autolink(nodes: list[dict]) -> list[dict]:
+    """Bare URLs in text without a link or code mark get a link mark of their own."""
+    out: list[dict] = []
+    for node in nodes:
+        marks = node.get("marks", [])
+        if node["type"] != "text" or any(m["type"] in ("link", "code") for m in marks):
+            out.append(node)
+            continue
+        text, pos = node["text"], 0
+        for match in _BARE_URL.finditer(text):
+            url = _trim_url(match.group(0))
+            if "://" not in url or url.endswith("://"):
+                continue
+            start, end = match.start(), match.start() + len(url)
+            if start > pos:
+                out.append({**node, "text": text[pos:start]})
+            link = {"type": "link", "attrs": {"href": url}}
+            out.append({"type": "text", "text": url, "marks": _sorted_marks([*marks, link])})
+            pos = end
+        if pos == 0:
+            out.append(node)
+        elif pos < len(text):
+            out.append({**node, "text": text[pos:]})
+    return out
+
+
+def _trim_url(url: str) -> str:
+    while url and (url[-1] in _URL_TRAIL or (url[-1] == ")" and url.count(")") > url.count("("))):
+        url = url[:-1]
+    return url
 
 
 def _sorted_marks(marks: list[dict]) -> list[dict]:
