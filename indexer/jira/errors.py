@@ -209,10 +209,13 @@ def login_refused(headers: httpx.Headers | dict) -> bool:
 
 
 def refused_login_error(headers: httpx.Headers | dict, *, site: str, auth_mode: str) -> JiraError:
-    """The error for an answer Seraph gave as to anonymous, our credentials refused."""
-    denied = httpx.Headers(headers).get("X-Authentication-Denied-Reason", "")
-    if "captcha" in denied.lower():
+    """The error for an answer Seraph gave as to anonymous, our credentials refused:
+    its login page, or the data anonymous may see."""
+    headers = httpx.Headers(headers)
+    if "captcha" in headers.get("X-Authentication-Denied-Reason", "").lower():
         return captcha_error(site)
+    if looks_like_html("", headers.get("Content-Type", "")):
+        return auth_error("", site=site, auth_mode=auth_mode, login_page=True)
     error = auth_error("", site=site, auth_mode=auth_mode)
     return JiraAuthError(f"{error} (Jira refused them and answered as to an anonymous user)")
 
