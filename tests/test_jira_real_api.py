@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_jira_unit import CLOUD_INFO, DC_INFO, make_client, ok
+from test_jira_unit import CLOUD_INFO, DC_INFO, _dc_window_server, dc_client, make_client, ok
 
 from indexer.jira import JiraAuthError
 
@@ -92,3 +92,51 @@ def test_a_refused_login_on_an_attachment_download_is_an_auth_error():
     )
     with pytest.raises(JiraAuthError):
         client.fetch_attachment(client.site_url + "/secure/attachment/12944294/LUCENE-6572.patch")
+
+
+# ------------------------------------------------------------------ the DC search window
+
+
+def _kb_refusal(asked: int, window: int, shape: str) -> httpx.Response:
+    """Data Center's answer past its search window, as Atlassian's KB quotes it
+    (support.atlassian.com/jira/kb/handling-jql-rest-api-searching-exceeding-
+    max_result_window-in-jira): an HTTP 500, in the Status entity's XML or JSON form."""
+    message = (
+        f"Search limit exceeded. We couldn't complete your search because it requests "
+        f"{asked:,} results which exceeded the search platform limit of {window:,}. Try "
+        "refining your query or contact your Jira administrator. Repeating the same "
+        "search may not work."
+    )
+    trace = "Please contact your admin passing attached Log's referral number: 91a9a4e4-244c-4d3a-939d-c50b92d49d02"
+    if shape == "xml":
+        body = f"<message>{message}</message> <stack-trace>{trace}</stack-trace>"
+        return httpx.Response(500, text=body, headers={"Content-Type": "application/xml"})
+    return ok({"message": message, "status-code": 500, "stack-trace": trace}, status=500)
+
+
+@pytest.mark.parametrize("past_window", ["xml", "json", "empty"])
+def test_a_dc_listing_learns_a_lowered_window_from_a_500_or_empty_pages(past_window):
+    """An admin may lower `jira.search.platform.max.result.window` below 10,000. Past
+    it Data Center answers "an error or empty results" (the KB above): a 500, not the
+    400 fakejira sends, or pages with no issues while `total` says there are more.
+    The listing must learn the window and list every issue by slices, not fail on
+    the 500 nor stop short at the window (which reconcile would take for deletions)."""
+    base = 1_700_000_000_000
+    updated = [base + i * 45_000 for i in range(30)]
+    search, asked = _dc_window_server(updated, window=10_000, cap=4)
+    window = 12
+
+    def lowered(request):
+        start = int(request.url.params["startAt"])
+        size = min(int(request.url.params["maxResults"]), 4)
+        if start + size <= window:
+            return search(request)
+        if past_window == "empty":
+            total = search(request).json()["total"]  # what Jira counts, none served
+            return ok({"startAt": start, "maxResults": size, "total": total, "issues": []})
+        return _kb_refusal(start + size, window, past_window)
+
+    client, _ = dc_client(lowered)
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=4)]
+    assert ids == [str(100 + i) for i in range(30)]  # all, once, in updated order
+    assert client.dc_search_window == window

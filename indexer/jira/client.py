@@ -48,6 +48,7 @@ from .errors import (
     JiraPermissionError,
     JiraResponseError,
     JiraRetryAborted,
+    JiraServerError,
     JiraTimeoutError,
     ProjectNotFoundError,
     auth_error,
@@ -238,10 +239,13 @@ class _WindowShrunk(Exception):
 
 def _refused_window(message: str, asked_end: int) -> int | None:
     """The search window a Data Center refusal names ("Search limit exceeded ...
-    must not exceed 5,000"), else half of what was asked; None when the message is
-    about something else."""
+    exceeded the search platform limit of 10,000", "must not exceed 5,000"), else
+    half of what was asked; None when the message is about something else."""
     if not re.search(r"(?i)search limit|result window|max_?result|exceed", message):
         return None
+    stated = re.search(r"(?i)(?:limit of|exceed)\s+(\d[\d,]*)", message)
+    if stated and 0 < int(stated.group(1).replace(",", "")) < asked_end:
+        return int(stated.group(1).replace(",", ""))
     numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", message)]
     named = [n for n in numbers if 0 < n < asked_end]
     window = max(named) if named else asked_end // 2
@@ -863,14 +867,19 @@ class JiraClient:
 
     def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
         """One page of a listing. A server whose search window is smaller than we
-        took it to be (an admin lowered it below 10,000) refuses the page: the window
-        it names (or half of ours) is learnt and `_WindowShrunk` says to start the
-        slice again inside it."""
+        took it to be (an admin lowered `jira.search.platform.max.result.window`)
+        refuses the page, with an HTTP 500 says Atlassian's KB (a 400 from others):
+        the window it names (or half of ours) is learnt and `_WindowShrunk` says to
+        start the slice again inside it. (It may serve empty pages instead: see
+        `_search_dc_window`.)"""
         params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
         try:
             return self._dc_search(params)
-        except JiraBadRequestError as exc:
-            window = _refused_window(str(exc), start + size)
+        except (JiraBadRequestError, JiraServerError) as exc:
+            if getattr(exc, "status", 400) not in (400, 500):
+                raise
+            said = " ".join(getattr(exc, "messages", None) or [str(exc)])
+            window = _refused_window(said, start + size)
             if window is None or start + size <= window:
                 raise  # refused for another reason than the window
             if window < self.dc_search_window:
@@ -947,6 +956,14 @@ class JiraClient:
             issues = _issues_of(page)
             _note_shift(window, total, page)
             if not issues:
+                now = page.get("total")
+                if 0 < start < self.dc_search_window and isinstance(now, int) and now > start:
+                    # No issues where `total` says there are more: the way a Data
+                    # Center serves pages past a window its admin lowered (as well
+                    # as refusing them). Learnt; the rest comes in the next slice.
+                    log.info("jira: %s searches reach %d results at most", self.site_url, start)
+                    self.dc_search_window = start
+                    window[0] = True
                 return
             yield issues
             start += len(issues)
