@@ -593,3 +593,60 @@ def test_random_trees_never_raise():
         assert isinstance(md, str) and isinstance(text, str)
         no_json_leak(md)
         no_json_leak(text)
+
+
+def test_a_task_or_decision_item_of_several_inline_nodes_stays_one_line():
+    """taskItem and decisionItem hold inline nodes straight (Atlassian's ADF schema:
+    `content: inline_node[]`, no paragraph), and the editor splits a line wherever
+    marks change or a mention, date, emoji or status sits: each used to render on a
+    line of its own."""
+    import jsonschema
+
+    schema = json.loads((FIXTURES.parent / "adf-schema" / "full.json").read_text("utf-8"))
+    item_content = [
+        t("Call "),
+        {"type": "mention", "attrs": {"id": "5b10ac8d82e05b22cc7d4ef5", "text": "@Ann Lee"}},
+        t(" about the "),
+        {"type": "text", "text": "release", "marks": [{"type": "strong"}]},
+        t(" on "),
+        {"type": "date", "attrs": {"timestamp": "1700000000000"}},
+        t(" "),
+        {"type": "emoji", "attrs": {"shortName": ":smile:", "id": "1f604", "text": "😄"}},
+    ]
+    tasks = {
+        "type": "taskList",
+        "attrs": {"localId": "tl-1"},
+        "content": [
+            {"type": "taskItem", "attrs": {"localId": "ti-1", "state": "TODO"}, "content": item_content},
+            {"type": "taskItem", "attrs": {"localId": "ti-2", "state": "DONE"}, "content": [t("done")]},
+        ],
+    }  # fmt: skip
+    decisions = {
+        "type": "decisionList",
+        "attrs": {"localId": "dl-1"},
+        "content": [
+            {
+                "type": "decisionItem",
+                "attrs": {"localId": "di-1", "state": "DECIDED"},
+                "content": [
+                    t("We ship "),
+                    {"type": "status", "attrs": {"text": "approved", "color": "green"}},
+                    t(" as is"),
+                ],
+            }
+        ],
+    }
+    document = doc(tasks, decisions)
+    jsonschema.Draft4Validator(schema).validate(document)  # the shape Jira sends
+    md = adf_to_markdown(document)
+    assert md.split("\n") == [
+        "- [ ] Call @Ann Lee about the **release** on 2023-11-14 😄",
+        "- [x] done",
+        "",
+        "- We ship \\[APPROVED\\] as is",
+    ]
+    rendered = html(md)
+    assert rendered.count("<li>") == 3 and "<strong>release</strong>" in rendered
+    assert adf_to_text(document) == (
+        "Call @Ann Lee about the release on 2023-11-14 😄\ndone\nWe ship approved as is"
+    )

@@ -556,11 +556,19 @@ class _MarkdownRenderer:
         return "\n".join(items)
 
     def item_body(self, children: list, depth: int) -> str:
-        """List items render tight: a paragraph followed by its nested list on the next line."""
+        """List items render tight: a paragraph followed by its nested list on the next line.
+
+        A taskItem or decisionItem holds its inline nodes straight (no paragraph):
+        a run of them is one paragraph, however many nodes the marks split it into."""
         parts: list[str] = []
-        for child in children:
+        run: list = []
+        for index, child in enumerate(children):
             if _is_inline(child):
-                parts.append(self.paragraph([child]))
+                run.append(child)
+                if index + 1 < len(children) and _is_inline(children[index + 1]):
+                    continue
+                parts.append(self.paragraph(run))
+                run = []
                 continue
             rendered = self.block(child, depth + 1)
             if not rendered.strip():
