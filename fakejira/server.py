@@ -464,19 +464,15 @@ class Handler(BaseHTTPRequestHandler):
             raise Reply(400, P.error("The number of issues requested exceeds the maximum of 100."))
         fields = P.parse_fields(body.get("fields"), "*navigable")
         ds = self.server.fake.dataset
-        found, errors = [], []
         with ds.lock:
             projects = dict(ds.projects)
-            for ref in wanted:
-                iss = ds.issue(ref)
-                if iss is None:
-                    errors.append({"id": str(ref), "errorMessage": P.ISSUE_NOT_FOUND})
-                else:
-                    found.append(iss)
+            # As Jira Cloud: an issue that does not exist (or may not be seen) is left
+            # out of both lists; `issueErrors` is for retriable errors (CLOUD-SPEC).
+            found = [iss for iss in map(ds.issue, wanted) if iss is not None]
         # Rendered outside the lock: 100 beans take long enough to hold up every other
         # request (the comment pages of a concurrent sync) behind this one.
         issues = [P.issue(self.site, iss, fields, projects) for iss in found]
-        raise Reply(200, {"issues": issues, "issueErrors": errors})
+        raise Reply(200, {"issues": issues, "issueErrors": []})
 
     def _find(self, ref: str):
         iss = self.server.fake.dataset.issue(ref)
