@@ -384,6 +384,27 @@ def service_account_api_url(cloud_id: str) -> str:
     return f"{gateway_url()}/ex/jira/{cloud_id}"
 
 
+def same_origin(a: str | None, b: str | None) -> bool:
+    """Whether two URLs name one origin (scheme, host, port): a token saved for one
+    site may go to the other. A context path does not matter; a missing URL never
+    matches."""
+    from urllib.parse import urlsplit
+
+    def origin(url: str) -> tuple:
+        split = urlsplit(url.strip())
+        scheme = split.scheme.lower()
+        port = split.port or {"http": 80, "https": 443}.get(scheme)
+        return scheme, (split.hostname or "").lower().rstrip("."), port
+
+    if not a or not b:
+        return False
+    try:
+        first, second = origin(a), origin(b)
+    except ValueError:
+        return False
+    return bool(first[1]) and first == second
+
+
 # ------------------------------------------------------------------ datasources
 
 

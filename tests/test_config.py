@@ -871,3 +871,13 @@ def test_jira_email_with_a_colon_from_file_or_environment_is_refused(monkeypatch
     conn = JiraConnection(base_url="https://x.atlassian.net", email="a:b", api_token="t")
     with pytest.raises(ConfigError, match='email "a:b" must not contain ":"'):
         config.save_jira_connection(conn)
+
+
+def test_same_origin_is_scheme_host_and_port():
+    assert config.same_origin("https://Acme.atlassian.net", "https://acme.atlassian.net:443/jira")
+    assert not config.same_origin("https://acme.atlassian.net", "https://acme.atlasian.net")
+    assert not config.same_origin("http://jira.local", "https://jira.local")
+    assert not config.same_origin("http://127.0.0.1:8080", "http://127.0.0.1:8081")
+    assert not config.same_origin("https://acme.atlassian.net", None)
+    assert not config.same_origin("not a url", "not a url")
+    assert not config.same_origin("http://[::1", "http://[::1")

@@ -1685,3 +1685,57 @@ def test_a_body_that_times_out_is_asked_again_only_as_often_as_the_policy_allows
         with pytest.raises(JiraTimeoutError):
             client.server_info()
         assert len(recorder.requests) == sent
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+def test_a_cloud_site_without_bulkfetch_is_fetched_by_search(status):
+    """Jira's bulkfetch never answers 404 (issues it cannot return go in its
+    `issueErrors`); a Jira-compatible site that has only `search/jql` does. The
+    client then fetches by `id in (...)` search, pages included, and stops asking
+    bulkfetch. An id gone since it was listed is left out, as bulkfetch would."""
+    gone = {"13"}
+
+    def search(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        wanted = re.findall(r"\d+", body["jql"])
+        if missing := [w for w in wanted if w in gone]:
+            return ok(
+                {"errorMessages": [f"A value with ID '{w}' does not exist for the field 'id'." for w in missing], "errors": {}},
+                status=400,
+            )  # fmt: skip
+        assert body["fields"] == ["summary", "comment"]
+        first = "nextPageToken" not in body
+        rows = wanted[:2] if first else wanted[2:]
+        reply = {"issues": [{"id": w, "key": f"DEMO-{w}", "fields": {}} for w in rows]}
+        if first:
+            reply["nextPageToken"] = "Ch0jU3RyaW5n"
+        else:
+            reply["isLast"] = True
+        return ok(reply)
+
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): httpx.Response(status, text="no such API"),
+            ("POST", "/rest/api/3/search/jql"): search,
+        }
+    )
+    got = client.bulkfetch(["11", "12", "13", "14"], ["summary", "comment"])
+    assert [i["id"] for i in got] == ["11", "12", "14"]
+    got = client.bulkfetch(["15"], ["summary", "comment"], decode=prepare.Preparer(**PREP).issues)
+    assert [i["record"]["key"] for i in got] == ["DEMO-15"]
+    assert rec.paths().count("/rest/api/3/issue/bulkfetch") == 1
+
+
+def test_a_bulkfetch_refusal_for_another_reason_stays_an_error():
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): ok(
+                {"errorMessages": ["Permission denied"], "errors": {}}, status=403
+            ),
+        }
+    )
+    with pytest.raises(JiraPermissionError):
+        client.bulkfetch(["11"], ["summary"])
+    assert "/rest/api/3/search/jql" not in rec.paths()

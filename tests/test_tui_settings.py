@@ -293,3 +293,58 @@ def test_snapshot_settings_service_account_saved(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+@run_async
+async def test_the_saved_token_never_goes_to_a_site_typed_in_place_of_its_own(monkeypatch):
+    """Changing the Site URL (a sandbox, a typo) and pressing Test sent the token saved
+    for the old site to the new one: an empty token box kept it whatever the site."""
+    config.save_jira_connection(
+        config.JiraConnection(
+            enabled=True,
+            base_url="https://acme.atlassian.net",
+            email="me@example.com",
+            api_token="tok-saved-for-acme",
+        )
+    )
+    seen = []
+
+    def factory(conn):
+        seen.append(conn)
+        return FakeJiraClient()
+
+    monkeypatch.setattr(settings_module, "connection_client", factory)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        status = screen.query_one("#settings-status")
+        hint = screen.field("api_token").query_one(".field-hint")
+        # Another path on the same site keeps it.
+        set_value(screen, "base_url", "https://ACME.atlassian.net/jira")
+        await pilot.pause()
+        assert "is kept" in str(hint.render())
+        set_value(screen, "base_url", "https://acme.atlasian.net")
+        await pilot.pause()
+        assert "is for https://acme.atlassian.net" in str(hint.render())
+        await pilot.click("#test")
+        await pilot.pause()
+        assert seen == []
+        assert "the saved token is for https://acme.atlassian.net" in (
+            screen.field("api_token").error
+        )
+        await pilot.click("#save")
+        await pilot.pause()
+        assert config.load_jira_connection().base_url == "https://acme.atlassian.net"
+        # With the site's own token typed, it goes there; back on the saved site the
+        # saved token is used again.
+        set_value(screen, "api_token", "tok-for-the-other-site")
+        await pilot.pause()
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        assert seen[-1].api_token == "tok-for-the-other-site"
+        set_value(screen, "api_token", "")
+        set_value(screen, "base_url", "https://acme.atlassian.net/")
+        await pilot.pause()
+        await pilot.click("#test")
+        await wait_for(pilot, lambda: len(seen) == 2)
+        assert seen[-1].api_token == "tok-saved-for-acme"

@@ -48,16 +48,13 @@ from .errors import (
     JiraPermissionError,
     JiraResponseError,
     JiraRetryAborted,
-    JiraServerError,
     JiraTimeoutError,
     ProjectNotFoundError,
     auth_error,
     error_for_status,
     error_messages,
     html_title,
-    login_refused,
     looks_like_html,
-    refused_login_error,
 )
 from .http import (
     RETRY_STATUSES_GATEWAY,
@@ -76,6 +73,9 @@ LOST_REPLY_SKEW = timedelta(minutes=10)
 DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 BULKFETCH_CHUNK = 100
+# What a site without bulkfetch answers it with (Jira's own bulkfetch never says
+# 404: issues it cannot return are listed in its `issueErrors`).
+ENDPOINT_MISSING = frozenset({404, 405, 501})
 # Data Center refuses a search whose startAt + maxResults passes this ("Search limit
 # exceeded"); listings go deeper by starting again after the last `updated` seen.
 DC_SEARCH_WINDOW = 10_000
@@ -239,13 +239,10 @@ class _WindowShrunk(Exception):
 
 def _refused_window(message: str, asked_end: int) -> int | None:
     """The search window a Data Center refusal names ("Search limit exceeded ...
-    exceeded the search platform limit of 10,000", "must not exceed 5,000"), else
-    half of what was asked; None when the message is about something else."""
+    must not exceed 5,000"), else half of what was asked; None when the message is
+    about something else."""
     if not re.search(r"(?i)search limit|result window|max_?result|exceed", message):
         return None
-    stated = re.search(r"(?i)(?:limit of|exceed)\s+(\d[\d,]*)", message)
-    if stated and 0 < int(stated.group(1).replace(",", "")) < asked_end:
-        return int(stated.group(1).replace(",", ""))
     numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", message)]
     named = [n for n in numbers if 0 < n < asked_end]
     window = max(named) if named else asked_end // 2
@@ -322,6 +319,7 @@ class JiraClient:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._sockets_lock = threading.Lock()
         self.dc_search_window = DC_SEARCH_WINDOW
+        self.bulkfetch_missing = False  # learnt: fetch Cloud issues by search instead
         self.limiter = AIMDLimiter(max_concurrency)
         self.stats = RequestStats()
         self._trusted_origin = origin(self.api_base)
@@ -547,14 +545,6 @@ class JiraClient:
             self.stats.status(status)
             self._server_date = response.headers.get("Date") or self._server_date
             if 200 <= status < 300 or (ok_redirect and 300 <= status < 400):
-                if "Authorization" in headers and login_refused(response.headers):
-                    # Seraph went on as anonymous after refusing our credentials: what
-                    # came is what anonymous may see, not what this account sees.
-                    response.close()
-                    self.stats.add("errors")
-                    raise refused_login_error(
-                        response.headers, site=self.site_url, auth_mode=self.auth_mode
-                    )
                 self.limiter.on_success()
                 return response
 
@@ -713,12 +703,14 @@ class JiraClient:
         if not text.strip():
             if response.status_code in (201, 204):
                 return None
-            if login_refused(response.headers):
+            reason = response.headers.get("X-Seraph-LoginReason", "")
+            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode)
             raise JiraResponseError(f"Jira sent an empty response for {path}")
         content_type = response.headers.get("Content-Type", "")
         if looks_like_html(text, content_type):
-            if login_refused(response.headers):
+            reason = response.headers.get("X-Seraph-LoginReason", "")
+            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode, login_page=True)
             title = html_title(text)
             what = f" ({secrets.redact(title)[:80]})" if title else ""
@@ -867,19 +859,14 @@ class JiraClient:
 
     def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
         """One page of a listing. A server whose search window is smaller than we
-        took it to be (an admin lowered `jira.search.platform.max.result.window`)
-        refuses the page, with an HTTP 500 says Atlassian's KB (a 400 from others):
-        the window it names (or half of ours) is learnt and `_WindowShrunk` says to
-        start the slice again inside it. (It may serve empty pages instead: see
-        `_search_dc_window`.)"""
+        took it to be (an admin lowered it below 10,000) refuses the page: the window
+        it names (or half of ours) is learnt and `_WindowShrunk` says to start the
+        slice again inside it."""
         params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
         try:
             return self._dc_search(params)
-        except (JiraBadRequestError, JiraServerError) as exc:
-            if getattr(exc, "status", 400) not in (400, 500):
-                raise
-            said = " ".join(getattr(exc, "messages", None) or [str(exc)])
-            window = _refused_window(said, start + size)
+        except JiraBadRequestError as exc:
+            window = _refused_window(str(exc), start + size)
             if window is None or start + size <= window:
                 raise  # refused for another reason than the window
             if window < self.dc_search_window:
@@ -956,14 +943,6 @@ class JiraClient:
             issues = _issues_of(page)
             _note_shift(window, total, page)
             if not issues:
-                now = page.get("total")
-                if 0 < start < self.dc_search_window and isinstance(now, int) and now > start:
-                    # No issues where `total` says there are more: the way a Data
-                    # Center serves pages past a window its admin lowered (as well
-                    # as refusing them). Learnt; the rest comes in the next slice.
-                    log.info("jira: %s searches reach %d results at most", self.site_url, start)
-                    self.dc_search_window = start
-                    window[0] = True
                 return
             yield issues
             start += len(issues)
@@ -1093,21 +1072,71 @@ class JiraClient:
         issues: list[dict] = []
         for start in range(0, len(wanted), BULKFETCH_CHUNK):
             chunk = wanted[start : start + BULKFETCH_CHUNK]
-            if self.is_cloud:
-                data = (
-                    self._json(
-                        "POST",
-                        "/rest/api/3/issue/bulkfetch",
-                        json_body={"issueIdsOrKeys": chunk, "fields": field_list},
-                        idempotent=True,
-                        decode=decode,
-                    )
-                    or {}
-                )
-                issues.extend(_issues_of(data, decode is None))
-            else:
+            if not self.is_cloud:
                 issues.extend(self._bulkfetch_dc(chunk, ",".join(field_list), decode))
+                continue
+            if not self.bulkfetch_missing:
+                try:
+                    data = (
+                        self._json(
+                            "POST",
+                            "/rest/api/3/issue/bulkfetch",
+                            json_body={"issueIdsOrKeys": chunk, "fields": field_list},
+                            idempotent=True,
+                            decode=decode,
+                        )
+                        or {}
+                    )
+                    issues.extend(_issues_of(data, decode is None))
+                    continue
+                except JiraError as exc:
+                    if getattr(exc, "status", None) not in ENDPOINT_MISSING:
+                        raise
+                    log.info("jira: %s has no bulkfetch: fetching issues by search", self.site_url)
+                    self.bulkfetch_missing = True
+            issues.extend(self._fetch_by_search(chunk, field_list, decode))
         return issues
+
+    def _fetch_by_search(self, wanted: list[str], fields: list[str], decode) -> list:
+        """Cloud issues by id through `search/jql`, for a site that answers bulkfetch
+        with 404/405/501 (a Jira-compatible server or a proxy that has only search).
+        Ids Jira says do not exist (deleted since listed) are asked again without,
+        as bulkfetch leaves out the issues it cannot return."""
+        while True:
+            numeric = [i for i in wanted if i.isdigit()]
+            keys = [validate_issue_key(i) for i in wanted if not i.isdigit()]
+            clauses = [
+                f"{name} in ({','.join(values)})"
+                for name, values in (("id", numeric), ("key", keys))
+                if values
+            ]
+            body: dict[str, Any] = {
+                "jql": " OR ".join(clauses),
+                "fields": fields,
+                "maxResults": BULKFETCH_CHUNK,
+            }
+            found: list = []
+            seen_tokens: set[str] = set()
+            try:
+                while True:
+                    data = self._json(
+                        "POST", "/rest/api/3/search/jql", json_body=body, idempotent=True,
+                        decode=decode,
+                    ) or {}  # fmt: skip
+                    found.extend(_issues_of(data, decode is None))
+                    token = data.get("nextPageToken")
+                    if data.get("isLast") or not token or token in seen_tokens:
+                        return found
+                    seen_tokens.add(token)
+                    body["nextPageToken"] = token
+            except JiraBadRequestError as exc:
+                missing = _missing_issues(getattr(exc, "messages", None) or [str(exc)])
+                left = [i for i in wanted if i.upper() not in missing]
+                if not missing or len(left) == len(wanted):
+                    raise
+                if not left:
+                    return []
+                wanted = left
 
     def _bulkfetch_dc(self, wanted: list[str], fields: str, decode) -> list:
         """Data Center has no bulkfetch: `id in (...)` search. Data Center refuses the

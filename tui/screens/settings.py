@@ -217,7 +217,12 @@ class SettingsScreen(Screen):
         token.input.placeholder = (
             "personal access token (hidden)" if self.pat else "API token (hidden)"
         )
-        if self.saved.api_token:
+        if self.saved.api_token and not self._keeps_saved_token():
+            hint = (
+                f"the saved token {secrets.mask(self.saved.api_token)} is for "
+                f"{self.saved.base_url}: type the token for this site"
+            )
+        elif self.saved.api_token:
             hint = f"saved token {secrets.mask(self.saved.api_token)} is kept when this stays empty"
         elif self.pat:
             hint = "create one in Jira › your profile › Personal Access Tokens"
@@ -246,9 +251,20 @@ class SettingsScreen(Screen):
         if event.input.id in FIELDS:
             self._touched.add(event.input.id)
             self.validate_form(only_touched=True)
+        if event.input.id == "base_url":
+            self._show_account()  # the token hint: kept, or not for another site
+
+    def _keeps_saved_token(self) -> bool:
+        """The saved token goes only to the site it was saved for: once the Site URL
+        names another one (a sandbox, a typo), an empty token box is no token."""
+        site = self.query_one("#base_url", Input).value.strip()
+        if not (self.saved.api_token and site and self.saved.base_url):
+            return bool(self.saved.api_token)  # no site on one side: nowhere else to go
+        return config.same_origin(site, self.saved.base_url)
 
     def build(self) -> config.JiraConnection:
-        token = self.query_one("#api_token", Input).value.strip() or self.saved.api_token
+        typed = self.query_one("#api_token", Input).value.strip()
+        token = typed or (self.saved.api_token if self._keeps_saved_token() else None)
         return dataclasses.replace(
             self.saved,
             enabled=self.query_one("#enabled", Switch).value,
@@ -283,6 +299,12 @@ class SettingsScreen(Screen):
             errors.setdefault("email", "e-mail is required (the account the token belongs to)")
         if conn.enabled and not conn.api_token:
             what = "personal access token" if self.pat else "API token"
+            if self.saved.api_token and conn.base_url:
+                errors.setdefault(
+                    "api_token",
+                    f"the saved token is for {self.saved.base_url}: type the {what} for "
+                    f"{conn.base_url}",
+                )
             errors.setdefault("api_token", f"{what} is required")
         for name in FIELDS:
             shown = not only_touched or name in self._touched
