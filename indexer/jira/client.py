@@ -48,13 +48,16 @@ from .errors import (
     JiraPermissionError,
     JiraResponseError,
     JiraRetryAborted,
+    JiraServerError,
     JiraTimeoutError,
     ProjectNotFoundError,
     auth_error,
     error_for_status,
     error_messages,
     html_title,
+    login_refused,
     looks_like_html,
+    refused_login_error,
 )
 from .http import (
     RETRY_STATUSES_GATEWAY,
@@ -239,10 +242,13 @@ class _WindowShrunk(Exception):
 
 def _refused_window(message: str, asked_end: int) -> int | None:
     """The search window a Data Center refusal names ("Search limit exceeded ...
-    must not exceed 5,000"), else half of what was asked; None when the message is
-    about something else."""
+    exceeded the search platform limit of 10,000", "must not exceed 5,000"), else
+    half of what was asked; None when the message is about something else."""
     if not re.search(r"(?i)search limit|result window|max_?result|exceed", message):
         return None
+    stated = re.search(r"(?i)(?:limit of|exceed)\s+(\d[\d,]*)", message)
+    if stated and 0 < int(stated.group(1).replace(",", "")) < asked_end:
+        return int(stated.group(1).replace(",", ""))
     numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", message)]
     named = [n for n in numbers if 0 < n < asked_end]
     window = max(named) if named else asked_end // 2
@@ -545,6 +551,14 @@ class JiraClient:
             self.stats.status(status)
             self._server_date = response.headers.get("Date") or self._server_date
             if 200 <= status < 300 or (ok_redirect and 300 <= status < 400):
+                if "Authorization" in headers and login_refused(response.headers):
+                    # Seraph went on as anonymous after refusing our credentials: what
+                    # came is what anonymous may see, not what this account sees.
+                    response.close()
+                    self.stats.add("errors")
+                    raise refused_login_error(
+                        response.headers, site=self.site_url, auth_mode=self.auth_mode
+                    )
                 self.limiter.on_success()
                 return response
 
@@ -557,6 +571,7 @@ class JiraClient:
                 self.stats.add("rate_limited")
                 self.limiter.on_rate_limited()
             retry_gateway = retry_gateway and attempt < policy.max_gateway_attempts
+            asked_wait = None  # a wait the server asked for that the budget cannot hold
             if (retry_rate or retry_gateway) and attempt < policy.max_attempts:
                 if retry_rate:
                     wait = policy.wait_for(
@@ -577,6 +592,8 @@ class JiraClient:
                     )
                     self._wait(wait)
                     continue
+                if retry_rate and wait > policy.max_delay:
+                    asked_wait = wait
             body = self._read_text(response)
             if 300 <= status < 400:
                 location = response.headers.get("Location", "")
@@ -596,6 +613,8 @@ class JiraClient:
                 not_found=not_found,
                 attempts=attempt,
             )
+            if asked_wait is not None:
+                error = _noted(error, f"Jira asked to wait {asked_wait:.0f} s before trying again")
             error.status = status
             error.messages = error_messages(body, response.headers.get("Content-Type", ""))
             raise error
@@ -703,14 +722,12 @@ class JiraClient:
         if not text.strip():
             if response.status_code in (201, 204):
                 return None
-            reason = response.headers.get("X-Seraph-LoginReason", "")
-            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+            if login_refused(response.headers):
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode)
             raise JiraResponseError(f"Jira sent an empty response for {path}")
         content_type = response.headers.get("Content-Type", "")
         if looks_like_html(text, content_type):
-            reason = response.headers.get("X-Seraph-LoginReason", "")
-            if "AUTHENTICATED_FAILED" in reason or "AUTHENTICATION_DENIED" in reason:
+            if login_refused(response.headers):
                 raise auth_error("", site=self.site_url, auth_mode=self.auth_mode, login_page=True)
             title = html_title(text)
             what = f" ({secrets.redact(title)[:80]})" if title else ""
@@ -859,14 +876,19 @@ class JiraClient:
 
     def _dc_page(self, jql: str, fields: str, start: int, size: int) -> dict:
         """One page of a listing. A server whose search window is smaller than we
-        took it to be (an admin lowered it below 10,000) refuses the page: the window
-        it names (or half of ours) is learnt and `_WindowShrunk` says to start the
-        slice again inside it."""
+        took it to be (an admin lowered `jira.search.platform.max.result.window`)
+        refuses the page, with an HTTP 500 says Atlassian's KB (a 400 from others):
+        the window it names (or half of ours) is learnt and `_WindowShrunk` says to
+        start the slice again inside it. (It may serve empty pages instead: see
+        `_search_dc_window`.)"""
         params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
         try:
             return self._dc_search(params)
-        except JiraBadRequestError as exc:
-            window = _refused_window(str(exc), start + size)
+        except (JiraBadRequestError, JiraServerError) as exc:
+            if getattr(exc, "status", 400) not in (400, 500):
+                raise
+            said = " ".join(getattr(exc, "messages", None) or [str(exc)])
+            window = _refused_window(said, start + size)
             if window is None or start + size <= window:
                 raise  # refused for another reason than the window
             if window < self.dc_search_window:
@@ -943,6 +965,14 @@ class JiraClient:
             issues = _issues_of(page)
             _note_shift(window, total, page)
             if not issues:
+                now = page.get("total")
+                if 0 < start < self.dc_search_window and isinstance(now, int) and now > start:
+                    # No issues where `total` says there are more: the way a Data
+                    # Center serves pages past a window its admin lowered (as well
+                    # as refusing them). Learnt; the rest comes in the next slice.
+                    log.info("jira: %s searches reach %d results at most", self.site_url, start)
+                    self.dc_search_window = start
+                    window[0] = True
                 return
             yield issues
             start += len(issues)
