@@ -140,3 +140,38 @@ def test_a_dc_listing_learns_a_lowered_window_from_a_500_or_empty_pages(past_win
     ids = [item["id"] for item in client.search_ids("project = D", page_size=4)]
     assert ids == [str(100 + i) for i in range(30)]  # all, once, in updated order
     assert client.dc_search_window == window
+
+
+# ------------------------------------------------------------------ a long Retry-After
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Retry-After": "300"}, {"X-RateLimit-Reset": "in an hour"}],
+    ids=["retry-after", "rate-limit-reset"],
+)
+def test_a_rate_limit_wait_longer_than_the_budget_is_not_cut_short(headers):
+    """Atlassian (rate-limiting docs, as quoted in JRACLOUD-69262): a client that
+    retries before Retry-After gets "the same or longer" wait. A wait longer than the
+    request's budget (120 s) was cut to 120 s and the request sent again early, to
+    be limited again; it must fail at once instead, saying how long Jira asked."""
+    from datetime import UTC, datetime, timedelta
+
+    from indexer.jira import JiraRateLimitError, RetryPolicy
+
+    if "X-RateLimit-Reset" in headers:  # ISO 8601 to the minute, as Cloud sends it
+        moment = datetime.now(UTC) + timedelta(hours=1)
+        headers = {"X-RateLimit-Reset": moment.strftime("%Y-%m-%dT%H:%MZ")}
+    waits: list[float] = []
+    limited = httpx.Response(
+        429,
+        json={"errorMessages": ["Rate limit exceeded."], "errors": {}},
+        headers={**headers, "RateLimit-Reason": "jira-quota-based"},
+    )
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): [limited, ok(DC_INFO)]},
+        retry=RetryPolicy(sleep=waits.append),  # the default 120 s budget
+    )
+    with pytest.raises(JiraRateLimitError, match=r"asked to wait (300|3[4-6]\d\d) s"):
+        client.server_info()
+    assert waits == [] and len(rec.requests) == 1

@@ -91,7 +91,10 @@ class RetryPolicy:
         says, or when there is none (Jira Cloud does not always send it)
         X-RateLimit-Reset, but never less than the doubling back-off: a server still
         limiting after the wait it named gets longer and longer waits, so a storm
-        spends the budget in a few attempts rather than hammering it every second."""
+        spends the budget in a few attempts rather than hammering it every second.
+        Never less than the server said either, however long: a request sent before
+        then only earns "the same or longer" wait (Atlassian); one that does not fit
+        the budget is given up at once."""
         now = datetime.now(UTC)
         seconds = parse_retry_after(retry_after, now=now)
         if seconds is None:
@@ -99,7 +102,7 @@ class RetryPolicy:
         backoff = self.backoff(retry_number)
         if seconds is None or seconds <= 0:
             return backoff
-        return min(max(seconds, self.base_delay, backoff), self.max_delay * 4)
+        return max(seconds, self.base_delay, backoff)
 
 
 def parse_rate_limit_reset(value: str | None, *, now: datetime) -> float | None:
