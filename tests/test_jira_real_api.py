@@ -175,3 +175,60 @@ def test_a_rate_limit_wait_longer_than_the_budget_is_not_cut_short(headers):
     with pytest.raises(JiraRateLimitError, match=r"asked to wait (300|3[4-6]\d\d) s"):
         client.server_info()
     assert waits == [] and len(rec.requests) == 1
+
+
+# ------------------------------------------------------------------ bulkfetch issueErrors
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_issues_bulkfetch_could_not_return_this_time_are_asked_again(decoded):
+    """CLOUD-SPEC, BulkIssueResults.issueErrors: "When Jira can't return an issue ...
+    due to a retriable error or payload constraint, we'll return the respective issue
+    ID with a corresponding error message" (issues not found are not listed there).
+    Those issues were dropped: to the sync, gone from Jira. They are asked again."""
+    from indexer import prepare
+
+    real_issue = real("search_v3_cloud_issues.json")["issues"][0]  # id 10627, a real bean
+    other = {**real_issue, "id": "10628", "key": "TESTKEY13-2"}
+    asked: list[list[str]] = []
+
+    def bulkfetch(request):
+        wanted = json.loads(request.content)["issueIdsOrKeys"]
+        asked.append(wanted)
+        if len(asked) == 1:
+            error = {"id": "10627", "errorMessage": "Issue could not be retrieved, try again."}
+            return ok({"expand": "schema,names", "issues": [other], "issueErrors": [error]})
+        beans = [b for b in (real_issue, other) if b["id"] in wanted]
+        return ok({"expand": "schema,names", "issues": beans, "issueErrors": []})
+
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): bulkfetch,
+        }
+    )
+    decode = prepare.Preparer(datasource="jira", site_url=client.site_url).issues
+    got = client.bulkfetch(["10627", "10628"], ["summary"], decode=decode if decoded else None)
+    ids = sorted(i["record"]["id"] if decoded else i["id"] for i in got)
+    assert ids == ["10627", "10628"]
+    assert asked == [["10627", "10628"], ["10627"]]
+
+
+def test_an_issue_bulkfetch_keeps_failing_is_left_out_after_a_few_tries():
+    waits: list[float] = []
+    asked: list[list[str]] = []
+
+    def bulkfetch(request):
+        asked.append(json.loads(request.content)["issueIdsOrKeys"])
+        error = {"id": "10627", "errorMessage": "Issue could not be retrieved, try again."}
+        return ok({"issues": [], "issueErrors": [error]})
+
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): bulkfetch,
+        },
+        sleeps=waits,
+    )
+    assert client.bulkfetch(["10627"], ["summary"]) == []
+    assert asked == [["10627"]] * 3 and len(waits) == 2

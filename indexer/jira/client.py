@@ -76,8 +76,11 @@ LOST_REPLY_SKEW = timedelta(minutes=10)
 DEFAULT_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 BULKFETCH_CHUNK = 100
+# Times the issues a bulkfetch lists in `issueErrors` (retriable) are asked again.
+BULKFETCH_ERROR_RETRIES = 2
 # What a site without bulkfetch answers it with (Jira's own bulkfetch never says
-# 404: issues it cannot return are listed in its `issueErrors`).
+# 404: issues it cannot find are left out, and ones it failed on listed in its
+# `issueErrors`).
 ENDPOINT_MISSING = frozenset({404, 405, 501})
 # Data Center refuses a search whose startAt + maxResults passes this ("Search limit
 # exceeded"); listings go deeper by starting again after the last `updated` seen.
@@ -1107,17 +1110,7 @@ class JiraClient:
                 continue
             if not self.bulkfetch_missing:
                 try:
-                    data = (
-                        self._json(
-                            "POST",
-                            "/rest/api/3/issue/bulkfetch",
-                            json_body={"issueIdsOrKeys": chunk, "fields": field_list},
-                            idempotent=True,
-                            decode=decode,
-                        )
-                        or {}
-                    )
-                    issues.extend(_issues_of(data, decode is None))
+                    issues.extend(self._bulkfetch_cloud(chunk, field_list, decode))
                     continue
                 except JiraError as exc:
                     if getattr(exc, "status", None) not in ENDPOINT_MISSING:
@@ -1126,6 +1119,43 @@ class JiraClient:
                     self.bulkfetch_missing = True
             issues.extend(self._fetch_by_search(chunk, field_list, decode))
         return issues
+
+    def _bulkfetch_cloud(self, wanted: list[str], fields: list[str], decode) -> list:
+        """One Cloud bulkfetch. Its `issueErrors` names issues Jira could not return
+        this time, "due to a retriable error or payload constraint" (CLOUD-SPEC; an
+        issue that is not found or may not be seen is simply absent): they are asked
+        again on their own, a few times, then left out like a missing one."""
+        found: list = []
+        for attempt in range(BULKFETCH_ERROR_RETRIES + 1):
+            if attempt:
+                self._wait(self.retry.backoff(attempt))
+            data = (
+                self._json(
+                    "POST",
+                    "/rest/api/3/issue/bulkfetch",
+                    json_body={"issueIdsOrKeys": wanted, "fields": fields},
+                    idempotent=True,
+                    decode=decode,
+                )
+                or {}
+            )
+            found.extend(_issues_of(data, decode is None))
+            errors = data.get("issueErrors") if isinstance(data, dict) else None
+            failed = [
+                str(e["id"])
+                for e in errors or []
+                if isinstance(e, dict) and e.get("id") is not None
+            ]
+            if not failed:
+                return found
+            wanted = list(dict.fromkeys(failed))
+        log.warning(
+            "jira: %d issue(s) Jira could not return after %d tries: %s",
+            len(wanted),
+            BULKFETCH_ERROR_RETRIES + 1,
+            ", ".join(wanted[:10]),
+        )
+        return found
 
     def _fetch_by_search(self, wanted: list[str], fields: list[str], decode) -> list:
         """Cloud issues by id through `search/jql`, for a site that answers bulkfetch
