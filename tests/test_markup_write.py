@@ -834,3 +834,23 @@ def test_wiki_code_holding_both_tags_is_changed_as_little_as_possible():
     out = markdown_to_wiki("```\n{code} and {noformat}\n```")
     assert out == "{code}\n{ code} and {noformat}\n{code}"
     assert out.count("{code}") == 2  # only the macro's own tags
+
+
+def test_br_tags_break_the_line_in_both_formats():
+    """`<br>` is how Markdown breaks a line in a table cell: it was posted as the
+    literal text "<br>" on Cloud and Data Center alike. Other HTML stays text."""
+    md = "| Step | Notes |\n|---|---|\n| 1 | first<br>second<BR />third<br/> |\n\nx <br class=y> z"
+    table, paragraph = body(md)
+    cell = table["content"][1]["content"][1]["content"][0]["content"]
+    assert cell == [
+        {"type": "text", "text": "first"},
+        {"type": "hardBreak"},
+        {"type": "text", "text": "second"},
+        {"type": "hardBreak"},
+        {"type": "text", "text": "third"},
+    ]
+    assert paragraph["content"] == [{"type": "text", "text": "x <br class=y> z"}]
+    assert markdown_to_wiki(md) == (
+        "||Step||Notes||\n|1|first \\\\ second \\\\ third|\n\nx <br class=y> z"
+    )
+    assert markdown_to_wiki("a<br>b") == "a\nb"

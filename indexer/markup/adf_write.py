@@ -37,6 +37,8 @@ _MARK_ORDER = {"link": 0, "strong": 1, "em": 2, "strike": 3, "code": 4}
 # Data Center, a URL without a link mark is not clickable. GitHub's rule for where one
 # ends: trailing punctuation is not part of it, nor a `)` that closes no `(` within it.
 _BARE_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
+# `<br>` is how Markdown breaks a line inside a table cell; other HTML stays text.
+BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _URL_TRAIL = ".,:;!?*_~'\""
 
 
@@ -211,6 +213,8 @@ def _inline_of(node: SyntaxTreeNode) -> list[dict]:
     for child in node.children:
         if child.type == "inline":
             content.extend(_inline(child.children))
+    while content and content[-1]["type"] == "hardBreak":
+        content.pop()  # a `<br>` closing a cell breaks before nothing
     return content
 
 
@@ -218,7 +222,9 @@ def _inline(nodes: list[SyntaxTreeNode], marks: tuple = ()) -> list[dict]:
     out: list[dict] = []
     for node in nodes:
         kind = node.type
-        if kind in ("text", "html_inline"):
+        if kind == "html_inline" and BR_TAG.fullmatch(node.content):
+            out.append({"type": "hardBreak"})  # GFM's line break in a table cell
+        elif kind in ("text", "html_inline"):
             _add_text(out, node.content, marks)
         elif kind == "softbreak":
             _add_text(out, " ", marks)

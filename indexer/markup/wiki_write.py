@@ -16,7 +16,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from indexer.markup.adf_write import MAX_NESTING, too_deep
+from indexer.markup.adf_write import BR_TAG, MAX_NESTING, too_deep
 
 _MD = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").enable("strikethrough")
 
@@ -160,14 +160,16 @@ class _WikiWriter:
 
     def inline_of(self, node: SyntaxTreeNode, single_line: bool = False) -> str:
         text = "".join(self.inline(c.children) for c in node.children if c.type == "inline")
-        text = _settle_marks(text)
+        text = _settle_marks(text).rstrip("\n")  # a `<br>` closing a cell breaks before nothing
         return text.replace("\n", " \\\\ ") if single_line else text
 
     def inline(self, nodes: list[SyntaxTreeNode]) -> str:
         out = []
         for node in nodes:
             kind = node.type
-            if kind in ("text", "html_inline"):
+            if kind == "html_inline" and BR_TAG.fullmatch(node.content):
+                out.append("\n")  # as a hard break: ` \\ ` where a line must stay one
+            elif kind in ("text", "html_inline"):
                 out.append(escape_wiki(node.content))
             elif kind == "softbreak":
                 out.append(" ")
