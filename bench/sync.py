@@ -3,6 +3,7 @@
     python bench/sync.py                 # both scenarios of issue 4
     python bench/sync.py --latency-issues 20000 --bulk-issues 100000
     python bench/sync.py --quick         # small sizes, for a smoke run
+    python bench/sync.py --only latency --concurrency 12
 
 Scenario "latency": fakejira adds 250 ms to every request; jiradex syncs N issues with
 comments; a page-at-a-time client (search pages of 100 with every field, one after the
@@ -80,13 +81,17 @@ def fakejira(issues: int, latency_ms: float, comments: bool = True, attachments:
         proc.wait(timeout=10)
 
 
-def new_home(url: str, comments: bool = True, attachments: bool = False) -> Path:
+def new_home(
+    url: str, comments: bool = True, attachments: bool = False, concurrency: int | None = None
+) -> Path:
     home = Path(tempfile.mkdtemp(prefix="jiradex-bench-"))
     env = {**os.environ, "JIRADEX_HOME": str(home)}
     cmd = [sys.executable, "-m", "cli", "datasource", "add", "bench", "--endpoint", url]
     cmd += ["--username", EMAIL, "--token", TOKEN, "--project", "DEMO"]
     cmd += ["--comments" if comments else "--no-comments"]
     cmd += ["--attachments" if attachments else "--no-attachments"]
+    if concurrency:
+        cmd += ["--max-concurrency", str(concurrency)]
     subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True)
     return home
 
@@ -149,6 +154,30 @@ def run_sync(home: Path, *extra: str) -> tuple[dict, float, float, float]:
         raise SystemExit(f"sync failed ({proc.returncode}): {stderr.strip()[-500:]}")
     summary = json.loads(stdout.strip().splitlines()[-1])
     return summary, wall, max(peak, peak_tree[0]), _children_cpu() - cpu_before
+
+
+def served_requests(url: str) -> dict[str, int]:
+    """fakejira's request counts by path (its /_fake/stats), reset afterwards."""
+    import httpx
+
+    counts = httpx.get(f"{url}/_fake/stats", timeout=30).json()["requests"]
+    httpx.post(f"{url}/_fake/stats/reset", timeout=30)
+    return counts
+
+
+def requests_line(counts: dict[str, int], seconds: float, concurrency: int, wall: float) -> str:
+    """What the sync asked of the server, and the least time those requests can take
+    when each takes `seconds` and at most `concurrency` are in flight: the bound
+    latency puts on any client that stays within the limit."""
+    total = sum(counts.values())
+    comment_pages = sum(n for p, n in counts.items() if p.endswith("/comment"))
+    bulk = sum(n for p, n in counts.items() if p.endswith("/bulkfetch"))
+    least = total * seconds / concurrency
+    return (
+        f"requests       : {total} (bulkfetch {bulk}, comment pages {comment_pages}, "
+        f"other {total - bulk - comment_pages}); at {concurrency} in flight x "
+        f"{seconds * 1000:.0f} ms they take >= {least:.1f}s ({wall / least:.2f}x that)"
+    )
 
 
 def cpu_line(issues: int, wall: float, ours: float, server: float) -> str:
@@ -245,18 +274,25 @@ def bare_fts_floor(index_db: Path) -> tuple[int, float]:
     return len(rows), seconds
 
 
-def scenario_latency(issues: int, baseline_issues: int, comments: bool = True) -> None:
+def scenario_latency(
+    issues: int, baseline_issues: int, comments: bool = True, concurrency: int = 6
+) -> None:
     what = "with comments" if comments else "without comments"
     print(f"\n== latency: {issues} issues {what}, fakejira +250 ms per request")
     with fakejira(issues, 250, comments=comments) as server:
         url = server.url
-        home = new_home(url, comments=comments)
+        home = new_home(url, comments=comments, concurrency=concurrency)
         served = server.cpu_seconds()
+        served_requests(url)
         summary, wall, peak, cpu = run_sync(home)
         rate = summary["issues"] / wall
-        print(f"jiradex        : {summary['issues']} issues in {wall:.1f}s = {rate:,.0f}/s")
+        print(
+            f"jiradex        : {summary['issues']} issues in {wall:.1f}s = {rate:,.0f}/s "
+            f"(concurrency {concurrency})"
+        )
         print(f"                 peak RSS {peak:.0f} MB (sync process and its workers)")
         print(cpu_line(summary["issues"], wall, cpu, server.cpu_seconds() - served))
+        print(requests_line(served_requests(url), 0.25, concurrency, wall))
         done, seconds = page_at_a_time(url, baseline_issues, comments=comments)
         base = done / seconds
         print(f"page-at-a-time : {done} issues in {seconds:.1f}s = {base:,.0f}/s")
@@ -295,11 +331,20 @@ def main() -> None:
         help="latency scenario without comments (isolates the issue pipeline)",
     )
     ap.add_argument("--only", choices=("latency", "bulk"))
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=6,
+        help="the datasource's max_concurrency in the latency scenario (default 6)",
+    )
     a = ap.parse_args()
     if a.quick:
         a.latency_issues, a.baseline_issues, a.bulk_issues = 2000, 600, 5000
     if a.only in (None, "latency"):
-        scenario_latency(a.latency_issues, a.baseline_issues, comments=not a.no_comments)
+        scenario_latency(
+            a.latency_issues, a.baseline_issues, comments=not a.no_comments,
+            concurrency=a.concurrency,
+        )  # fmt: skip
     if a.only in (None, "bulk"):
         scenario_bulk(a.bulk_issues)
 
