@@ -487,3 +487,22 @@ def test_snapshot_import_preview(snap_compare):
             area.cursor_blink = False
 
     assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
+
+
+@pytest.mark.parametrize("leave", ["ctrl+q", "f2 then ctrl+q"])
+async def test_a_result_typed_and_not_saved_is_kept_when_the_app_quits(leave):
+    """Esc saved the editor, but Ctrl-Q (from the task, or from another screen while the
+    task stayed open) threw the typed result away without a word."""
+    task_id = make_task()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TaskScreen)
+        await pilot.press(*"an hour of work")
+        assert app.screen.dirty
+        for key in leave.split(" then "):
+            await pilot.press(key)
+            await pilot.pause()
+    assert TaskStore().get(task_id).result == "an hour of work"

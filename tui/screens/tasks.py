@@ -7,6 +7,7 @@ notifications, so a slow or failing Jira never freezes the screen.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -570,6 +571,7 @@ class TaskScreen(_WorkerErrors, Screen):
         self.task_id = task_id
         self.current_task: Any = None
         self._saved_text = ""
+        self._editor_text = ""  # what the editor holds, kept for when it is gone
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -649,6 +651,24 @@ class TaskScreen(_WorkerErrors, Screen):
         if self.dirty:
             self.action_save()
         self.app.pop_screen()
+
+    @on(TextArea.Changed, "#task-result")
+    def _typed(self, event: TextArea.Changed) -> None:
+        self._editor_text = event.text_area.text
+
+    def on_unmount(self) -> None:
+        """Leaving by quitting the app (Ctrl-Q, here or from another screen while this
+        task stayed open) is no reason to lose a typed result: save it, right here, as
+        no worker runs once the app is going (and the editor is already gone)."""
+        from indexer.errors import JiradexError
+
+        text = self._editor_text
+        if self.current_task is None or not text.strip():
+            return
+        if text in (self._saved_text, self.current_task.result or ""):
+            return
+        with contextlib.suppress(JiradexError):  # closing: no one is left to tell
+            task_store().set_result(self.task_id, text)
 
     @on(Button.Pressed, "#task-save")
     def action_save(self) -> None:
