@@ -1234,6 +1234,8 @@ def jira_test(project: str | None, as_json: bool) -> None:
     if project is not None:
         project = config.validate_project_key(project)
     conn = config.load_jira_connection()
+    if conn.switched_off():  # not "run jira connect": there is one, and it is off
+        fail(conn.switched_off())
     if conn.enabled and conn.problems():  # enabled, say by JIRA_ENABLED, yet no site
         missing = "; ".join(conn.problems())
         fail(f"the Jira connection is incomplete: {missing}; run `jiradex jira connect`")

@@ -873,6 +873,22 @@ class JiraConnection:
             return service_account_api_url(self.cloud_id)
         return self.base_url
 
+    def switched_off(self) -> str | None:
+        """Why a connection that has a site is not used (None when it is, or when
+        there is no site): said with where to switch it back on."""
+        if self.enabled or not self.configured:
+            return None
+        site = self.base_url.rstrip("/") if self.base_url else ""
+        if self.sources.get("enabled") == "env":
+            return (
+                f"the Jira connection to {site} is switched off by {JIRA_ENV['enabled']} "
+                "in the environment (unset it, or set it to true)"
+            )
+        return (
+            f'the Jira connection to {site} is switched off ("enabled": false in '
+            f"{paths.jira_config_path()}; `jiradex jira connect` saves it switched on)"
+        )
+
     def problems(self) -> list[str]:
         """What keeps this connection from being usable (empty when it is)."""
         found = []

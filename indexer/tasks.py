@@ -468,9 +468,16 @@ def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list
 
     sources = live_sources(key)
     if not sources:
+        project = key.rsplit("-", 1)[0].upper()
+        off = _connection_switched_off()
+        if off:
+            raise TaskError(
+                f"Issue {key} is not in the index, no datasource of {project} can fetch "
+                f"it, and {off}"
+            )
         raise TaskError(
             f"Issue {key} is not in the index, and no datasource of "
-            f"{key.rsplit('-', 1)[0].upper()} or Jira connection can fetch it"
+            f"{project} or Jira connection can fetch it"
         )
     failures: list[str] = []
     for source in sources:
@@ -494,6 +501,13 @@ def fetch_live(key: str, with_comments: bool) -> tuple[dict[str, Any], str, list
     if all(failure.endswith(": not found") for failure in failures):
         raise TaskError(not_found_message(key))
     raise TaskError(f"Could not fetch {key} from Jira: {'; '.join(failures)}")
+
+
+def _connection_switched_off() -> str | None:
+    """Why the global connection is not used although it has a site, if it is so."""
+    from indexer import config
+
+    return config.load_jira_connection().switched_off()
 
 
 def site_of(browse_url: str) -> str:
@@ -653,6 +667,15 @@ def poster_client(link: TaskLink) -> tuple[Any, bool]:
                 f"connect to {issue_site} with `jiradex jira connect`"
             )
         return client_for_connection(conn, interactive=True), bool(conn.cloud_id)
+    off = conn.switched_off()
+    if off:
+        if link.datasource and ds is None:
+            whose = f'the issue\'s datasource "{link.datasource}" is no longer configured'
+        elif link.datasource:
+            whose = f'the issue\'s datasource "{link.datasource}" has no credentials'
+        else:
+            whose = "the task came through the Jira connection"
+        raise TaskError(f"Jira integration not enabled: {whose}, and {off}")
     if link.datasource and ds is None:
         raise TaskError(
             f'Jira integration not enabled: the issue\'s datasource "{link.datasource}" is no '

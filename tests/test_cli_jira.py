@@ -12,6 +12,7 @@ one-line errors are what a user sees. The wizard is driven through its prompts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -21,6 +22,7 @@ from cli_runner import run
 
 import cli
 from indexer import config, paths
+from indexer.tasks import TaskLink, TaskStore
 
 PROJECT = "ACME"
 EMAIL = "cli.tester@example.com"
@@ -658,3 +660,46 @@ def test_connect_refuses_an_email_with_a_space_before_testing_anything(monkeypat
         'jiradex: --email "a b" must not contain spaces (it is your Atlassian account e-mail)'
     )
     assert not paths.jira_config_path().exists()
+
+
+def test_a_connection_switched_off_says_so_and_where_not_run_jira_connect():
+    """With JIRA_ENABLED=false over a saved connection, `jira test`, task import and
+    post all said "run `jiradex jira connect`": doing so changed nothing, as the
+    variable still won."""
+    config.save_jira_connection(
+        config.JiraConnection(
+            enabled=True,
+            base_url="https://acme.atlassian.net",
+            email="me@example.com",
+            api_token="tok-switched-off-1",
+        )
+    )
+    env = {"JIRA_ENABLED": "false"}
+    off_by_env = (
+        "the Jira connection to https://acme.atlassian.net is switched off by JIRA_ENABLED "
+        "in the environment (unset it, or set it to true)"
+    )
+    assert failed_line(run("jira", "test", env=env)) == f"jiradex: {off_by_env}"
+    assert failed_line(run("task", "import", "ACME-7", env=env)) == (
+        "jiradex: Issue ACME-7 is not in the index, no datasource of ACME can fetch it, "
+        f"and {off_by_env}"
+    )
+    task = TaskStore().create(
+        "task",
+        "ACME-7: x",
+        "x",
+        TaskLink("ACME-7", "7", "", "https://acme.atlassian.net/browse/ACME-7"),
+    )
+    TaskStore().set_result(task.id, "done")
+    assert failed_line(run("task", "post", str(task.id), env=env)) == (
+        "jiradex: Jira integration not enabled: the task came through the Jira connection, "
+        f"and {off_by_env}"
+    )
+    # Switched off in jira.json itself: the file says so.
+    saved = config.load_jira_connection(use_env=False)
+    config.save_jira_connection(dataclasses.replace(saved, enabled=False))
+    assert failed_line(run("jira", "test")) == (
+        "jiradex: the Jira connection to https://acme.atlassian.net is switched off "
+        f'("enabled": false in {paths.jira_config_path()}; `jiradex jira connect` saves it '
+        "switched on)"
+    )
