@@ -2,8 +2,8 @@
 
 The layout is fixed so agents can rely on it: a level-1 heading with the title, a
 facts list, `## Description`, `## Comments` (when asked), and `## Additional
-instructions` last. Headings inside the description and comments are pushed below
-ours so they never compete with the sections.
+instructions` last. Headings inside the description, comments and additional
+instructions are pushed below ours so they never compete with the sections.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def format_instructions(
             parts.append(demote_headings(body, below=3) if body else "_(empty comment)_")
     if extra and extra.strip():
         parts.append("## Additional instructions")
-        parts.append(extra.strip())
+        parts.append(demote_headings(extra.strip(), below=2))
     return "\n\n".join(parts) + "\n"
 
 

@@ -275,6 +275,18 @@ def test_objective_note_and_no_comments_placeholder():
     assert "## Comments\n\n_No comments._\n" in text
 
 
+def test_headings_in_additional_instructions_stay_below_the_sections():
+    """`--instructions "# Goal ..."` (or a heading typed in the TUI's box) put a
+    level-1 heading after `## Additional instructions`, a second title for the agent."""
+    text = format_instructions(
+        issue_record(), url="u", extra="# Goal\n\nShip it.\n\n## Steps\n\n- one"
+    )
+    assert text.endswith(
+        "## Additional instructions\n\n### Goal\n\nShip it.\n\n#### Steps\n\n- one\n"
+    )
+    assert "\n# Goal" not in text and "\n## Steps" not in text
+
+
 def test_demote_headings_keeps_code_and_handles_setext():
     md = "Title\n=====\n\ntext\n\n```\n# code\n```\n\n### Deep"
     assert demote_headings(md, below=2) == "### Title\n\ntext\n\n```\n# code\n```\n\n##### Deep"
