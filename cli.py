@@ -1344,7 +1344,8 @@ def task_result_command(task_id: str, source: str, as_json: bool) -> None:
     store.get(task_id)  # a bad id fails before reading stdin
     if source == "-" and sys.stdin.isatty():
         click.echo("Reading the result from stdin; end it with Ctrl-D.", err=True)
-    text = tasks.read_result_text(source, lambda: sys.stdin.read())
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes: decoded as the file would be
+    text = tasks.read_result_text(source, lambda: stdin.read())
     task = store.set_result(task_id, text)
     click.echo(f"Stored the result of {task.label} ({len(text)} characters).", err=True)
     if as_json:

@@ -903,22 +903,48 @@ def post_task(
     )
 
 
-def read_result_text(source: str, stdin_text: Callable[[], str]) -> str:
-    """The Markdown result from FILE, or stdin for `-`."""
+def read_result_text(source: str, stdin_text: Callable[[], str | bytes]) -> str:
+    """The Markdown result from FILE, or stdin for `-` (bytes, or text already read)."""
     if source == "-":
-        text = stdin_text()
+        raw, where = stdin_text(), "the result on stdin"
     else:
+        where = f"the result file {source}"
         try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise TaskError(f"Cannot read the result file {source}: {reason}") from None
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise TaskError(f"Cannot read {where}: {exc.strerror or exc}") from None
+    text = decode_result(raw, where)
     # A byte order mark (Notepad, PowerShell) would be posted, and would make a first
     # "# Heading" plain text: CommonMark sees no heading after it.
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise TaskError("The result is empty: nothing to store")
     return text
+
+
+def decode_result(raw: str | bytes, where: str) -> str:
+    """UTF-8 (or UTF-16 with its byte order mark, as PowerShell writes) with lines
+    ending in \\n; anything else is refused in one line, never stored half-decoded."""
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")  # stdin read as text keeps bad bytes as surrogates
+        except UnicodeEncodeError:
+            raise TaskError(f"Cannot read {where}: it is not UTF-8 text") from None
+        text = raw
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise TaskError(f"Cannot read {where}: it is not valid UTF-16 text") from None
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TaskError(
+                f"Cannot read {where}: it is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                f"offset {exc.start}); save it as UTF-8"
+            ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def describe(task: Task) -> str:

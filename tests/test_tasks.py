@@ -919,6 +919,31 @@ def test_result_written_with_a_byte_order_mark_is_stored_without_it(tmp_path):
         assert json.loads(stored.stdout)["result"] == "# Done\n\nFixed.\n"
 
 
+def test_result_not_in_utf8_is_one_clear_line_and_utf16_is_read(tmp_path):
+    """Latin-1 on stdin ended in "internal error (UnicodeEncodeError)"; a file said the
+    codec's words; PowerShell's UTF-16 (with its mark) could not be stored at all."""
+    task = make_task(result=None)
+    latin = tmp_path / "latin.md"
+    latin.write_bytes(b"caf\xe9 done\n")
+    for where, stdin, what in (
+        ("-", b"caf\xe9 done\n", "the result on stdin"),
+        (str(latin), None, f"the result file {latin}"),
+    ):
+        refused = run("task", "result", str(task.id), where, stdin=stdin)
+        assert refused.exit_code == 1
+        assert lines(refused.stderr) == [
+            f"jiradex: Cannot read {what}: it is not UTF-8 text (byte 0xe9 at offset 3); "
+            "save it as UTF-8"
+        ]
+    assert tasks.TaskStore().get(task.id).result is None
+    wide = tmp_path / "wide.md"
+    wide.write_bytes("# Fertig\r\n\r\nCafé ✓\r\n".encode("utf-16"))
+    for where, stdin in ((str(wide), None), ("-", wide.read_bytes())):
+        stored = run("task", "result", str(task.id), where, "--json", stdin=stdin)
+        assert stored.exit_code == 0, stored.output
+        assert json.loads(stored.stdout)["result"] == "# Fertig\n\nCafé ✓\n"
+
+
 def test_cli_json_shapes_match_the_contract(datasource, fake_jira):
     """ARCHITECTURE.md: import {id,key,title,instructions,url}; post {id,key,comment_id,url}."""
     index(issue_record())
