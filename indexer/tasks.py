@@ -524,6 +524,13 @@ def import_task(
 ) -> ImportOutcome:
     """Make a task (or objective) from an issue in the index, or live from Jira."""
     key = check_issue_key(key)
+    if instructions:
+        try:
+            instructions.encode("utf-8")  # argv keeps bytes that are not UTF-8 as surrogates
+        except UnicodeEncodeError:
+            raise TaskError(
+                "The additional instructions are not UTF-8 text: nothing imported"
+            ) from None
     record = indexed_record(key)
     notes: list[str] = []
     source, site = "index", ""

@@ -944,6 +944,16 @@ def test_result_not_in_utf8_is_one_clear_line_and_utf16_is_read(tmp_path):
         assert json.loads(stored.stdout)["result"] == "# Fertig\n\nCafé ✓\n"
 
 
+def test_instructions_not_in_utf8_are_refused_before_anything(datasource, fake_jira):
+    """Bytes of another encoding in --instructions reach Python as surrogates: the
+    import fetched the issue, then ended in "internal error (UnicodeEncodeError)"."""
+    with pytest.raises(TaskError) as info:
+        tasks.import_task("ABC-12", instructions="caf\udce9")
+    assert str(info.value) == "The additional instructions are not UTF-8 text: nothing imported"
+    assert fake_jira.built == []
+    assert tasks.TaskStore().list() == []
+
+
 def test_cli_json_shapes_match_the_contract(datasource, fake_jira):
     """ARCHITECTURE.md: import {id,key,title,instructions,url}; post {id,key,comment_id,url}."""
     index(issue_record())
