@@ -1567,7 +1567,7 @@ def test_a_listing_page_says_shifted_only_when_the_result_set_shrank():
     """Offset pages skip an issue only when one left the result set before them
     (every later issue moves back by one); issues created meanwhile land at the end
     of an `updated` order and must not make a busy project's listing run again."""
-    from indexer.jira.client import _note_shift
+    from indexer.jira.search import _note_shift
 
     for first, later, shifted in ((100, 100, False), (100, 104, False), (100, 99, True)):
         window = [False, False]

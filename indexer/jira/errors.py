@@ -257,3 +257,13 @@ def auth_error(body: str, *, site: str, auth_mode: str, login_page: bool = False
             "service account e-mail, its API token and the cloud id"
         )
     return JiraAuthError(f"Authentication failed for {site}: check the e-mail and API token")
+
+
+def with_note(exc: JiraError, note: str) -> JiraError:
+    """The same kind of error, its message followed by `(note)`."""
+    try:
+        noted = type(exc)(f"{exc} ({note})")
+    except TypeError:
+        noted = JiraError(f"{exc} ({note})")
+    noted.status = getattr(exc, "status", None)
+    return noted
