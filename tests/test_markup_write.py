@@ -827,7 +827,7 @@ def test_wiki_inline_code_ending_in_a_backslash_keeps_its_closing_braces(md, exp
 def test_wiki_code_holding_a_code_tag_goes_verbatim_in_noformat():
     md = '```java\nString s = "{code}";\n{code:xml}<a/>\n```'
     assert markdown_to_wiki(md) == ('{noformat}\nString s = "{code}";\n{code:xml}<a/>\n{noformat}')
-    assert markdown_to_wiki("```py\nd = {1: 2}\n```") == "{code:py}\nd = {1: 2}\n{code}"
+    assert markdown_to_wiki("```py\nd = {1: 2}\n```") == "{code:python}\nd = {1: 2}\n{code}"
 
 
 def test_wiki_code_holding_both_tags_is_changed_as_little_as_possible():
@@ -854,3 +854,29 @@ def test_br_tags_break_the_line_in_both_formats():
         "||Step||Notes||\n|1|first \\\\ second \\\\ third|\n\nx <br class=y> z"
     )
     assert markdown_to_wiki("a<br>b") == "a\nb"
+
+
+@pytest.mark.parametrize(
+    ("info", "head"),
+    [
+        ("python", "{code:python}"),
+        ("py", "{code:python}"),
+        ("Python3", "{code:python}"),
+        ("ts", "{code:javascript}"),
+        ("shell", "{code:bash}"),
+        ("yml", "{code:yaml}"),
+        ("C#", "{code:c#}"),
+        ("c++", "{code:c++}"),
+        ("java title=A.java", "{code:java}"),
+        ("rust", "{code:none}"),
+        ("diff", "{code:none}"),
+        ("text", "{code:none}"),
+        ("{.python}", "{code:python}"),
+        ("", "{code}"),
+    ],
+)
+def test_wiki_code_languages_are_ones_jira_knows(info, head):
+    """Data Center's {code} macro knows a fixed list of languages: `{code:rust}` or
+    `{code:py}` posted a red "Unable to find source-code formatter for language" above
+    the code. Markdown names map onto Jira's; the others become `none`."""
+    assert markdown_to_wiki(f"```{info}\nx = 1\n```") == f"{head}\nx = 1\n{{code}}"

@@ -35,6 +35,102 @@ _BOUNDARY = re.compile(r"(?<![\w])([*_+\-^~?])|([*_+\-^~?])(?![\w])")
 _CODE_TAG = re.compile(r"\{code(?=[:}])", re.IGNORECASE)
 _NOFORMAT_TAG = re.compile(r"\{noformat(?=[:}])", re.IGNORECASE)
 _LINE_START = re.compile(r"^(\s*)(h[1-6]\.|bq\.|#)")
+# The only languages Jira Server / Data Center's {code} macro knows; any other name
+# renders the comment with "Unable to find source-code formatter for language: ..."
+# in red above the code. Markdown's usual names map onto these; the rest get `none`
+# (no highlighting, no error).
+CODE_LANGUAGES = frozenset(
+    [
+        "actionscript",
+        "ada",
+        "applescript",
+        "bash",
+        "c",
+        "c#",
+        "c++",
+        "cpp",
+        "css",
+        "erlang",
+        "go",
+        "groovy",
+        "haskell",
+        "html",
+        "java",
+        "javascript",
+        "js",
+        "json",
+        "lua",
+        "none",
+        "nyan",
+        "objc",
+        "perl",
+        "php",
+        "python",
+        "r",
+        "rainbow",
+        "ruby",
+        "scala",
+        "sh",
+        "sql",
+        "swift",
+        "visualbasic",
+        "xml",
+        "yaml",
+    ]
+)
+_LANGUAGE_ALIASES = {
+    "py": "python",
+    "py3": "python",
+    "python3": "python",
+    "jsx": "javascript",
+    "mjs": "javascript",
+    "cjs": "javascript",
+    "node": "javascript",
+    "ts": "javascript",
+    "tsx": "javascript",
+    "typescript": "javascript",
+    "shell": "bash",
+    "zsh": "bash",
+    "console": "bash",
+    "shell-session": "bash",
+    "shellsession": "bash",
+    "yml": "yaml",
+    "cs": "c#",
+    "csharp": "c#",
+    "cxx": "cpp",
+    "cc": "cpp",
+    "hpp": "cpp",
+    "h": "c",
+    "objective-c": "objc",
+    "objectivec": "objc",
+    "rb": "ruby",
+    "golang": "go",
+    "hs": "haskell",
+    "erl": "erlang",
+    "pl": "perl",
+    "vb": "visualbasic",
+    "vbnet": "visualbasic",
+    "xhtml": "html",
+    "svg": "xml",
+    "json5": "json",
+    "jsonc": "json",
+    "postgres": "sql",
+    "postgresql": "sql",
+    "pgsql": "sql",
+    "mysql": "sql",
+    "sqlite": "sql",
+    "plsql": "sql",
+}
+
+
+def jira_code_language(info: str) -> str:
+    """The {code} language for a fence's info string ("" when it names none)."""
+    words = info.strip().split()
+    if not words:
+        return ""
+    name = words[0].lower().strip("{}.")
+    name = _LANGUAGE_ALIASES.get(name, name)
+    return name if name in CODE_LANGUAGES else "none"
 
 
 def markdown_to_wiki(md: Any) -> str:
@@ -97,8 +193,8 @@ class _WikiWriter:
         if kind in ("bullet_list", "ordered_list"):
             return self.list(node, prefix)
         if kind in ("fence", "code_block"):
-            language = node.info.strip().split()[0] if kind == "fence" and node.info.strip() else ""
-            head = "{code:" + re.sub(r"[^\w#+.-]", "", language) + "}" if language else "{code}"
+            language = jira_code_language(node.info) if kind == "fence" else ""
+            head = "{code:" + language + "}" if language else "{code}"
             body = node.content.removesuffix("\n")
             # Neither macro has an escape: its body ends at the first closing tag.
             # Code that holds `{code` goes verbatim in {noformat} (no highlighting);
