@@ -212,6 +212,22 @@ async def test_same_datasource_is_not_started_twice():
 
 
 @run_async
+async def test_the_log_says_full_only_of_a_full_sync_and_incremental_of_none():
+    """A first sync is no incremental one: the start line does not guess (the
+    engine's own lines say what it fetches); a full sync asked for says so."""
+    add_datasource("first")
+    add_datasource("again")
+    app = app_with({"first": FakeJiraClient(5), "again": FakeJiraClient(5)})
+    async with app.run_test(size=(120, 40)) as pilot:
+        controller = app.mode_screen("sync").controller
+        controller.start(["first"])
+        controller.start(["again"], full=True)
+        await wait_for(pilot, lambda: not any(job.running for job in controller.jobs.values()))
+        assert controller.jobs["first"].log[0].endswith(" sync started")
+        assert controller.jobs["again"].log[0].endswith(" full sync started")
+
+
+@run_async
 async def test_clear_finished_does_not_claim_no_sync_ever_ran():
     """After x the monitor said "No sync has run since jiradex started"."""
     app = JiradexApp()
@@ -343,7 +359,7 @@ def finished_controller(app) -> SyncController:
         "alpha", issues=2500, comments=9120, attachments=312, deleted=3, seconds=42.0
     )
     ok.log = [
-        "10:00:00 sync started (incremental)",
+        "10:00:00 sync started",
         "10:00:01 listing issues",
         "10:00:02 fetching 2,500 new or changed issues",
         "10:00:42 done in 42s: 2,500 issues, 9,120 comments, 312 attachments written, 3 deleted",
@@ -356,7 +372,7 @@ def finished_controller(app) -> SyncController:
         seconds=1.0,
     )
     bad.log = [
-        "10:00:00 sync started (incremental)",
+        "10:00:00 sync started",
         "10:00:01 error: Jira refused the credentials (401): check the e-mail and API token",
     ]
     controller.jobs = {"alpha": ok, bad.name: bad}

@@ -260,8 +260,10 @@ class SyncController:
             job = self._new_job(item.name, full)
             job.background = background
             jobs.append(job)
-            started = "scheduled sync started" if background else "sync started"
-            self._log(job, f"{started} ({'full' if full else 'incremental'})")
+            # Whether a run is incremental is the engine's to say (a first sync is
+            # not): its first events tell. Only a full sync is asked for as such.
+            kind = "full sync" if full else "sync"
+            self._log(job, f"scheduled {kind} started" if background else f"{kind} started")
             self._publish(lambda job=job: SyncController.Updated(job))
             job.worker = self.app.run_worker(
                 lambda ds=item, job=job: self._work(ds, job),
