@@ -305,8 +305,11 @@ def parse_query(text: str) -> ParsedQuery:
                 continue
             if name in TEXT_COLUMNS:
                 term = _term(value, TEXT_COLUMNS[name])
-                if term:
-                    items.append(("NOT", term) if negated else term)
+                if term is None:  # `summary:` alone searched nothing, and said so not
+                    raise QueryError(
+                        f"{name}: needs a word to look for, for example {name}:timeout"
+                    )
+                items.append(("NOT", term) if negated else term)
                 continue
         if KEY_RE.match(raw) and not negated:
             query.keys.append(raw.upper())

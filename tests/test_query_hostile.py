@@ -339,6 +339,10 @@ def test_very_long_input_is_a_clear_error(store, text):
         ("updated:>=2024-13-45", "Cannot read the date in updated:>=2024-13-45"),
         ("created:<notadate", "Cannot read the date in created:<notadate"),
         ("updated:yesterday", "Cannot read the date"),
+        # a text column with nothing to look for searched nothing, silently
+        ("summary:", "summary: needs a word to look for"),
+        ('pool comment:""', "comment: needs a word to look for"),
+        ("-description:!!", "description: needs a word to look for"),
     ],
 )
 def test_unreadable_filters_name_the_problem(store, text, expected):
