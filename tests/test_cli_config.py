@@ -834,7 +834,10 @@ def test_jira_test_without_a_connection_fails_in_one_line():
     assert line.startswith("jiradex: Jira integration not enabled")
     connect_offline("--site", "https://acme.atlassian.net", "--email", "me@example.com")
     line = error("jira", "test", env={"JIRA_ENABLED": "0"})
-    assert line.startswith("jiradex: Jira integration not enabled")
+    assert line.startswith(
+        "jiradex: the Jira connection to https://acme.atlassian.net is switched off by "
+        "JIRA_ENABLED in the environment"
+    )
     assert "must start with a letter" in error("jira", "test", "--project", "1X")
 
 
