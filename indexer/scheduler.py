@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from indexer import secrets
+from indexer.errors import JiradexError
 from indexer.locks import sync_running
 from indexer.normalize import epoch_ms
 from indexer.sync import SyncSummary, sync_datasource
@@ -62,11 +64,23 @@ def watch(
     batch stops waiting for them.
     `on_stopping()` is called when a stop has to wait for running syncs."""
     slots: dict[str, _Slot] = {}
+    known: dict[str, object] = {}  # name -> the datasource as last read
     interrupted = False
     try:
         while not stop.is_set():
             now = clock()
-            for ds in load_datasources():
+            try:
+                datasources = load_datasources()
+            except JiradexError as exc:
+                # The configuration cannot be read just now (a file being edited, or
+                # saved half-way): syncs wait for it instead of the watch ending. Each
+                # datasource due meanwhile says why it did not sync, as a failed sync
+                # would, once per interval.
+                _report_unreadable(known.values(), slots, now, str(exc), on_summary)
+                stop.wait(TICK_S)
+                continue
+            known = {ds.name: ds for ds in datasources}
+            for ds in datasources:
                 if not (ds.enabled and ds.sync_enabled):
                     continue
                 slot = slots.setdefault(ds.name, _Slot())
@@ -105,12 +119,31 @@ def watch(
     ]
 
 
+def _report_unreadable(datasources, slots: dict[str, _Slot], now: float, error: str, on_summary):
+    for ds in datasources:
+        if not (ds.enabled and ds.sync_enabled):
+            continue
+        slot = slots.setdefault(ds.name, _Slot())
+        busy = slot.thread is not None and slot.thread.is_alive()
+        if busy or _waiting(slot, ds, now):
+            continue
+        slot.started = now
+        on_summary(
+            SyncSummary(ds.name, status="error", error=secrets.redact(f"not synced: {error}"))
+        )
+
+
 def _waiting(slot: _Slot, ds, now: float) -> bool:
     return slot.started is not None and now < slot.started + ds.interval_seconds
 
 
 def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
-    store = open_store()
+    try:
+        store = open_store()
+    except JiradexError as exc:  # the index cannot be opened now: the next interval tries
+        slot.summary = SyncSummary(ds.name, status="error", error=secrets.redact(str(exc)))
+        on_summary(slot.summary)
+        return
     try:
         summary = sync_datasource(ds, store=store, cancel=slot.cancel, progress=progress)
         slot.summary = summary

@@ -207,3 +207,89 @@ def test_due_datasources_skips_disabled_ones_and_ones_being_synced(tmp_path):
         assert scheduler.due_datasources(listed, store) == ["busy"]
         with sync_lock("busy"):
             assert scheduler.due_datasources(listed, store) == []
+
+
+# ----------------------------------------------------------- what watch survives
+
+
+def test_a_configuration_unreadable_for_a_while_pauses_syncs_instead_of_ending_the_watch(
+    monkeypatch,
+):
+    """`datasources.json` saved half-way (an editor, a script) while `sync --watch`
+    runs: the watch goes on, each datasource due meanwhile says why it did not sync
+    (once per interval, as a failed sync would), and syncs resume once the file reads."""
+    from indexer.errors import ConfigError
+
+    watch = Watch(monkeypatch)
+    watch.add("a", 60)
+    broken = threading.Event()
+    summaries: list[SyncSummary] = []
+
+    def load():
+        if broken.is_set():
+            raise ConfigError("datasources.json: invalid JSON at line 3, column 1")
+        return list(watch.datasources.values())
+
+    store = SimpleNamespace(close=lambda: None)
+    watch.thread = threading.Thread(
+        target=scheduler.watch,
+        args=(load, lambda: store, summaries.append),
+        kwargs={"stop": watch.stop, "clock": lambda: watch.now},
+        daemon=True,
+    )
+    try:
+        watch.thread.start()
+        wait_until(lambda: watch.count("a") == 1, "first sync")
+        broken.set()
+        watch.now = 60.0  # a's next sync falls due while the file is broken
+        wait_until(lambda: any(s.status == "error" for s in summaries), "the reason")
+        watch.settle()
+        assert watch.thread.is_alive(), "the watch ended on a configuration error"
+        errors = [s for s in summaries if s.status == "error"]
+        assert [(s.datasource, s.error) for s in errors] == [
+            ("a", "not synced: datasources.json: invalid JSON at line 3, column 1")
+        ]
+        assert watch.count("a") == 1
+        broken.clear()  # fixed; a syncs at its next interval
+        watch.now = 120.0
+        wait_until(lambda: watch.count("a") == 2, "the sync once the file reads again")
+    finally:
+        watch.close()
+
+
+def test_an_index_that_cannot_be_opened_fails_that_sync_not_the_watch(monkeypatch):
+    """The index cannot be opened when a sync falls due (damaged, being replaced):
+    that sync fails with the reason, in one line like any failed sync, and the next
+    interval tries again."""
+    from indexer.errors import StoreError
+
+    watch = Watch(monkeypatch)
+    watch.add("a", 60)
+    summaries: list[SyncSummary] = []
+    opened = []
+    threading_errors = []
+    monkeypatch.setattr(threading, "excepthook", threading_errors.append)
+
+    def open_store():
+        opened.append(watch.now)
+        if len(opened) == 1:
+            raise StoreError("the index /x/index.db is damaged: run `jiradex index rebuild`")
+        return SimpleNamespace(close=lambda: None)
+
+    watch.thread = threading.Thread(
+        target=scheduler.watch,
+        args=(lambda: list(watch.datasources.values()), open_store, summaries.append),
+        kwargs={"stop": watch.stop, "clock": lambda: watch.now},
+        daemon=True,
+    )
+    try:
+        watch.thread.start()
+        wait_until(lambda: summaries, "the first sync's end")
+        assert [(s.status, s.error) for s in summaries] == [
+            ("error", "the index /x/index.db is damaged: run `jiradex index rebuild`")
+        ]
+        assert threading_errors == []
+        watch.now = 60.0
+        wait_until(lambda: watch.count("a") == 1, "the next interval's sync")
+    finally:
+        watch.close()
