@@ -442,3 +442,39 @@ async def test_the_forget_token_box_is_only_there_when_a_token_is_saved():
         await pilot.press("e")
         await pilot.pause()
         assert not app.screen.query("#forget_token")
+
+
+@run_async
+async def test_a_saved_token_is_not_sent_to_a_site_url_typed_in_place_of_its_own(monkeypatch):
+    """Editing the Site URL (a sandbox, a typo like acme.atlasian.net) and pressing
+    Test or Save with the token box empty sent the saved token to the new site and
+    saved it there. The form now asks for that site's token; the same site (another
+    context path) keeps it."""
+    add_datasource("Acme", project="ACME")  # token tok-123456 for example.atlassian.net
+    tested: list[config.Datasource] = []
+
+    def factory(ds):
+        tested.append(ds)
+        return FakeJiraClient(visible_projects=("ACME",))
+
+    monkeypatch.setattr(datasources_module, "default_client_factory", factory)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        await type_into(pilot, form, "endpoint", "https://example.atlasian.net")
+        assert "is for https://example.atlassian.net" in form.field("token").hint
+        await pilot.click("#test")
+        await pilot.click("#save")
+        await pilot.pause()
+        assert app.screen is form and tested == []
+        assert "type the token for https://example.atlasian.net" in form.field("token").error
+        await type_into(pilot, form, "endpoint", "https://example.atlassian.net/jira")
+        assert "is kept when this stays empty" in form.field("token").hint
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: app.screen is screen)
+    edited = config.get_datasource("Acme")
+    assert edited.endpoint == "https://example.atlassian.net/jira"
+    assert edited.token == "tok-123456"

@@ -194,11 +194,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
     def compose(self) -> ComposeResult:
         ds = self.existing
         title = f'Edit datasource "{ds.name}"' if ds else "Add a datasource"
-        token_hint = (
-            f"saved token {secrets.mask(ds.token)} is kept when this stays empty"
-            if ds and ds.token
-            else "Cloud: API token (with the e-mail) · Data Center: personal access token"
-        )
+        token_hint = self._token_hint(ds.endpoint if ds else "")
         with Vertical(id="form-dialog"):
             yield Plain(title, id="form-title")
             with VerticalScroll(id="form-fields"):
@@ -330,9 +326,32 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
+        if event.input.id == "endpoint":
+            self.field("token").set_hint(self._token_hint(event.value))
         if event.input.id in self.FIELDS:
             self._touched.add(event.input.id)
             self.validate_form(only_touched=True)
+
+    def _keeps_saved_token(self, endpoint: str) -> bool:
+        """The saved token goes only to the site it was saved for: once the Site URL
+        names another one (a sandbox, a typo), an empty token box is no token."""
+        saved = self.existing.token if self.existing else None
+        if not saved:
+            return False
+        if not endpoint.strip() or not self.existing.endpoint:
+            return True  # nowhere else for it to go (the field's own error shows)
+        return config.same_origin(endpoint, self.existing.endpoint)
+
+    def _token_hint(self, endpoint: str) -> str:
+        ds = self.existing
+        if ds and ds.token and not self._keeps_saved_token(endpoint):
+            return (
+                f"the saved token {secrets.mask(ds.token)} is for {ds.endpoint}: "
+                "type the token for this site"
+            )
+        if ds and ds.token:
+            return f"saved token {secrets.mask(ds.token)} is kept when this stays empty"
+        return "Cloud: API token (with the e-mail) · Data Center: personal access token"
 
     def build(self) -> config.Datasource:
         """A Datasource from the form (unvalidated): the same object the CLI builds."""
@@ -340,6 +359,8 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         saved = self.existing.token if self.existing else None
         if saved and self.checked("forget_token"):
             saved = None  # back to anonymous access, as `datasource set --token ''`
+        if saved and not self._keeps_saved_token(self.value("endpoint")):
+            saved = None  # not sent to another site (validate_form says to type one)
         token = self.value("token").strip() or saved
         return dataclasses.replace(
             base,
@@ -366,6 +387,11 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
             if result is not None and not result.is_valid:
                 errors[name] = result.failure_descriptions[0]
         validated = None
+        if not errors and self._token_left_behind():
+            errors["token"] = (
+                f"the saved token is for {self.existing.endpoint}: type the token for "
+                f"{self.value('endpoint').strip()}, or tick Forget the saved token"
+            )
         if not errors:
             try:
                 validated = config.validate_datasource(self.build())
@@ -378,6 +404,17 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         if not only_touched:
             self._touched.update(self.FIELDS)
         return validated
+
+    def _token_left_behind(self) -> bool:
+        """A saved token the new Site URL does not get, with no token typed and no
+        choice of anonymous access: saving would drop it without a word."""
+        return (
+            self.existing is not None
+            and bool(self.existing.token)
+            and not self.value("token").strip()
+            and not self.checked("forget_token")
+            and not self._keeps_saved_token(self.value("endpoint"))
+        )
 
     # ------------------------------------------------------------------ actions
 
