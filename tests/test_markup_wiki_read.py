@@ -167,6 +167,12 @@ def test_code_macro_language_forms():
     assert html("{code:title=Foo.java|borderStyle=solid}\nclass Foo {}\n{code}") == (
         "<p>Foo.java</p>\n<pre><code>class Foo {}\n</code></pre>\n"
     )
+    # "none" is Jira's "no highlighting" (what jiradex posts for a language Jira
+    # lacks), not a language: read back as a plain fence.
+    assert wiki_to_markdown("{code:none}\nx\n{code}") == "```\nx\n```"
+    assert html("{code:language=None|title=a.txt}\nx\n{code}") == (
+        "<p>a.txt</p>\n<pre><code>x\n</code></pre>\n"
+    )
 
 
 def test_braced_emphasis_entities_and_labelled_attachment_links():

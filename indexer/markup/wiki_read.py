@@ -116,6 +116,8 @@ def _code_block(body: str, params: str) -> dict:
             language = part.split("=", 1)[1].strip()
             break
     node: dict = {"type": "codeBlock", "content": [{"type": "text", "text": body}] if body else []}
+    if language.lower() == "none":  # Jira's "no highlighting", not a language name
+        language = ""
     if language:
         node["attrs"] = {"language": language.lower()}
     return node
