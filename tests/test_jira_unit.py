@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import threading
+import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -346,6 +347,26 @@ def test_a_429_storm_is_waited_out_for_the_120s_budget_then_fails_clearly(retry_
         assert min(waits) >= 1.0  # Retry-After honoured
     assert waits[-1] > 4 * waits[0]  # and the waits grew
     assert f"after {len(rec.requests)} attempts" in str(info.value)
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+def test_a_429_error_advises_on_concurrency_only_where_there_is_one(interactive):
+    """A sync runs several requests at once and its datasource may be given fewer;
+    a task import or post is one request, and advice to lower a concurrency it does
+    not have sent the user looking for a setting that does nothing (helper-34)."""
+    client, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "60"})},
+        retry=RetryPolicy(sleep=lambda _: None, budget_seconds=10),
+        interactive=interactive,
+    )
+    with pytest.raises(JiraRateLimitError) as info:
+        client.server_info()
+    assert str(info.value).startswith("Jira kept rate limiting requests (HTTP 429)")
+    assert ("max_concurrency" in str(info.value)) is not interactive
+    assert "try again later" in str(info.value)
+    ds = types.SimpleNamespace(endpoint=SITE, username="me@example.com", token=TOKEN)
+    with client_for_datasource(ds, interactive=interactive) as built:
+        assert built.interactive is interactive
 
 
 def test_retry_budget_stops_long_waits():

@@ -47,6 +47,7 @@ from .errors import (
     JiraError,
     JiraInsecureError,
     JiraNotEnabledError,
+    JiraRateLimitError,
     JiraResponseError,
     JiraRetryAborted,
     JiraTimeoutError,
@@ -96,6 +97,7 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         deployment: str | None = None,
+        interactive: bool = False,
     ):
         self.site_url = normalize_site_url(site_url)
         self.auth = JiraAuth(
@@ -107,6 +109,9 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         self.api_base = self.auth.api_base
         self.attachment_max_bytes = attachment_max_bytes
         self.retry = retry or RetryPolicy()
+        # A person's single action (a test, an import, a post), not a sync: no advice
+        # about a sync's concurrency in its errors.
+        self.interactive = interactive
         # Set by the caller (a sync that is cancelled or interrupted): retry waits end
         # at once and no request is retried.
         self.stopping = threading.Event()
@@ -402,6 +407,8 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
                 not_found=not_found,
                 attempts=attempt,
             )
+            if status == 429 and not self.interactive:
+                error = JiraRateLimitError(f"{error} or lower the datasource's max_concurrency")
             if asked_wait is not None:
                 error = with_note(
                     error, f"Jira asked to wait {asked_wait:.0f} s before trying again"
@@ -702,7 +709,7 @@ INTERACTIVE_BUDGET_S = 40.0
 
 
 def _interactive(options: dict[str, Any]) -> dict[str, Any]:
-    if options.pop("interactive", False):
+    if options.get("interactive"):
         options.setdefault("timeout", INTERACTIVE_TIMEOUT)
         options.setdefault(
             "retry", RetryPolicy(max_network_attempts=1, budget_seconds=INTERACTIVE_BUDGET_S)

@@ -184,8 +184,7 @@ def error_for_status(
         return JiraBadRequestError(f"Jira refused the request as too large (HTTP 413){suffix}")
     if status == 429:
         return JiraRateLimitError(
-            f"Jira kept rate limiting requests (HTTP 429) after {tries}: "
-            "try again later or lower the concurrency"
+            f"Jira kept rate limiting requests (HTTP 429) after {tries}: try again later"
         )
     if status == 503:
         return JiraServerError(f"Jira at {site} is unavailable (HTTP 503) after {tries}{suffix}")
