@@ -788,10 +788,13 @@ def check_body(client: Any, markdown: str) -> None:
             "the result makes an empty comment (nothing in it that Jira would show): nothing posted"
         )
     if isinstance(body, str):
-        size, unit = len(body), "characters of wiki markup"
+        text, unit = body, "characters of wiki markup"
     else:
-        size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
         unit = "characters of ADF JSON"
+    # Jira counts Java characters (UTF-16 units): an emoji or other character past
+    # U+FFFF is two of them.
+    size = len(text.encode("utf-16-le")) // 2
     if size > COMMENT_LIMIT:
         raise TaskError(
             f"the comment would be {size:,} {unit}, over Jira's limit of "

@@ -497,3 +497,12 @@ def test_a_comment_over_jiras_limit_is_refused_before_sending(datasource, mock_j
 
     tasks.TaskStore().set_result(task.id, "x" * tasks.COMMENT_LIMIT)  # exactly at the limit
     assert tasks.post_task(task.id).post.comment_id == "1001"
+
+
+def test_jiras_comment_limit_counts_an_emoji_as_two_characters(datasource, mock_jira):
+    """Jira measures text as Java does, in UTF-16 units: 20,000 fire emoji are 40,000
+    of them, and Jira's own 400 came after the result had looked short enough."""
+    task = make_task(result="🔥" * 20_000)
+    with pytest.raises(TaskError, match=r"would be 40,000 characters of wiki markup"):
+        tasks.post_task(task.id)
+    assert mock_jira.posts == 0
