@@ -58,7 +58,7 @@ def _words(text: str) -> str:
 
 
 class IssueComments:
-    """The comment half of `JiraClient`."""
+    """`JiraClient`'s comment reading and posting."""
 
     def comments(
         self,

@@ -89,7 +89,7 @@ class AttachmentDownload:
 
 
 class AttachmentDownloads:
-    """The download half of `JiraClient`."""
+    """`JiraClient`'s attachment downloads."""
 
     def download_attachment(
         self,

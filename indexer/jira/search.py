@@ -135,7 +135,7 @@ def validate_issue_key(key_or_id: str) -> str:
 
 
 class IssueSearch:
-    """The search and fetch half of `JiraClient`."""
+    """`JiraClient`'s searches, listings and bulk fetches."""
 
     def search_issues(
         self,
