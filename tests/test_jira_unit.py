@@ -1121,6 +1121,53 @@ def test_dc_listing_goes_on_past_the_window_when_a_page_comes_back_empty():
     assert len(ids) == len(set(ids)) >= 23
 
 
+def test_dc_listing_learns_a_window_below_its_page_size_served_as_empty_results():
+    """A window an admin lowered below the listing's page size, served as empty
+    results (Atlassian's KB: "an error or empty results"): the first page held no
+    issue with a `total` above 0, the listing ended there with nothing, and the next
+    reconcile deleted the whole project (helper-37). It is now learnt by halving."""
+    base = 1_700_000_000_000
+    search, _ = _dc_window_server([base + i * 45_000 for i in range(30)], window=10_000, cap=1000)
+
+    def lowered(request):
+        start, size = int(request.url.params["startAt"]), int(request.url.params["maxResults"])
+        if start + size <= 12:
+            return search(request)
+        total = search(request).json()["total"]
+        return ok({"startAt": start, "maxResults": size, "total": total, "issues": []})
+
+    client, _ = dc_client(lowered)
+    ids = [item["id"] for item in client.search_ids("project = D", page_size=20)]
+    assert ids == [str(100 + i) for i in range(30)]
+    assert client.dc_search_window <= 12
+
+
+def test_dc_listing_that_never_gets_an_issue_of_its_total_is_an_error():
+    client, _ = dc_client(ok({"startAt": 0, "maxResults": 50, "total": 7, "issues": []}))
+    with pytest.raises(JiraResponseError, match="says 7 issues match but returns none"):
+        list(client.search_ids("project = D", page_size=50))
+
+
+def test_a_500_that_is_not_about_the_search_window_does_not_shrink_it():
+    """Any 500 saying "exceed" (java.lang.OutOfMemoryError: GC overhead limit
+    exceeded) was taken for a window refusal: the window was halved for the client's
+    life and every later slice made tiny (helper-37). Such a 500 is now the error it
+    is; only the search-limit wording teaches a window."""
+    base = 1_700_000_000_000
+    search, _ = _dc_window_server([base + i * 1000 for i in range(300)], window=10_000, cap=50)
+
+    def failing(request):
+        if request.url.params["startAt"] == "100":
+            message = "java.lang.OutOfMemoryError: GC overhead limit exceeded"
+            return httpx.Response(500, json={"errorMessages": [message], "errors": {}})
+        return search(request)
+
+    client, _ = dc_client(failing)
+    with pytest.raises(JiraServerError, match="GC overhead limit exceeded"):
+        list(client.search_ids("project = D", page_size=50))
+    assert client.dc_search_window == 10_000
+
+
 def test_dc_listing_pages_come_concurrently_once_the_total_is_known():
     import threading
     import time as clock

@@ -92,10 +92,17 @@ class _WindowShrunk(Exception):
     """A listing page passed the server's search window, now learnt: slice again."""
 
 
-def _refused_window(message: str, asked_end: int) -> int | None:
+# What a refusal for passing the search window says; a 500 must say it in these
+# words (another 500, "GC overhead limit exceeded", is no window).
+_WINDOW_WORDS = re.compile(r"(?i)search limit|result window|max_?result_?window|platform limit")
+
+
+def _refused_window(message: str, asked_end: int, strict: bool = False) -> int | None:
     """The search window a Data Center refusal names ("Search limit exceeded ...
     exceeded the search platform limit of 10,000", "must not exceed 5,000"), else
     half of what was asked; None when the message is about something else."""
+    if strict and not _WINDOW_WORDS.search(message):
+        return None
     if not re.search(r"(?i)search limit|result window|max_?result|exceed", message):
         return None
     stated = re.search(r"(?i)(?:limit of|exceed)\s+(\d[\d,]*)", message)
@@ -225,7 +232,7 @@ class IssueSearch:
             if getattr(exc, "status", 400) not in (400, 500):
                 raise
             said = " ".join(getattr(exc, "messages", None) or [str(exc)])
-            window = _refused_window(said, start + size)
+            window = _refused_window(said, start + size, strict=getattr(exc, "status", 400) == 500)
             if window is None or start + size <= window:
                 raise  # refused for another reason than the window
             if window < self.dc_search_window:
@@ -265,11 +272,24 @@ class IssueSearch:
         that comes back short (the server granted less, or the results shrank) leaves
         the rest to plain sequential paging from there."""
         limit = self.dc_search_window
-        first = self._dc_page(jql, fields, 0, min(page_size, limit))
+        asked = min(page_size, limit)
+        first = self._dc_page(jql, fields, 0, asked)
         issues = _issues_of(first)
         if issues:
             yield issues
         total, granted = first.get("total"), first.get("maxResults")
+        if not issues and isinstance(total, int) and total > 0:
+            # Matches, and none served from the start: a window its admin lowered
+            # below our page size, served as empty results. Ending here would list
+            # nothing, and reconcile would delete the whole project: halve, again.
+            if asked <= 1:
+                raise JiraResponseError(
+                    f"Jira at {self.site_url} says {total:,} issues match but returns "
+                    "none of them: check the datasource's JQL and the account's permissions"
+                )
+            log.info("jira: %s searches reach fewer than %d results", self.site_url, asked)
+            self.dc_search_window = min(self.dc_search_window, asked // 2)
+            raise _WindowShrunk
         size = granted if isinstance(granted, int) and 0 < granted <= page_size else page_size
         start = len(issues)
         if not issues or not isinstance(total, int) or start >= total:
