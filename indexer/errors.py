@@ -27,6 +27,10 @@ class ConfigError(JiradexError):
 class JiraError(JiradexError):
     """Talking to Jira failed (HTTP, network, unexpected payload)."""
 
+    # Seconds Jira asked to wait (429/503 Retry-After) where the request gave up
+    # without waiting them: a scheduler should not ask again sooner.
+    retry_after: float | None = None
+
 
 class StoreError(JiradexError):
     """The local index cannot be opened, read or written."""

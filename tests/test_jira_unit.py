@@ -355,7 +355,7 @@ def test_a_429_error_advises_on_concurrency_only_where_there_is_one(interactive)
     a task import or post is one request, and advice to lower a concurrency it does
     not have sent the user looking for a setting that does nothing (helper-34)."""
     client, _ = make_client(
-        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "60"})},
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "1"})},
         retry=RetryPolicy(sleep=lambda _: None, budget_seconds=10),
         interactive=interactive,
     )
@@ -367,6 +367,23 @@ def test_a_429_error_advises_on_concurrency_only_where_there_is_one(interactive)
     ds = types.SimpleNamespace(endpoint=SITE, username="me@example.com", token=TOKEN)
     with client_for_datasource(ds, interactive=interactive) as built:
         assert built.interactive is interactive
+
+
+def test_a_long_wait_asked_at_once_is_named_as_such_and_kept_on_the_error():
+    """A 429 asking for 300 s fails its request at once (881f2ef). It said Jira "kept
+    rate limiting requests after 1 attempt" and advised lowering the concurrency, for
+    what is a quota to wait out (helper-37); the wait asked for is on the error."""
+    client, rec = make_client(
+        {("GET", "/rest/api/2/serverInfo"): httpx.Response(429, headers={"Retry-After": "300"})},
+        retry=RetryPolicy(sleep=lambda _: None),
+    )
+    with pytest.raises(JiraRateLimitError) as info:
+        client.server_info()
+    assert str(info.value) == (
+        "Jira is rate limiting requests (HTTP 429): try again later "
+        "(Jira asked to wait 300 s before trying again)"
+    )
+    assert info.value.retry_after == 300 and len(rec.requests) == 1
 
 
 def test_retry_budget_stops_long_waits():

@@ -407,12 +407,15 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
                 not_found=not_found,
                 attempts=attempt,
             )
-            if status == 429 and not self.interactive:
+            if status == 429 and not self.interactive and asked_wait is None:
+                # A storm that outlasted the retries: fewer requests at once may help.
+                # (A long wait asked for is a quota: nothing to lower, only to wait.)
                 error = JiraRateLimitError(f"{error} or lower the datasource's max_concurrency")
             if asked_wait is not None:
                 error = with_note(
                     error, f"Jira asked to wait {asked_wait:.0f} s before trying again"
                 )
+            error.retry_after = asked_wait  # seconds Jira asked for, where none were waited
             error.status = status
             error.messages = error_messages(body, response.headers.get("Content-Type", ""))
             raise error

@@ -183,6 +183,8 @@ def error_for_status(
     if status == 413:
         return JiraBadRequestError(f"Jira refused the request as too large (HTTP 413){suffix}")
     if status == 429:
+        if attempts == 1:  # asked at once to wait longer than a request may
+            return JiraRateLimitError("Jira is rate limiting requests (HTTP 429): try again later")
         return JiraRateLimitError(
             f"Jira kept rate limiting requests (HTTP 429) after {tries}: try again later"
         )
