@@ -331,8 +331,9 @@ class _Run:
         self.store.set_state(self.ds.name, self.state)
 
         # Issues changed after this moment may be missing from the listing: the
-        # watermark never passes it (local clock; the overlap window absorbs skew).
-        started_ms = self.started_ms = int(time.time() * 1000)
+        # watermark never passes it (on Jira's clock where its answers say it, see
+        # jira_started_ms; the overlap window absorbs what is left of the skew).
+        self.started_ms = int(time.time() * 1000)
         jql = self.scope_jql()
         if since is not None:
             # A day back from a completed run's watermark when reconciling; an
@@ -375,7 +376,7 @@ class _Run:
                 self.reconcile(self.list_scope(), fresh=True)
 
         watermark = max(
-            min(int(self.newest or 0), started_ms),
+            min(int(self.newest or 0), self.jira_started_ms()),
             int(since or 0),
             int(state.get("watermark") or 0),
         )
@@ -504,6 +505,7 @@ class _Run:
                     # merges its segments at each) let it catch up.
                     together: list[dict[str, Any]] = []
                     handled = 0
+                    unedited_before: int | None = None  # see _listed_moment
                     failure: BaseException | None = None
                     for future in done:
                         index = pending.pop(future)
@@ -515,8 +517,11 @@ class _Run:
                             continue
                         self._note_vanished(asked, records)
                         handled += len(records)
+                        if unedited_before is None:
+                            unedited_before = self.jira_started_ms() - OVERLAP_MS
                         finished_batches[index] = max(
-                            (self._listed_moment(r, listing) for r in records), default=0
+                            (self._listed_moment(r, listing, unedited_before) for r in records),
+                            default=0,
                         )
                         if listing.repeated:
                             records = _newest_only(records, listing.repeated, superseded)
@@ -557,7 +562,9 @@ class _Run:
         if len(returned) < len(asked):
             self.vanished.update(set(asked) - returned)
 
-    def _listed_moment(self, record: dict[str, Any], listing: ScopeListing) -> int:
+    def _listed_moment(
+        self, record: dict[str, Any], listing: ScopeListing, unedited_before: int
+    ) -> int:
         """Where a fetched issue stood in the listing's `updated` order (ms), or 0 when
         that is not known: what a checkpoint may be taken from.
 
@@ -565,14 +572,33 @@ class _Run:
         back with a newer one, and a checkpoint taken from it would jump over the
         batches listed after it that are not written yet. Where the listing carried
         `updated` (Data Center) that is the answer; otherwise (Cloud lists ids only)
-        a fetched `updated` older than the run's start, less the overlap window for
-        clock skew, cannot have been edited since the listing, so it is the listed one.
+        a fetched `updated` older than `unedited_before` (the run's start by Jira's
+        clock, less the overlap window) cannot have been edited since the listing, so
+        it is the listed one.
         """
         listed = listing.listed.get(str(record.get("id")))
         if listed:
             return epoch_ms(listed) or 0
         fetched = epoch_ms(record.get("updated")) or 0
-        return fetched if fetched <= self.started_ms - OVERLAP_MS else 0
+        return fetched if fetched <= unedited_before else 0
+
+    def jira_started_ms(self) -> int:
+        """When the run started by Jira's clock, as far as it can tell: `updated` is
+        Jira's time, and a local clock ahead of Jira's by more than the overlap window
+        took an issue edited after it was listed for one that was not (its checkpoint
+        then jumped over batches not yet written, which the next run never fetched).
+        Jira's clock is read from its last answer (`server_now()`, the Date header, to
+        the second); the earlier of the two starts is taken, so a Jira clock ahead of
+        ours changes nothing, and a client that cannot say keeps the local clock."""
+        server_now = getattr(self.client, "server_now", None)
+        if server_now is None:
+            return self.started_ms
+        try:
+            jira_ms = int(server_now().timestamp() * 1000)
+        except Exception:  # a double or a clock that cannot say: keep ours
+            return self.started_ms
+        behind = int(time.time() * 1000) - jira_ms  # > 0: Jira's clock is behind ours
+        return self.started_ms - max(behind, 0)
 
     def fetch_batch(self, batch: list[str]) -> list[dict[str, Any]]:
         """Fetch and normalise one batch (runs in a worker thread).

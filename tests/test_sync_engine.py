@@ -13,10 +13,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import indexer.sync as sync_module
 from indexer.config import Datasource
 from indexer.jira.errors import JiraRetryAborted, JiraServerError
 from indexer.normalize import to_utc_iso
@@ -191,6 +194,67 @@ def test_an_issue_edited_between_listing_and_fetch_does_not_move_the_checkpoint_
         assert _indexed(store) == _expected(jira)
         # ... and it resumed rather than starting over.
         assert jira.listed_since[1] is not None
+
+
+class _JiraWithClock(ScriptedJira):
+    """The double with Jira's clock (the real one), as JiraClient.server_now() reads
+    it from the Date header of Jira's answers."""
+
+    def server_now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _clock_ahead(monkeypatch, seconds: float) -> None:
+    """The sync's local clock runs `seconds` ahead of Jira's (the real one)."""
+    shifted = SimpleNamespace(
+        **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
+    )
+    shifted.time = lambda: time.time() + seconds
+    monkeypatch.setattr(sync_module, "time", shifted)
+
+
+def test_a_local_clock_ahead_of_jiras_does_not_move_the_checkpoint_past_unwritten_issues(
+    tmp_path, monkeypatch
+):
+    """Cloud lists ids only, so the sync tells an issue edited after it was listed
+    by its fetched `updated` being newer than the run's start. With the local clock
+    two hours ahead of Jira's, that start was taken from the local clock: an issue
+    edited just now passed for one that was not, the checkpoint jumped to it over
+    batches not yet written, and the resumed run (from that checkpoint) never fetched
+    them. The run's start is read on Jira's clock too."""
+    jira = _JiraWithClock(300)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        # Offline for a week: every issue changed since, one after the other.
+        week_ago = int(time.time() * 1000) - 7 * DAY_MS
+        for n, issue in enumerate(jira.issues.values()):
+            issue["summary"] = f"Changed this week ({n})"
+            issue["updated"] = week_ago + n * 60_000
+
+        calls_before = jira.fetch_calls
+
+        def edit_then_fail(call: int, ids: list[str]) -> None:
+            if call - calls_before == 1:
+                jira.edit(ids[0], "Edited again while the sync ran")
+            elif call - calls_before == 2:
+                raise JiraServerError("Jira answered 500 (server error)")
+
+        jira.before_fetch.append(edit_then_fail)
+        _clock_ahead(monkeypatch, 2 * 3600)
+        failed = sync_datasource(_datasource(), store=store, client=jira)
+        assert failed.status == "error", failed
+        first_unwritten = min(
+            issue["updated"]
+            for ident, issue in jira.issues.items()
+            if _indexed(store)[ident] != issue["summary"]
+        )
+        assert store.get_state("jira")["checkpoint"] <= first_unwritten
+
+        jira.before_fetch.clear()
+        again = sync_datasource(_datasource(), store=store, client=jira)
+        assert again.status == "ok", again.error
+        assert not again.reconciled  # nothing else would bring the skipped ones back
+        assert _indexed(store) == _expected(jira)
 
 
 def test_a_checkpoint_still_moves_when_nothing_is_edited(tmp_path):
