@@ -48,7 +48,19 @@ def kind_of(filename: str, mimetype: str) -> str | None:
 
 
 def extract_text(filename: str, mimetype: str, data: bytes) -> str | None:
-    """The attachment's text, or None when it is not text after all."""
+    """The attachment's text, or None when it is not text after all.
+
+    Never raises: one attachment's bytes, whatever they are, must not fail the sync
+    of its datasource (it would fail again at every run that fetches the issue)."""
+    try:
+        text = _extract(filename, mimetype, data)
+    except Exception as exc:
+        log.info("attachment text extraction failed: %s", type(exc).__name__)
+        return None
+    return _storable(text) if text is not None else None
+
+
+def _extract(filename: str, mimetype: str, data: bytes) -> str | None:
     kind = kind_of(filename, mimetype)
     if kind is None or not data:
         return None
@@ -61,6 +73,18 @@ def extract_text(filename: str, mimetype: str, data: bytes) -> str | None:
         return _html_text(text)
     if PurePosixPath(filename or "").suffix.lower() == ".json":
         return _json_text(text)
+    return text
+
+
+def _storable(text: str) -> str:
+    """The text with lone surrogates replaced: JSON escapes (`"\\ud83d"`, half an
+    emoji) and broken PDF font maps produce them, and SQLite cannot store them."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 
@@ -81,23 +105,33 @@ def _json_text(text: str) -> str:
     """Keep JSON readable for search: keys and string values, not punctuation."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than it parses
         return text
     parts: list[str] = []
-
-    def walk(node: object) -> None:
+    # Depth first, in document order, without recursion (however deep the nesting).
+    stack: list[object] = [value]
+    while stack:
+        node = stack.pop()
         if isinstance(node, dict):
-            for key, item in node.items():
-                parts.append(str(key))
-                walk(item)
+            for key, item in reversed(node.items()):
+                stack.append(item)
+                stack.append(_Key(key))
         elif isinstance(node, list):
-            for item in node:
-                walk(item)
+            stack.extend(reversed(node))
+        elif isinstance(node, _Key):
+            parts.append(str(node.name))
         elif node is not None:
             parts.append(str(node))
-
-    walk(value)
     return " ".join(parts)
+
+
+class _Key:
+    """A JSON object key on _json_text's stack (told apart from a string value)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _TextOfHTML(HTMLParser):

@@ -88,3 +88,35 @@ def test_pdf_text_is_extracted():
 
 def test_broken_pdf_gives_none_not_an_exception():
     assert extract_text("broken.pdf", "application/pdf", b"%PDF-1.4 garbage") is None
+
+
+def test_json_nested_deeper_than_it_parses_is_kept_as_text_not_an_exception():
+    deep = b"[" * 100_000 + b'"needle"' + b"]" * 100_000
+    text = extract_text("deep.json", "application/json", deep)
+    assert text is not None and "needle" in text
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("half-emoji.json", b'{"message": "cut \\ud83d here"}'),
+        ("lone-low.json", b'["\\udc00 tail"]'),
+    ],
+)
+def test_lone_surrogates_from_json_escapes_come_out_storable(filename, data):
+    """Python's JSON decoder turns the escape of half a surrogate pair into a lone
+    surrogate, which SQLite cannot store (UTF-8 has no form for it)."""
+    text = extract_text(filename, "application/json", data)
+    assert text is not None
+    text.encode("utf-8")  # no UnicodeEncodeError
+    assert "here" in text or "tail" in text
+
+
+def test_an_extractor_that_fails_unexpectedly_gives_none(monkeypatch):
+    from indexer import attachments
+
+    def broken(text):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(attachments, "_html_text", broken)
+    assert extract_text("page.html", "text/html", b"<p>hello</p>") is None

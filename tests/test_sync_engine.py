@@ -376,6 +376,31 @@ def test_a_failed_attachment_download_keeps_the_text_the_index_had(tmp_path):
         assert store.get_state("jira")["attachment_retry"] == {"10001": 1}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
+        pytest.param(b'{"log": "emoji cut in half: \\ud83d"}', id="lone-surrogate"),
+    ],
+)
+def test_an_attachment_whose_text_cannot_be_had_does_not_fail_the_sync(tmp_path, body):
+    """A JSON attachment nested deeper than Python parses (RecursionError), or whose
+    escapes decode to a lone surrogate (SQLite refuses the write), failed the whole
+    sync of its datasource, and again at every run that fetched the issue. Its issue
+    is indexed; the text is what could be had (the raw text, the surrogate replaced)."""
+    jira = ScriptedJira(3)
+    url = jira.attach("10002", "900", "payload.json", "unused")
+    jira.files[url] = body
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(ds, store=store, client=jira)
+        assert summary.status == "ok", summary.error
+        assert _indexed(store) == _expected(jira)
+        text = _attachment_text(store, "900")
+        assert text is not None and "\ud83d" not in text
+
+
 def test_a_failed_attachment_download_is_fetched_again_though_its_issue_did_not_change(
     tmp_path,
 ):
