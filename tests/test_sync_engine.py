@@ -23,6 +23,7 @@ import indexer.sync as sync_module
 from indexer.config import Datasource
 from indexer.jira.errors import JiraRetryAborted, JiraServerError
 from indexer.normalize import to_utc_iso
+from indexer.search import search
 from indexer.store import Store
 from indexer.sync import (
     ATTACHMENT_RETRIES,
@@ -399,6 +400,42 @@ def test_an_attachment_whose_text_cannot_be_had_does_not_fail_the_sync(tmp_path,
         assert _indexed(store) == _expected(jira)
         text = _attachment_text(store, "900")
         assert text is not None and "\ud83d" not in text
+
+
+@pytest.mark.parametrize("where", ["label", "component", "attachment name", "attachment author"])
+def test_half_an_emoji_in_a_label_or_attachment_does_not_fail_the_sync(tmp_path, where):
+    """Jira cuts an emoji in two, JSON escapes carry the half through (`"\\ud83d"`),
+    and SQLite cannot store it: one such label, component or attachment name failed
+    every sync of the datasource. It is stored with the half replaced."""
+    half = "rocket \ud83d"
+    jira = ScriptedJira(3)
+    plain = jira._raw
+
+    def with_half(ident: str) -> dict[str, Any]:
+        raw = plain(ident)
+        if ident == "10002":
+            fields = raw["fields"]
+            if where == "label":
+                fields["labels"] = ["launch", half]
+            elif where == "component":
+                fields["components"] = [{"name": half}]
+            else:
+                fields["attachment"] = [
+                    {"id": "900", "mimeType": "image/png", "size": 3, "content": "x",
+                     "filename": f"{half}.png" if where == "attachment name" else "a.png",
+                     "author": {"displayName": half}}
+                ]  # fmt: skip
+        return raw
+
+    jira._raw = with_half
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(ds, store=store, client=jira)
+        assert summary.status == "ok", summary.error
+        assert _indexed(store) == _expected(jira)
+        if where != "attachment author":  # the others are searchable
+            assert [hit.key for hit in search(store, "rocket")] == ["DEMO-2"]
 
 
 def test_a_failed_attachment_download_is_fetched_again_though_its_issue_did_not_change(
