@@ -42,6 +42,7 @@ class CancelEvent(threading.Event):
 @dataclass
 class _Slot:
     started: float | None = None  # clock() when its last sync started
+    not_before: float | None = None  # clock() before which Jira asked not to be asked
     thread: threading.Thread | None = None
     cancel: CancelEvent = field(default_factory=CancelEvent)
     summary: SyncSummary | None = None  # of the last sync this slot ran
@@ -92,7 +93,7 @@ def watch(
                 slot.summary = None
                 slot.thread = threading.Thread(
                     target=_run_one,
-                    args=(ds, open_store, on_summary, slot, progress),
+                    args=(ds, open_store, on_summary, slot, progress, clock),
                     name=f"jiradex-sync-{ds.name}",
                     daemon=True,
                 )
@@ -134,10 +135,12 @@ def _report_unreadable(datasources, slots: dict[str, _Slot], now: float, error: 
 
 
 def _waiting(slot: _Slot, ds, now: float) -> bool:
+    if slot.not_before is not None and now < slot.not_before:
+        return True  # Jira asked for a longer wait than the interval (Retry-After)
     return slot.started is not None and now < slot.started + ds.interval_seconds
 
 
-def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
+def _run_one(ds, open_store, on_summary, slot: _Slot, progress, clock=time.monotonic) -> None:
     try:
         store = open_store()
     except JiradexError as exc:  # the index cannot be opened now: the next interval tries
@@ -146,6 +149,7 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
         return
     try:
         summary = sync_datasource(ds, store=store, cancel=slot.cancel, progress=progress)
+        slot.not_before = clock() + summary.retry_after if summary.retry_after else None
         slot.summary = summary
         on_summary(summary)
     finally:
@@ -155,7 +159,9 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress) -> None:
 def due_datasources(datasources: Iterable, store, now: float | None = None) -> list[str]:
     """Names of the enabled datasources due for a sync by the clock of the index: one
     interval has passed since their last sync started, whoever ran it (`jiradex sync`
-    from cron, `--watch`, another TUI), and no process is syncing them now.
+    from cron, `--watch`, another TUI), Jira's own wait has passed where its last
+    sync ended on a rate limit it could not wait out (`not_before` in the sync state),
+    and no process is syncing them now.
 
     For a front end that keeps the index fresh while it is open: unlike `watch`, it
     remembers nothing itself, so a restart does not sync everything again."""
@@ -168,6 +174,8 @@ def due_datasources(datasources: Iterable, store, now: float | None = None) -> l
         started_ms = epoch_ms(runs[0].get("started")) if runs else None
         if started_ms is not None and now < started_ms / 1000 + ds.interval_seconds:
             continue
+        if now < float((store.get_state(ds.name) or {}).get("not_before") or 0):
+            continue  # Jira asked for a longer wait (a rate limit's Retry-After)
         if not sync_running(ds.name):
             due.append(ds.name)
     return due

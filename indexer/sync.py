@@ -121,6 +121,10 @@ class SyncSummary:
     skipped_attachments: int = 0
     full: bool = False
     reconciled: bool = False
+    # Seconds Jira asked to wait before anything more (a rate limit's Retry-After
+    # that the run could not wait out): no sync of this datasource should start
+    # sooner (indexer.scheduler holds it; the sync state keeps `not_before`).
+    retry_after: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -160,8 +164,12 @@ def sync_datasource(
                 client = client_for_datasource(datasource)
             run = _Run(datasource, store, client, summary, progress, cancel)
             run.run_id = run_id  # each write adds its counts to the run record
-            with _requests_end_on_cancel(run.cancel, client):
-                run.execute(full)
+            try:
+                with _requests_end_on_cancel(run.cancel, client):
+                    run.execute(full)
+            except JiradexError as exc:
+                _hold_off(store, datasource.name, getattr(exc, "retry_after", None))
+                raise
     except JiradexError as exc:
         # A request the stop cut short (planning, listing) fails as it is cut:
         # that is the cancel too, not an error of the datasource.
@@ -173,6 +181,7 @@ def sync_datasource(
                 summary.error = f'sync of "{datasource.name}" cancelled'
         else:
             summary.status, summary.error = "error", secrets.redact(str(exc))
+            summary.retry_after = getattr(exc, "retry_after", None)
     except KeyboardInterrupt:
         # Ctrl-C: the run record says so (and what was written), then the front end
         # stops as the user asked.
@@ -200,6 +209,19 @@ def sync_datasource(
     if interrupted:
         raise SyncInterrupted(summary)
     return summary
+
+
+def _hold_off(store, datasource: str, seconds: float | None) -> None:
+    """Keep in the sync state when Jira allows the next try (`not_before`, epoch s),
+    for schedulers that read the index (indexer.scheduler.due_datasources)."""
+    if not seconds:
+        return
+    try:
+        state = store.get_state(datasource) or {}
+        state["not_before"] = time.time() + seconds
+        store.set_state(datasource, state)
+    except Exception:  # a nicety: the scheduler then waits one interval as usual
+        log.warning("could not record when %s may be synced again", datasource)
 
 
 @contextmanager
@@ -325,6 +347,7 @@ class _Run:
             "checkpoint_wants": wants,
             "dropping": self.dropping,
         }
+        self.state.pop("not_before", None)  # this run is the try it waited for
         if since is None:
             self.state.pop("checkpoint", None)
             self.state.pop("watermark", None)

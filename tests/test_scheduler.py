@@ -34,6 +34,7 @@ class Watch:
         self.finished: list[str] = []
         self.hold: dict[str, threading.Event] = {}  # a sync of NAME waits for this
         self.cancels: dict[str, threading.Event] = {}
+        self.rate_limited: dict[str, float] = {}  # name -> the Retry-After its syncs end on
         self.stop = threading.Event()
         self.lock = threading.Lock()
         monkeypatch.setattr(scheduler, "TICK_S", 0.002)
@@ -54,6 +55,13 @@ class Watch:
             held.wait(10)
         with self.lock:
             self.finished.append(ds.name)
+        if ds.name in self.rate_limited:  # Jira answered 429, Retry-After: N
+            return SyncSummary(
+                ds.name,
+                status="error",
+                error="rate limited",
+                retry_after=self.rate_limited[ds.name],
+            )
         return SyncSummary(ds.name, status="cancelled" if cancel.is_set() else "ok")
 
     def start(self) -> None:
@@ -176,6 +184,40 @@ def ds(name: str, interval: float = 300, enabled: bool = True, sync_enabled: boo
     return SimpleNamespace(
         name=name, enabled=enabled, sync_enabled=sync_enabled, interval_seconds=interval
     )
+
+
+def test_a_sync_that_jira_asked_to_wait_longer_than_its_interval_waits_that_long(watch):
+    """A 429 whose Retry-After (an hourly quota, say) the request cannot wait out
+    ends the sync at once; at a 30 s interval the watch asked again every 30 s,
+    which Atlassian says only earns "the same or longer" wait (helper-37)."""
+    watch.add("a", 30)
+    watch.rate_limited["a"] = 300.0
+    watch.start()
+    wait_until(lambda: watch.count("a") == 1 and "a" in watch.finished, "first sync")
+    watch.now = 31.0
+    watch.settle()
+    assert watch.count("a") == 1, "asked Jira again before the wait it asked for"
+    watch.now = 299.0
+    watch.settle()
+    assert watch.count("a") == 1
+    del watch.rate_limited["a"]
+    watch.now = 301.0
+    wait_until(lambda: watch.count("a") == 2, "the sync after Jira's wait")
+    watch.now = 331.0  # and from then on its interval again
+    wait_until(lambda: watch.count("a") == 3, "the next sync one interval later")
+
+
+def test_due_datasources_waits_out_what_jira_asked_for(tmp_path):
+    from indexer.store import Store
+
+    with Store(tmp_path / "index.db") as store:
+        run = store.start_run("limited")
+        store.finish_run(run, status="error", error="rate limited")
+        now = time.time()
+        store.set_state("limited", {"not_before": now + 300})
+        listed = [ds("limited", interval=30)]
+        assert scheduler.due_datasources(listed, store, now=now + 31) == []
+        assert scheduler.due_datasources(listed, store, now=now + 301) == ["limited"]
 
 
 def test_due_datasources_reads_the_last_run_of_each_whoever_ran_it(tmp_path):

@@ -21,7 +21,7 @@ import pytest
 
 import indexer.sync as sync_module
 from indexer.config import Datasource
-from indexer.jira.errors import JiraRetryAborted, JiraServerError
+from indexer.jira.errors import JiraRateLimitError, JiraRetryAborted, JiraServerError
 from indexer.normalize import to_utc_iso
 from indexer.search import search
 from indexer.store import Store
@@ -626,4 +626,29 @@ def test_a_quiet_cloud_project_resyncs_with_nothing_written(tmp_path):
         jira.edit("10059", "Edited while nobody looked")
         edited = sync_datasource(_datasource(), store=store, client=jira)
         assert edited.issues == 1
+        assert _indexed(store) == _expected(jira)
+
+
+def test_a_sync_ended_by_a_wait_jira_asked_for_says_when_to_come_back(tmp_path):
+    """A rate limit whose Retry-After the request cannot wait out ends the run: the
+    summary carries the wait and the sync state when it ends (`not_before`), which
+    the schedulers honour; the next run, whenever it is, clears it."""
+    jira = ScriptedJira(150)
+
+    def quota(call: int, ids: list[str]) -> None:
+        error = JiraRateLimitError("Jira is rate limiting requests (HTTP 429): try again later")
+        error.retry_after = 300.0
+        raise error
+
+    jira.before_fetch.append(quota)
+    with Store(tmp_path / "index.db") as store:
+        before = time.time()
+        limited = sync_datasource(_datasource(), store=store, client=jira)
+        assert limited.status == "error" and limited.retry_after == 300.0
+        assert limited.to_json()["retry_after"] == 300.0
+        assert before + 300 <= store.get_state("jira")["not_before"] <= time.time() + 300
+        jira.before_fetch.clear()
+        again = sync_datasource(_datasource(), store=store, client=jira)
+        assert again.status == "ok" and again.retry_after is None
+        assert "not_before" not in store.get_state("jira")
         assert _indexed(store) == _expected(jira)
