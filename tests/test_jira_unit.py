@@ -1824,3 +1824,56 @@ def test_a_bulkfetch_refusal_for_another_reason_stays_an_error():
     with pytest.raises(JiraPermissionError):
         client.bulkfetch(["11"], ["summary"])
     assert "/rest/api/3/search/jql" not in rec.paths()
+
+
+def _deep_doc(levels: int) -> str:
+    return (
+        '{"type":"doc","version":1,"content":['
+        + '{"type":"blockquote","content":[' * levels
+        + '{"type":"text","text":"deep"}'
+        + "]}" * levels
+        + "]}"
+    )
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_an_issue_nested_too_deeply_to_parse_does_not_fail_its_whole_page(decoded, caplog):
+    """ADF 600 levels deep (made through the API) is past what a JSON parser goes:
+    the page holding it raised RecursionError and every sync failed on it
+    (helper-36). The page is fetched again by halves; the deep issue is read without
+    its rich text, the others whole."""
+    beans = {
+        i: f'{{"id":"{i}","key":"DEMO-{i}","fields":{{"summary":"s{i}",'
+        f'"description":{_deep_doc(600) if i == "12" else _deep_doc(1)}}}}}'
+        for i in ("11", "12", "13")
+    }
+    asked: list[tuple[list[str], list[str]]] = []
+
+    def bulkfetch(request):
+        body = json.loads(request.content)
+        asked.append((body["issueIdsOrKeys"], body["fields"]))
+        parts = []
+        for i in body["issueIdsOrKeys"]:
+            bean = beans[i]
+            if "description" not in body["fields"]:
+                bean = f'{{"id":"{i}","key":"DEMO-{i}","fields":{{"summary":"s{i}"}}}}'
+            parts.append(bean)
+        payload = '{"issues":[' + ",".join(parts) + "]}"
+        return httpx.Response(200, content=payload.encode(), headers=JSON_TYPE)
+
+    client, _ = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/bulkfetch"): bulkfetch,
+        }
+    )
+    decode = prepare.Preparer(**PREP).issues if decoded else None
+    with caplog.at_level("WARNING", logger="jiradex.jira"):
+        got = client.bulkfetch(["11", "12", "13"], ["summary", "description"], decode=decode)
+    records = [i["record"] for i in got] if decoded else got
+    assert sorted(r["id"] for r in records) == ["11", "12", "13"]
+    if decoded:
+        texts = {r["id"]: r["description"] for r in records}
+        assert texts["11"] == texts["13"] == "> deep" and not texts["12"]
+    assert (["12"], ["summary"]) in asked
+    assert "issue 12 is nested too deeply" in caplog.text

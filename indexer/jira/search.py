@@ -40,6 +40,9 @@ DC_SEARCH_WINDOW = 10_000
 LISTING_ORDER = " ORDER BY updated ASC, key ASC"
 # Longer JQL goes in a POST body: URLs past a few kB are refused by proxies and servers.
 LONG_JQL_CHARS = 2000
+# The fields that hold rich text (ADF on Cloud): the ones an issue nested too deeply
+# to parse is fetched again without.
+RICH_TEXT_FIELDS = frozenset({"description", "comment", "environment"})
 
 _MISSING_ID = re.compile(r"A value with ID '(\d+)' does not exist for the field 'id'")
 _MISSING_KEY = re.compile(
@@ -458,21 +461,53 @@ class IssueSearch:
         field_list = [fields] if isinstance(fields, str) else list(fields)
         issues: list[dict] = []
         for start in range(0, len(wanted), BULKFETCH_CHUNK):
-            chunk = wanted[start : start + BULKFETCH_CHUNK]
-            if not self.is_cloud:
-                issues.extend(self._bulkfetch_dc(chunk, ",".join(field_list), decode))
-                continue
-            if not self.bulkfetch_missing:
-                try:
-                    issues.extend(self._bulkfetch_cloud(chunk, field_list, decode))
-                    continue
-                except JiraError as exc:
-                    if getattr(exc, "status", None) not in ENDPOINT_MISSING:
-                        raise
-                    log.info("jira: %s has no bulkfetch: fetching issues by search", self.site_url)
-                    self.bulkfetch_missing = True
-            issues.extend(self._fetch_by_search(chunk, field_list, decode))
+            issues.extend(
+                self._fetch_chunk(wanted[start : start + BULKFETCH_CHUNK], field_list, decode)
+            )
         return issues
+
+    def _fetch_chunk(self, chunk: list[str], fields: list[str], decode) -> list:
+        """One page of issues. A page holding an issue nested deeper than a JSON parser
+        goes (ADF hundreds of levels deep, made through the API) cannot be read at all
+        (RecursionError): it is fetched again by halves, so that one issue does not fail
+        every sync; that issue is then read without its rich text, or left out."""
+        try:
+            return self._fetch_chunk_once(chunk, fields, decode)
+        except RecursionError:
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                return [
+                    *self._fetch_chunk(chunk[:half], fields, decode),
+                    *self._fetch_chunk(chunk[half:], fields, decode),
+                ]
+        plain = [f for f in fields if f not in RICH_TEXT_FIELDS]
+        if plain != fields:
+            try:
+                found = self._fetch_chunk_once(chunk, plain, decode)
+            except RecursionError:
+                pass
+            else:
+                log.warning(
+                    "jira: issue %s is nested too deeply to read its description and "
+                    "comments: indexed without them",
+                    chunk[0],
+                )
+                return found
+        log.warning("jira: issue %s is nested too deeply to read: left out", chunk[0])
+        return []
+
+    def _fetch_chunk_once(self, chunk: list[str], fields: list[str], decode) -> list:
+        if not self.is_cloud:
+            return self._bulkfetch_dc(chunk, ",".join(fields), decode)
+        if not self.bulkfetch_missing:
+            try:
+                return self._bulkfetch_cloud(chunk, fields, decode)
+            except JiraError as exc:
+                if getattr(exc, "status", None) not in ENDPOINT_MISSING:
+                    raise
+                log.info("jira: %s has no bulkfetch: fetching issues by search", self.site_url)
+                self.bulkfetch_missing = True
+        return self._fetch_by_search(chunk, fields, decode)
 
     def _bulkfetch_cloud(self, wanted: list[str], fields: list[str], decode) -> list:
         """One Cloud bulkfetch. Its `issueErrors` names issues Jira could not return
