@@ -1016,6 +1016,21 @@ class Store:
             )
             return {str(ident): text for ident, text in rows if ident is not None}
 
+    def updated_of(self, datasource: str, ids: list[str]) -> dict[str, str]:
+        """Jira id -> updated of those of `ids` the index holds (by its unique index)."""
+        found: dict[str, str] = {}
+        with self._reading() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(
+                        f"SELECT id, updated FROM issues WHERE datasource = ? AND id IN ({marks})",
+                        [datasource, *chunk],
+                    )
+                )
+        return found
+
     def issue_ids(self, datasource: str) -> dict[str, str]:
         """Jira id -> updated of every stored issue of a datasource (for reconciliation)."""
         with self._reading() as conn:
