@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 # Re-read this much before the watermark: Jira's search index is eventually
 # consistent, so an issue can show up late with an `updated` in the past.
 OVERLAP_MS = 30 * 60 * 1000
+# The longest a rate limit's Retry-After holds a datasource's scheduled syncs.
+HOLD_OFF_MAX_S = 24 * 3600.0
 # The run that reconciles (daily) looks this far back instead: an update that became
 # visible later than the overlap window still comes in within a day, on Cloud too,
 # whose listings do not say `updated` for reconcile to compare.
@@ -119,6 +121,7 @@ class SyncSummary:
     seconds: float = 0.0
     listed: int = 0
     skipped_attachments: int = 0
+    skipped_issues: int = 0  # issues Jira sent that could not be read (left as they were)
     full: bool = False
     reconciled: bool = False
     # Seconds Jira asked to wait before anything more (a rate limit's Retry-After
@@ -181,7 +184,8 @@ def sync_datasource(
                 summary.error = f'sync of "{datasource.name}" cancelled'
         else:
             summary.status, summary.error = "error", secrets.redact(str(exc))
-            summary.retry_after = getattr(exc, "retry_after", None)
+            asked = getattr(exc, "retry_after", None)
+            summary.retry_after = min(asked, HOLD_OFF_MAX_S) if asked else None
     except KeyboardInterrupt:
         # Ctrl-C: the run record says so (and what was written), then the front end
         # stops as the user asked.
@@ -192,6 +196,7 @@ def sync_datasource(
         summary.status = "error"
         summary.error = secrets.redact(f"unexpected {type(exc).__name__}: {exc}")
     summary.seconds = time.monotonic() - started
+    summary.skipped_issues += len(getattr(client, "unreadable", None) or ())
     if run_id is not None:
         try:
             store.finish_run(
@@ -213,12 +218,13 @@ def sync_datasource(
 
 def _hold_off(store, datasource: str, seconds: float | None) -> None:
     """Keep in the sync state when Jira allows the next try (`not_before`, epoch s),
-    for schedulers that read the index (indexer.scheduler.due_datasources)."""
+    for schedulers that read the index (indexer.scheduler.due_datasources). At most
+    a day: a Retry-After date years ahead is no reason to stop syncing for years."""
     if not seconds:
         return
     try:
         state = store.get_state(datasource) or {}
-        state["not_before"] = time.time() + seconds
+        state["not_before"] = time.time() + min(seconds, HOLD_OFF_MAX_S)
         store.set_state(datasource, state)
     except Exception:  # a nicety: the scheduler then waits one interval as usual
         log.warning("could not record when %s may be synced again", datasource)
@@ -552,7 +558,7 @@ class _Run:
                             records = _newest_only(records, listing.repeated, superseded)
                         newest = max((epoch_ms(r.get("updated")) or 0 for r in records), default=0)
                         self.newest = max(self.newest, newest)
-                        together.extend(self._changed_only(records))
+                        together.extend(r for r in records if not r.get("unchanged"))
                     while next_in_order in finished_batches:
                         held = finished_batches.pop(next_in_order) or held
                         next_in_order += 1
@@ -571,20 +577,6 @@ class _Run:
             finally:
                 for future in pending:
                     future.cancel()
-
-    def _changed_only(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """On an incremental run, the records whose `updated` is not what the index
-        holds (Cloud's overlap window fetches the same issues every run); issues due
-        an attachment retry are always written."""
-        if not self.skip_unchanged or not records:
-            return records
-        stored = self.store.updated_of(self.ds.name, [str(r.get("id")) for r in records])
-        retry = self.state.get("attachment_retry") or {}
-        return [
-            r
-            for r in records
-            if str(r.get("id")) in retry or stored.get(str(r.get("id"))) != r.get("updated")
-        ]
 
     def _note_vanished(self, asked: list[str], records: list[dict[str, Any]]) -> None:
         """Ids listed but gone from the scope by the time they were fetched: not
@@ -654,11 +646,30 @@ class _Run:
         if self.ds.index_attachments:
             fields.append("attachment")
         prepared = self.client.bulkfetch(batch, fields, decode=self.preparer.issues)
+        # On an incremental run, issues whose `updated` is what the index holds (the
+        # ones Cloud's overlap window fetches every run) go back marked, for the
+        # listing's bookkeeping, without comment pages or downloads; they are not
+        # written. The index is asked for this batch's ids only.
+        unchanged: list[dict[str, Any]] = []
+        if self.skip_unchanged and prepared:
+            ids = [str(p["record"]["id"]) for p in prepared]
+            stored = self.store.updated_of(self.ds.name, ids)
+            retry = self.state.get("attachment_retry") or {}
+            fresh = []
+            for issue, ident in zip(prepared, ids, strict=True):
+                if ident not in retry and stored.get(ident) == issue["record"].get("updated"):
+                    unchanged.append({**issue["record"], "unchanged": True})
+                else:
+                    fresh.append(issue)
+            prepared = fresh
         if self.ds.index_comments:
             longer = [p for p in prepared if p["comment_total"] > len(p["comments"])]
             threads = self._map(self._comment_thread, longer)
             for issue, thread in zip(longer, threads, strict=True):
                 issue["comments"] = thread
+            # A thread that cannot be read (a comment nested too deeply to parse):
+            # the issue is left out, the index keeps what it had of it.
+            prepared = [p for p in prepared if p["comments"] is not None]
         if self.ds.index_attachments:
             metas = [(p, meta) for p in prepared for meta in p["attachments"]]
             records = self._map(self.attachment_record, [meta for _, meta in metas])
@@ -680,7 +691,7 @@ class _Run:
             out.append(record)
         if self.preparer.offloads_fts:
             self._fts_off_the_writer(out)
-        return out
+        return out + unchanged
 
     def _fts_off_the_writer(self, records: list[dict[str, Any]]) -> None:
         """Stem/CJK columns for the records whose worker-made ones no longer match
@@ -698,7 +709,7 @@ class _Run:
             for record, columns in zip(stale, self.preparer.fts_columns(texts), strict=True):
                 record["fts"] = columns
 
-    def _comment_thread(self, issue: dict[str, Any]) -> list[dict[str, Any]]:
+    def _comment_thread(self, issue: dict[str, Any]) -> list[dict[str, Any]] | None:
         """Every comment of an issue whose embedded page was not all of them.
 
         Only the rest is fetched (the embedded page is the start of the thread). When
@@ -706,14 +717,23 @@ class _Run:
         fetched again; a change that keeps both also moves the issue's `updated`, so
         the next run fetches it anew."""
         embedded = issue["comments"]
-        rest = self.client.comments(
-            issue["id"], start_at=len(embedded), decode=self.preparer.comments
-        )
-        thread = [*embedded, *rest]
-        ids = [c.get("id") for c in thread]
-        if len(thread) == issue["comment_total"] and len(set(ids)) == len(ids):
-            return thread
-        return self.client.comments(issue["id"], decode=self.preparer.comments)
+        try:
+            rest = self.client.comments(
+                issue["id"], start_at=len(embedded), decode=self.preparer.comments
+            )
+            thread = [*embedded, *rest]
+            ids = [c.get("id") for c in thread]
+            if len(thread) == issue["comment_total"] and len(set(ids)) == len(ids):
+                return thread
+            return self.client.comments(issue["id"], decode=self.preparer.comments)
+        except RecursionError:  # a comment nested deeper than a JSON parser goes
+            key = issue["record"].get("key") or issue["id"]
+            log.warning(
+                "%s: a comment of %s is nested too deeply to read: left out", self.ds.name, key
+            )
+            with self._side_lock:
+                self.summary.skipped_issues += 1
+            return None
 
     @contextmanager
     def _side_pool_scope(self) -> Iterator[None]:

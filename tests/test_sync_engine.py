@@ -647,6 +647,11 @@ def test_a_sync_ended_by_a_wait_jira_asked_for_says_when_to_come_back(tmp_path):
         error.retry_after = 300.0
         raise error
 
+    def quota_years(call: int, ids: list[str]) -> None:
+        error = JiraRateLimitError("Jira is rate limiting requests (HTTP 429): try again later")
+        error.retry_after = 70 * 365 * 86400.0
+        raise error
+
     jira.before_fetch.append(quota)
     with Store(tmp_path / "index.db") as store:
         before = time.time()
@@ -654,8 +659,81 @@ def test_a_sync_ended_by_a_wait_jira_asked_for_says_when_to_come_back(tmp_path):
         assert limited.status == "error" and limited.retry_after == 300.0
         assert limited.to_json()["retry_after"] == 300.0
         assert before + 300 <= store.get_state("jira")["not_before"] <= time.time() + 300
+        # A Retry-After date years ahead holds the scheduled syncs a day at most.
+        jira.before_fetch[0] = lambda call, ids: quota_years(call, ids)
+        held = sync_datasource(_datasource(), store=store, client=jira)
+        assert held.retry_after == 24 * 3600
+        assert store.get_state("jira")["not_before"] <= time.time() + 24 * 3600
         jira.before_fetch.clear()
         again = sync_datasource(_datasource(), store=store, client=jira)
         assert again.status == "ok" and again.retry_after is None
         assert "not_before" not in store.get_state("jira")
         assert _indexed(store) == _expected(jira)
+
+
+def test_a_cloud_re_sync_downloads_nothing_again_for_unchanged_issues(tmp_path):
+    """The overlap window brings the same issues back every run: their attachments
+    are not downloaded (nor their text extracted) again when their `updated` is what
+    the index holds (b0c495a did so, on every run of `sync --watch`; helper-38)."""
+    jira = ScriptedJira(60)
+    for n in (58, 59, 60):  # in the overlap window of the next runs
+        jira.attach(str(10_000 + n), str(900 + n), f"notes-{n}.txt", f"notes of {n}")
+    ds = _datasource()
+    ds.index_attachments = True
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(ds, store=store, client=jira).status == "ok"
+        assert len(jira.downloads) == 3
+        again = sync_datasource(ds, store=store, client=jira)
+        assert again.status == "ok" and again.issues == 0
+        assert len(jira.downloads) == 3, "unchanged issues' attachments fetched again"
+
+
+class _ThreadedJira(ScriptedJira):
+    """ScriptedJira with comment threads longer than the 20 embedded; a thread in
+    `deep` cannot be parsed (a comment nested deeper than a JSON parser goes)."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.threads: dict[str, int] = {}  # id -> comments
+        self.deep: set[str] = set()
+
+    def _comment(self, ident: str, n: int) -> dict:
+        return {"id": f"{ident}{n:03d}", "author": {"displayName": "Ann"},
+                "created": _jira_time(START_MS), "body": f"comment {n} of {ident}"}  # fmt: skip
+
+    def _raw(self, ident: str) -> dict:
+        raw = super()._raw(ident)
+        total = self.threads.get(ident, 0)
+        raw["fields"]["comment"] = {
+            "comments": [self._comment(ident, n) for n in range(min(total, 20))],
+            "total": total, "maxResults": 20, "startAt": 0,
+        }  # fmt: skip
+        return raw
+
+    def comments(self, ident, page_size=100, *, start_at=0, decode=None):
+        if str(ident) in self.deep:
+            raise RecursionError("maximum recursion depth exceeded while decoding")
+        page = [self._comment(str(ident), n) for n in range(start_at, self.threads[str(ident)])]
+        return (decode({"comments": page}) if decode else {"comments": page})["comments"]
+
+
+def test_an_issue_whose_comments_cannot_be_parsed_is_left_as_the_index_had_it(tmp_path):
+    """A comment nested too deeply to parse, past the embedded page, failed every
+    sync with 'unexpected RecursionError', --full too (helper-38). That issue is now
+    left out of the run, and the index keeps the version it had; the rest syncs."""
+    jira = _ThreadedJira(30)
+    jira.threads = {"10010": 25, "10020": 30}
+    ds = _datasource()
+    ds.index_comments = True
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(ds, store=store, client=jira).status == "ok"
+        jira.edit("10010", "Edited, and a deep comment added")
+        jira.threads["10010"] = 26
+        jira.deep.add("10010")
+        jira.edit("10020", "Edited too")
+        for full in (False, True):
+            run = sync_datasource(ds, store=store, client=jira, full=full)
+            assert run.status == "ok" and run.skipped_issues == 1
+            assert _indexed(store)["10010"] == "Issue number 10"  # as it was
+            assert _indexed(store)["10020"] == "Edited too"
+            assert len(store.get_issue("10010")["comments"]) == 25

@@ -120,6 +120,7 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         self._sockets_lock = threading.Lock()
         self.dc_search_window = DC_SEARCH_WINDOW
         self.bulkfetch_missing = False  # learnt: fetch Cloud issues by search instead
+        self.unreadable: set[str] = set()  # issues nested too deeply to parse, left out
         self.limiter = AIMDLimiter(max_concurrency)
         self.stats = RequestStats()
         self._trusted_origin = origin(self.api_base)

@@ -40,9 +40,6 @@ DC_SEARCH_WINDOW = 10_000
 LISTING_ORDER = " ORDER BY updated ASC, key ASC"
 # Longer JQL goes in a POST body: URLs past a few kB are refused by proxies and servers.
 LONG_JQL_CHARS = 2000
-# The fields that hold rich text (ADF on Cloud): the ones an issue nested too deeply
-# to parse is fetched again without.
-RICH_TEXT_FIELDS = frozenset({"description", "comment", "environment"})
 
 _MISSING_ID = re.compile(r"A value with ID '(\d+)' does not exist for the field 'id'")
 _MISSING_KEY = re.compile(
@@ -470,7 +467,8 @@ class IssueSearch:
         """One page of issues. A page holding an issue nested deeper than a JSON parser
         goes (ADF hundreds of levels deep, made through the API) cannot be read at all
         (RecursionError): it is fetched again by halves, so that one issue does not fail
-        every sync; that issue is then read without its rich text, or left out."""
+        every sync; that issue is left out, as a missing one (the index keeps what it
+        had of it: fetching it without its rich text would blank that)."""
         try:
             return self._fetch_chunk_once(chunk, fields, decode)
         except RecursionError:
@@ -480,20 +478,8 @@ class IssueSearch:
                     *self._fetch_chunk(chunk[:half], fields, decode),
                     *self._fetch_chunk(chunk[half:], fields, decode),
                 ]
-        plain = [f for f in fields if f not in RICH_TEXT_FIELDS]
-        if plain != fields:
-            try:
-                found = self._fetch_chunk_once(chunk, plain, decode)
-            except RecursionError:
-                pass
-            else:
-                log.warning(
-                    "jira: issue %s is nested too deeply to read its description and "
-                    "comments: indexed without them",
-                    chunk[0],
-                )
-                return found
         log.warning("jira: issue %s is nested too deeply to read: left out", chunk[0])
+        self.unreadable.add(chunk[0])
         return []
 
     def _fetch_chunk_once(self, chunk: list[str], fields: list[str], decode) -> list:
