@@ -43,6 +43,7 @@ class CancelEvent(threading.Event):
 class _Slot:
     started: float | None = None  # clock() when its last sync started
     not_before: float | None = None  # clock() before which Jira asked not to be asked
+    reported: float | None = None  # clock() when it last said it could not sync
     thread: threading.Thread | None = None
     cancel: CancelEvent = field(default_factory=CancelEvent)
     summary: SyncSummary | None = None  # of the last sync this slot ran
@@ -128,7 +129,9 @@ def _report_unreadable(datasources, slots: dict[str, _Slot], now: float, error: 
         busy = slot.thread is not None and slot.thread.is_alive()
         if busy or _waiting(slot, ds, now):
             continue
-        slot.started = now
+        if slot.reported is not None and now < slot.reported + ds.interval_seconds:
+            continue  # said once this interval; it syncs as soon as the file reads
+        slot.reported = now
         on_summary(
             SyncSummary(ds.name, status="error", error=secrets.redact(f"not synced: {error}"))
         )
@@ -148,12 +151,31 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress, clock=time.monot
         on_summary(slot.summary)
         return
     try:
+        held = _held_for(store, ds.name)
+        if held:
+            # Jira asked a sync of another process (the TUI's, a cron `jiradex sync`,
+            # a watch before a restart) to wait longer: not asked again sooner.
+            slot.not_before = clock() + held
+            return
         summary = sync_datasource(ds, store=store, cancel=slot.cancel, progress=progress)
         slot.not_before = clock() + summary.retry_after if summary.retry_after else None
         slot.summary = summary
         on_summary(summary)
     finally:
         store.close()
+
+
+def _not_before(store, name: str) -> float:
+    """When a wait Jira asked for ends (`not_before` in the sync state, epoch s), or 0."""
+    try:
+        return float((store.get_state(name) or {}).get("not_before") or 0)
+    except (JiradexError, TypeError, ValueError, AttributeError):
+        return 0.0
+
+
+def _held_for(store, name: str) -> float:
+    """Seconds left of a wait Jira asked for, or 0."""
+    return max(0.0, _not_before(store, name) - time.time())
 
 
 def due_datasources(datasources: Iterable, store, now: float | None = None) -> list[str]:
@@ -174,7 +196,7 @@ def due_datasources(datasources: Iterable, store, now: float | None = None) -> l
         started_ms = epoch_ms(runs[0].get("started")) if runs else None
         if started_ms is not None and now < started_ms / 1000 + ds.interval_seconds:
             continue
-        if now < float((store.get_state(ds.name) or {}).get("not_before") or 0):
+        if now < _not_before(store, ds.name):
             continue  # Jira asked for a longer wait (a rate limit's Retry-After)
         if not sync_running(ds.name):
             due.append(ds.name)

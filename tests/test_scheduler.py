@@ -35,6 +35,7 @@ class Watch:
         self.hold: dict[str, threading.Event] = {}  # a sync of NAME waits for this
         self.cancels: dict[str, threading.Event] = {}
         self.rate_limited: dict[str, float] = {}  # name -> the Retry-After its syncs end on
+        self.states: dict[str, dict] = {}  # the sync state in the index, by name
         self.stop = threading.Event()
         self.lock = threading.Lock()
         monkeypatch.setattr(scheduler, "TICK_S", 0.002)
@@ -65,7 +66,9 @@ class Watch:
         return SyncSummary(ds.name, status="cancelled" if cancel.is_set() else "ok")
 
     def start(self) -> None:
-        store = SimpleNamespace(close=lambda: None)
+        store = SimpleNamespace(
+            close=lambda: None, get_state=lambda name: self.states.get(name, {})
+        )
         self.thread = threading.Thread(
             target=scheduler.watch,
             args=(lambda: list(self.datasources.values()), lambda: store, lambda s: None),
@@ -207,6 +210,23 @@ def test_a_sync_that_jira_asked_to_wait_longer_than_its_interval_waits_that_long
     wait_until(lambda: watch.count("a") == 3, "the next sync one interval later")
 
 
+def test_a_watch_honours_a_wait_jira_asked_of_another_process(watch):
+    """The TUI's scheduled sync (or a watch before a restart) ended on a Retry-After
+    and wrote `not_before` in the index: a watch started now does not ask Jira
+    again before then (it did, at once: helper-38)."""
+    watch.add("a", 30)
+    watch.states["a"] = {"not_before": time.time() + 120}
+    watch.start()
+    watch.settle()
+    assert watch.count("a") == 0, "asked Jira before the wait it asked for"
+    watch.now = 60.0
+    watch.settle()
+    assert watch.count("a") == 0
+    watch.states["a"] = {}
+    watch.now = 125.0
+    wait_until(lambda: watch.count("a") == 1, "the sync once the wait is over")
+
+
 def test_due_datasources_waits_out_what_jira_asked_for(tmp_path):
     from indexer.store import Store
 
@@ -292,9 +312,12 @@ def test_a_configuration_unreadable_for_a_while_pauses_syncs_instead_of_ending_t
             ("a", "not synced: datasources.json: invalid JSON at line 3, column 1")
         ]
         assert watch.count("a") == 1
-        broken.clear()  # fixed; a syncs at its next interval
-        watch.now = 120.0
+        watch.now = 65.0  # still broken: said once per interval, not every tick
+        watch.settle()
+        assert len([s for s in summaries if s.status == "error"]) == 1
+        broken.clear()  # fixed: a syncs now, not an interval later (helper-38)
         wait_until(lambda: watch.count("a") == 2, "the sync once the file reads again")
+        assert watch.starts[-1] == ("a", 65.0)
     finally:
         watch.close()
 
