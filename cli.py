@@ -231,6 +231,27 @@ def _fail_if_any_failed(failed: list[str], total: int) -> None:
         fail(f"{len(failed)} of {total} datasource syncs failed: {which}")
 
 
+def _watched_loader(names: tuple[str, ...]):
+    """What `sync --watch NAME ...` re-reads every tick: the named datasources as they
+    are now. One removed meanwhile is dropped with a warning (once), rather than its
+    lookup failing every tick and holding up the others."""
+    if not names:
+        return lambda: _selected_datasources(names)
+    from indexer.config import load_datasources
+
+    wanted = {name.strip().casefold() for name in names}
+    said: set[str] = set()
+
+    def load() -> list:
+        found = [ds for ds in load_datasources() if ds.name.casefold() in wanted]
+        for name in sorted(wanted - {ds.name.casefold() for ds in found} - said):
+            said.add(name)
+            _warn(f"datasource {name!r} no longer exists: --watch stops syncing it")
+        return found
+
+    return load
+
+
 def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
     import signal
 
@@ -254,7 +275,7 @@ def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
     # Ctrl-C reaches this thread: watch() then interrupts the running syncs, waits for
     # their batch, and returns their summaries (printed already by the sync threads).
     interrupted = watch(
-        lambda: _selected_datasources(names),
+        _watched_loader(names),
         Store,
         lambda summary: _print_summary(summary, as_json),
         stop,

@@ -196,6 +196,27 @@ def test_sync_of_a_datasource_named_twice_runs_it_once(monkeypatch, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
+def test_a_watched_datasource_removed_meanwhile_does_not_hold_up_the_others(capsys):
+    """`sync --watch a b`, then `datasource remove b`: looking b up failed every
+    tick, and a stopped syncing for good ("not synced: unknown datasource",
+    helper-38). The watch now goes on with a, and says once that b is gone."""
+    from indexer import config
+
+    for name in ("a", "b"):
+        config.add_datasource(
+            config.Datasource(name=name, endpoint="https://x.atlassian.net", project_key="PR")
+        )
+    load = cli._watched_loader(("A", "b"))
+    assert [ds.name for ds in load()] == ["a", "b"]
+    config.remove_datasource("b")
+    assert [ds.name for ds in load()] == ["a"]
+    assert [ds.name for ds in load()] == ["a"]
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [
+        "jiradex: warning: datasource 'b' no longer exists: --watch stops syncing it"
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
