@@ -13,6 +13,8 @@ import logging
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
+from indexer.normalize import storable
+
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {
@@ -57,7 +59,7 @@ def extract_text(filename: str, mimetype: str, data: bytes) -> str | None:
     except Exception as exc:
         log.info("attachment text extraction failed: %s", type(exc).__name__)
         return None
-    return _storable(text) if text is not None else None
+    return storable(text) if text is not None else None
 
 
 def _extract(filename: str, mimetype: str, data: bytes) -> str | None:
@@ -73,18 +75,6 @@ def _extract(filename: str, mimetype: str, data: bytes) -> str | None:
         return _html_text(text)
     if PurePosixPath(filename or "").suffix.lower() == ".json":
         return _json_text(text)
-    return text
-
-
-def _storable(text: str) -> str:
-    """The text with lone surrogates replaced: JSON escapes (`"\\ud83d"`, half an
-    emoji) and broken PDF font maps produce them, and SQLite cannot store them."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 

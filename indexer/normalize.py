@@ -61,7 +61,7 @@ def normalize_issue(
         record["comments"] = comments
     if attachments is not None:
         record["attachments"] = attachments
-    return _utf8(record)
+    return storable_values(record)
 
 
 def _without_comment_bodies(raw: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _without_comment_bodies(raw: dict[str, Any]) -> dict[str, Any]:
 
 def normalize_comment(raw: dict[str, Any]) -> dict[str, Any]:
     raw = _as_dict(raw)
-    return _utf8(
+    return storable_values(
         {
             "id": _as_str(raw.get("id")),
             "author": user_name(raw.get("author")),
@@ -198,16 +198,25 @@ def epoch_ms(iso_utc: str) -> int | None:
     return int(moment.timestamp() * 1000) if moment else None
 
 
-def _utf8(record: dict[str, Any]) -> dict[str, Any]:
-    """Replace lone surrogates in the record's texts: Jira cuts an emoji in half when
-    it truncates a long summary, JSON escapes carry the half through, and SQLite
-    cannot store it (one such issue failed every sync of its datasource)."""
+def storable(text: Any) -> Any:
+    """A text with lone surrogates replaced (anything else as it is): JSON escapes
+    carry half an emoji through when Jira cuts one in two (a long summary, a label,
+    a file name), broken PDF font maps make them too, and SQLite cannot store them
+    (one such issue failed every sync of its datasource)."""
+    if type(text) is not str or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def storable_values(record: dict[str, Any]) -> dict[str, Any]:
+    """`storable` for every text of a record (its top level), in place."""
     for name, value in record.items():
-        if type(value) is str and not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                record[name] = value.encode("utf-8", "replace").decode("utf-8")
+        if type(value) is str:
+            record[name] = storable(value)
     return record
 
 

@@ -47,6 +47,8 @@ from indexer.normalize import (
     normalize_comment,
     normalize_issue,
     raw_attachments,
+    storable,
+    storable_values,
 )
 from indexer.store import encode_raw, precomputed_fts, with_fts_terms
 
@@ -81,9 +83,9 @@ def prepare_issue(
     # Compressed here: bytes cross the process boundary far cheaper than a tree of dicts.
     record["raw"] = encode_raw(record["raw"])
     comments = [normalize_comment(c) for c in embedded]
-    attachments = [_storable_values(attachment_metadata(a)) for a in raw_attachments(raw)]
+    attachments = [storable_values(attachment_metadata(a)) for a in raw_attachments(raw)]
     for name in ("labels", "components"):
-        record[name] = [_storable(value) for value in record[name]]
+        record[name] = [storable(value) for value in record[name]]
     if fts and total <= len(comments):
         # The store takes these while the texts it writes are these (else it computes).
         record["fts"] = precomputed_fts(record, comments, attachments)
@@ -94,25 +96,6 @@ def prepare_issue(
         "comment_total": total,
         "attachments": attachments,
     }
-
-
-def _storable(text: str) -> str:
-    """`text` with lone surrogates replaced (SQLite cannot store them): JSON escapes
-    carry half an emoji through when Jira cut one in two (a label, a file name)."""
-    if type(text) is not str or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _storable_values(item: dict[str, Any]) -> dict[str, Any]:
-    for name, value in item.items():
-        if type(value) is str:
-            item[name] = _storable(value)
-    return item
 
 
 def prepare_issues_page(
