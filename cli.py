@@ -284,6 +284,9 @@ def _watch(names: tuple[str, ...], progress, as_json: bool) -> None:
             "\nstopping: ending the running syncs (Ctrl-C again to quit now)…",
             err=True,
         ),
+        on_held=lambda name, seconds: _warn(
+            f"{name}: not synced for another {seconds:.0f} s, as Jira asked (rate limit)"
+        ),
     )
     if interrupted:  # as plain `sync` on Ctrl-C: "jiradex: interrupted", exit 130
         raise KeyboardInterrupt

@@ -14,6 +14,8 @@ plain `sync`) and `watch` returns their summaries, so that the CLI can exit 130 
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +25,9 @@ from indexer import secrets
 from indexer.errors import JiradexError
 from indexer.locks import sync_running
 from indexer.normalize import epoch_ms
-from indexer.sync import SyncSummary, sync_datasource
+from indexer.sync import HOLD_OFF_MAX_S, SyncSummary, sync_datasource
+
+log = logging.getLogger("jiradex.sync")
 
 TICK_S = 1.0
 
@@ -58,13 +62,15 @@ def watch(
     progress=None,
     clock: Callable[[], float] = time.monotonic,
     on_stopping: Callable[[], None] | None = None,
+    on_held: Callable[[str, float], None] | None = None,
 ) -> list[SyncSummary]:
     """Run until `stop` is set or Ctrl-C. Datasources are re-read each tick, so edits
     apply at once: an interval changed while a datasource waits moves its next sync
     (due one interval after the last one started). Returns the summaries of the syncs
     Ctrl-C interrupted (see the module doc); a second Ctrl-C while they finish their
     batch stops waiting for them.
-    `on_stopping()` is called when a stop has to wait for running syncs."""
+    `on_stopping()` is called when a stop has to wait for running syncs, and
+    `on_held(name, seconds)` when a due datasource waits out what Jira asked."""
     slots: dict[str, _Slot] = {}
     known: dict[str, object] = {}  # name -> the datasource as last read
     interrupted = False
@@ -89,12 +95,12 @@ def watch(
                 busy = slot.thread is not None and slot.thread.is_alive()
                 if busy or _waiting(slot, ds, now):
                     continue
-                slot.started = now
+                previous, slot.started = slot.started, now
                 slot.cancel = CancelEvent()
                 slot.summary = None
                 slot.thread = threading.Thread(
                     target=_run_one,
-                    args=(ds, open_store, on_summary, slot, progress, clock),
+                    args=(ds, open_store, on_summary, slot, progress, clock, previous, on_held),
                     name=f"jiradex-sync-{ds.name}",
                     daemon=True,
                 )
@@ -143,7 +149,16 @@ def _waiting(slot: _Slot, ds, now: float) -> bool:
     return slot.started is not None and now < slot.started + ds.interval_seconds
 
 
-def _run_one(ds, open_store, on_summary, slot: _Slot, progress, clock=time.monotonic) -> None:
+def _run_one(
+    ds,
+    open_store,
+    on_summary,
+    slot: _Slot,
+    progress,
+    clock=time.monotonic,
+    previous=None,
+    on_held=None,
+) -> None:
     try:
         store = open_store()
     except JiradexError as exc:  # the index cannot be opened now: the next interval tries
@@ -154,8 +169,13 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress, clock=time.monot
         held = _held_for(store, ds.name)
         if held:
             # Jira asked a sync of another process (the TUI's, a cron `jiradex sync`,
-            # a watch before a restart) to wait longer: not asked again sooner.
+            # a watch before a restart) to wait: not asked again sooner, nor later
+            # (this look started no sync: the interval still runs from the last).
             slot.not_before = clock() + held
+            slot.started = previous
+            log.info("%s: held %.0f s more, as Jira asked", ds.name, held)
+            if on_held is not None:
+                on_held(ds.name, held)
             return
         summary = sync_datasource(ds, store=store, cancel=slot.cancel, progress=progress)
         slot.not_before = clock() + summary.retry_after if summary.retry_after else None
@@ -166,11 +186,15 @@ def _run_one(ds, open_store, on_summary, slot: _Slot, progress, clock=time.monot
 
 
 def _not_before(store, name: str) -> float:
-    """When a wait Jira asked for ends (`not_before` in the sync state, epoch s), or 0."""
+    """When a wait Jira asked for ends (`not_before` in the sync state, epoch s), or 0;
+    a day from now at most, whatever was written (an older build, a clock ahead)."""
     try:
-        return float((store.get_state(name) or {}).get("not_before") or 0)
+        value = float((store.get_state(name) or {}).get("not_before") or 0)
     except (JiradexError, TypeError, ValueError, AttributeError):
         return 0.0
+    if not math.isfinite(value):
+        return 0.0
+    return min(value, time.time() + HOLD_OFF_MAX_S)
 
 
 def _held_for(store, name: str) -> float:

@@ -157,6 +157,7 @@ def sync_datasource(
     summary = SyncSummary(datasource=datasource.name, full=full)
     started = time.monotonic()
     run_id = None
+    run = None
     interrupted = False
     try:
         with sync_lock(datasource.name):
@@ -196,7 +197,8 @@ def sync_datasource(
         summary.status = "error"
         summary.error = secrets.redact(f"unexpected {type(exc).__name__}: {exc}")
     summary.seconds = time.monotonic() - started
-    summary.skipped_issues += len(getattr(client, "unreadable", None) or ())
+    if run is not None:
+        summary.skipped_issues = len(run._unreadable())
     if run_id is not None:
         try:
             store.finish_run(
@@ -304,7 +306,8 @@ class _Run:
         self.run_id: int | None = None  # the store's run record, counted up by write()
         self.started_ms = int(time.time() * 1000)  # set again when the run plans
         self.vanished: set[str] = set()
-        self.skip_unchanged = False  # an incremental run: unchanged issues are not written
+        self.skip_unchanged = False  # a Cloud incremental run: unchanged issues not written
+        self.skipped: set[str] = set()  # ids of issues that could not be read (left as were)
         self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
         self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
 
@@ -376,8 +379,10 @@ class _Run:
         # index is asked for each batch's ids, not read whole, which took 0.5 s at
         # 100k issues for a re-sync that fetches a handful).
         stored = None
-        self.skip_unchanged = not (full or backfill)
-        if self.skip_unchanged and not getattr(self.client, "is_cloud", False):
+        incremental = not (full or backfill)
+        cloud = bool(getattr(self.client, "is_cloud", False))
+        self.skip_unchanged = incremental and cloud
+        if incremental and not cloud:
             stored = self.store.issue_ids(self.ds.name)
 
         def wanted(item: dict[str, str]) -> bool:
@@ -578,6 +583,12 @@ class _Run:
                 for future in pending:
                     future.cancel()
 
+    def _unreadable(self) -> set[str]:
+        """Ids of the issues this run could not read: not gone from Jira, not to be
+        fetched again in the same run."""
+        with self._side_lock:
+            return self.skipped | set(getattr(self.client, "unreadable", None) or ())
+
     def _note_vanished(self, asked: list[str], records: list[dict[str, Any]]) -> None:
         """Ids listed but gone from the scope by the time they were fetched: not
         returned (deleted, hidden), or returned from another project (moved out; Cloud
@@ -591,7 +602,7 @@ class _Run:
             if project and project not in projects:
                 self.vanished.add(ident)
         if len(returned) < len(asked):
-            self.vanished.update(set(asked) - returned)
+            self.vanished.update(set(asked) - returned - self._unreadable())
 
     def _listed_moment(
         self, record: dict[str, Any], listing: ScopeListing, unedited_before: int
@@ -732,7 +743,7 @@ class _Run:
                 "%s: a comment of %s is nested too deeply to read: left out", self.ds.name, key
             )
             with self._side_lock:
-                self.summary.skipped_issues += 1
+                self.skipped.add(str(issue["id"]))
             return None
 
     @contextmanager
@@ -869,7 +880,7 @@ class _Run:
             return
         log.info("%s: fetching %d issues again for their attachments", self.ds.name, len(ids))
         returned = self.fetch_missing(ids)
-        for ident in set(ids) - returned:  # deleted meanwhile: nothing left to retry
+        for ident in set(ids) - returned - self._unreadable():  # deleted meanwhile
             retry.pop(ident, None)
 
     # ------------------------------------------------------------------ reconcile
@@ -916,10 +927,11 @@ class _Run:
             # Missing from the index, or (where the listing says `updated`: Data
             # Center) older in it than in Jira: an update that became visible late,
             # after the overlap window had passed it.
+            unreadable = self._unreadable()
             missing = [
                 i
                 for i, updated in listed.items()
-                if i not in stored or (updated and stored[i] != updated)
+                if (i not in stored or (updated and stored[i] != updated)) and i not in unreadable
             ]
             stored.clear()
             if missing:

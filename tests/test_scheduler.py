@@ -227,6 +227,49 @@ def test_a_watch_honours_a_wait_jira_asked_of_another_process(watch):
     wait_until(lambda: watch.count("a") == 1, "the sync once the wait is over")
 
 
+def test_a_hold_shorter_than_the_interval_ends_when_jira_said_and_is_told(monkeypatch):
+    """A daily datasource held 120 s by another process's rate limit waited a day:
+    the held look counted as a sync start (helper-39). It now syncs once the hold
+    ends, and the watch says why it waits."""
+    watch = Watch(monkeypatch)
+    watch.add("a", 86_400)
+    watch.states["a"] = {"not_before": time.time() + 120}
+    held: list[tuple[str, float]] = []
+    store = SimpleNamespace(close=lambda: None, get_state=lambda name: watch.states.get(name, {}))
+    watch.thread = threading.Thread(
+        target=scheduler.watch,
+        args=(lambda: list(watch.datasources.values()), lambda: store, lambda s: None),
+        kwargs={
+            "stop": watch.stop,
+            "clock": lambda: watch.now,
+            "on_held": lambda name, s: held.append((name, s)),
+        },
+        daemon=True,
+    )
+    try:
+        watch.thread.start()
+        wait_until(lambda: held, "the hold said")
+        assert held[0][0] == "a" and 100 < held[0][1] <= 120
+        watch.states["a"] = {}
+        watch.now = 125.0
+        wait_until(lambda: watch.count("a") == 1, "the sync once the hold is over")
+    finally:
+        watch.close()
+
+
+@pytest.mark.parametrize("written", ["inf", 1e12])
+def test_a_hold_written_for_ever_holds_a_day_at_most(tmp_path, written):
+    """An older build wrote Infinity (or a date decades ahead) as not_before: read
+    as written, it held the datasource's scheduled syncs for ever (helper-39)."""
+    from indexer.store import Store
+
+    with Store(tmp_path / "index.db") as store:
+        store.set_state("a", {"not_before": float(written)})
+        now = time.time()
+        listed = [ds("a", interval=30)]
+        assert scheduler.due_datasources(listed, store, now=now + 86_400 + 60) == ["a"]
+
+
 def test_due_datasources_waits_out_what_jira_asked_for(tmp_path):
     from indexer.store import Store
 
