@@ -378,6 +378,11 @@ def test_snapshot_datasources_list(snap_compare):
         # A loaded machine can finish the first load before the screen's resume
         # event, which loads again: let that one land too (it rebuilds the table).
         await settle(pilot, app)
+        # The table measures new rows when idle: on a loaded machine (CI, -n auto)
+        # the picture was once taken before, with the Name column as wide as "Name".
+        table = screen.query_one(DataTable)
+        name = next(iter(table.columns.values()))
+        await wait_for(pilot, lambda: name.content_width >= len("Mobile 移动 📱"))
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
 
