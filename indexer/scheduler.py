@@ -88,13 +88,7 @@ def watch(
                 stop.wait(TICK_S)
                 continue
             known = {ds.name: ds for ds in datasources}
-            for ds in datasources:
-                if not (ds.enabled and ds.sync_enabled):
-                    continue
-                slot = slots.setdefault(ds.name, _Slot())
-                busy = slot.thread is not None and slot.thread.is_alive()
-                if busy or _waiting(slot, ds, now):
-                    continue
+            for ds, slot in _due(datasources, slots, now):
                 previous, slot.started = slot.started, now
                 slot.cancel = CancelEvent()
                 slot.summary = None
@@ -127,14 +121,20 @@ def watch(
     ]
 
 
-def _report_unreadable(datasources, slots: dict[str, _Slot], now: float, error: str, on_summary):
+def _due(datasources, slots: dict[str, _Slot], now: float):
+    """(datasource, its slot) for each scheduled datasource due now: not running, and
+    neither its interval nor a wait Jira asked for still running."""
     for ds in datasources:
         if not (ds.enabled and ds.sync_enabled):
             continue
         slot = slots.setdefault(ds.name, _Slot())
         busy = slot.thread is not None and slot.thread.is_alive()
-        if busy or _waiting(slot, ds, now):
-            continue
+        if not busy and not _waiting(slot, ds, now):
+            yield ds, slot
+
+
+def _report_unreadable(datasources, slots: dict[str, _Slot], now: float, error: str, on_summary):
+    for ds, slot in _due(datasources, slots, now):
         if slot.reported is not None and now < slot.reported + ds.interval_seconds:
             continue  # said once this interval; it syncs as soon as the file reads
         slot.reported = now
