@@ -244,9 +244,11 @@ def _watched_loader(names: tuple[str, ...]):
 
     def load() -> list:
         found = [ds for ds in load_datasources() if ds.name.casefold() in wanted]
-        for name in sorted(wanted - {ds.name.casefold() for ds in found} - said):
-            said.add(name)
+        missing = wanted - {ds.name.casefold() for ds in found}
+        for name in sorted(missing - said):
             _warn(f"datasource {name!r} no longer exists: --watch stops syncing it")
+        said.intersection_update(missing)  # one added back is watched, and said again
+        said.update(missing)
         return found
 
     return load

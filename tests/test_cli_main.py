@@ -211,10 +211,16 @@ def test_a_watched_datasource_removed_meanwhile_does_not_hold_up_the_others(caps
     config.remove_datasource("b")
     assert [ds.name for ds in load()] == ["a"]
     assert [ds.name for ds in load()] == ["a"]
-    warnings = capsys.readouterr().err.splitlines()
-    assert warnings == [
-        "jiradex: warning: datasource 'b' no longer exists: --watch stops syncing it"
-    ]
+    gone = "jiradex: warning: datasource 'b' no longer exists: --watch stops syncing it"
+    assert capsys.readouterr().err.splitlines() == [gone]
+    # Added back: watched again; removed again: said again (helper-39).
+    config.add_datasource(
+        config.Datasource(name="b", endpoint="https://x.atlassian.net", project_key="PR")
+    )
+    assert [ds.name for ds in load()] == ["a", "b"]
+    config.remove_datasource("b")
+    assert [ds.name for ds in load()] == ["a"]
+    assert capsys.readouterr().err.splitlines() == [gone]
 
 
 @pytest.mark.parametrize(
