@@ -586,8 +586,10 @@ class _Run:
     def _unreadable(self) -> set[str]:
         """Ids of the issues this run could not read: not gone from Jira, not to be
         fetched again in the same run."""
+        read = getattr(self.client, "unreadable_ids", None)
+        unreadable = read() if read is not None else set()
         with self._side_lock:
-            return self.skipped | set(getattr(self.client, "unreadable", None) or ())
+            return self.skipped | unreadable
 
     def _note_vanished(self, asked: list[str], records: list[dict[str, Any]]) -> None:
         """Ids listed but gone from the scope by the time they were fetched: not

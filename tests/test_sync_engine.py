@@ -741,3 +741,27 @@ def test_an_issue_whose_comments_cannot_be_parsed_is_left_as_the_index_had_it(tm
             assert _indexed(store)["10010"] == "Issue number 10"  # as it was
             assert _indexed(store)["10020"] == "Edited too"
             assert len(store.get_issue("10010")["comments"]) == 25
+
+
+class _UnparsableJira(ScriptedJira):
+    """A client whose fetches leave one issue out as too deeply nested to read
+    (JiraClient.unreadable_ids), as the real one does."""
+
+    def __init__(self, count: int, unparsable: str):
+        super().__init__(count)
+        self.unparsable = unparsable
+
+    def bulkfetch(self, ids, fields, decode=None) -> list[dict]:
+        return [i for i in super().bulkfetch(ids, fields, decode) if i["id"] != self.unparsable]
+
+    def unreadable_ids(self) -> set[str]:
+        return {self.unparsable}
+
+
+def test_an_issue_the_client_could_not_parse_is_counted_once_and_not_taken_for_gone(tmp_path):
+    jira = _UnparsableJira(40, "10005")
+    with Store(tmp_path / "index.db") as store:
+        run = sync_datasource(_datasource(), store=store, client=jira, full=True)
+        assert run.status == "ok" and run.skipped_issues == 1
+        assert len(jira.listed_since) == 1  # no second listing to confirm a deletion
+        assert set(_indexed(store)) == set(_expected(jira)) - {"10005"}

@@ -479,8 +479,15 @@ class IssueSearch:
                     *self._fetch_chunk(chunk[half:], fields, decode),
                 ]
         log.warning("jira: issue %s is nested too deeply to read: left out", chunk[0])
-        self.unreadable.add(chunk[0])
+        with self._lock:
+            self.unreadable.add(chunk[0])
         return []
+
+    def unreadable_ids(self) -> set[str]:
+        """The issues left out so far as too deeply nested to read (a copy: fetches
+        on other threads may add to it meanwhile)."""
+        with self._lock:
+            return set(self.unreadable)
 
     def _fetch_chunk_once(self, chunk: list[str], fields: list[str], decode) -> list:
         if not self.is_cloud:
