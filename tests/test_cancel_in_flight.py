@@ -154,16 +154,21 @@ def test_a_cancelled_sync_stops_at_once_while_its_request_hangs(silent, tmp_path
         assert store.runs("hung")[0]["status"] == "cancelled"
 
 
-def test_ctrl_c_on_sync_exits_at_once_while_a_request_hangs(hangs_after_info, jiradex_home):
-    silent = hangs_after_info
-    _datasource(silent.url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "sync"],
+def _python(args: list[str], home) -> subprocess.Popen:
+    """A Python child (jiradex's CLI, or a script driving the TUI) on `home`."""
+    return subprocess.Popen(
+        [sys.executable, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "JIRADEX_HOME": str(jiradex_home)},
+        env={**os.environ, "JIRADEX_HOME": str(home)},
     )
+
+
+def test_ctrl_c_on_sync_exits_at_once_while_a_request_hangs(hangs_after_info, jiradex_home):
+    silent = hangs_after_info
+    _datasource(silent.url)
+    proc = _python(["-m", "cli", "sync"], jiradex_home)
     try:
         assert silent.accepted.wait(30), "the sync never reached the server"
         time.sleep(0.3)
@@ -205,13 +210,7 @@ def test_quitting_the_tui_mid_sync_does_not_wait_for_a_hung_request(
     machine makes slow."""
     _datasource(hangs_after_info.url)
     go = tmp_path / "quit-now"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", TUI_QUITS, str(go)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "JIRADEX_HOME": str(jiradex_home)},
-    )
+    proc = _python(["-c", TUI_QUITS, str(go)], jiradex_home)
     try:
         assert hangs_after_info.accepted.wait(60), "the sync never reached the server"
         time.sleep(0.3)

@@ -144,8 +144,9 @@ class ScriptedJira:
         pass
 
 
-def _datasource() -> Datasource:
-    return Datasource(name="jira", endpoint=ScriptedJira.site_url, project_key="DEMO")
+def _datasource(**options: Any) -> Datasource:
+    """The scripted project's datasource; `options` such as index_attachments=True."""
+    return Datasource(name="jira", endpoint=ScriptedJira.site_url, project_key="DEMO", **options)
 
 
 def _indexed(store: Store) -> dict[str, str]:
@@ -362,8 +363,7 @@ def test_a_failed_attachment_download_keeps_the_text_the_index_had(tmp_path):
     a 5xx): the text the index had for that attachment stays searchable."""
     jira = ScriptedJira(3)
     url = jira.attach("10001", "900", "notes.txt", "alpha version of the notes")
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         assert sync_datasource(ds, store=store, client=jira).status == "ok"
         assert _attachment_text(store, "900") == "alpha version of the notes"
@@ -392,8 +392,7 @@ def test_an_attachment_whose_text_cannot_be_had_does_not_fail_the_sync(tmp_path,
     jira = ScriptedJira(3)
     url = jira.attach("10002", "900", "payload.json", "unused")
     jira.files[url] = body
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         summary = sync_datasource(ds, store=store, client=jira)
         assert summary.status == "ok", summary.error
@@ -428,8 +427,7 @@ def test_half_an_emoji_in_a_label_or_attachment_does_not_fail_the_sync(tmp_path,
         return raw
 
     jira._raw = with_half
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         summary = sync_datasource(ds, store=store, client=jira)
         assert summary.status == "ok", summary.error
@@ -447,8 +445,7 @@ def test_a_failed_attachment_download_is_fetched_again_though_its_issue_did_not_
     url = jira.attach("10001", "900", "notes.txt", "unused")
     jira.files[url] = JiraServerError("Jira answered 503 (service unavailable)")
     jira.edit("10003", "The newest issue")  # the watermark lands on today
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         first = sync_datasource(ds, store=store, client=jira)
         assert first.status == "ok" and first.skipped_attachments == 1
@@ -469,8 +466,7 @@ def test_an_attachment_that_always_fails_is_retried_a_bounded_number_of_times(tm
     url = jira.attach("10001", "901", "log.txt", "unused")
     jira.files[url] = JiraServerError("Jira answered 500 (server error)")
     jira.edit("10003", "The newest issue")
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         for _ in range(ATTACHMENT_RETRIES + 3):
             assert sync_datasource(ds, store=store, client=jira).status == "ok"
@@ -596,8 +592,7 @@ def test_a_download_the_cancel_cuts_short_is_not_an_attachment_failure(tmp_path)
         return real(url, limit, mime_type, named_text)
 
     jira.download_attachment = download
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         summary = sync_datasource(ds, store=store, client=jira, cancel=cancel)
         assert summary.status == "cancelled"
@@ -678,8 +673,7 @@ def test_a_cloud_re_sync_downloads_nothing_again_for_unchanged_issues(tmp_path):
     jira = ScriptedJira(60)
     for n in (58, 59, 60):  # in the overlap window of the next runs
         jira.attach(str(10_000 + n), str(900 + n), f"notes-{n}.txt", f"notes of {n}")
-    ds = _datasource()
-    ds.index_attachments = True
+    ds = _datasource(index_attachments=True)
     with Store(tmp_path / "index.db") as store:
         assert sync_datasource(ds, store=store, client=jira).status == "ok"
         assert len(jira.downloads) == 3
@@ -723,8 +717,7 @@ def test_an_issue_whose_comments_cannot_be_parsed_is_left_as_the_index_had_it(tm
     left out of the run, and the index keeps the version it had; the rest syncs."""
     jira = _ThreadedJira(30)
     jira.threads = {"10010": 25, "10020": 30}
-    ds = _datasource()
-    ds.index_comments = True
+    ds = _datasource(index_comments=True)
     with Store(tmp_path / "index.db") as store:
         assert sync_datasource(ds, store=store, client=jira).status == "ok"
         jira.edit("10010", "Edited, and a deep comment added")
