@@ -38,6 +38,14 @@ def make_app(client=None) -> JiradexApp:
     return app
 
 
+async def open_form(app, pilot, key: str) -> DatasourceFormScreen:
+    """The datasource form, opened from the list with `a` (add) or `e` (edit)."""
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(app.screen, DatasourceFormScreen)
+    return app.screen
+
+
 async def open_screen(app, pilot) -> DatasourcesScreen:
     app.go("datasources")
     screen = app.mode_screen("datasources")
@@ -59,10 +67,7 @@ async def test_empty_state_then_add_through_the_form(fake_client):
         screen = await open_screen(app, pilot)
         assert screen.query_one("#ds-empty").display
         assert not screen.query_one(DataTable).display
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, DatasourceFormScreen)
+        form = await open_form(app, pilot, "a")
         await type_into(pilot, form, "name", "Platform")
         await type_into(pilot, form, "endpoint", "https://acme.atlassian.net/")
         await type_into(pilot, form, "project", "plat")
@@ -88,9 +93,7 @@ async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "a")
         await type_into(pilot, form, "name", "existing")
         await type_into(pilot, form, "endpoint", "acme.atlassian.net")
         await type_into(pilot, form, "project", "1X")
@@ -141,10 +144,7 @@ async def test_form_buttons_and_status_stay_on_screen_at_80x24(fake_client):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, DatasourceFormScreen)
+        form = await open_form(app, pilot, "a")
         for selector in ("#test", "#save", "#cancel"):
             assert_shown(form, selector)
         form.query_one("#sync_enabled", Checkbox).focus()  # the last row scrolls into view
@@ -153,9 +153,7 @@ async def test_form_buttons_and_status_stay_on_screen_at_80x24(fake_client):
         assert_shown(form, "#sync_enabled")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
-        await pilot.press("e")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "e")
         await type_into(pilot, form, "endpoint", "nope")
         await type_into(pilot, form, "project", "")
         await pilot.click("#save")
@@ -172,9 +170,7 @@ async def test_plain_http_is_refused_like_the_cli(fake_client):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "a")
         await type_into(pilot, form, "endpoint", "http://jira.example.com")
         with pytest.raises(config.ConfigError) as cli_error:
             config.validate_endpoint("http://jira.example.com")
@@ -188,9 +184,7 @@ async def test_test_connection_in_form_success_and_failure(monkeypatch):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "a")
         await type_into(pilot, form, "name", "Acme")
         await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
         await type_into(pilot, form, "project", "ACME")
@@ -248,9 +242,7 @@ async def test_edit_keeps_token_and_toggle_and_delete(fake_client):
         screen = await open_screen(app, pilot)
         assert screen.query_one(DataTable).get_row_at(0)[5].plain == "1"
         # edit: change the interval, leave the token empty (kept)
-        await pilot.press("e")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "e")
         assert form.query_one("#name", Input).disabled
         await type_into(pilot, form, "interval", "10m")
         form.query_one("#attachments", Checkbox).value = True
@@ -401,9 +393,7 @@ def test_snapshot_datasource_form_errors(snap_compare):
 
     async def run_before(pilot):
         await open_screen(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "a")
         await type_into(pilot, form, "name", "Platform")
         await type_into(pilot, form, "endpoint", "acme.atlassian.net")
         await type_into(pilot, form, "project", "1X")
@@ -422,10 +412,7 @@ async def test_edit_can_forget_the_saved_token_for_anonymous_access():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_screen(app, pilot)
-        await pilot.press("e")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, DatasourceFormScreen)
+        form = await open_form(app, pilot, "e")
         form.query_one("#forget_token", Checkbox).value = True
         await type_into(pilot, form, "username", "")
         await pilot.click("#save")
@@ -466,9 +453,7 @@ async def test_a_saved_token_is_not_sent_to_a_site_url_typed_in_place_of_its_own
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_screen(app, pilot)
-        await pilot.press("e")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "e")
         await type_into(pilot, form, "endpoint", "https://example.atlasian.net")
         assert "is for https://example.atlassian.net" in form.field("token").hint
         await pilot.click("#test")
