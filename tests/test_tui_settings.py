@@ -138,15 +138,23 @@ async def test_service_account_fetch_cloud_id_and_save(monkeypatch):
         assert saved.cloud_id == client.cloud_id and saved.api_mode == "service_account"
 
 
-@run_async
-async def test_data_center_personal_access_token_hides_the_email(monkeypatch):
-    seen = []
+def record_connections(monkeypatch, *clients) -> list:
+    """The connections the screen builds clients for (a list filled as it goes); the
+    clients are `clients` in turn, else a FakeJiraClient each."""
+    seen: list = []
+    queue = list(clients)
 
     def factory(conn):
         seen.append(conn)
-        return FakeJiraClient()
+        return queue.pop(0) if queue else FakeJiraClient()
 
     monkeypatch.setattr(settings_module, "connection_client", factory)
+    return seen
+
+
+@run_async
+async def test_data_center_personal_access_token_hides_the_email(monkeypatch):
+    seen = record_connections(monkeypatch)
     app = JiradexApp()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_settings(app, pilot)
@@ -213,14 +221,7 @@ async def test_fetch_failure_is_shown_on_the_field(monkeypatch):
 
 @run_async
 async def test_test_connection_ok_then_refused(monkeypatch):
-    clients = [FakeJiraClient(), FakeJiraClient(fail=auth_error())]
-    seen = []
-
-    def factory(conn):
-        seen.append(conn)
-        return clients.pop(0)
-
-    monkeypatch.setattr(settings_module, "connection_client", factory)
+    seen = record_connections(monkeypatch, FakeJiraClient(), FakeJiraClient(fail=auth_error()))
     app = JiradexApp()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_settings(app, pilot)
@@ -307,13 +308,7 @@ async def test_the_saved_token_never_goes_to_a_site_typed_in_place_of_its_own(mo
             api_token="tok-saved-for-acme",
         )
     )
-    seen = []
-
-    def factory(conn):
-        seen.append(conn)
-        return FakeJiraClient()
-
-    monkeypatch.setattr(settings_module, "connection_client", factory)
+    seen = record_connections(monkeypatch)
     app = JiradexApp()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_settings(app, pilot)
