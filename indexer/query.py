@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.fold import fold_name
-from indexer.stem import stem, stemmable
+from indexer.stem import key_is_word, stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
 
 MAX_QUERY_CHARS = 2000
@@ -98,13 +98,15 @@ class Term:
             return None
         return stem(self.text.lower())
 
-    def fts(self) -> str | None:
+    def fts(self, stem_columns: tuple[str, ...] = ("stem_head", "stem_body")) -> str | None:
         """The FTS5 expression for this term, or None when it holds no searchable token.
 
-        A stemmed word matches its own text or its stem, in any column: the stem
-        columns hold the stems of inflected words, and a stem that is a word of its
-        own (`crash`) is in the text columns. Both are OR-ed so the exact word,
-        found in more (and heavier) columns, scores above an inflection."""
+        A stemmed word matches its own text or its stem: the stem columns hold the
+        stems of inflected words, and a stem that is the word inflected (`crash`
+        for `crashes`) is in the text columns too. Both are OR-ed so the exact word,
+        found in more (and heavier) columns, scores above an inflection. A stem that
+        is another word (`not` for `notes`, see stem.key_is_word) is looked for in
+        the stem columns only. `stem_columns`: those of the table searched."""
         parts: list[str] = []
         rest = CJK_RUN.sub(" ", self.text)
         if _HAS_TOKEN.search(rest):
@@ -112,13 +114,18 @@ class Term:
             phrase = _quote(" ".join(rest.split())) + (" *" if self.prefix else "")
             columns = self.columns
             if key is not None:
-                if key != self.text.lower():
-                    phrase = f"({phrase} OR {_quote(key)})"
+                word = self.text.lower()
                 extra = [STEM_COLUMN[c] for c in columns if c in STEM_COLUMN]
-                columns = tuple(dict.fromkeys([*columns, *extra]))
-            if columns:
-                phrase = "{" + " ".join(columns) + "} : " + phrase
-            parts.append(phrase)
+                if key != word and not key_is_word(word, key):
+                    phrase = _in_columns(columns, phrase)
+                    stems = tuple(dict.fromkeys(extra)) if columns else stem_columns
+                    phrase = f"({phrase} OR {_in_columns(stems, _quote(key))})"
+                    columns = ()
+                else:
+                    if key != word:
+                        phrase = f"({phrase} OR {_quote(key)})"
+                    columns = tuple(dict.fromkeys([*columns, *extra]))
+            parts.append(_in_columns(columns, phrase))
         for run in CJK_RUN.findall(self.text):
             if len(run) == 1:
                 parts.append(f"cjk : {_quote(run)} *")
@@ -216,6 +223,11 @@ class ParsedQuery:
                 clauses.append(f"NOT coalesce({sql}, 0)")
                 params.extend(p)
         return " AND ".join(clauses), params
+
+
+def _in_columns(columns: tuple[str, ...], expr: str) -> str:
+    """`expr` limited to some FTS5 columns (all of them when none are given)."""
+    return "{" + " ".join(columns) + "} : " + expr if columns else expr
 
 
 def _quote(text: str) -> str:

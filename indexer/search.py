@@ -16,7 +16,7 @@ from typing import Any
 from indexer.errors import QueryError
 from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
-from indexer.stem import stem
+from indexer.stem import key_is_word, stem
 from indexer.store import CJK_RUN, Store
 
 HIGHLIGHT_START = "[["
@@ -440,7 +440,7 @@ def _title_match(query: ParsedQuery) -> str | None:
             if term.prefix and len(term.text) < TITLE_PREFIX_MIN:
                 return None
             columns = ("summary",) if term.columns else ()
-            expr = Term(term.text, term.prefix, columns, term.exact).fts()
+            expr = Term(term.text, term.prefix, columns, term.exact).fts(("stem_head",))
             if expr is None:
                 continue
             exprs.append(expr)
@@ -592,15 +592,27 @@ def _stem_keys(terms: list[Term]) -> set[str]:
     return {k for k in (t.stem_key() for t in terms) if k is not None}
 
 
+def _word_keys(terms: list[Term]) -> set[str]:
+    """The stem keys that also match as words of their own (stem.key_is_word)."""
+    out = set()
+    for term in terms:
+        key = term.stem_key()
+        if key is not None and key_is_word(term.text.lower(), key):
+            out.add(key)
+    return out
+
+
 class _Matcher:
     """The exact patterns of some terms, then (as the last alternative) any word that
-    could be an inflection of their stems, kept only when its stem agrees."""
+    could be an inflection of their stems, kept only when its stem agrees (and the
+    bare stem only when it is the word inflected: not "not" for `notes`)."""
 
     def __init__(self, terms: list[Term]):
         alternatives = [p for term in terms for p in _term_patterns(term)]
         # Longest first, so a phrase wins over its own first word.
         alternatives.sort(key=len, reverse=True)
         self.keys = _stem_keys(terms)
+        self.words = _word_keys(terms)
         if self.keys:
             roots = sorted({k[:-1] if k.endswith("y") else k for k in self.keys}, key=len)
             roots_re = "|".join(re.escape(r) for r in reversed(roots))
@@ -611,7 +623,10 @@ class _Matcher:
 
     def _ok(self, m: re.Match) -> bool:
         word = m.group("inflected") if self.keys else None
-        return word is None or stem(word) in self.keys
+        if word is None:
+            return True
+        key = stem(word)
+        return key in self.keys and (key != word or key in self.words)
 
     def search(self, text: str) -> re.Match | None:
         return next(self.finditer(text), None)

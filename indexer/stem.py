@@ -79,6 +79,21 @@ def stem_terms(text: str) -> str:
     return " ".join(keys)
 
 
+# One syllable ending consonant-vowel-consonant: `not`, `hop`, `plan`. Such a key made
+# from a longer word (notes, hoped, planes) is its base with the silent e dropped.
+_SILENT_E_BASE = re.compile(r"^[^aeiouy]*[aeiouy][^aeiouywxsz]$")
+
+
+def key_is_word(word: str, key: str) -> bool:
+    """True when `key`, as a word of its own in a text, is the word that `word`
+    inflects (crashes -> crash, fixes -> fix, bits -> bit, stopped -> stop); False
+    when it is another word (notes -> not, hoped -> hop, planes -> plan), which a
+    query for `word` must not find. Only keys stored for inflections agree then."""
+    if word == key + "s" or word.startswith(key + key[-1:]):  # bits; stopped, falls
+        return True
+    return not _SILENT_E_BASE.match(key)
+
+
 def stemmable(text: str) -> bool:
     """True when a query term is one plain word that has a key of its own."""
     return len(text) >= MIN_LEN and text.isascii() and text.isalpha()

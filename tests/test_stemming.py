@@ -150,3 +150,32 @@ def test_a_v1_index_migrates_to_stems_update_order_and_filter_indexes(tmp_path):
         ).fetchall()
         assert "issues_status" in str(plan)
         assert store.integrity_check() == []
+
+
+def test_a_key_that_is_another_word_is_not_looked_for_as_that_word(tmp_path):
+    """`notes` has the key `not` (silent e dropped); the index holds it for note,
+    notes, noted, but the word "not" in a text is another word: `notes` found every
+    issue that says "not", first. A key that is the word inflected (crashes ->
+    crash, fixes -> fix, stopped -> stop) is still looked for as typed."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _rec(1, "Release notes for 2.0", "draft"),
+                _rec(2, "Exporter does not start", "it is not a timeout"),
+                _rec(3, "Team sync", "noted in the meeting"),
+                _rec(4, "Fix the exporter", "one fix"),
+                _rec(5, "Bus schedule page", "stop the scheduler"),
+                _rec(6, "Flight plan", "planes land late"),
+            ]
+        )
+        assert set(keys(s, "notes")) == {"ST-1", "ST-3"}
+        assert set(keys(s, "noted")) == {"ST-1", "ST-3"}
+        assert set(keys(s, "summary:notes")) == {"ST-1"}
+        assert keys(s, "planes") == ["ST-6"]
+        assert "[[not]]" not in " ".join(h.snippet for h in search(s, "notes"))
+        assert search(s, "planes")[0].snippet == "[[planes]] land late"
+        # the inflected word's own base is still found
+        assert keys(s, "fixes") == ["ST-4"]
+        assert keys(s, "buses") == ["ST-5"]
+        assert keys(s, "stopped") == ["ST-5"]
+        assert search(s, "stopped")[0].snippet == "[[stop]] the scheduler"
