@@ -35,6 +35,7 @@ _HAS_TOKEN = re.compile(r"[^\W_]")
 _FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _OPERATOR_ONLY = re.compile(r"^[<>=]*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # field name typed -> canonical filter name
 FILTER_FIELDS = {
@@ -272,6 +273,8 @@ def parse_query(text: str) -> ParsedQuery:
     an empty filter value, an over-long query)."""
     # Control characters (NUL ends an FTS5 string early) separate words like spaces.
     text = _CONTROL.sub(" ", text or "")
+    if _SURROGATE.search(text):  # bytes a non-UTF-8 terminal passed through argv
+        raise QueryError("The query is not UTF-8 text: check the terminal's encoding")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"The query is too long ({len(text):,} characters; the limit is {MAX_QUERY_CHARS:,})"

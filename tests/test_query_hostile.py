@@ -351,6 +351,15 @@ def test_unreadable_filters_name_the_problem(store, text, expected):
     assert str(info.value).startswith(expected)
 
 
+@pytest.mark.parametrize("text", ["caf\udce9", "\ud83d", "pool \udcff timeout", "status:\udce9"])
+def test_text_that_is_not_utf8_is_a_clear_error(store, text):
+    """A terminal that is not UTF-8 hands `café` over as bytes Python keeps as lone
+    surrogates; SQLite cannot take them and the search failed as an internal error."""
+    with pytest.raises(QueryError) as info:
+        search(store, text)
+    assert str(info.value) == "The query is not UTF-8 text: check the terminal's encoding"
+
+
 def test_unknown_sort_is_a_query_error(store):
     with pytest.raises(QueryError, match="Unknown sort"):
         search(store, "pool", sort="random")
