@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import unicodedata
 
+# Kana voicing marks (デ = テ + U+3099) make another letter, not an accent, and
+# unicode61 keeps them; so do Hangul syllables, which decompose into letters (jamo).
+_NOT_ACCENTS = frozenset("\u3099\u309a")
+
 
 class _FoldTable(dict):
-    """str.translate table, filled on first sight of each character."""
+    """str.translate table, filled on first sight of each character: a letter with
+    accents folds to its base letter, a compatibility form (full-width Ａ) to its
+    plain one; anything else only to its lower case."""
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        base = unicodedata.normalize("NFKD", char)[:1] or char
-        low = base.lower()[:1] or base
-        folded = low if not unicodedata.combining(low) else char
+        parts = unicodedata.normalize("NFKD", char)
+        marks = parts[1:]
+        if parts and all(unicodedata.combining(m) and m not in _NOT_ACCENTS for m in marks):
+            char = parts[0]
+        low = char.lower()
+        folded = low if len(low) == 1 and not unicodedata.combining(low) else chr(code)
         self[code] = folded
         return folded
 

@@ -584,7 +584,7 @@ def _term_patterns(term: Term) -> list[str]:
         body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
         tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
         out.append(f"(?<!{_WORD_CHAR}){body}{tail}")
-    out.extend(re.escape(run) for run in CJK_RUN.findall(term.text))
+    out.extend(re.escape(fold(run)) for run in CJK_RUN.findall(term.text))
     return out
 
 

@@ -608,3 +608,36 @@ def test_name_filters_match_across_composed_and_decomposed_accents(tmp_path, fil
             ('assignee:"zoe muller"', {"NFD-2"}),
         ]:
             assert set(keys(search(s, query + words, limit=10))) == expected, query
+
+
+def _comment(body: str) -> dict:
+    return {"id": "c1", "author": "Ann", "created": None, "updated": None,
+            "body": body, "body_text": body}  # fmt: skip
+
+
+def test_kana_with_voicing_marks_and_hangul_are_marked_where_they_match(tmp_path):
+    """Folding for highlights took デ apart into テ + a voicing mark, ｶ to カ, and
+    every Hangul syllable down to its first consonant, while the query's CJK words
+    stayed as typed: a word found only in a comment gave matched "issue" and no
+    mark, and assignee:김민수 also found 강민수 (both folded to ᄀᄆᄉ)."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("KO-1", "Dashboard slow", "nothing here",
+                       comments=[_comment("データベースの接続が切れた")]),
+                record("KO-2", "Login slow", "다른 문제",
+                       comments=[_comment("데이터베이스 연결 시간 초과")], assignee="김민수"),
+                record("KO-3", "Export slow", "no comment", assignee="강민수"),
+                record("KO-4", "Input slow", "none", comments=[_comment("ｶﾀｶﾅ入力")]),
+            ]
+        )  # fmt: skip
+        hit = search(s, "ｶﾀｶﾅ")[0]  # half-width kana fold to full-width ones
+        assert (hit.key, hit.matched, hit.snippet) == ("KO-4", "comment", "[[ｶﾀｶﾅ]]入力")
+        hit = search(s, "データベース")[0]
+        assert (hit.key, hit.matched) == ("KO-1", "comment")
+        assert hit.snippet == "[[データベース]]の接続が切れた"
+        hit = search(s, "데이터베이스")[0]
+        assert (hit.key, hit.matched) == ("KO-2", "comment")
+        assert hit.snippet == "[[데이터베이스]] 연결 시간 초과"
+        assert keys(search(s, "assignee:김민수")) == ["KO-2"]
+        assert keys(search(s, "assignee:김민수 slow")) == ["KO-2"]
