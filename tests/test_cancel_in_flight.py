@@ -290,3 +290,85 @@ def test_a_connection_made_after_the_abort_is_cut_at_once():
     peer.settimeout(2)
     assert peer.recv(1) == b""
     ours.close(), peer.close(), client.close()
+
+
+def test_end_reads_in_flight_ends_reads_and_lets_a_post_finish(silent):
+    """What a quitting TUI calls: every client's reads end now; a client posting a
+    comment is left alone, so the post is known (and recorded) before the exit."""
+    from indexer.jira import end_reads_in_flight
+
+    reader = JiraClient(silent.url, token="pat-0000reader", deployment="datacenter")
+    poster = JiraClient(silent.url, token="pat-0000poster", deployment="datacenter")
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            reader.myself()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - the test reports what it got
+            outcome.append(exc)
+
+    reading = threading.Thread(target=read, daemon=True)
+    reading.start()
+    assert silent.accepted.wait(PROMPT_S)
+    time.sleep(0.1)
+    with poster._posting():
+        end_reads_in_flight()
+        assert poster.posting and not poster.stopping.is_set()
+    reading.join(PROMPT_S)
+    assert not reading.is_alive(), "the read still waits for its timeout"
+    assert isinstance(outcome[0], JiraRetryAborted)
+    assert not poster.posting
+    reader.close()
+    poster.close()
+
+
+TUI_QUITS_MID_TEST = """
+import os, sys, threading, time
+from textual.widgets import Input
+from tui.app import JiradexApp
+
+app = JiradexApp()
+
+def test_connection():
+    screen = app.mode_screen("settings")
+    screen.query_one("#base_url", Input).value = sys.argv[2]
+    screen.query_one("#email", Input).value = "me@example.com"
+    screen.query_one("#api_token", Input).value = "tok-0000silent"
+    screen.action_test()
+
+def drive():
+    while not app.is_running:
+        time.sleep(0.05)
+    app.call_from_thread(app.go, "settings")
+    time.sleep(0.5)
+    app.call_from_thread(test_connection)
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.05)
+    app.call_from_thread(app.exit)
+
+threading.Thread(target=drive, daemon=True).start()
+app.run(headless=True)
+"""
+
+
+def test_quitting_the_tui_during_a_connection_test_does_not_wait_for_it(
+    silent, jiradex_home, tmp_path
+):
+    """Settings › Test connection against a server that never answers, then quit:
+    the process waited for the test's thread, up to its 15 s timeout."""
+    go = tmp_path / "quit-now"
+    proc = _python(["-c", TUI_QUITS_MID_TEST, str(go), silent.url], jiradex_home)
+    try:
+        assert silent.accepted.wait(60), "the test never reached the server"
+        time.sleep(0.3)
+        started = time.monotonic()
+        go.touch()
+        _, err = proc.communicate(timeout=PROMPT_S + 30)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert took < PROMPT_S, f"quitting took {took:.1f}s"

@@ -23,6 +23,7 @@ Contract with the screens of other modules:
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +191,11 @@ class JiradexApp(App):
             self.start_sync(names)
 
     def on_unmount(self) -> None:
+        # Worker threads reading from a server that never answers would hold the exit
+        # (the process waits for them) until their timeout; a post is let finish.
+        client = sys.modules.get("indexer.jira.client")
+        if client is not None:
+            client.end_reads_in_flight()
         if self._store is not None and self._owns_store:
             self._store.close()
 

@@ -17,6 +17,7 @@ from .client import (
     JiraClient,
     client_for_connection,
     client_for_datasource,
+    end_reads_in_flight,
     is_binary_type,
     validate_issue_key,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "auth_mode",
     "client_for_connection",
     "client_for_datasource",
+    "end_reads_in_flight",
     "error_messages",
     "fetch_cloud_id",
     "gateway_base",

@@ -22,7 +22,7 @@ import re
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -79,6 +79,24 @@ PROJECT_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _SERVER_INFO_KEYS = ("version", "versionNumbers", "baseUrl", "deploymentType", "buildNumber")
 
+# Every client alive in this process, for end_reads_in_flight().
+_LIVE: weakref.WeakSet[JiraClient] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def end_reads_in_flight() -> None:
+    """End the requests of every client in this process that is not posting.
+
+    For a front end that is quitting: its threads may wait on a server that never
+    answers (up to the 30 s read timeout), and the process waits for its threads. A
+    client posting a comment is left to finish, so the post is known and recorded."""
+    with _LIVE_LOCK:
+        clients = list(_LIVE)
+    for client in clients:
+        if not client.posting:
+            client.stopping.set()
+            client.abort_requests()
+
 
 class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
     """A thread-safe Jira REST client built from plain parameters."""
@@ -118,6 +136,7 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         # Sockets of the connections this client opened (see abort_requests).
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._sockets_lock = threading.Lock()
+        self._posts = 0  # comments being posted now (see end_reads_in_flight)
         self.dc_search_window = DC_SEARCH_WINDOW
         self.bulkfetch_missing = False  # learnt: fetch Cloud issues by search instead
         self.unreadable: set[str] = set()  # issues nested too deeply to parse, left out
@@ -136,6 +155,8 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
             transport=transport,
             headers={"User-Agent": USER_AGENT},
         )
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     # ------------------------------------------------------------------ basics
 
@@ -148,6 +169,21 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def posting(self) -> bool:
+        """A comment is being posted (its requests are not ended by a quitting app)."""
+        return self._posts > 0
+
+    @contextlib.contextmanager
+    def _posting(self) -> Iterator[None]:
+        with self._lock:
+            self._posts += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._posts -= 1
 
     def abort_requests(self) -> None:
         """End every request in flight now, from any thread: its connection is shut
@@ -760,6 +796,7 @@ __all__ = [
     "JiraClient",
     "client_for_connection",
     "client_for_datasource",
+    "end_reads_in_flight",
     "fetch_cloud_id",
     "is_binary_type",
     "validate_issue_key",

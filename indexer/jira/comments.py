@@ -133,6 +133,10 @@ class IssueComments:
         When the answer is lost, the comment is looked for before saying it failed
         (`known`: ids of earlier posts of the same text, which do not count)."""
         key = validate_issue_key(key)
+        with self._posting():
+            return self._post_comment(key, markdown, known)
+
+    def _post_comment(self, key: str, markdown: str, known: Iterable[str]) -> dict:
         started = self._server_now()
         body = self._comment_body(markdown)
         try:
