@@ -7,7 +7,8 @@ assignee:NAME reporter:NAME label:X component:X type:Bug priority:High key:ABC-1
 datasource:NAME updated:>=2024-01-01 created:<2024-06-01 updated:-7d`; text column
 filters `summary:`/`title:`, `description:`, `comment:`, `attachment:`; a bare issue
 key (`ABC-123`) finds that issue first. Repeating a filter ORs its values
-(`status:Open status:Done`, also `status:Open,Done`); `-status:Done` negates one.
+(`status:Open status:Done`, also `status:Open,Done`); `-status:Done` negates one;
+`status:Done OR priority:High` ORs two filters (a word OR a filter is an error).
 
 Every user term is emitted as a quoted FTS5 string, so no user text is ever read as
 FTS5 syntax; parentheses, `AND`, `NEAR` and stray operators are dropped; an unknown
@@ -142,6 +143,8 @@ class Filter:
     field: str
     values: list[str]
     negated: bool = False
+    either: int = 0  # filters typed with OR between them share a number (0: none)
+    text: str = ""  # as typed, for messages
 
 
 @dataclass
@@ -200,8 +203,11 @@ class ParsedQuery:
         params: list = []
         merged: dict[str, list[str]] = {}
         negated: list[Filter] = []
+        either: dict[int, list[Filter]] = {}
         for f in self.filters:
-            if f.negated:
+            if f.either:
+                either.setdefault(f.either, []).append(f)
+            elif f.negated:
                 negated.append(f)
             else:
                 merged.setdefault(f.field, []).extend(f.values)
@@ -219,11 +225,32 @@ class ParsedQuery:
                 params.extend(p)
             clauses.append("(" + " OR ".join(ors) + ")" if len(ors) > 1 else ors[0])
         for f in negated:
-            for v in f.values:
-                sql, p = _filter_sql(f.field, v, alias, now, names)
-                clauses.append(f"NOT coalesce({sql}, 0)")
+            sql, p = _one_filter_sql(f, alias, now, names)
+            clauses.append(sql)
+            params.extend(p)
+        for members in either.values():
+            ors = []
+            for f in members:
+                sql, p = _one_filter_sql(f, alias, now, names)
+                ors.append(sql)
                 params.extend(p)
+            clauses.append("(" + " OR ".join(ors) + ")")
         return " AND ".join(clauses), params
+
+
+def _one_filter_sql(
+    f: Filter, alias: str, now: datetime | None, names: Callable[[str], list[str]] | None
+) -> tuple[str, list]:
+    """SQL for one filter as typed: its values OR-ed (date bounds AND-ed), or, negated,
+    none of them."""
+    parts: list[str] = []
+    params: list = []
+    for v in f.values:
+        sql, p = _filter_sql(f.field, v, alias, now, names)
+        parts.append(f"NOT coalesce({sql}, 0)" if f.negated else sql)
+        params.extend(p)
+    joiner = " AND " if f.negated or f.field in ("updated", "created") else " OR "
+    return (parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"), params
 
 
 def _in_columns(columns: tuple[str, ...], expr: str) -> str:
@@ -280,7 +307,7 @@ def parse_query(text: str) -> ParsedQuery:
             f"The query is too long ({len(text):,} characters; the limit is {MAX_QUERY_CHARS:,})"
         )
     query = ParsedQuery(text=text)
-    items: list[object] = []  # Term | "OR" | ("NOT", Term)
+    items: list[object] = []  # Term | Filter | "OR" | ("NOT", Term)
     negate_next = False
     for raw in _lex(text):
         if raw in ("OR", "||", "|"):
@@ -316,7 +343,7 @@ def parse_query(text: str) -> ParsedQuery:
                     if not values:  # `status:,`
                         example = _EXAMPLES.get(canonical, f"{name}:VALUE")
                         raise QueryError(f"The filter {name}: needs a value, for example {example}")
-                query.filters.append(Filter(canonical, values, negated))
+                items.append(Filter(canonical, values, negated, text=raw))
                 continue
             if name in TEXT_COLUMNS:
                 term = _term(value, TEXT_COLUMNS[name])
@@ -331,26 +358,55 @@ def parse_query(text: str) -> ParsedQuery:
         term = _term(raw, ())
         if term:
             items.append(("NOT", term) if negated else term)
-    # Fold OR: a positive term, then OR, then a positive term joins one group.
+    _fold_or(query, items)
+    n_terms = sum(len(g) for g in query.groups) + len(query.excluded)
+    if n_terms > MAX_TERMS:
+        raise QueryError(f"The query has too many words ({n_terms}; the limit is {MAX_TERMS})")
+    return query
+
+
+def _fold_or(query: ParsedQuery, items: list[object]) -> None:
+    """Fill the query from its items. A positive term, then OR, then a positive term
+    join one group; a filter, OR, a filter are either one (Filter.either). A word
+    OR a filter cannot be searched (text and filters are separate engines): said."""
     pending_or = False
+    last: Term | Filter | None = None
+    ids = 0
     for item in items:
         if item == "OR":
-            pending_or = bool(query.groups)
+            pending_or = last is not None
             continue
         if isinstance(item, tuple):
             query.excluded.append(item[1])
             pending_or = False
             continue
-        assert isinstance(item, Term)
-        if pending_or:
+        assert isinstance(item, Term | Filter)
+        if pending_or and isinstance(item, Filter) != isinstance(last, Filter):
+            word, flt = (last, item) if isinstance(item, Filter) else (item, last)
+            raise QueryError(
+                "OR joins words or filters, not a word and a filter: search for "
+                f"{_shown(word)} and for {_shown(flt)} one at a time"
+            )
+        if isinstance(item, Filter):
+            if pending_or and isinstance(last, Filter):
+                if not last.either:
+                    ids += 1
+                    last.either = ids
+                item.either = last.either
+            query.filters.append(item)
+        elif pending_or:
             query.groups[-1].append(item)
         else:
             query.groups.append([item])
+        last = item
         pending_or = False
-    n_terms = sum(len(g) for g in query.groups) + len(query.excluded)
-    if n_terms > MAX_TERMS:
-        raise QueryError(f"The query has too many words ({n_terms}; the limit is {MAX_TERMS})")
-    return query
+
+
+def _shown(item: object) -> str:
+    if isinstance(item, Filter):
+        return ("-" if item.negated else "") + item.text
+    assert isinstance(item, Term)
+    return f'"{item.text}"' if " " in item.text else item.text
 
 
 def _term(raw: str, columns: tuple[str, ...]) -> Term | None:

@@ -456,6 +456,34 @@ def test_syntax(store, mode, text, expected):
 @pytest.mark.parametrize(
     "text, expected",
     [
+        # OR between two filters of different fields was dropped: they were ANDed
+        ("status:Done OR priority:Highest", {"OPS-2", "WEB-10"}),
+        ("status:Done OR priority:Highest project:OPS", {"OPS-2"}),
+        ("timeout status:Closed OR priority:High", {"OPS-1"}),
+        ("-status:Open OR label:db", {"OPS-1", "OPS-2", "WEB-11", "WEB-12"}),
+        ("updated:-1d OR created:2023-03", {"WEB-10", "OPS-2"}),
+        ("type:Story OR type:Task OR assignee:dee", {"OPS-2", "WEB-10", "WEB-11"}),
+        ("label:ui OR label:db", {"OPS-1", "OPS-2"}),
+    ],
+)
+def test_or_joins_filters(store, mode, text, expected):
+    assert set(keys(search(store, text, limit=50))) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["timeout OR status:Done", "status:Done OR timeout", "OPS-1 OR key:OPS-2"]
+)
+def test_or_between_a_word_and_a_filter_is_a_clear_error(store, text):
+    """`timeout OR status:Done` searched `timeout status:Done`: an AND the person did
+    not type. Until the engine can join text and filters, it says so."""
+    with pytest.raises(QueryError) as info:
+        search(store, text)
+    assert str(info.value).startswith("OR joins words or filters, not a word and a filter")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
         # a period ending after year 9999 runs to the end of time, not to an overflow
         ("updated:<=9999-12-31 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
         ("updated:<=9999-12 project:OPS", {"OPS-1", "OPS-2", "OPS-3"}),
