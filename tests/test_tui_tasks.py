@@ -236,6 +236,26 @@ async def test_import_by_typing_a_key_and_searching_words():
         assert not screen.query_one("#import-confirm").disabled
 
 
+async def test_a_hit_picked_with_enter_leaves_the_cursor_in_the_instructions():
+    """Picking a hit with Enter hid the hit list, which had the focus: the focus went
+    nowhere, and the instructions typed next were lost until Tab or a click."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press(*"deploy")
+        await settle(pilot, app)
+        await pilot.press("enter")  # into the hit list
+        await pilot.press("enter")  # pick DEV-2
+        await settle(pilot, app)
+        assert screen.record is not None and screen.record["key"] == "DEV-2"
+        await pilot.press(*"check")
+        assert screen.query_one("#import-instructions", TextArea).text == "check"
+
+
 async def test_import_of_an_unknown_key_without_jira_is_one_line():
     fill_index()
     app = JiradexApp()

@@ -413,7 +413,13 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self._pending = ""
         self.record, self._record_for = record, requested
         self._error("")
-        self.query_one("#import-hits").display = False
+        hits = self.query_one("#import-hits")
+        picked_from_list = hits.has_focus
+        hits.display = False
+        if picked_from_list:
+            # the hidden list would leave the focus nowhere: what is left to type
+            # is the instructions, as after an import opened with the key
+            self.query_one("#import-instructions", TextArea).focus()
         enable_button(self.query_one("#import-confirm", Button))
         self.query_one("#import-preview-md", Markdown).update(preview_markdown(record, source))
 
