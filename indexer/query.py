@@ -448,8 +448,8 @@ def _filter_sql(
         return f"{a}.{column} = ? COLLATE NOCASE", [value]
     if name == "key":
         return f"{a}.key = ?", [value.upper()]
-    if name == "datasource":
-        return f"{a}.datasource = ?", [value]
+    if name == "datasource":  # names are case-insensitive, as in --datasource
+        return f"{a}.datasource = ? COLLATE NOCASE", [value]
     if name in ("assignee", "reporter"):
         if value.lower() in _NOBODY:
             return f"coalesce({a}.{name}, '') = ''", []

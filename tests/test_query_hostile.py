@@ -419,6 +419,9 @@ def test_unknown_sort_is_a_query_error(store):
         ("priority:highest", {"WEB-10"}),
         ("key:ops-3", {"OPS-3"}),
         ("datasource:work project:WEB type:Task", {"WEB-11"}),
+        # datasource names are case-insensitive everywhere else (--datasource too)
+        ("datasource:WORK type:Task", {"WEB-11"}),
+        ("source:Work migration", {"WEB-11"}),
         # dates: comparisons, periods, ages
         ("updated:>=2024-01-01 project:OPS", {"OPS-1", "OPS-2"}),
         ("updated:<2024-01-01", {"OPS-3"}),
