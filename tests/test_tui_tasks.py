@@ -256,6 +256,27 @@ async def test_a_hit_picked_with_enter_leaves_the_cursor_in_the_instructions():
         assert screen.query_one("#import-instructions", TextArea).text == "check"
 
 
+async def test_down_from_the_import_box_steps_into_the_hits():
+    """On Search, Down in the box steps into the results; in the import box it did
+    nothing, and only Enter reached the hit list."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        screen = app.screen
+        await pilot.press(*"deploy")
+        await settle(pilot, app)
+        await pilot.press("down")
+        assert app.focused is screen.query_one("#import-hits")
+        await pilot.press("up")  # from the first hit, back to the box
+        assert app.focused is screen.query_one("#import-query")
+        await pilot.press("down", "enter")
+        await settle(pilot, app)
+        assert screen.record is not None and screen.record["key"] == "DEV-2"
+
+
 async def test_import_of_an_unknown_key_without_jira_is_one_line():
     fill_index()
     app = JiradexApp()

@@ -338,6 +338,18 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         elif self.hits:
             self.query_one("#import-hits", DataTable).focus()
 
+    def on_key(self, event: Any) -> None:
+        """Down steps from the box into the hits, Up from their first row back: the
+        keys the search screen uses (only Enter reached the list)."""
+        box = self.query_one("#import-query", Input)
+        hits = self.query_one("#import-hits", DataTable)
+        if event.key == "down" and box.has_focus and hits.display and hits.row_count:
+            hits.focus()
+            event.stop()
+        elif event.key == "up" and hits.has_focus and hits.cursor_row == 0:
+            box.focus()
+            event.stop()
+
     @work(thread=True, exclusive=True, group="import-search", exit_on_error=False)
     def _search_index(self, text: str) -> None:
         from indexer.errors import JiradexError
