@@ -468,3 +468,22 @@ async def test_a_saved_token_is_not_sent_to_a_site_url_typed_in_place_of_its_own
     edited = config.get_datasource("Acme")
     assert edited.endpoint == "https://example.atlassian.net/jira"
     assert edited.token == "tok-123456"
+
+
+@run_async
+async def test_a_datasource_just_added_is_the_one_selected(fake_client):
+    """After Save the cursor stayed on the row it was on: the details showed another
+    datasource, and `s` (Sync now) synced that one, not the one just added."""
+    add_datasource("Existing")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        await type_into(pilot, form, "name", "Zeta")
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
+        await type_into(pilot, form, "project", "ZET")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(screen.rows) == 2)
+        await pilot.pause()
+        assert screen.selected.ds.name == "Zeta"
+        assert str(screen.query_one("#ds-details", Static).render()).startswith("Zeta")

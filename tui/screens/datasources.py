@@ -126,6 +126,7 @@ class DatasourcesScreen(Screen):
         self.rows: list[Row] = []
         self._tests: dict[str, Text] = {}
         self.loaded = False
+        self._select_next: str | None = None  # the row the next load puts the cursor on
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -178,6 +179,8 @@ class DatasourcesScreen(Screen):
             return
         table = self.query_one(DataTable)
         selected = self.selected.ds.name if self.selected else None
+        if self._select_next is not None:
+            selected, self._select_next = self._select_next, None
         self.rows = rows
         table.clear()
         for row in rows:
@@ -319,6 +322,9 @@ class DatasourcesScreen(Screen):
         if ds is None:
             return
         self.notify(f'Saved datasource "{ds.name}"')
+        # the next key (s, t, e) is about the datasource just saved, not the row
+        # the cursor was on before the form opened
+        self._select_next = ds.name
         self.app.post_message(ConfigChanged())
         self.action_refresh()
 
