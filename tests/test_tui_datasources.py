@@ -487,3 +487,26 @@ async def test_a_datasource_just_added_is_the_one_selected(fake_client):
         await pilot.pause()
         assert screen.selected.ds.name == "Zeta"
         assert str(screen.query_one("#ds-details", Static).render()).startswith("Zeta")
+
+
+@run_async
+async def test_the_form_status_goes_once_a_field_is_edited(fake_client):
+    """The status line under the fields outlived what it was about: "Fix the fields
+    marked in red" stayed once every field was fixed, and a test's "✔ Connected …
+    project ACME visible" stayed after the project key was changed."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        status = form.query_one("#form-status", Static)
+        await type_into(pilot, form, "name", "Acme")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Fix the fields" in str(status.render())
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
+        await type_into(pilot, form, "project", "DEMO")
+        assert str(status.render()) == ""
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        await type_into(pilot, form, "project", "OTHER")
+        assert str(status.render()) == ""

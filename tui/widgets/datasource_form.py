@@ -188,6 +188,8 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         self.other_names = {n.casefold() for n in (other_names or [])}
         self.client_factory = client_factory or default_client_factory
         self._touched: set[str] = set()
+        # the field values the status line speaks of (None: it is empty)
+        self._status_for: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -324,6 +326,9 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
     def checked(self, name: str) -> bool:
         return self.query_one(f"#{name}", Checkbox).value
 
+    def _values(self) -> tuple[str, ...]:
+        return tuple(self.value(name) for name in self.FIELDS)
+
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         if event.input.id == "endpoint":
@@ -331,6 +336,9 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         if event.input.id in self.FIELDS:
             self._touched.add(event.input.id)
             self.validate_form(only_touched=True)
+            if self._status_for is not None and self._status_for != self._values():
+                # "Fix the fields…" or a test's answer is about values since edited
+                self._status("")
 
     def _keeps_saved_token(self, endpoint: str) -> bool:
         """The saved token goes only to the site it was saved for: once the Site URL
@@ -448,10 +456,10 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
             return
         self._status(f"Testing {ds.endpoint} …")
         self.query_one("#test", Button).disabled = True
-        self._run_test(ds)
+        self._run_test(ds, self._values())
 
     @work(thread=True, exclusive=True, group="datasource-test", exit_on_error=False)
-    def _run_test(self, ds: config.Datasource) -> None:
+    def _run_test(self, ds: config.Datasource, values: tuple[str, ...]) -> None:
         worker = get_current_worker()
         try:
             result = test_datasource(ds, self.client_factory)
@@ -459,20 +467,24 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         except Exception as exc:
             ok, line = False, Text(f"✘ {one_line(exc)}", style="red")
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._tested, ok, line)
+            self.app.call_from_thread(self._tested, ok, line, values)
 
-    def _tested(self, ok: bool, line: Text) -> None:
+    def _tested(self, ok: bool, line: Text, values: tuple[str, ...]) -> None:
         if not self.is_attached:
             return  # the form was closed while the test ran
         enable_button(self.query_one("#test", Button))
+        if values != self._values():
+            return  # edited while it ran: the answer is about other values
         status = self.query_one("#form-status", Static)
         status.update(line)
         status.set_class(not ok, "-error")
+        self._status_for = values
 
     def _status(self, message: str, error: bool = False) -> None:
         status = self.query_one("#form-status", Static)
         status.update(Text(message))
         status.set_class(error, "-error")
+        self._status_for = self._values() if message else None
 
     def _focus_first_error(self) -> None:
         for name in self.FIELDS:
