@@ -343,3 +343,27 @@ async def test_the_saved_token_never_goes_to_a_site_typed_in_place_of_its_own(mo
         await pilot.click("#test")
         await wait_for(pilot, lambda: len(seen) == 2)
         assert seen[-1].api_token == "tok-saved-for-acme"
+
+
+@run_async
+async def test_a_test_answer_or_fix_message_goes_once_the_fields_are_edited(monkeypatch):
+    """The status line said "Fix the fields marked in red" once every field was
+    fixed, and "✔ Connected as …" after the token was changed to one never tested."""
+    record_connections(monkeypatch)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        status = screen.query_one("#settings-status")
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "Fix the fields" in str(status.render())
+        set_value(screen, "base_url", "https://acme.atlassian.net")
+        set_value(screen, "email", "me@example.com")
+        set_value(screen, "api_token", "tok-abcdef")
+        await pilot.pause()
+        assert "Fix the fields" not in str(status.render())
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        set_value(screen, "api_token", "tok-other")
+        await pilot.pause()
+        assert "Connected as" not in str(status.render())

@@ -99,6 +99,9 @@ class SettingsScreen(Screen):
         super().__init__(name=name, id=id)
         self.saved = config.JiraConnection()
         self._touched: set[str] = set()
+        # the form values a "Fix the fields…" or test answer speaks of (None: the
+        # status line speaks of the saved file, or of nothing)
+        self._status_for: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -245,6 +248,7 @@ class SettingsScreen(Screen):
     @on(RadioSet.Changed)
     def _account_changed(self) -> None:
         self._show_account()
+        self._drop_stale_status()
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
@@ -253,6 +257,20 @@ class SettingsScreen(Screen):
             self.validate_form(only_touched=True)
         if event.input.id == "base_url":
             self._show_account()  # the token hint: kept, or not for another site
+        self._drop_stale_status()
+
+    def _values(self) -> tuple:
+        return (
+            *(self.query_one(f"#{name}", Input).value for name in FIELDS),
+            self.service,
+            self.pat,
+        )
+
+    def _drop_stale_status(self) -> None:
+        """A "Fix the fields…" or a test's answer about values since edited goes,
+        and the line says again what is saved."""
+        if self._status_for is not None and self._status_for != self._values():
+            self._status(self._describe_saved())
 
     def _keeps_saved_token(self) -> bool:
         """The saved token goes only to the site it was saved for: once the Site URL
@@ -319,7 +337,7 @@ class SettingsScreen(Screen):
     def action_save(self) -> None:
         conn = self.validate_form()
         if conn is None:
-            self._status("Fix the fields marked in red", error=True)
+            self._status("Fix the fields marked in red", error=True, about_fields=True)
             return
         try:
             self.saved = config.save_jira_connection(conn)
@@ -364,14 +382,16 @@ class SettingsScreen(Screen):
     def action_test(self) -> None:
         conn = self.validate_form()
         if conn is None:
-            self._status("Fix the fields marked in red before testing", error=True)
+            self._status(
+                "Fix the fields marked in red before testing", error=True, about_fields=True
+            )
             return
-        self._status(f"Testing {conn.base_url} …")
+        self._status(f"Testing {conn.base_url} …", about_fields=True)
         self.query_one("#test", Button).disabled = True
-        self._run_test(dataclasses.replace(conn, enabled=True))
+        self._run_test(dataclasses.replace(conn, enabled=True), self._values())
 
     @work(thread=True, exclusive=True, group="settings-test", exit_on_error=False)
-    def _run_test(self, conn: config.JiraConnection) -> None:
+    def _run_test(self, conn: config.JiraConnection, values: tuple) -> None:
         try:
             client = connection_client(conn)
             try:
@@ -382,15 +402,18 @@ class SettingsScreen(Screen):
                     close()
         except Exception as exc:
             ok, line = False, Text(f"✘ {one_line(exc)}")
-        self.app.call_from_thread(self._tested, ok, line)
+        self.app.call_from_thread(self._tested, ok, line, values)
 
-    def _tested(self, ok: bool, line: Text) -> None:
+    def _tested(self, ok: bool, line: Text, values: tuple) -> None:
         if not self.is_attached:
             return
         enable_button(self.query_one("#test", Button))
+        if values != self._values():
+            return  # edited while it ran: the answer is about other values
         status = self.query_one("#settings-status", Static)
         status.update(line)
         status.set_class(not ok, "-error")
+        self._status_for = values
 
     @on(Button.Pressed, "#fetch")
     def action_fetch(self) -> None:
@@ -425,10 +448,11 @@ class SettingsScreen(Screen):
 
     # ------------------------------------------------------------------ helpers
 
-    def _status(self, message: str, error: bool = False) -> None:
+    def _status(self, message: str, error: bool = False, about_fields: bool = False) -> None:
         status = self.query_one("#settings-status", Static)
         status.update(Text(message))
         status.set_class(error, "-error")
+        self._status_for = self._values() if about_fields else None
 
     @staticmethod
     def _path():
