@@ -510,3 +510,21 @@ async def test_the_form_status_goes_once_a_field_is_edited(fake_client):
         await wait_for(pilot, lambda: "Connected as" in str(status.render()))
         await type_into(pilot, form, "project", "OTHER")
         assert str(status.render()) == ""
+
+
+@run_async
+async def test_the_form_footer_lists_the_form_keys(fake_client):
+    """The form had no footer of its own: the list's showed through under it, saying
+    "a Add  t Test  s Sync now" (letters the form types) and never ^s Save or ^t Test."""
+    from textual.widgets._footer import FooterKey
+
+    add_datasource("Existing")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        await pilot.pause()
+        keys = {key.description: key for key in form.query(FooterKey)}
+        assert {"Save", "Test", "Cancel"} <= set(keys)
+        assert "Sync now" not in keys
+        assert keys["Save"].region.bottom == 24  # the bottom line, over the list's

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
 from indexer import config, secrets
@@ -301,6 +301,8 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                     yield Button("Test connection", id="test", compact=True)
                     yield Button("Save", id="save", variant="primary", compact=True)
                     yield Button("Cancel", id="cancel", compact=True)
+        # its own keys: the list's footer showed through, naming letters the form types
+        yield Footer()
 
     def on_mount(self) -> None:
         first = "endpoint" if self.existing else "name"
