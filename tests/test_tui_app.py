@@ -270,3 +270,17 @@ def test_snapshot_command_palette(snap_compare):
         _no_blink(app)
 
     assert snap_compare(app, terminal_size=(100, 24), run_before=run_before)
+
+
+async def test_help_has_its_own_footer():
+    """Under the help the screen's footer showed through ("i Import as task  o
+    Browser …", keys the help ignores), never how to close it."""
+    from textual.widgets._footer import FooterKey
+
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        keys = {key.description: key for key in app.screen.query(FooterKey)}
+        assert "Close" in keys and "Import as task" not in keys
+        assert keys["Close"].region.bottom == 24

@@ -528,3 +528,20 @@ async def test_the_form_footer_lists_the_form_keys(fake_client):
         assert {"Save", "Test", "Cancel"} <= set(keys)
         assert "Sync now" not in keys
         assert keys["Save"].region.bottom == 24  # the bottom line, over the list's
+
+
+@run_async
+async def test_the_delete_question_has_its_own_footer(fake_client):
+    """Under the delete question the list's footer showed through ("a Add  e Edit
+    del Delete …", keys the question ignores), never that Esc cancels."""
+    from textual.widgets._footer import FooterKey
+
+    add_datasource("Acme")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_screen(app, pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        keys = {key.description for key in app.screen.query(FooterKey)}
+        assert "Cancel" in keys and "Add" not in keys

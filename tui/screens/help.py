@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Footer
 
 from tui import keymap
 from tui.widgets.format import Plain
@@ -36,6 +36,7 @@ class HelpScreen(ModalScreen[None]):
                 id="help-intro",
             )
             yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Footer()  # how to close it, not the keys of the screen under it
 
     def on_mount(self) -> None:
         self.query_one(Vertical).border_title = "jiradex keys"

@@ -546,6 +546,7 @@ class ConfirmScreen(ModalScreen[dict | None]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="no", compact=True)
                 yield Button(self.confirm_label, id="yes", variant="error", compact=True)
+        yield Footer()  # not the list's keys, which showed through
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
