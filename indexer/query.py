@@ -205,7 +205,7 @@ class ParsedQuery:
         negated: list[Filter] = []
         either: dict[int, list[Filter]] = {}
         for f in self.filters:
-            if f.either:
+            if f.either and not _one_value_list(f, self.filters):
                 either.setdefault(f.either, []).append(f)
             elif f.negated:
                 negated.append(f)
@@ -236,6 +236,15 @@ class ParsedQuery:
                 params.extend(p)
             clauses.append("(" + " OR ".join(ors) + ")")
         return " AND ".join(clauses), params
+
+
+def _one_value_list(f: Filter, filters: list[Filter]) -> bool:
+    """True when `f` is in an OR of values of its own field only (`status:Open OR
+    status:Done`): that is the field's value list, which other values of the field
+    typed beside it join (`... status:Closed`), as repeating a filter does."""
+    if f.negated or f.field in ("updated", "created"):
+        return False
+    return all(g.field == f.field and not g.negated for g in filters if g.either == f.either)
 
 
 def _one_filter_sql(

@@ -467,6 +467,12 @@ def test_syntax(store, mode, text, expected):
         ("updated:-1d OR created:2023-03", {"WEB-10", "OPS-2"}),
         ("type:Story OR type:Task OR assignee:dee", {"OPS-2", "WEB-10", "WEB-11"}),
         ("label:ui OR label:db", {"OPS-1", "OPS-2"}),
+        # one field's values OR-ed are one list, however they are written: a third
+        # value beside an OR of two was AND-ed with them (and found nothing)
+        ("status:Done OR status:Closed status:Open", {"OPS-2", "WEB-12", "OPS-3", "WEB-10"}),
+        ("status:Done status:Closed OR status:Open", {"OPS-2", "WEB-12", "OPS-3", "WEB-10"}),
+        ("type:Story OR type:Task type:Bug project:WEB", {"WEB-10", "WEB-11", "WEB-12"}),
+        ("label:ui OR label:db label:backend", {"OPS-1", "OPS-2"}),
     ],
 )
 def test_or_joins_filters(store, mode, text, expected):
