@@ -218,6 +218,21 @@ async def test_import_and_task_labels_are_read_whole_at_80x24():
         assert label.region.right <= pane.content_region.right
 
 
+async def test_task_buttons_are_read_whole_at_80x24():
+    """At 80 columns the third button of the task screen showed as "U": Save, Post to
+    Jira and Unlink kept their 16-cell minimum in a 40-cell pane."""
+    make_task()
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tasks(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TaskScreen)
+        pane = app.screen.query_one("#task-result-pane")
+        for button in app.screen.query("#task-buttons Button"):
+            assert button.region.right <= pane.content_region.right, button.id
+
+
 async def test_import_by_typing_a_key_and_searching_words():
     fill_index()
     app = JiradexApp()

@@ -581,7 +581,8 @@ class TaskScreen(_WorkerErrors, Screen):
     TaskScreen #task-result-pane { width: 1fr; }
     TaskScreen #task-result { height: 1fr; }
     TaskScreen #task-buttons { height: auto; }
-    TaskScreen #task-buttons Button { margin-right: 1; }
+    /* min-width 0: at 80 columns three 16-cell buttons left "Unlink" as "U" */
+    TaskScreen #task-buttons Button { margin-right: 1; min-width: 0; }
     """
 
     def __init__(self, task_id: int) -> None:
