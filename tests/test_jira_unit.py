@@ -30,6 +30,7 @@ from indexer.jira import (
     JiraGoneError,
     JiraInsecureError,
     JiraNotEnabledError,
+    JiraNotFoundError,
     JiraPermissionError,
     JiraRateLimitError,
     JiraResponseError,
@@ -929,6 +930,21 @@ def test_a_server_answering_empty_objects_is_not_taken_for_jira():
         client.project("DEMO")
     with pytest.raises(JiraResponseError, match="without an issue"):
         client.get_issue("DEMO-1")
+
+
+def test_no_jira_at_the_site_url_says_to_check_its_path():
+    """A Data Center under /jira given as the bare host (or a Cloud site given with a
+    /jira path) answers 404 at serverInfo: `datasource test` said only "Not found on
+    Jira (HTTP 404) for /rest/api/2/serverInfo: (an HTML page)"."""
+    page = httpx.Response(404, text="<html><title>Not Found</title></html>")
+    client, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): page}, site="https://jira.example.com"
+    )
+    with pytest.raises(JiraNotFoundError) as info:
+        client.test_connection("DEMO")
+    message = str(info.value)
+    assert message.startswith("No Jira REST API at https://jira.example.com (HTTP 404")
+    assert "with its path if it has one (e.g. https://jira.example.com/jira)" in message
 
 
 def test_token_never_in_error_messages():

@@ -47,6 +47,7 @@ from .errors import (
     JiraError,
     JiraInsecureError,
     JiraNotEnabledError,
+    JiraNotFoundError,
     JiraRateLimitError,
     JiraResponseError,
     JiraRetryAborted,
@@ -593,7 +594,7 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
             cached = self._server_info
         if cached is not None:
             return cached
-        info = self._json("GET", "/rest/api/2/serverInfo") or {}
+        info = self._json("GET", "/rest/api/2/serverInfo", not_found=self._no_jira_here()) or {}
         if not isinstance(info, dict) or not any(info.get(k) for k in _SERVER_INFO_KEYS):
             # Every Jira names its version here; a catch-all server answering {} to
             # everything would otherwise pass for a Data Center with no issues.
@@ -604,6 +605,20 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         with self._lock:
             self._server_info = info
         return info
+
+    def _no_jira_here(self) -> JiraNotFoundError:
+        """404 at serverInfo: the site URL misses the path Jira runs under (a Data
+        Center at https://host/jira given as https://host), or has one too many."""
+        parts = urlsplit(self.site_url)
+        root = f"{parts.scheme}://{parts.netloc}"
+        if parts.path.strip("/"):
+            hint = f" (is Jira at {root}, without {parts.path}?)"
+        else:
+            hint = f", with its path if it has one (e.g. {root}/jira)"
+        return JiraNotFoundError(
+            f"No Jira REST API at {self.site_url} (HTTP 404 for /rest/api/2/serverInfo): "
+            f"check the site URL; it is the address you open Jira at in a browser{hint}"
+        )
 
     @property
     def deployment(self) -> str:
