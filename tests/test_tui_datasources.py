@@ -84,7 +84,7 @@ async def test_empty_state_then_add_through_the_form(fake_client):
         assert saved.interval == "1h30m"
         table = screen.query_one(DataTable)
         assert table.row_count == 1
-        assert str(table.get_row_at(0)[1]) == "PLAT"
+        assert str(table.get_cell("Platform", "project")) == "PLAT"
 
 
 @run_async
@@ -240,7 +240,7 @@ async def test_edit_keeps_token_and_toggle_and_delete(fake_client):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_screen(app, pilot)
-        assert screen.query_one(DataTable).get_row_at(0)[5].plain == "1"
+        assert screen.query_one(DataTable).get_cell("Acme", "issues").plain == "1"
         # edit: change the interval, leave the token empty (kept)
         form = await open_form(app, pilot, "e")
         assert form.query_one("#name", Input).disabled
@@ -314,9 +314,9 @@ async def test_sync_now_opens_monitor_and_list_shows_counts():
             lambda: screen.rows and screen.rows[0].stats["issues"] == 30,
         )
         await pilot.pause()
-        row = screen.query_one(DataTable).get_row_at(0)
-        assert row[5].plain == "30"
-        assert row[8].plain == "ok"
+        table = screen.query_one(DataTable)
+        assert table.get_cell(screen.rows[0].ds.name, "issues").plain == "30"
+        assert table.get_cell(screen.rows[0].ds.name, "status").plain == "ok"
 
 
 @run_async
@@ -545,3 +545,22 @@ async def test_the_delete_question_has_its_own_footer(fake_client):
         assert isinstance(app.screen, ConfirmScreen)
         keys = {key.description for key in app.screen.query(FooterKey)}
         assert "Cancel" in keys and "Add" not in keys
+
+
+@run_async
+async def test_the_status_of_each_datasource_is_read_at_80_columns(fake_client):
+    """Status came last, after eight columns: at 80 columns it read "never s" or
+    "cancell", and a running sync's "syncing (fetching issues)" its first letters."""
+    add_datasource("Platform")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(app, pilot)
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        x = 0
+        for column in table.ordered_columns:
+            x += column.get_render_width(table)
+            if str(column.label) in ("Name", "Enabled", "Status", "Last sync"):
+                assert x <= table.scrollable_content_region.width, column.label
+        assert str(table.get_cell("Platform", "status")) == "never synced"

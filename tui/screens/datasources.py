@@ -43,16 +43,19 @@ EMPTY_TEXT = (
     "Or quit and run [b]jiradex demo[/] to try jiradex on generated data."
 )
 
+# (key, label). What tells whether a datasource is fine comes first: with Status
+# last, at 80 columns it read "never s" or "cancell" (the table scrolls sideways, so
+# the settings at the end are cut instead).
 COLUMNS = (
-    "Name",
-    "Project",
-    "Enabled",
-    "Every",
-    "Last sync",
-    "Issues",
-    "Comments",
-    "Files",
-    "Status",
+    ("name", "Name"),
+    ("enabled", "Enabled"),
+    ("status", "Status"),
+    ("last_sync", "Last sync"),
+    ("issues", "Issues"),
+    ("comments", "Comments"),
+    ("files", "Files"),
+    ("project", "Project"),
+    ("every", "Every"),
 )
 
 
@@ -131,7 +134,8 @@ class DatasourcesScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
         yield table
         empty = Plain(EMPTY_TEXT, id="ds-empty", markup=True)  # our own [b] marks
         empty.display = False
@@ -202,16 +206,16 @@ class DatasourcesScreen(Screen):
         enabled = Text("yes", style="green") if ds.enabled else Text("no", style="dim")
         every = ds.interval if ds.sync_enabled else Text(f"{ds.interval} (off)", style="dim")
         last = _ago(stats.get("last_sync"))
-        return [
+        return [  # in the order of COLUMNS
             cell(fit(ds.name, 28)),
-            cell(ds.project_key),
             enabled,
-            cell(every) if isinstance(every, str) else every,
+            self._status(row),
             cell(last) if isinstance(last, str) else last,
             Text(f"{stats.get('issues', 0):,}", justify="right"),
             Text(f"{stats.get('comments', 0):,}", justify="right"),
             Text(f"{stats.get('attachments', 0):,}", justify="right"),
-            self._status(row),
+            cell(ds.project_key),
+            cell(every) if isinstance(every, str) else every,
         ]
 
     def _status(self, row: Row) -> Text:
@@ -297,7 +301,7 @@ class DatasourcesScreen(Screen):
         for row in self.rows:
             if row.ds.name == message.job.name:
                 with contextlib.suppress(Exception):  # the row went away meanwhile
-                    table.update_cell(row.ds.name, table.ordered_columns[-1].key, self._status(row))
+                    table.update_cell(row.ds.name, "status", self._status(row))
 
     def on_sync_controller_finished(self, message: SyncController.Finished) -> None:
         self.action_refresh()
