@@ -460,7 +460,9 @@ def test_client_errors_never_retry(status):
     )
     with pytest.raises(JiraError):
         client.server_info()
-    assert len(rec.requests) == 1 and waits == []
+    # (a refused login is followed by one anonymous serverInfo, to name the deployment)
+    sent = [r for r in rec.requests if "Authorization" in r.headers]
+    assert len(sent) == 1 and waits == []
 
 
 def test_connection_error_retries_then_clear_message():
@@ -790,6 +792,28 @@ def test_401_basic_message():
     with pytest.raises(JiraAuthError) as info:
         client.myself()
     assert str(info.value) == f"Authentication failed for {SITE}: check the e-mail and API token"
+
+
+def test_401_of_data_center_to_a_username_and_token_says_a_pat_goes_alone():
+    """A Data Center user following the Cloud quick start (--username plus a personal
+    access token) was told "check the e-mail and API token": Data Center takes a
+    personal access token only alone, as Bearer."""
+
+    def seraph(request):  # a Data Center refuses bad credentials on every resource
+        if "Authorization" in request.headers:
+            return httpx.Response(401, json={"errorMessages": ["You are not authenticated."]})
+        return ok(DC_INFO)
+
+    client, _ = make_client(
+        {("GET", "/rest/api/2/serverInfo"): seraph}, site="https://jira.example.com"
+    )
+    with pytest.raises(JiraAuthError) as info:
+        client.test_connection("DEMO")
+    assert str(info.value) == (
+        "Authentication failed for https://jira.example.com: this is Data Center / Server, "
+        "where a username goes with its password; a personal access token goes alone, "
+        "without the username"
+    )
 
 
 def test_401_scoped_token_on_site_url_explains_service_account():

@@ -41,6 +41,7 @@ from .downloads import (
     is_binary_type,
 )
 from .errors import (
+    SERVICE_ACCOUNT_401,
     IssueNotFoundError,
     JiraAuthError,
     JiraConnectionError,
@@ -594,7 +595,16 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
             cached = self._server_info
         if cached is not None:
             return cached
-        info = self._json("GET", "/rest/api/2/serverInfo", not_found=self._no_jira_here()) or {}
+        try:
+            info = self._json("GET", "/rest/api/2/serverInfo", not_found=self._no_jira_here()) or {}
+        except JiraAuthError as exc:
+            if self._perhaps_datacenter(exc) and self._anonymously_datacenter():
+                raise JiraAuthError(
+                    f"Authentication failed for {self.site_url}: this is Data Center / "
+                    "Server, where a username goes with its password; a personal access "
+                    "token goes alone, without the username"
+                ) from None
+            raise
         if not isinstance(info, dict) or not any(info.get(k) for k in _SERVER_INFO_KEYS):
             # Every Jira names its version here; a catch-all server answering {} to
             # everything would otherwise pass for a Data Center with no issues.
@@ -605,6 +615,26 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         with self._lock:
             self._server_info = info
         return info
+
+    def _perhaps_datacenter(self, refused: JiraAuthError) -> bool:
+        """An e-mail + token refused in words that are not Cloud's own."""
+        said = " ".join(getattr(refused, "messages", None) or []).lower()
+        return self.auth_mode == "basic" and SERVICE_ACCOUNT_401.lower() not in said
+
+    def _anonymously_datacenter(self) -> bool:
+        """Whether serverInfo, asked without credentials, names a Data Center / Server.
+        It tells apart, after a refused e-mail + token, the Cloud quick start followed
+        on a Data Center (whose Seraph refuses them on every resource) from a typo."""
+        try:
+            response = self._http.get(
+                self.api_base + "/rest/api/2/serverInfo", headers={"Accept": "application/json"}
+            )
+            info = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return False
+        if not isinstance(info, dict) or not any(info.get(k) for k in _SERVER_INFO_KEYS):
+            return False
+        return str(info.get("deploymentType") or "").lower() != "cloud"
 
     def _no_jira_here(self) -> JiraNotFoundError:
         """404 at serverInfo: the site URL misses the path Jira runs under (a Data
