@@ -738,7 +738,8 @@ def datasource_show(name: str, as_json: bool) -> None:
         ("cloud id", ds.cloud_id or "-"),
         ("jql", ds.jql or "-"),
         ("comments", _yes_no(ds.index_comments)),
-        ("attachments", _yes_no(ds.index_attachments)),
+        ("attachments", _attachments_line(ds)),
+        ("requests", _requests_line(ds)),
         ("sync", f"every {ds.interval}" + ("" if ds.sync_enabled else " (scheduled sync off)")),
     ]
     for label, value in lines:
@@ -760,6 +761,25 @@ def datasource_show(name: str, as_json: bool) -> None:
         if run.get("error"):
             line += f": {' '.join(str(run['error']).split())}"
         click.echo(secrets.redact(line))
+
+
+def _attachments_line(ds: config.Datasource) -> str:
+    """Whether attachment text is indexed, and the size above which files are skipped."""
+    from indexer.issue_view import human_size
+    from indexer.jira.downloads import DEFAULT_ATTACHMENT_MAX_BYTES
+
+    if not ds.index_attachments:
+        return "no"
+    limit = ds.attachment_max_bytes
+    default = " (default)" if limit is None else ""
+    return f"yes, files up to {human_size(limit or DEFAULT_ATTACHMENT_MAX_BYTES)}{default}"
+
+
+def _requests_line(ds: config.Datasource) -> str:
+    """`max_concurrency`, which `datasource set` changes, else the client's default."""
+    if ds.max_concurrency is None:
+        return f"at most {config.DEFAULT_MAX_CONCURRENCY} at once while syncing (default)"
+    return f"at most {ds.max_concurrency} at once while syncing"
 
 
 def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:

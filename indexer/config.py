@@ -50,6 +50,7 @@ from indexer import connectors, paths, secrets
 from indexer.errors import ConfigError
 
 DEFAULT_INTERVAL = "5m"
+DEFAULT_MAX_CONCURRENCY = 6  # the Jira client's default requests in flight
 MAX_CONCURRENCY = 32  # politeness: more than this in flight is not a client, it is a load test
 MAX_INTERVAL_SECONDS = 365 * 86400
 MAX_NAME_LENGTH = 100

@@ -498,6 +498,24 @@ def test_show_text_and_unknown_name():
     assert line == 'jiradex: no datasource named "missing" (configured: My Jira Cloud)'
 
 
+def test_show_text_says_the_requests_in_flight_and_the_attachment_limit():
+    """`datasource set NAME --max-concurrency 2` (or `attachment_max_bytes` in the
+    JSON) changed nothing `datasource show` printed: only --json showed them."""
+    add_basic()
+    lines = ok("datasource", "show", "main").stdout.splitlines()
+    assert "requests     at most 6 at once while syncing (default)" in lines
+    assert "attachments  no" in lines
+    ok("datasource", "set", "main", "--max-concurrency", "2", "--attachments")
+    lines = ok("datasource", "show", "main").stdout.splitlines()
+    assert "requests     at most 2 at once while syncing" in lines
+    assert "attachments  yes, files up to 10.0 MB (default)" in lines
+    payload = show_json("main")
+    payload["connector"]["config"]["attachment_max_bytes"] = 512 * 1024
+    paths.datasources_path().write_text(json.dumps([payload]))
+    lines = ok("datasource", "show", "main").stdout.splitlines()
+    assert "attachments  yes, files up to 512.0 KB" in lines
+
+
 def test_show_without_index_does_not_create_one():
     add_basic()
     text = ok("datasource", "show", "main").stdout

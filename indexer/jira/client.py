@@ -31,6 +31,7 @@ import httpx
 import orjson
 
 from indexer import secrets
+from indexer.config import DEFAULT_MAX_CONCURRENCY
 
 from .auth import JiraAuth, fetch_cloud_id, is_loopback, normalize_site_url, origin
 from .comments import IssueComments
@@ -112,7 +113,7 @@ class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = 10.0,
-        max_concurrency: int = 6,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         attachment_max_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
