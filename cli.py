@@ -709,9 +709,12 @@ def datasource_list(as_json: bool) -> None:
     for ds in items:
         sync = ds.interval if ds.sync_enabled else "off"
         rows.append((ds.name, _yes_no(ds.enabled), ds.project_key, ds.auth_mode, sync, ds.endpoint))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    # Widths in terminal columns: a name in Chinese takes two per character.
+    widths = [max(_cells(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        cells = [
+            cell + " " * (width - _cells(cell)) for cell, width in zip(row, widths, strict=False)
+        ]
         click.echo("  ".join([*cells, row[-1]]))
 
 

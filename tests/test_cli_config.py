@@ -488,6 +488,21 @@ def test_list_empty_says_how_to_add():
     assert json.loads(ok("datasource", "list", "--json").stdout) == []
 
 
+def test_list_keeps_its_columns_under_a_wide_name():
+    """A datasource named in Chinese (each character two terminal columns) pushed
+    its row's ENABLED, PROJECT... one column right per character."""
+    import unicodedata
+
+    def cells(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+    add_basic("工作区")
+    add_basic("main")
+    lines = ok("datasource", "list").stdout.splitlines()
+    starts = {cells(line[: line.index(" yes ") + 1]) for line in lines[1:]}
+    assert starts == {cells(lines[0][: lines[0].index("ENABLED")])}
+
+
 def test_show_text_and_unknown_name():
     ok("datasource", "add", "--from-json", str(BASIC_FIXTURE))
     text = ok("datasource", "show", "My Jira Cloud").stdout
