@@ -564,3 +564,25 @@ async def test_the_status_of_each_datasource_is_read_at_80_columns(fake_client):
             if str(column.label) in ("Name", "Enabled", "Status", "Last sync"):
                 assert x <= table.scrollable_content_region.width, column.label
         assert str(table.get_cell("Platform", "status")) == "never synced"
+
+
+@run_async
+async def test_enter_on_test_connection_twice_tests_twice(fake_client):
+    """Test connection is disabled while it runs, and Textual moved the focus to the
+    next button: Enter pressed again to test again saved and closed the form."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        await type_into(pilot, form, "name", "Acme")
+        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
+        await type_into(pilot, form, "project", "DEMO")
+        form.query_one("#test").focus()
+        await pilot.press("enter")
+        status = form.query_one("#form-status", Static)
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        await settle(pilot, app)
+        assert app.focused is form.query_one("#test")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is form and config.load_datasources() == []

@@ -367,3 +367,30 @@ async def test_a_test_answer_or_fix_message_goes_once_the_fields_are_edited(monk
         set_value(screen, "api_token", "tok-other")
         await pilot.pause()
         assert "Connected as" not in str(status.render())
+
+
+@run_async
+async def test_the_focus_stays_on_fetch_and_test_after_they_ran(monkeypatch):
+    """Fetch and Test connection are disabled while they run: the focus went to
+    nothing (Tab then started from the top of the page) or to Save."""
+    record_connections(monkeypatch)
+    monkeypatch.setattr(settings_module, "fetch_cloud_id", lambda site: FakeJiraClient().cloud_id)
+    app = JiradexApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_settings(app, pilot)
+        screen.query_one("#service", RadioButton).value = True
+        set_value(screen, "base_url", "https://acme.atlassian.net")
+        await pilot.pause()
+        screen.query_one("#fetch").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.query_one("#cloud_id", Input).value)
+        await pilot.pause()
+        assert app.focused is screen.query_one("#fetch")
+        set_value(screen, "email", "me@example.com")
+        set_value(screen, "api_token", "tok-abcdef")
+        screen.query_one("#test").focus()
+        await pilot.press("enter")
+        status = screen.query_one("#settings-status")
+        await wait_for(pilot, lambda: "Connected as" in str(status.render()))
+        await pilot.pause()
+        assert app.focused is screen.query_one("#test")

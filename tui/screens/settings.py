@@ -39,7 +39,7 @@ from tui import keymap
 from tui.messages import ConfigChanged
 from tui.sync_controller import one_line
 from tui.widgets.datasource_form import ConfigRule, ConfirmScreen, FormField, describe_test
-from tui.widgets.format import Plain, enable_button
+from tui.widgets.format import Plain, disable_button, enable_button
 from tui.widgets.title_bar import TitleBar
 
 INTRO = (
@@ -387,7 +387,7 @@ class SettingsScreen(Screen):
             )
             return
         self._status(f"Testing {conn.base_url} …", about_fields=True)
-        self.query_one("#test", Button).disabled = True
+        disable_button(self.query_one("#test", Button))
         self._run_test(dataclasses.replace(conn, enabled=True), self._values())
 
     @work(thread=True, exclusive=True, group="settings-test", exit_on_error=False)
@@ -424,7 +424,7 @@ class SettingsScreen(Screen):
             self.field("base_url").show_error(str(exc))
             return
         self._status(f"Reading the cloud id of {site} …")
-        self.query_one("#fetch", Button).disabled = True
+        disable_button(self.query_one("#fetch", Button))
         self._run_fetch(site)
 
     @work(thread=True, exclusive=True, group="settings-fetch", exit_on_error=False)

@@ -26,7 +26,7 @@ from indexer import config, secrets
 from indexer.errors import ConfigError
 from tui import keymap
 from tui.sync_controller import one_line
-from tui.widgets.format import Plain, enable_button
+from tui.widgets.format import Plain, disable_button, enable_button
 
 ClientFactory = Callable[[config.Datasource], Any]
 
@@ -457,7 +457,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
             self._status("Fix the fields marked in red before testing", error=True)
             return
         self._status(f"Testing {ds.endpoint} …")
-        self.query_one("#test", Button).disabled = True
+        disable_button(self.query_one("#test", Button))
         self._run_test(ds, self._values())
 
     @work(thread=True, exclusive=True, group="datasource-test", exit_on_error=False)

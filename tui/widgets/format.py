@@ -6,6 +6,7 @@ cut on cell boundaries and never push a column out of line.
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,15 +92,37 @@ def ago(stamp: str | None) -> str:
     return "just now" if age == "now" else f"{age} ago"
 
 
+# button -> where Textual sent the focus when disable_button took it away
+_FOCUS_WENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def disable_button(button: Any) -> None:
+    """Disable a button while its work runs; enable_button gives it the focus back.
+
+    Textual moves the focus off a disabled widget, to the next button or to nothing:
+    Enter pressed again after Test connection saved the form, and Tab after Fetch
+    started from the top of the page.
+    """
+    had_focus = button.has_focus
+    button.disabled = True
+    if had_focus:
+        _FOCUS_WENT[button] = button.screen.focused
+
+
 def enable_button(button: Any) -> None:
     """Re-enable a button that was disabled while its work ran.
 
     Textual drops the timer that ends a button's 0.2 s pressed look when the button
     is disabled meanwhile, and a button that still looks pressed ignores clicks:
-    without clearing it, Test connection would work once only.
+    without clearing it, Test connection would work once only. The focus comes back
+    to it unless the user moved it meanwhile.
     """
     button.disabled = False
     button.remove_class("-active")
+    if button in _FOCUS_WENT:
+        went = _FOCUS_WENT.pop(button)
+        if button.is_attached and button.screen.focused is went:
+            button.focus()
 
 
 def cell(text: str | None) -> Text:
