@@ -68,9 +68,17 @@ def cli(ctx: click.Context) -> None:
 @cli.command("tui")
 def tui_command() -> None:
     """Open the terminal UI."""
+    _need_terminal("use `jiradex search`, `show` and `sync` in scripts")
     from tui.app import run_app
 
     run_app()
+
+
+def _need_terminal(instead: str) -> None:
+    """Stop before the TUI starts without a terminal to draw on (it reads stdin and
+    draws on stderr): it would never end, writing escape codes into a file or pipe."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        fail(f"the TUI needs a terminal (stdin or stderr is not one here): {instead}")
 
 
 # --------------------------------------------------------------------------- sync, index, demo
@@ -392,6 +400,8 @@ def demo_command(headless: bool, issue_count: int, latency_ms: int) -> None:
     """
     from indexer.demo import DEMO_QUERY, demo_home, demo_server
 
+    if not headless:
+        _need_terminal("try `jiradex demo --headless`")
     with demo_home() as temporary:
         if temporary:
             click.echo(f"demo: using a temporary home {temporary}", err=True)

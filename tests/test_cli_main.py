@@ -273,3 +273,24 @@ def test_a_stopped_sync_says_so_once_and_takes_its_bar_off_the_terminal(capsys, 
     out, err = capsys.readouterr()
     assert err == ""  # nothing left to erase
     assert out.startswith("w: cancelled, 0 issues written")
+
+
+def test_the_tui_without_a_terminal_says_so_instead_of_drawing_forever(monkeypatch):
+    """`jiradex < /dev/null > out 2>&1` (cron, CI, a pipe) started the TUI: it never
+    ended and filled the file with escape codes. `demo` without --headless too."""
+    from cli_runner import run
+
+    import indexer.demo
+    import tui.app
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("started without a terminal")
+
+    monkeypatch.setattr(tui.app, "run_app", never)
+    monkeypatch.setattr(indexer.demo, "demo_server", never)
+    for args in ((), ("tui",), ("demo",)):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("jiradex: the TUI needs a terminal")
+    assert "jiradex demo --headless" in run("demo").stderr
