@@ -1545,7 +1545,44 @@ def _print_hits(hits: list) -> None:
             click.echo(" " * (key_w + 2) + where + _styled_snippet(h.snippet, room))
 
 
-@cli.command("search")
+class _SearchCommand(click.Command):
+    """`search`, whose query may hold `-word` (exclude): typed unquoted, Click took it
+    for options ("No such option '-t'"); the error now says how to write it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            word = next((a for a in given if _short_option_of(a) == exc.option_name), None)
+            if word is None:
+                raise
+            query = " ".join(_query_words(given))
+            raise click.UsageError(
+                f"{word} is read as an option: to exclude a word, quote the whole query "
+                f"(jiradex search '{query}') or put -- before it"
+            ) from None
+
+
+def _short_option_of(arg: str) -> str | None:
+    """`-timeout` -> `-t`, as Click reads it; None for `--long` options and words."""
+    return arg[:2] if len(arg) > 1 and arg[0] == "-" and arg[1] != "-" else None
+
+
+def _query_words(args: list[str]) -> list[str]:
+    """The words of a search command line, its `--option value` pairs left out."""
+    words, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("--"):
+            skip = "=" not in arg and arg != "--json"
+        else:
+            words.append(arg)
+    return words
+
+
+@cli.command("search", cls=_SearchCommand)
 @click.argument("query", nargs=-1, required=True)
 @click.option("--datasource", metavar="NAME", help="Only issues of this datasource.")
 @click.option(

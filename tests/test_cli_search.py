@@ -245,6 +245,18 @@ def test_search_without_an_index_explains(jiradex_home):
     assert not (jiradex_home / "data" / "index.db").exists()
 
 
+def test_an_unquoted_excluded_word_says_to_quote_the_query(indexed):
+    """The README's `-word excludes`, typed unquoted (`jiradex search pool -timeout`),
+    got Click's "No such option '-t'"."""
+    result = run("search", "pool", "-timeout")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "jiradex: -timeout is read as an option: to exclude a word, quote the whole query "
+        "(jiradex search 'pool -timeout') or put -- before it"
+    ]
+    assert "No such option '--lmit'" in run("search", "pool", "--lmit", "3").stderr
+
+
 def test_search_bad_limit_is_usage_error(indexed):
     assert run("search", "pool", "--limit", "0").exit_code == 2
 
