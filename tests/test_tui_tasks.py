@@ -233,6 +233,30 @@ async def test_task_buttons_are_read_whole_at_80x24():
             assert button.region.right <= pane.content_region.right, button.id
 
 
+async def test_after_a_failed_create_enter_on_create_task_tries_again(monkeypatch):
+    """Create task is disabled while it runs, and Textual moved the focus to Cancel:
+    after a failure, Enter pressed again to retry threw the import away."""
+    from indexer.errors import JiradexError
+
+    def refuse(*args, **kwargs):
+        raise JiradexError("the task database is locked")
+
+    monkeypatch.setattr(engine, "import_task", refuse)
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_import(pilot, app, "DEV-1")
+        confirm = screen.query_one("#import-confirm")
+        confirm.focus()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert "locked" in str(screen.query_one("#import-error", Static).render())
+        assert app.focused is confirm
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is screen
+
+
 async def test_import_by_typing_a_key_and_searching_words():
     fill_index()
     app = JiradexApp()

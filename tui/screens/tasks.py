@@ -32,7 +32,15 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from indexer.wording import counted
 from tui import keymap
 from tui.widgets.editor import Editor
-from tui.widgets.format import Plain, ago, cell, enable_button, fit, relative_age
+from tui.widgets.format import (
+    Plain,
+    ago,
+    cell,
+    disable_button,
+    enable_button,
+    fit,
+    relative_age,
+)
 from tui.widgets.title_bar import TitleBar
 
 EMPTY_TASKS = (
@@ -449,7 +457,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 else "Pick an issue first: type its key and press Enter"
             )  # fmt: skip
             return
-        self.query_one("#import-confirm", Button).disabled = True
+        disable_button(self.query_one("#import-confirm", Button))
         self._error(f"Creating a task from {self.record.get('key')}…")
         self._create(
             str(self.record.get("key")),
