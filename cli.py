@@ -310,9 +310,7 @@ def index_group() -> None:
 @index_group.command("check")
 def index_check_command() -> None:
     """Verify the index: SQLite and FTS integrity, rows and full-text in step."""
-    from indexer.store import Store
-
-    store = Store()
+    store = _open_index_for_reading()  # none there: say so, rather than make one
     try:
         problems = store.integrity_check()
     finally:

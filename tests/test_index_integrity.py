@@ -167,3 +167,12 @@ def test_locked_index_says_busy_and_works_once_free():
         holder.close()
     code, out, err = jiradex("index", "check")
     assert code == 0 and "index ok" in out, err
+
+
+def test_check_without_an_index_says_there_is_none_and_makes_none():
+    """`index check` in a home with no index (a mistyped JIRADEX_HOME, a first run)
+    created an empty index.db and answered "index ok"."""
+    code, out, err = jiradex("index", "check")
+    assert (code, out) == (1, "")
+    assert err.startswith("jiradex: there is no index yet")
+    assert not paths.index_path().exists()
