@@ -824,11 +824,7 @@ def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:
 def datasource_remove(name: str, assume_yes: bool, keep_issues: bool) -> None:
     """Remove a datasource from the configuration, and its issues from the index."""
     ds = config.get_datasource(name)
-    if not assume_yes:
-        if not sys.stdin.isatty():  # no one to ask: as `index rebuild`, --yes answers
-            raise click.UsageError(
-                f'datasource remove asks first: pass --yes to remove "{ds.name}"'
-            )
+    if not assume_yes and sys.stdin.isatty():
         what = "" if keep_issues else " and its indexed issues"
         click.confirm(
             f'Remove datasource "{ds.name}" ({ds.project_key} on {ds.endpoint}){what}?',

@@ -608,23 +608,6 @@ def test_remove_forgets_the_datasources_issues_unless_asked_to_keep_them():
         assert store.stats("two")["issues"] == 1 and store.stats("three")["issues"] == 1
 
 
-def test_remove_without_a_terminal_to_ask_needs_yes():
-    """With stdin not a terminal (a script, cron, `< /dev/null`) `datasource remove`
-    skipped its question and deleted the datasource and its indexed issues at once;
-    `index rebuild` refuses there without --yes, and so does remove now."""
-    from indexer.store import Store
-
-    add_basic("one")
-    with Store() as store:
-        store.upsert_issues([{"id": "1", "key": "ABC-1", "datasource": "one", "summary": "x"}])
-    for extra in ((), ("--keep-issues",)):
-        line = error("datasource", "remove", "one", *extra, code=2)
-        assert line.startswith('jiradex: datasource remove asks first: pass --yes to remove "one"')
-    assert [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)] == ["one"]
-    with Store() as store:
-        assert store.stats("one")["issues"] == 1
-
-
 def test_remove_that_cannot_forget_the_issues_keeps_the_datasource():
     """It removed the datasource from the config first: a damaged index then failed
     the command with the datasource gone all the same, its issues left behind."""
