@@ -586,3 +586,33 @@ async def test_enter_on_test_connection_twice_tests_twice(fake_client):
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.screen is form and config.load_datasources() == []
+
+
+@run_async
+async def test_the_ages_on_the_list_keep_up_with_the_clock(fake_client, monkeypatch):
+    """ "Last sync: just now" (and "Last run: ok, just now") stayed for as long as the
+    screen was shown: the ages were worked out only when the list was read."""
+    from datetime import UTC, datetime, timedelta
+
+    from tui.widgets import format as format_module
+
+    monkeypatch.setattr(datasources_module, "AGE_TICK_S", 0.05)
+    add_datasource("Acme")
+    with Store() as store:
+        store.finish_run(store.start_run("Acme"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        table = screen.query_one(DataTable)
+        assert str(table.get_cell("Acme", "last_sync")) == "just now"
+        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+
+        class TenMinutesLater(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return later
+
+        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        await wait_for(pilot, lambda: str(table.get_cell("Acme", "last_sync")) == "10m ago")
+        details = str(screen.query_one("#ds-details", Static).render())
+        assert "Last run: ok, 10m ago" in details

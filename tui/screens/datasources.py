@@ -59,6 +59,11 @@ COLUMNS = (
 )
 
 
+# How often the ages shown ("Last sync 5m ago", "Last run: ok, 5m ago") are worked out
+# again from what the list last read: they said "just now" for as long as it was shown.
+AGE_TICK_S = 30.0
+
+
 @dataclass
 class Row:
     """One datasource and what the index knows about it."""
@@ -149,6 +154,15 @@ class DatasourcesScreen(Screen):
     def on_mount(self) -> None:
         controller_for(self.app).subscribe(self)
         self.action_refresh()
+        self.set_interval(AGE_TICK_S, self._tick_ages)
+
+    def _tick_ages(self) -> None:
+        """The ages again, from the rows already read (no database access)."""
+        table = self.query_one(DataTable)
+        for row in self.rows:
+            with contextlib.suppress(Exception):  # the row went away meanwhile
+                table.update_cell(row.ds.name, "last_sync", cell(_ago(row.stats.get("last_sync"))))
+        self._show_details()
 
     def on_unmount(self) -> None:
         controller_for(self.app).unsubscribe(self)
