@@ -74,10 +74,15 @@ def tui_command() -> None:
     run_app()
 
 
+def _has_terminal() -> bool:
+    """The TUI reads stdin and draws on stderr: both must be a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _need_terminal(instead: str) -> None:
-    """Stop before the TUI starts without a terminal to draw on (it reads stdin and
-    draws on stderr): it would never end, writing escape codes into a file or pipe."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    """Stop before the TUI starts without a terminal to draw on: it would never end,
+    writing escape codes into a file or pipe."""
+    if not _has_terminal():
         fail(f"the TUI needs a terminal (stdin or stderr is not one here): {instead}")
 
 
@@ -398,8 +403,11 @@ def demo_command(headless: bool, issue_count: int, latency_ms: int) -> None:
     """
     from indexer.demo import DEMO_QUERY, demo_home, demo_server
 
-    if not headless:
-        _need_terminal("try `jiradex demo --headless`")
+    if not headless and not _has_terminal():
+        # The README's first command, run by a script or CI: the headless demo is the
+        # same job with its result printed, where a TUI would draw forever.
+        click.echo("demo: no terminal here: running it headless (--headless)", err=True)
+        headless = True
     with demo_home() as temporary:
         if temporary:
             click.echo(f"demo: using a temporary home {temporary}", err=True)

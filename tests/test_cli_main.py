@@ -280,17 +280,44 @@ def test_the_tui_without_a_terminal_says_so_instead_of_drawing_forever(monkeypat
     ended and filled the file with escape codes. `demo` without --headless too."""
     from cli_runner import run
 
-    import indexer.demo
     import tui.app
 
     def never(*_args, **_kwargs):
         raise AssertionError("started without a terminal")
 
     monkeypatch.setattr(tui.app, "run_app", never)
-    monkeypatch.setattr(indexer.demo, "demo_server", never)
-    for args in ((), ("tui",), ("demo",)):
+    for args in ((), ("tui",)):
         result = run(*args)
         assert result.exit_code == 1, (args, result.output)
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("jiradex: the TUI needs a terminal")
-    assert "jiradex demo --headless" in run("demo").stderr
+
+
+def test_the_demo_without_a_terminal_runs_headless(monkeypatch, jiradex_home):
+    """The README's first command (`jiradex demo`) run by a script or CI: it drew a
+    TUI forever, then it refused; it now does the headless demo's job, exit 0."""
+    from cli_runner import run
+
+    import tui.app
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("started without a terminal")
+
+    import contextlib
+    import types
+
+    import cli
+    import indexer.demo
+
+    @contextlib.contextmanager
+    def server(issues, latency_ms):
+        yield types.SimpleNamespace(url="http://127.0.0.1:9", datasource="jiradex-demo")
+
+    ran = []
+    monkeypatch.setattr(tui.app, "run_app", never)
+    monkeypatch.setattr(indexer.demo, "demo_server", server)
+    monkeypatch.setattr(cli, "_demo_headless", lambda name, query: ran.append(name))
+    result = run("demo", "--issues", "40")
+    assert result.exit_code == 0, result.output
+    assert "no terminal here: running it headless" in result.stderr
+    assert ran == ["jiradex-demo"]
