@@ -100,8 +100,9 @@ def hangs_after_info():
     server.close()
 
 
-def test_abort_requests_ends_a_request_waiting_for_an_answer(silent):
-    client = JiraClient(silent.url, token="pat-0000silent", deployment="datacenter")
+def _asking(client: JiraClient, silent: SilentServer):
+    """A thread asking `client` for /myself, started and waiting in recv for the
+    silent server's answer; and the list its outcome (None or the error) goes to."""
     outcome: list[BaseException | None] = []
 
     def ask() -> None:
@@ -115,6 +116,12 @@ def test_abort_requests_ends_a_request_waiting_for_an_answer(silent):
     asker.start()
     assert silent.accepted.wait(PROMPT_S)
     time.sleep(0.1)  # the request is sent and its thread is waiting in recv
+    return asker, outcome
+
+
+def test_abort_requests_ends_a_request_waiting_for_an_answer(silent):
+    client = JiraClient(silent.url, token="pat-0000silent", deployment="datacenter")
+    asker, outcome = _asking(client, silent)
     started = time.monotonic()
     client.stopping.set()
     client.abort_requests()
@@ -209,10 +216,17 @@ def test_quitting_the_tui_mid_sync_does_not_wait_for_a_hung_request(
     Timed from the quit, once the request hangs: not the start-up, which a loaded
     machine makes slow."""
     _datasource(hangs_after_info.url)
+    _assert_quits_at_once(TUI_QUITS, hangs_after_info, jiradex_home, tmp_path)
+
+
+def _assert_quits_at_once(script: str, server: SilentServer, home, tmp_path) -> None:
+    """Run a TUI `script` (argv: the file whose existence says quit, the server's
+    URL); once its request hangs on `server`, tell it to quit: it must exit 0 at
+    once. Timed from the quit, not the start-up, which a loaded machine makes slow."""
     go = tmp_path / "quit-now"
-    proc = _python(["-c", TUI_QUITS, str(go)], jiradex_home)
+    proc = _python(["-c", script, str(go), server.url], home)
     try:
-        assert hangs_after_info.accepted.wait(60), "the sync never reached the server"
+        assert server.accepted.wait(60), "the TUI never reached the server"
         time.sleep(0.3)
         started = time.monotonic()
         go.touch()
@@ -299,19 +313,7 @@ def test_end_reads_in_flight_ends_reads_and_lets_a_post_finish(silent):
 
     reader = JiraClient(silent.url, token="pat-0000reader", deployment="datacenter")
     poster = JiraClient(silent.url, token="pat-0000poster", deployment="datacenter")
-    outcome: list[BaseException | None] = []
-
-    def read() -> None:
-        try:
-            reader.myself()
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - the test reports what it got
-            outcome.append(exc)
-
-    reading = threading.Thread(target=read, daemon=True)
-    reading.start()
-    assert silent.accepted.wait(PROMPT_S)
-    time.sleep(0.1)
+    reading, outcome = _asking(reader, silent)
     with poster._posting():
         end_reads_in_flight()
         assert poster.posting and not poster.stopping.is_set()
@@ -357,18 +359,4 @@ def test_quitting_the_tui_during_a_connection_test_does_not_wait_for_it(
 ):
     """Settings › Test connection against a server that never answers, then quit:
     the process waited for the test's thread, up to its 15 s timeout."""
-    go = tmp_path / "quit-now"
-    proc = _python(["-c", TUI_QUITS_MID_TEST, str(go), silent.url], jiradex_home)
-    try:
-        assert silent.accepted.wait(60), "the test never reached the server"
-        time.sleep(0.3)
-        started = time.monotonic()
-        go.touch()
-        _, err = proc.communicate(timeout=PROMPT_S + 30)
-        took = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert took < PROMPT_S, f"quitting took {took:.1f}s"
+    _assert_quits_at_once(TUI_QUITS_MID_TEST, silent, jiradex_home, tmp_path)
