@@ -7,7 +7,7 @@ import webbrowser
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, Markdown, Static
-from tui_helpers import add_datasource, fill_index, issue, settle, wait_for
+from tui_helpers import add_datasource, fill_index, issue, settle, stamp, wait_for
 
 from tui.app import JiradexApp
 from tui.screens.datasources import DatasourcesScreen
@@ -48,6 +48,18 @@ async def test_typing_shows_ranked_results_and_preview():
         assert status_of(app).startswith(f"{len(keys)} result")
         preview = app.screen.query_one(IssuePreview).plain
         assert "DEV-8" in preview and "Timeout tuning for the gateway" in preview
+
+
+async def test_the_preview_says_just_now_for_an_issue_updated_this_minute():
+    """The preview of an issue updated less than a minute ago read "Updated now ago"."""
+    fill_index([issue(1, summary="Fresh from the sync", updated=stamp(0))])
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "fresh")
+        preview = app.screen.query_one(IssuePreview).plain
+        assert "Updated just now · work" in preview
+        assert "now ago" not in preview
 
 
 async def test_empty_box_lists_recent_issues_newest_first():

@@ -9,7 +9,7 @@ from rich.rule import Rule
 from rich.text import Text
 from textual.containers import VerticalScroll
 
-from tui.widgets.format import Plain, relative_age, snippet_text
+from tui.widgets.format import Plain, ago, snippet_text
 
 MATCHED = {
     "comment": "💬 matched in a comment",
@@ -59,7 +59,7 @@ class IssuePreview(VerticalScroll):
             facts.append(" · labels ", style="dim")
             facts.append(", ".join(labels))
         facts.append("\nUpdated ", style="dim")
-        facts.append(f"{relative_age(hit.updated) or '?'} ago · {hit.datasource}")
+        facts.append(f"{ago(hit.updated)} · {hit.datasource}")  # not "now ago"
         parts: list[Any] = [head, title, facts, Rule(style="dim")]
         snippet = snippet_text(hit.snippet)
         if snippet.plain.strip():
