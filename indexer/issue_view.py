@@ -6,7 +6,18 @@ is what `Store.get_issue()` returns.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# ASCII punctuation Markdown may read as markup in a line of text (CommonMark lets
+# any of it be backslash-escaped).
+_MARKUP = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text (a summary, a name, a file name) that reads as written in Markdown:
+    "Fix __init__ of Pool<T>" rendered as "Fix init of Pool" (bold, and an HTML tag)."""
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def issue_json(issue: dict) -> dict[str, Any]:
@@ -71,11 +82,14 @@ def human_size(size: Any) -> str:
     return f"{value:.1f} GB"  # unreachable
 
 
-def issue_markdown(issue: dict) -> str:
+def issue_markdown(issue: dict, *, escape: bool = False) -> str:
     """The issue as a Markdown document: header facts, description, comments in
-    order, attachments."""
+    order, attachments. With `escape`, for a Markdown renderer, the plain fields
+    (summary, names, labels, file names) are escaped so they show as written; the
+    description and comments are Markdown already."""
     data = issue_json(issue)
-    lines = [f"# {data['key']}: {data['summary']}", ""]
+    plain = markdown_text if escape else str
+    lines = [f"# {plain(str(data['key']))}: {plain(data['summary'])}", ""]
     facts = [
         ("Status", data["status"]),
         ("Type", data["issuetype"]),
@@ -86,20 +100,23 @@ def issue_markdown(issue: dict) -> str:
         ("Components", ", ".join(data["components"])),
         ("Created", _when(data["created"]) if data["created"] else None),
         ("Updated", _when(data["updated"]) if data["updated"] else None),
-        ("Link", data["url"]),
     ]
-    lines.extend(f"- **{name}:** {value}" for name, value in facts if value)
+    lines.extend(f"- **{name}:** {plain(str(value))}" for name, value in facts if value)
+    if data["url"]:
+        lines.append(f"- **Link:** {data['url']}")
     lines += ["", "## Description", ""]
     lines.append(data["description"].strip() or "_No description._")
     if data["comments"]:
         lines += ["", f"## Comments ({len(data['comments'])})"]
         for c in data["comments"]:
-            lines += ["", f"### {c['author'] or 'Unknown'}, {_when(c['created'])}", ""]
+            author = plain(c["author"] or "Unknown")
+            lines += ["", f"### {author}, {_when(c['created'])}", ""]
             lines.append((c["body"] or "").strip() or "_Empty comment._")
     if data["attachments"]:
         lines += ["", f"## Attachments ({len(data['attachments'])})", ""]
         for a in data["attachments"]:
             note = "text indexed" if a["indexed"] else "not indexed"
-            kind = a["mimetype"] or "unknown type"
-            lines.append(f"- {a['filename']} ({kind}, {human_size(a['size'])}, {note})")
+            kind = plain(a["mimetype"] or "unknown type")
+            name = plain(str(a["filename"]))
+            lines.append(f"- {name} ({kind}, {human_size(a['size'])}, {note})")
     return "\n".join(lines).rstrip() + "\n"

@@ -72,6 +72,38 @@ async def test_empty_box_lists_recent_issues_newest_first():
         assert "Recently updated" in status_of(app)
 
 
+async def test_the_issue_detail_shows_summary_and_fields_as_written():
+    """Plain Jira fields went into the detail's Markdown as they were: "Fix *args in
+    __init__ of Pool<T>" showed as "Fix *args in init of Pool" (the underscores read
+    as bold, <T> as HTML), and a label snake_case_label lost its underscores."""
+    from textual.widgets._markdown import MarkdownBlock
+
+    summary = "Fix *args and **kwargs in __init__ of Pool<T> [draft] & co"
+    fill_index(
+        [
+            issue(
+                1,
+                summary=summary,
+                labels=["snake_case_label"],
+                components=["api_*core*"],
+                assignee="__bot__",
+                attachments=[
+                    {"id": "a1", "filename": "dump_<1>_.log", "mimetype": "text/plain", "size": 10}
+                ],
+            )
+        ]
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(IssueScreen("DEV-1"))
+        await settle(pilot, app)
+        shown = "\n".join(str(block._content) for block in app.screen.query(MarkdownBlock))
+        assert f"DEV-1: {summary}" in shown
+        for text in ("snake_case_label", "api_*core*", "__bot__", "dump_<1>_.log"):
+            assert text in shown, text
+
+
 async def test_enter_opens_issue_detail_with_markdown_and_escape_returns():
     fill_index()
     app = JiradexApp()

@@ -13,7 +13,7 @@ import threading
 import pytest
 from concurrently import errors_of_concurrent_calls
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
-from tui_helpers import fill_index, settle, wait_for
+from tui_helpers import fill_index, issue, settle, wait_for
 
 from indexer import tasks as engine
 from indexer.tasks import TaskLink, TaskStore
@@ -255,6 +255,20 @@ async def test_after_a_failed_create_enter_on_create_task_tries_again(monkeypatc
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.screen is screen
+
+
+async def test_the_import_preview_shows_the_summary_as_written():
+    """The import preview rendered "Fix __init__ of Pool<T>" as "Fix init of Pool"."""
+    fill_index([issue(1, summary="Fix __init__ of Pool<T>", labels=["snake_case_label"])])
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_import(pilot, app, "DEV-1")
+        from textual.widgets._markdown import MarkdownBlock
+
+        preview = screen.query_one("#import-preview-md", Markdown)
+        shown = "\n".join(str(block._content) for block in preview.query(MarkdownBlock))
+        assert "DEV-1: Fix __init__ of Pool<T>" in shown
+        assert "snake_case_label" in shown
 
 
 async def test_import_by_typing_a_key_and_searching_words():

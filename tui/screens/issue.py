@@ -58,7 +58,8 @@ class IssueScreen(Screen):
                 self._failed, f"{self.key} is not in the index (a sync may have removed it)"
             )
             return
-        self.app.call_from_thread(self._loaded, issue, issue_markdown(issue))
+        markdown = issue_markdown(issue, escape=True)  # a summary's __init__ as written
+        self.app.call_from_thread(self._loaded, issue, markdown)
 
     async def _loaded(self, issue: dict, markdown: str) -> None:
         self.issue = issue

@@ -501,7 +501,10 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
 
 
 def preview_markdown(record: dict, source: str) -> str:
-    """What the person is about to import: the fields the task will carry."""
+    """What the person is about to import: the fields the task will carry (the
+    plain ones escaped, so that a summary's __init__ reads as written)."""
+    from indexer.issue_view import markdown_text
+
     facts = [
         ("Type", record.get("issuetype")),
         ("Status", record.get("status")),
@@ -510,8 +513,9 @@ def preview_markdown(record: dict, source: str) -> str:
         ("Labels", ", ".join(record.get("labels") or []) or None),
         ("Source", source),
     ]
-    lines = [f"## {record.get('key')}: {record.get('summary') or ''}", ""]
-    lines += [f"- **{name}:** {value}" for name, value in facts if value]
+    title = markdown_text(f"{record.get('key')}: {record.get('summary') or ''}")
+    lines = [f"## {title}", ""]
+    lines += [f"- **{name}:** {markdown_text(str(value))}" for name, value in facts if value]
     description = (record.get("description") or "").strip() or "_No description._"
     lines += ["", description]
     return "\n".join(lines)
