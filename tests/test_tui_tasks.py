@@ -600,3 +600,35 @@ async def test_a_result_typed_and_not_saved_is_kept_when_the_app_quits(leave):
             await pilot.press(key)
             await pilot.pause()
     assert TaskStore().get(task_id).result == "an hour of work"
+
+
+async def test_task_ages_keep_up_with_the_clock(monkeypatch):
+    """The task list's Created column and the task's "created just now" were worked
+    out when read only: left open, they said "now" for hours."""
+    from datetime import UTC, datetime, timedelta
+
+    import tui.screens.tasks as tasks_module
+    from tui.widgets import format as format_module
+
+    monkeypatch.setattr(tasks_module, "AGE_TICK_S", 0.05)
+    make_task()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_tasks(pilot, app)
+        table = app.screen.query_one("#tasks-table")
+        assert str(table.get_row_at(0)[-1]) == "now"
+        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+
+        class TenMinutesLater(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return later
+
+        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        facts = app.screen.query_one("#task-facts", Static)
+        assert "created 10m ago" in str(facts.render())
+        later += timedelta(minutes=10)
+        await wait_for(pilot, lambda: "created 20m ago" in str(facts.render()))

@@ -43,6 +43,10 @@ from tui.widgets.format import (
 )
 from tui.widgets.title_bar import TitleBar
 
+# How often the ages shown (Created, "posted 5m ago") are worked out again from what
+# was read: they said "now" for as long as the screen stayed open.
+AGE_TICK_S = 30.0
+
 EMPTY_TASKS = (
     "No tasks yet.\n\nPress n to import a Jira issue as a task, or press i on a search result."
 )
@@ -121,6 +125,12 @@ class TasksScreen(_WorkerErrors, Screen):
         self._columns(self.query_one("#tasks-table", DataTable))
         self.query_one("#tasks-empty").display = False
         self.action_refresh()
+        self.set_interval(AGE_TICK_S, self._tick_ages)
+
+    def _tick_ages(self) -> None:
+        """The Created ages again, from the tasks already read."""
+        if self.tasks:
+            self._fill(self.query_one("#tasks-table", DataTable))
 
     def _wanted_title_width(self, table: DataTable) -> int:
         fixed = sum(width for *_, width in self.COLUMNS) + 2 * len(self.COLUMNS)
@@ -626,6 +636,7 @@ class TaskScreen(_WorkerErrors, Screen):
     def on_mount(self) -> None:
         self.title = f"T-{self.task_id}"
         self._load()
+        self.set_interval(AGE_TICK_S, self._show_facts)
 
     @work(thread=True, exclusive=True, group="task-load", exit_on_error=False)
     def _load(self) -> None:
@@ -645,12 +656,7 @@ class TaskScreen(_WorkerErrors, Screen):
         badge.label = task.link.key + (" (unlinked)" if task.unlinked else "")
         badge.disabled = task.unlinked
         self.query_one("#task-title", Static).update(task.title)
-        facts = [f"{task.label} · created {ago(task.created)}"]
-        if task.link.datasource:
-            facts.append(f"datasource {task.link.datasource}")
-        for post in task.posts:
-            facts.append(f"posted {ago(post.posted_at)} as {post.account}")
-        self.query_one("#task-facts", Static).update(" · ".join(facts))
+        self._show_facts()
         self._set_error(f"Last post failed: {task.last_error}" if task.last_error else "")
         self.query_one("#task-instructions-md", Markdown).update(task.instructions)
         if fill_editor:
@@ -661,6 +667,19 @@ class TaskScreen(_WorkerErrors, Screen):
         self.query_one("#task-post", Button).disabled = task.unlinked
         self.query_one("#task-unlink", Button).disabled = task.unlinked
         self.refresh_bindings()  # check_action: the footer drops Post and Unlink
+
+    def _show_facts(self) -> None:
+        """`T-3 · created 5m ago · datasource work · posted 2m ago as Zoë`; again every
+        AGE_TICK_S, so that the ages keep up with the clock."""
+        task = self.current_task
+        if task is None:
+            return
+        facts = [f"{task.label} · created {ago(task.created)}"]
+        if task.link.datasource:
+            facts.append(f"datasource {task.link.datasource}")
+        for post in task.posts:
+            facts.append(f"posted {ago(post.posted_at)} as {post.account}")
+        self.query_one("#task-facts", Static).update(" · ".join(facts))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """An unlinked task can be neither posted nor unlinked again: the footer
