@@ -580,3 +580,29 @@ def test_snapshot_issue_detail(snap_compare):
         await settle(pilot, app)
 
     assert snap_compare(app, terminal_size=(100, 40), run_before=run_before)
+
+
+async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
+    """The Upd column was worked out when the results came: an issue a sync had just
+    brought in said "now" for as long as the list stayed on screen."""
+    from datetime import UTC, datetime, timedelta
+
+    from tui.screens import search as search_module
+    from tui.widgets import format as format_module
+
+    monkeypatch.setattr(search_module, "OVERVIEW_TICK_S", 0.05)
+    fill_index([issue(1, summary="Fresh from the sync", updated=stamp(0))])
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(ResultsTable)
+        assert str(table.get_row_at(0)[-1]) == "now"
+        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+
+        class TenMinutesLater(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return later
+
+        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")

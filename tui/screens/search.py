@@ -203,6 +203,7 @@ class SearchScreen(Screen):
     def _tick_overview(self) -> None:
         if self._overview is not None:
             self.sub_title = overview_words(*self._overview)
+        self.query_one(ResultsTable).refresh_ages()  # "now" in Upd, an hour on
 
     # ------------------------------------------------------------------ searching
 

@@ -106,6 +106,11 @@ class ResultsTable(DataTable):
         if keep is not None and keep in seen:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
 
+    def refresh_ages(self) -> None:
+        """The Upd column again, for the clock has moved since the rows came."""
+        for row_key, hit in zip(list(self.rows), self.hits, strict=False):
+            self.update_cell(row_key, "updated", cell(relative_age(hit.updated)))
+
     @property
     def current_key(self) -> str | None:
         if not self.row_count:
