@@ -67,6 +67,20 @@ def settings_path() -> Path:
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create a directory (private to the user) if it is missing."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create a directory (private to the user) if it is missing. One that cannot be
+    made (a file in its place, no permission) is one clear error, not an OSError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        from indexer.errors import JiradexError
+
+        raise JiradexError(f"cannot create the directory {path}: {_why_not(path, exc)}") from None
     return path
+
+
+def _why_not(path: Path, exc: OSError) -> str:
+    """A file where the directory (or one of its parents) should be, else the OS's reason."""
+    for place in (path, *path.parents):
+        if place.exists() and not place.is_dir():
+            return f"{place} is a file, not a directory"
+    return exc.strerror or str(exc)

@@ -295,3 +295,17 @@ def test_markdown_for_post_back_is_handled(name):
         ]
         assert not [h for h in hrefs if h.lower().startswith(("javascript:", "file:"))]
         assert "[x|javascript:" not in wiki
+
+
+@pytest.mark.parametrize("blocked", ["../data", "../data/locks"])
+def test_a_home_whose_data_directory_is_a_file_says_so(blocked):
+    """`data` (or `data/locks`) under JIRADEX_HOME being a file, not a directory,
+    ended `sync` as "internal error (FileExistsError)" (or "unexpected
+    FileExistsError" in its summary)."""
+    _write("datasources.json", json.dumps([_coco()]))
+    _write(blocked, "")
+    code, out, err = jiradex("sync")
+    assert code == 1 and "Traceback" not in out + err
+    assert "internal error" not in err and "unexpected" not in out, (out, err)
+    where = (paths.config_dir() / blocked).resolve()
+    assert f"{where} is a file, not a directory" in out + err, (out, err)
