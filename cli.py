@@ -343,6 +343,11 @@ def index_rebuild_command(yes: bool) -> None:
             raise click.UsageError("index rebuild deletes the local index: pass --yes to confirm")
         click.confirm("Delete the local index and re-sync it from Jira?", abort=True)
     index = paths.index_path()
+    if index.is_dir():  # it could never be replaced: say so before the syncs
+        fail(
+            f"{index} is a directory, not an index: move it away, then run "
+            "`jiradex index rebuild` again"
+        )
     fresh = index.with_name(index.name + ".rebuild")
     _remove_database(fresh)  # what a rebuild that was stopped left behind
     failed: list[str] = []

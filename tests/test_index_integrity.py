@@ -176,3 +176,19 @@ def test_check_without_an_index_says_there_is_none_and_makes_none():
     assert (code, out) == (1, "")
     assert err.startswith("jiradex: there is no index yet")
     assert not paths.index_path().exists()
+
+
+def test_rebuild_over_a_directory_at_the_index_path_says_so_before_syncing():
+    """A directory where index.db goes: `index rebuild --yes` synced every datasource,
+    then ended "internal error (IsADirectoryError)" and threw the fresh index away."""
+    config.add_datasource(
+        config.Datasource(name="acme", endpoint="https://acme.invalid", project_key="ABC")
+    )
+    paths.index_path().mkdir(parents=True)
+    code, out, err = jiradex("index", "rebuild", "--yes")
+    assert (code, out) == (1, "")
+    assert err.strip() == (
+        f"jiradex: {paths.index_path()} is a directory, not an index: move it away, "
+        "then run `jiradex index rebuild` again"
+    )
+    assert paths.index_path().is_dir()
