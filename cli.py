@@ -1415,7 +1415,7 @@ def task_result_command(task_id: str, source: str, as_json: bool) -> None:
     if source == "-" and sys.stdin.isatty():
         click.echo("Reading the result from stdin; end it with Ctrl-D.", err=True)
     stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes: decoded as the file would be
-    text = tasks.read_result_text(source, lambda: stdin.read())
+    text = tasks.read_result_text(source, stdin.read)
     task = store.set_result(task_id, text)
     click.echo(f"Stored the result of {task.label} ({len(text)} characters).", err=True)
     if as_json:

@@ -913,16 +913,28 @@ def post_task(
     )
 
 
-def read_result_text(source: str, stdin_text: Callable[[], str | bytes]) -> str:
-    """The Markdown result from FILE, or stdin for `-` (bytes, or text already read)."""
+# A result becomes one Jira comment (COMMENT_LIMIT characters at most): reading more
+# than this is a wrong file (a build log, /dev/zero), never a result to store.
+RESULT_MAX_BYTES = 1024 * 1024
+
+
+def read_result_text(source: str, stdin_text: Callable[[int], str | bytes]) -> str:
+    """The Markdown result from FILE, or stdin for `-` (`stdin_text(n)` reads at most
+    n bytes, or characters of text already decoded)."""
     if source == "-":
-        raw, where = stdin_text(), "the result on stdin"
+        raw, where = stdin_text(RESULT_MAX_BYTES + 1), "the result on stdin"
     else:
         where = f"the result file {source}"
         try:
-            raw = Path(source).read_bytes()
+            with open(source, "rb") as handle:
+                raw = handle.read(RESULT_MAX_BYTES + 1)
         except OSError as exc:
             raise TaskError(f"Cannot read {where}: {exc.strerror or exc}") from None
+    if len(raw) > RESULT_MAX_BYTES:
+        raise TaskError(
+            f"{where[0].upper()}{where[1:]} is over 1 MB, and a Jira comment holds at most "
+            f"{COMMENT_LIMIT:,} characters: nothing stored"
+        )
     text = decode_result(raw, where)
     # A byte order mark (Notepad, PowerShell) would be posted, and would make a first
     # "# Heading" plain text: CommonMark sees no heading after it.

@@ -826,6 +826,24 @@ def test_cli_result_errors(tmp_path):
     assert tasks.TaskStore().get(task.id).result is None
 
 
+def test_cli_result_too_big_for_a_comment_is_refused_unread(tmp_path):
+    """`task result 1 build.log` (hundreds of MB) was read whole into memory and stored,
+    though no Jira comment can hold it; `task result 1 /dev/zero` never ended."""
+    task = make_task(result=None)
+    big = tmp_path / "build.log"
+    big.write_bytes(b"x" * (tasks.RESULT_MAX_BYTES + 1))
+    for args, stdin in (((str(big),), None), (("-",), "y" * (tasks.RESULT_MAX_BYTES + 1))):
+        refused = run("task", "result", str(task.id), *args, stdin=stdin)
+        assert refused.exit_code == 1
+        [line] = lines(refused.stderr)
+        assert line.endswith(
+            "is over 1 MB, and a Jira comment holds at most 32,767 characters: nothing stored"
+        ), line
+    assert tasks.TaskStore().get(task.id).result is None
+    big.write_bytes(b"x" * tasks.RESULT_MAX_BYTES)
+    assert run("task", "result", str(task.id), str(big)).exit_code == 0
+
+
 @pytest.mark.parametrize(
     "args",
     [
