@@ -7,7 +7,7 @@ import webbrowser
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, Markdown, Static
-from tui_helpers import add_datasource, fill_index, issue, settle, stamp, wait_for
+from tui_helpers import add_datasource, fill_index, issue, settle, wait_for
 
 from tui.app import JiradexApp
 from tui.screens.datasources import DatasourcesScreen
@@ -52,7 +52,10 @@ async def test_typing_shows_ranked_results_and_preview():
 
 async def test_the_preview_says_just_now_for_an_issue_updated_this_minute():
     """The preview of an issue updated less than a minute ago read "Updated now ago"."""
-    fill_index([issue(1, summary="Fresh from the sync", updated=stamp(0))])
+    from datetime import UTC, datetime
+
+    just_now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # not the module's NOW
+    fill_index([issue(1, summary="Fresh from the sync", updated=just_now)])
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -591,7 +594,8 @@ async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
     from tui.widgets import format as format_module
 
     monkeypatch.setattr(search_module, "OVERVIEW_TICK_S", 0.05)
-    fill_index([issue(1, summary="Fresh from the sync", updated=stamp(0))])
+    just_now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # not the module's NOW
+    fill_index([issue(1, summary="Fresh from the sync", updated=just_now)])
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
