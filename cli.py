@@ -472,16 +472,25 @@ def _explicit(ctx: click.Context, *names: str) -> list[str]:
     return given
 
 
+JSON_ARGUMENT_MAX = 1024 * 1024  # more is a wrong file (/dev/zero, a dump), not datasources
+
+
 def _read_json_argument(location: str) -> str:
     if location == "-":  # a BOM, as files get (PowerShell pipes add one), is no JSON
-        return sys.stdin.read().removeprefix("\ufeff")
-    try:
-        with open(location, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        fail(f"cannot read {location}: {reason}")
-        raise  # unreachable: fail() raises
+        text = sys.stdin.read(JSON_ARGUMENT_MAX + 1).removeprefix("\ufeff")
+    else:
+        try:
+            with open(location, encoding="utf-8-sig") as handle:
+                text = handle.read(JSON_ARGUMENT_MAX + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            fail(f"cannot read {location}: {reason}")
+            raise  # unreachable: fail() raises
+    if len(text) > JSON_ARGUMENT_MAX:
+        fail(
+            f"{'stdin' if location == '-' else location} is over 1 MB: that is no datasource payload"
+        )
+    return text
 
 
 def _describe_datasource(ds: config.Datasource) -> str:

@@ -309,3 +309,14 @@ def test_a_home_whose_data_directory_is_a_file_says_so(blocked):
     assert "internal error" not in err and "unexpected" not in out, (out, err)
     where = (paths.config_dir() / blocked).resolve()
     assert f"{where} is a file, not a directory" in out + err, (out, err)
+
+
+def test_from_json_over_1_mb_is_refused_unread(tmp_path):
+    """`datasource add --from-json FILE` read any file whole: /dev/zero (or a wrong
+    pipe on stdin) never ended. A payload over 1 MB is no datasource list."""
+    big = tmp_path / "big.json"
+    big.write_bytes(b"[" + b" " * (1024 * 1024) + b"]")
+    for args, stdin in (((str(big),), None), (("-",), big.read_text())):
+        code, out, err = jiradex("datasource", "add", "--from-json", *args, stdin=stdin)
+        assert (code, out) == (1, ""), err
+        assert err.strip().endswith("is over 1 MB: that is no datasource payload"), err
