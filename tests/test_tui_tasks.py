@@ -110,6 +110,30 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
         assert any("Created T-1 from DEV-1" in n.message for n in app._notifications)
 
 
+async def test_an_import_cancelled_goes_back_to_where_it_was_asked_for():
+    """i on a search result then Esc left the user on the Tasks list, away from the
+    results they were going through; from the Tasks list, Esc stays there."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"pool")
+        await settle(pilot, app)
+        await pilot.press("down", "i")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ImportScreen)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert app.current_mode == "search"
+        assert app.screen.query_one("#search-box", Input).value == "pool"
+        await open_tasks(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert app.current_mode == "tasks" and isinstance(app.screen, TasksScreen)
+
+
 async def test_import_from_search_puts_the_cursor_in_the_instructions():
     """The key box is already filled by `i`: what is left to type is the instructions."""
     fill_index()
@@ -346,7 +370,7 @@ async def test_import_of_an_unknown_key_without_jira_is_one_line():
         assert screen.query_one("#import-confirm").disabled
         await pilot.press("escape")
         await settle(pilot, app)
-        assert isinstance(app.screen, TasksScreen)
+        assert app.current_mode == "search"  # where the import was asked for
         assert TaskStore().list() == []
 
 

@@ -350,10 +350,13 @@ class JiradexApp(App):
             self.push_screen(HelpScreen())
 
     def action_import_task(self, key: str = "") -> None:
-        """Open the import form (prefilled with `key`) on the tasks screen."""
+        """Open the import form (prefilled with `key`) on the tasks screen; cancelled,
+        it goes back where it was asked for (the search results, an issue)."""
+        came_from = self.current_mode
         tasks = self.mode_screen("tasks")
         self.go("tasks")
-        self.call_after_refresh(tasks.open_import, key)  # type: ignore[attr-defined]
+        back_to = came_from if came_from != "tasks" else None
+        self.call_after_refresh(tasks.open_import, key, back_to)  # type: ignore[attr-defined]
 
 
 def _datasources_stamp() -> tuple[int, int] | None:

@@ -206,14 +206,17 @@ class TasksScreen(_WorkerErrors, Screen):
     def action_new_task(self) -> None:
         self.open_import("")
 
-    def open_import(self, key: str = "") -> None:
-        """Contract with the app: open the import form prefilled with an issue key."""
-        self.app.push_screen(ImportScreen(key), self._imported)
+    def open_import(self, key: str = "", back_to: str | None = None) -> None:
+        """Contract with the app: open the import form prefilled with an issue key;
+        cancelled, it goes back to the mode `back_to` (where it was asked for)."""
+        self.app.push_screen(ImportScreen(key), lambda task_id: self._imported(task_id, back_to))
 
-    def _imported(self, task_id: int | None) -> None:
+    def _imported(self, task_id: int | None, back_to: str | None = None) -> None:
         self.action_refresh()
         if task_id:
             self.app.push_screen(TaskScreen(task_id))
+        elif back_to:
+            self.app.go(back_to)  # type: ignore[attr-defined]
 
     @on(DataTable.RowSelected, "#tasks-table")
     def action_open_task(self) -> None:
