@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -43,6 +44,23 @@ def emit_json(value: Any) -> None:
 
 def emit_json_line(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+# Escape sequences (CSI; OSC, DCS and the other strings; ESC and one character) and
+# the control characters left (all but tab and newline), 7- and 8-bit forms.
+_TERMINAL_UNSAFE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """Text that came from Jira (summaries, bodies, names, error messages) as it may
+    reach a terminal: whoever can edit an issue must not clear the screen, move the
+    cursor, retitle the window or write the clipboard of whoever reads it."""
+    return _TERMINAL_UNSAFE.sub("", text)
 
 
 def fail(message: str) -> None:
@@ -188,7 +206,7 @@ def _print_summary(summary, as_json: bool) -> None:
             "(kept; the next sync resumes)"
         )
     else:
-        click.echo(f"{summary.datasource}: {summary.status}: {summary.error}")
+        click.echo(f"{summary.datasource}: {summary.status}: {terminal_safe(summary.error or '')}")
 
 
 @cli.command("sync")
@@ -455,7 +473,7 @@ def _demo_headless(name: str, query: str) -> None:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"jiradex: warning: {message}", err=True)
+    click.echo(f"jiradex: warning: {terminal_safe(message)}", err=True)
 
 
 def _yes_no(value: bool) -> str:
@@ -793,7 +811,7 @@ def datasource_show(name: str, as_json: bool) -> None:
         line = f"  {run.get('started') or '-'}  {run.get('status') or '-'}: {counts}{seconds}"
         if run.get("error"):
             line += f": {' '.join(str(run['error']).split())}"
-        click.echo(secrets.redact(line))
+        click.echo(terminal_safe(secrets.redact(line)))
 
 
 def _attachments_line(ds: config.Datasource) -> str:
@@ -979,7 +997,7 @@ def _print_connection_report(report: dict, as_json: bool) -> None:
             else:
                 rows.append(("jql", f"{jql['jql']}: REFUSED by Jira"))
         for label, value in rows:
-            click.echo(f"{label:<13} {secrets.redact(value)}")
+            click.echo(f"{label:<13} {terminal_safe(secrets.redact(value))}")
     if project is not None and not project.get("visible"):
         fail(project.get("error") or f"project {project['key']} is not visible")
     if jql is not None and not jql["valid"]:
@@ -1364,13 +1382,13 @@ def task_import_command(
 
     outcome = tasks.import_task(key, comments=comments, instructions=extra, objective=objective)
     for note in outcome.notes:
-        click.echo(note, err=True)
+        click.echo(terminal_safe(note), err=True)
     task = outcome.task
     if as_json:
         emit_json(outcome.to_json())
     else:
-        click.echo(f"Created {task.kind} {task.label}: {task.title}")
-        click.echo(task.link.url)
+        click.echo(terminal_safe(f"Created {task.kind} {task.label}: {task.title}"))
+        click.echo(terminal_safe(task.link.url))
 
 
 @task_group.command("list")
@@ -1387,7 +1405,7 @@ def task_list_command(as_json: bool) -> None:
         click.echo("No tasks yet: `jiradex task import KEY` makes one.", err=True)
         return
     for task in items:
-        click.echo(f"{task.label:<6} {task.kind:<9} {task.state:<8} {task.title}")
+        click.echo(terminal_safe(f"{task.label:<6} {task.kind:<9} {task.state:<8} {task.title}"))
 
 
 @task_group.command("show")
@@ -1404,11 +1422,11 @@ def task_show_command(task_id: str, as_markdown: bool, as_json: bool) -> None:
         raise click.UsageError("--markdown and --json cannot be used together")
     task = tasks.TaskStore().get(task_id)
     if as_markdown:
-        click.echo(task.instructions, nl=False)
+        click.echo(terminal_safe(task.instructions), nl=False)
     elif as_json:
         emit_json(task.to_json())
     else:
-        click.echo(tasks.describe(task), nl=False)
+        click.echo(terminal_safe(tasks.describe(task)), nl=False)
 
 
 @task_group.command("result")
@@ -1440,13 +1458,13 @@ def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
     from indexer import tasks
 
     outcome = tasks.post_task(task_id, force=force)
-    click.echo(outcome.account_line, err=True)
+    click.echo(terminal_safe(outcome.account_line), err=True)
     if as_json:
         if outcome.found:  # stdout is the JSON: say it on stderr that nothing was posted
-            click.echo(outcome.done_line, err=True)
+            click.echo(terminal_safe(outcome.done_line), err=True)
         emit_json(outcome.to_json())
     else:
-        click.echo(outcome.done_line)
+        click.echo(terminal_safe(outcome.done_line))
 
 
 @task_group.command("unlink")
@@ -1506,7 +1524,7 @@ def _cut(text: str, width: int) -> str:
 
 def _fit(text: str, width: int) -> str:
     """`text` on one line, cut with … to at most `width` columns, padded to `width`."""
-    text = _cut(" ".join((text or "").split()), width)
+    text = _cut(" ".join(terminal_safe(text or "").split()), width)
     return text + " " * (max(0, width) - _cells(text))
 
 
@@ -1516,7 +1534,7 @@ def _styled_snippet(snippet: str, width: int) -> str:
 
     out: list[str] = []
     room = width
-    for text, marked in split_highlights(" ".join(snippet.split())):
+    for text, marked in split_highlights(" ".join(terminal_safe(snippet).split())):
         if room <= 0:
             break
         piece = _cut(text, room)
@@ -1689,7 +1707,7 @@ def show_command(key: str, as_json: bool, datasource: str | None) -> None:
     if as_json:
         emit_json(issue_json(issue))
     else:
-        click.echo(issue_markdown(issue), nl=False)
+        click.echo(terminal_safe(issue_markdown(issue)), nl=False)
 
 
 # --------------------------------------------------------------------------- end of search section
@@ -1741,7 +1759,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except JiradexError as exc:
-        click.echo(f"jiradex: {secrets.redact(str(exc))}", err=True)
+        click.echo(f"jiradex: {terminal_safe(secrets.redact(str(exc)))}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("jiradex: interrupted", err=True)

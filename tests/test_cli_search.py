@@ -355,3 +355,33 @@ def test_show_an_issue_two_datasources_hold_names_them_and_picks_with_datasource
     assert missing.stderr.strip() == (
         'jiradex: OPS-1 is not in datasource "nope" (it is in mirror, work)'
     )
+
+
+EVIL = "\x1b[2J\x1b[H\x1b]0;owned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x9b31m\x1bPdcs\x1b\\\r"
+
+
+def test_text_from_jira_cannot_drive_the_terminal():
+    """An issue's summary, description, status or comment holding escape sequences
+    (anyone who can edit an issue, on a public instance anyone at all) reached the
+    terminal as-is from `show`, `search` and the task commands: it could clear the
+    screen, retitle the window or write the clipboard (OSC 52)."""
+    comment = {"id": "7", "author": f"Eve{EVIL}", "created": "2024-03-02T09:00:00.000Z",
+               "body": f"hello{EVIL}", "body_text": "hello"}  # fmt: skip
+    evil = record(9, f"Escape{EVIL} hatch", f"Body{EVIL} text", status=f"Done{EVIL}",
+                  assignee=f"Mallory{EVIL}", comments=[comment])  # fmt: skip
+    with Store() as store:
+        store.upsert_issues([evil])
+    outputs = [
+        run("show", "OPS-9", color=True),
+        run("search", "hatch", color=True),
+        run("task", "import", "OPS-9", "--comments", color=True),
+        run("task", "list", color=True),
+        run("task", "show", "1", color=True),
+        run("task", "show", "1", "--markdown", color=True),
+    ]
+    for result in outputs:
+        assert result.exit_code == 0, result.stderr
+        text = result.stdout + result.stderr
+        assert "Escape" in text or "OPS-9" in text
+        for unsafe in ("\x1b[2J", "\x1b[H", "\x1b]", "\x9b", "\x1bP", "\x07", "\r"):
+            assert unsafe not in text, (unsafe, text)
