@@ -616,3 +616,40 @@ async def test_the_ages_on_the_list_keep_up_with_the_clock(fake_client, monkeypa
         await wait_for(pilot, lambda: str(table.get_cell("Acme", "last_sync")) == "10m ago")
         details = str(screen.query_one("#ds-details", Static).render())
         assert "Last run: ok, 10m ago" in details
+
+
+@run_async
+async def test_deleting_a_datasource_leaves_the_screen_working():
+    """Delete (with its issues) ran on the UI thread: for a large project the whole
+    TUI froze for seconds while the index forgot its issues."""
+    import threading
+
+    add_datasource("Acme", project="ACME")
+    with Store() as store:
+        store.upsert_issues([{"id": "1", "key": "ACME-1", "project": "ACME", "datasource": "Acme"}])
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_store():
+        entered.set()
+        release.wait(5)  # a large index, forgetting its issues
+        return Store()
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        screen.store_factory = slow_store
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await wait_for(pilot, entered.is_set)
+        # the removal is under way, and the app still answers
+        assert [ds.name for ds in config.load_datasources()] == ["Acme"]
+        assert any('Deleting "Acme"' in n.message for n in app._notifications)
+        await pilot.press("x")  # not twice
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any('"Acme" is being deleted' in n.message for n in app._notifications)
+        release.set()
+        await wait_for(pilot, lambda: screen.rows == [])
+        assert config.load_datasources() == []
+        assert any('Deleted datasource "Acme"' in n.message for n in app._notifications)

@@ -135,6 +135,7 @@ class DatasourcesScreen(Screen):
         self._tests: dict[str, Text] = {}
         self.loaded = False
         self._select_next: str | None = None  # the row the next load puts the cursor on
+        self._deleting: set[str] = set()  # datasources a worker is removing
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -364,6 +365,9 @@ class DatasourcesScreen(Screen):
         if row is None:
             self.notify("Add a datasource first (press a)", severity="warning")
             return
+        if row.ds.name in self._deleting:
+            self.notify(f'"{row.ds.name}" is being deleted', severity="warning")
+            return
         start = getattr(self.app, "start_sync", None)
         if start is not None:
             start([row.ds.name], full=full)
@@ -402,6 +406,9 @@ class DatasourcesScreen(Screen):
         if row is None:
             return
         name = row.ds.name
+        if name in self._deleting:
+            self.notify(f'"{name}" is being deleted', severity="warning")
+            return
         if controller_for(self.app).is_running(name):
             self.notify(f'"{name}" is syncing: cancel the sync first', severity="warning")
             return
@@ -421,23 +428,43 @@ class DatasourcesScreen(Screen):
     def _delete(self, name: str, answer: dict | None) -> None:
         if answer is None:
             return
+        with_issues = bool(answer.get("checked"))
+        if with_issues:
+            self.notify(f'Deleting "{name}" and its issues…')
+        self._deleting.add(name)
+        self._remove(name, with_issues)
+
+    @work(thread=True, group="datasources-delete", exit_on_error=False)
+    def _remove(self, name: str, with_issues: bool) -> None:
+        """Off the UI thread: forgetting a large project's issues took seconds, during
+        which the whole TUI froze."""
         from indexer.locks import SyncBusy
         from indexer.removal import remove_datasource
 
-        with_issues = bool(answer.get("checked"))
         try:
             remove_datasource(name, with_issues=with_issues, open_store=self.store_factory)
         except SyncBusy:
-            self.notify(
+            self.app.call_from_thread(
+                self._not_removed,
+                name,
                 f'"{name}" is syncing in another process: let it finish, then delete it',
-                severity="warning",
+                "warning",
             )
             return
-        except JiradexError as exc:  # the datasource stays, with its issues
-            self.notify(one_line(exc), severity="error")
+        except Exception as exc:  # the datasource stays, with its issues
+            self.app.call_from_thread(self._not_removed, name, one_line(exc))
             return
+        self.app.call_from_thread(self._removed, name, with_issues)
+
+    def _not_removed(self, name: str, message: str, severity: str = "error") -> None:
+        self._deleting.discard(name)
+        self.notify(message, severity=severity)  # type: ignore[arg-type]
+
+    def _removed(self, name: str, with_issues: bool) -> None:
+        self._deleting.discard(name)
         if with_issues:
             self.app.post_message(IndexUpdated(name))
         self.notify(f'Deleted datasource "{name}"')
         self.app.post_message(ConfigChanged())
-        self.action_refresh()
+        if self.is_attached:
+            self.action_refresh()
