@@ -14,6 +14,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -74,6 +75,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeJira
+
+    def handle_error(self, request, client_address) -> None:
+        """A client gone mid-answer (a sync cancelled, `jiradex demo` quit) is no
+        error: its BrokenPipeError traceback landed in the demo's terminal."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
