@@ -610,3 +610,19 @@ async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
 
         monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
         await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")
+
+
+async def test_a_pasted_block_of_lines_is_searched_whole():
+    """Pasting lines (a stack trace, an error copied from a log) kept the first line
+    only: the rest of what was pasted was silently dropped from the query."""
+    from textual import events
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        box = app.screen.query_one("#search-box", Input)
+        box.post_message(events.Paste("connection pool\n  timeout\tclients\n"))
+        await settle(pilot, app)
+        assert box.value == "connection pool timeout clients"
+        assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-1"]

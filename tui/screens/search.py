@@ -59,6 +59,22 @@ def overview_words(count: int, issues: int, last_sync: str | None) -> str:
     return words
 
 
+class SearchBox(Input):
+    """The query box: a paste of several lines is one query, not its first line."""
+
+    def _on_paste(self, event: Any) -> None:
+        # Input keeps the first line of a paste only: the rest of a stack trace or
+        # of an error copied from a log was dropped from the query without a word.
+        text = " ".join(event.text.split())
+        if text:
+            if self.selection.is_empty:
+                self.insert_text_at_cursor(text)
+            else:
+                self.replace(text, *self.selection)
+        event.prevent_default()  # Input's own handler would add the first line again
+        event.stop()
+
+
 class SearchScreen(Screen):
     """Home: search box, results table, preview pane."""
 
@@ -99,7 +115,7 @@ class SearchScreen(Screen):
         # Only what the first frame shows: the footer comes one refresh later (its
         # line is reserved), the preview and the empty state when first needed.
         yield TitleBar()
-        yield Input(
+        yield SearchBox(
             placeholder='Search: words, "a phrase", ABC-12, status:"In Progress", -word …',
             id="search-box",
         )
