@@ -17,10 +17,10 @@ in the text, or the stored keys of inflected forms): see indexer.query.Term.fts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 MIN_LEN = 4
-_TOKEN = re.compile(r"[^\W_]+")  # ...must also be a whole unicode61 token
 # ASCII text: letters lowered, digits kept as a non-letter (a token with a digit is
 # an identifier, not stemmed), everything else a separator, as unicode61 does.
 _FOLD = bytes(
@@ -54,6 +54,27 @@ def stem(word: str) -> str:
     return w
 
 
+# Word (folded bytes from ASCII text, a token from other text) -> its key, or "" when
+# it has none of its own: a sync asks the same few thousand words for every issue.
+_KEYS: dict[bytes | str, str] = {}
+_KEYS_MAX = 65536
+# Other text: a whole unicode61 token (a run of letters and digits, as [^\W_]+ splits)
+# of four or more ASCII letters, the only tokens stemmed; found without making the rest.
+_ASCII_WORD = re.compile(r"(?<![^\W_])[A-Za-z]{4,}(?![^\W_])")
+
+
+def _key_of(word: bytes | str) -> str:
+    """The key of a word of stem_terms, "" when it is the word itself or not stemmed."""
+    if type(word) is bytes:
+        if len(word) < MIN_LEN or not word.isalpha():
+            return ""
+        word = word.decode()
+    else:
+        word = word.lower()
+    key = stem(word)
+    return key if key != word else ""
+
+
 def stem_terms(text: str) -> str:
     """The keys of the distinct words of `text` whose key is not the word itself,
     space separated, for the stem columns of the index (empty when there are none).
@@ -64,17 +85,18 @@ def stem_terms(text: str) -> str:
     if not text:
         return ""
     if text.isascii():  # nearly all Jira text: split in C, no regex
-        words = dict.fromkeys(text.encode().translate(_FOLD).split())
-        candidates = [w.decode() for w in words if len(w) >= MIN_LEN and w.isalpha()]
+        words: Iterable[bytes | str] = dict.fromkeys(text.encode().translate(_FOLD).split())
     else:
-        tokens = dict.fromkeys(_TOKEN.findall(text))
-        candidates = [
-            t.lower() for t in tokens if len(t) >= MIN_LEN and t.isascii() and t.isalpha()
-        ]
+        words = dict.fromkeys(_ASCII_WORD.findall(text))
+    known = _KEYS
+    if len(known) > _KEYS_MAX:
+        known.clear()
     keys: dict[str, None] = {}
-    for word in candidates:
-        key = stem(word)
-        if key != word:
+    for word in words:
+        key = known.get(word)
+        if key is None:
+            key = known[word] = _key_of(word)
+        if key:
             keys[key] = None
     return " ".join(keys)
 

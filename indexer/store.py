@@ -405,15 +405,28 @@ def cjk_terms(text: str) -> str:
     if not text or text.isascii() or not CJK_RUN.search(text):  # isascii: a fast no
         return ""
     out: list[str] = []
-    for run in CJK_RUN.findall(text):
+    mixed = False
+    for match in CJK_RUN.finditer(text):
+        run = match.group()
         out.extend(cjk_bigrams(run))
         if len(run) > 1:
             out.append(run[-1])
         out.append("|")  # keeps phrases from spanning two runs
-    for token in _MIXED_TOKEN.findall(text):
-        if not token.isascii() and CJK_RUN.search(token):
-            out.extend(part for part in CJK_RUN.split(token) if part)
+        mixed = mixed or _glued(text, match.start(), match.end())
+    if mixed:  # else no token mixes scripts: not worth splitting all of the text
+        for token in _MIXED_TOKEN.findall(text):
+            if not token.isascii() and CJK_RUN.search(token):
+                out.extend(part for part in CJK_RUN.split(token) if part)
     return " ".join(out)
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """True when the CJK run text[start:end] is part of a token with other letters or
+    digits: its first or last character and the one beside it are both token
+    characters (what [^\\W_] matches: str.isalnum())."""
+    return (start > 0 and text[start].isalnum() and text[start - 1].isalnum()) or (
+        end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    )
 
 
 def _issue_ref(key_or_id: str) -> tuple[str, list[Any]]:

@@ -45,6 +45,41 @@ def test_what_is_not_stemmed():
     assert stem_terms("Crashes after Timeouts") == "crash timeout"
 
 
+def test_stem_terms_of_text_beyond_ascii():
+    """Only whole tokens of ASCII letters are stemmed: a word glued to an accented
+    letter, a CJK character or a digit is part of a longer token; non-ASCII
+    punctuation and spaces separate words as ASCII ones do."""
+    assert stem_terms("crashesé 设置crashes crashes1 _crashes") == "crash"
+    assert stem_terms("Crashes—Retried\u00a0timeouts。caching “stopped”") == (
+        "crash retry timeout cach stop"
+    )
+    assert stem_terms("café crashes Crashes CRASHES") == "crash"  # one key, first seen
+
+
+def test_stem_terms_same_answer_again():
+    """A word's key is remembered between calls (a sync asks the same words for every
+    issue): a second call, in either form of text, says the same."""
+    for text in ("Uploads retried, timeouts", "Uploads retried, timeouts — 设置"):
+        assert stem_terms(text) == "upload retry timeout"
+        assert stem_terms(text) == "upload retry timeout"
+    assert stem_terms("stopped stopping") == stem_terms("STOPPED STOPPING") == "stop"
+
+
+def test_stem_terms_does_not_stem_a_known_word_again(monkeypatch):
+    """The work a sync repeats for every issue: a word seen before is not stemmed
+    again (its key is remembered), in ASCII text and in other text."""
+    import indexer.stem as stem_module
+
+    texts = ("Deployments rolled back twice", "Deployments rolled back — 设置")
+    first = [stem_terms(text) for text in texts]
+    calls: list[str] = []
+    monkeypatch.setattr(stem_module, "stem", lambda word: calls.append(word) or word)
+    assert (
+        [stem_terms(text) for text in texts] == first == ["deployment rol twic", "deployment rol"]
+    )
+    assert calls == []
+
+
 def _rec(n: int, summary: str, desc: str = "", updated: str = "", **extra) -> dict:
     return {
         "id": str(n),

@@ -419,6 +419,44 @@ def test_cjk_terms_shape():
     assert terms[:3] == ["東京", "京都", "都"]
 
 
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("Gateway服务器 timeout", "服务 务器 器 | Gateway"),  # glued before the run
+        ("服务器Gateway timeout", "服务 务器 器 | Gateway"),  # after it
+        ("v2服务器é", "服务 务器 器 | v2 é"),  # both sides, digits and accents too
+        ("Gateway 服务器 timeout", "服务 务器 器 |"),  # a space apart: nothing mixes
+        ("Gateway。服务器", "服务 务器 器 |"),  # CJK punctuation ends a token
+        ("Gateway・服务器", "・服 服务 务器 器 |"),  # the middle dot too (in the run)
+        ("服务器_Gateway", "服务 务器 器 |"),  # so does an underscore
+    ],
+)
+def test_cjk_terms_of_tokens_that_mix_scripts(text, terms):
+    """The other part of a token that mixes scripts is indexed after the bigrams; a
+    CJK run that only sits next to other words adds nothing more."""
+    assert cjk_terms(text) == terms
+
+
+def test_cjk_terms_splits_text_only_where_scripts_mix(monkeypatch):
+    """Finding the tokens that mix scripts takes splitting the whole text into
+    tokens: done only when some CJK run is glued to other letters or digits."""
+    import indexer.store as store_module
+
+    split = []
+    real = store_module._MIXED_TOKEN
+
+    class Spy:
+        def findall(self, text):
+            split.append(text)
+            return real.findall(text)
+
+    monkeypatch.setattr(store_module, "_MIXED_TOKEN", Spy())
+    assert cjk_terms("Ask Wei Zhang 张伟 about 登录, é") == "张伟 伟 | 登录 录 |"
+    assert split == []
+    assert cjk_terms("Ask Wei Zhang张伟") == "张伟 伟 | Zhang"
+    assert split == ["Ask Wei Zhang张伟"]
+
+
 def test_store_shared_between_threads(store):
     errors = []
 
