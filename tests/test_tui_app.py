@@ -284,3 +284,22 @@ async def test_help_has_its_own_footer():
         keys = {key.description: key for key in app.screen.query(FooterKey)}
         assert "Close" in keys and "Import as task" not in keys
         assert keys["Close"].region.bottom == 24
+
+
+def test_load_keymap_refuses_keys_that_can_never_be_pressed():
+    """ "f5,," or "ctrl+" was taken as it was: the help then listed "f5, ," and the
+    binding answered to no key, without a word about it."""
+    keys, problems = keymap.load_keymap(
+        {
+            "keymap": {
+                "jiradex.go.tasks": "f5,,",
+                "jiradex.go.sync": "ctrl+",
+                "jiradex.app.help": ",",
+            }
+        }
+    )
+    assert keys == {}
+    assert len(problems) == 3
+    assert "jiradex.go.tasks" in problems[0] and "'f5,,'" in problems[0]
+    keys, problems = keymap.load_keymap({"keymap": {"jiradex.go.tasks": "f5, ctrl+t"}})
+    assert keys == {"jiradex.go.tasks": "f5,ctrl+t"} and problems == []

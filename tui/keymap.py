@@ -136,9 +136,20 @@ def load_keymap(settings: dict) -> tuple[dict[str, str], list[str]]:
             problems.append(f"unknown binding id {binding_id!r} in settings keymap")
         elif not isinstance(keys, str) or not keys.strip():
             problems.append(f"keymap {binding_id!r} must be a key string like 'ctrl+f'")
+        elif not all(_pressable(key) for key in keys.replace(" ", "").split(",")):
+            # "f5,," or "ctrl+" bound nothing, and the help listed "f5, ,"
+            problems.append(
+                f"keymap {binding_id!r}: {keys!r} names an empty key; "
+                "write keys like 'ctrl+f' or 'f5,ctrl+t'"
+            )
         else:
             keymap[binding_id] = keys.replace(" ", "")
     return keymap, problems
+
+
+def _pressable(key: str) -> bool:
+    """A key name a binding can answer to: not empty, no modifier left without a key."""
+    return bool(key) and not key.endswith("+") and "++" not in key
 
 
 def read_settings() -> tuple[dict, list[str]]:
