@@ -184,6 +184,10 @@ def test_attachment_metadata_with_numeric_id():
         ("2024-06-15T12:00:00.000+0000", "2024-06-15T12:00:00.000Z"),
         ("2024-06-15T12:00:00.000-0000", "2024-06-15T12:00:00.000Z"),
         ("2024-13-15T12:00:00.000+0100", ""),  # month 13: not a date
+        ("2024-06-15T25:00:00.000+0100", ""),  # hour 25 neither
+        ("0001-01-01T00:10:00.000+0530", ""),  # before year 1 in UTC
+        ("2024-06-15T08:00:00.000+1400", "2024-06-14T18:00:00.000Z"),
+        ("2024-06-15T12:00:00.000-1200", "2024-06-16T00:00:00.000Z"),
         (1698825600000, "2023-11-01T08:00:00.000Z"),
         ("", ""),
         (None, ""),
@@ -192,3 +196,35 @@ def test_attachment_metadata_with_numeric_id():
 )
 def test_timestamps_are_stored_in_utc(value, expected):
     assert to_utc_iso(value) == expected
+
+
+def test_timestamps_with_the_same_offset_again():
+    """An offset read once serves the next timestamps written with it (a sync reads
+    thousands), each still shifted by its own clock."""
+    values = ["2022-12-08T02:22:18.889-0800", "2022-12-08T17:00:00.000-0800"]
+    for _ in range(2):
+        assert [to_utc_iso(v) for v in values] == [
+            "2022-12-08T10:22:18.889Z",
+            "2022-12-09T01:00:00.000Z",
+        ]
+
+
+def test_an_unedited_comment_has_its_time_read_once(monkeypatch):
+    """Most comments were never edited (`updated` is `created`): the moment is
+    converted once for both; an edited one has both read."""
+    import indexer.normalize as normalize
+
+    read: list = []
+    real = normalize.to_utc_iso
+    monkeypatch.setattr(normalize, "to_utc_iso", lambda value: read.append(value) or real(value))
+    at, later = "2022-12-08T02:22:18.889-0800", "2022-12-09T02:22:18.889-0800"
+    comment = normalize_comment({"id": "1", "created": at, "updated": at, "body": "x"})
+    assert comment["created"] == comment["updated"] == "2022-12-08T10:22:18.889Z"
+    assert read == [at]
+    edited = normalize_comment({"id": "2", "created": at, "updated": later, "body": "x"})
+    assert (edited["created"], edited["updated"]) == (
+        "2022-12-08T10:22:18.889Z",
+        "2022-12-09T10:22:18.889Z",
+    )
+    assert read == [at, at, later]
+    assert normalize_comment({"id": "3", "created": at})["updated"] == comment["updated"]
