@@ -297,6 +297,25 @@ def test_neighbouring_code_spans_do_not_fuse():
     assert rendered.count("<code>") == 3
 
 
+def test_code_text_split_in_two_nodes_is_one_span_only_when_side_by_side():
+    # Jira splits code text where an edit happened: side by side with the same marks
+    # it is one span; a plain word or another mark between keeps them apart.
+    assert adf_to_markdown(doc(p("See ", t("load_", "code"), t("all()", "code"), "."))) == (
+        "See `load_all()`."
+    )
+    assert adf_to_markdown(doc(p(t("a", "code"), " and ", t("b", "code")))) == "`a` and `b`"
+    assert adf_to_markdown(doc(p(t("a", "code"), t("b", "strong"), t("c", "code")))) == (
+        "`a`**b**`c`"
+    )
+
+
+def test_line_starts_are_escaped_on_every_line_of_a_paragraph():
+    one = doc(p("# one line"))
+    several = doc(p("first", {"type": "hardBreak"}, "# second", {"type": "hardBreak"}, "3. third"))
+    assert adf_to_markdown(one) == "\\# one line"
+    assert adf_to_markdown(several) == "first\\\n\\# second\\\n3\\. third"
+
+
 def test_emphasis_keeps_outer_spaces_outside():
     md = adf_to_markdown(doc(p("x", t(" padded ", "strong"), "y")))
     assert html(md) == "<p>x <strong>padded</strong> y</p>\n"

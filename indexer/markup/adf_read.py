@@ -186,6 +186,9 @@ class _Emit(str):
     """Text queued on the stack by the walker itself (raw strings in content are garbage)."""
 
 
+_EMIT = {sep: _Emit(sep) for sep in (" ", "\n")}  # the block separators, made once
+
+
 def _text(doc: Any) -> str:
     out: list[str] = []
     cell_depth = 0  # inside table cells, blocks are separated by spaces so a row stays a line
@@ -236,7 +239,7 @@ def _text(doc: Any) -> str:
             stack.append(_LEAVE_CELL)
         elif kind in _BLOCK_TYPES or not kind:
             out.append(block_sep)
-            stack.append(_Emit(block_sep))
+            stack.append(_EMIT[block_sep])
         if kind in ("expand", "nestedExpand", "panel"):
             title = _attr_str(item, "title")
             if title:
@@ -270,9 +273,7 @@ def _tidy_line(line: str) -> str:
 
 def _tidy_text(text: str) -> str:
     if "\x1f" not in text:  # no table: every line only loses its trailing blanks
-        return "\n".join(
-            line for line in (raw.rstrip() for raw in text.split("\n")) if line
-        ).strip()
+        return "\n".join([line for line in map(str.rstrip, text.split("\n")) if line]).strip()
     lines = (_tidy_line(line) for line in text.split("\n"))
     return "\n".join(line for line in lines if line.strip()).strip()
 
@@ -312,19 +313,22 @@ def escape_markdown(text: str) -> str:
     return _INLINE_SPECIALS.sub(repl, text)
 
 
-def _escape_line_starts(text: str) -> str:
-    def fix(line: str) -> str:
-        match = _LINE_START.match(line)
-        if not match:
-            return line
-        indent, marker = match.group(1), match.group(2)
-        rest = line[match.end() :]
-        if marker[0].isdigit():
-            digits = marker.rstrip(".) \t")
-            return indent + digits + "\\" + marker[len(digits) :] + rest
-        return indent + "\\" + marker + rest
+def _escape_line_start(line: str) -> str:
+    match = _LINE_START.match(line)
+    if not match:
+        return line
+    indent, marker = match.group(1), match.group(2)
+    rest = line[match.end() :]
+    if marker[0].isdigit():
+        digits = marker.rstrip(".) \t")
+        return indent + digits + "\\" + marker[len(digits) :] + rest
+    return indent + "\\" + marker + rest
 
-    return "\n".join(fix(line) for line in text.split("\n"))
+
+def _escape_line_starts(text: str) -> str:
+    if "\n" not in text:  # most paragraphs: one line
+        return _escape_line_start(text)
+    return "\n".join(_escape_line_start(line) for line in text.split("\n"))
 
 
 def adf_to_markdown(doc: Any) -> str:
@@ -343,7 +347,7 @@ class _MarkdownRenderer:
         parts = []
         pending_inline: list = []
         for node in nodes:
-            if _is_inline(node):
+            if _kind(node) in _INLINE_TYPES:
                 pending_inline.append(node)
                 continue
             if pending_inline:
@@ -418,12 +422,13 @@ class _MarkdownRenderer:
                 plain = plain[:-2]
             return plain
         items = [n for n in nodes if isinstance(n, dict)]
+        hrefs = [_link_href(n) for n in items]
         out: list[str] = []
         i = 0
         while i < len(items):
-            href = _link_href(items[i])
+            href = hrefs[i]
             j = i + 1
-            while j < len(items) and _link_href(items[j]) == href:
+            while j < len(items) and hrefs[j] == href:
                 j += 1
             piece = self.link(items[i:j], href) if href else self.marked(items[i:j])
             if out and out[-1].endswith("!") and piece.startswith("["):
@@ -473,7 +478,7 @@ class _MarkdownRenderer:
                 if not isinstance(raw, str) or not raw:
                     continue
                 types = _mark_types(node)
-                want = [m for m in _MARK_ORDER if m in types]
+                want = [m for m in _MARK_ORDER if m in types] if types else []
                 if "code" in types:
                     body = _code_span(raw)
                 elif not raw.strip():
@@ -493,7 +498,8 @@ class _MarkdownRenderer:
                 keep = 0
                 while keep < len(stack) and stack[keep] in want:
                     keep += 1
-                close_to(keep)
+                if keep < len(stack):
+                    close_to(keep)
                 opening = [] if blank else [m for m in want if m not in stack]
                 if opening:
                     lead = body[: len(body) - len(body.lstrip())]
@@ -697,6 +703,8 @@ def _mark_types(node: Any) -> list[str]:
 
 def _merge_code(group: list) -> list:
     """Join neighbouring code text with the same marks: adjacent spans would fuse badly."""
+    if not any(map(_has_marks, group[1:], group)):  # no two marked nodes side by side
+        return group
     merged: list = []
     for node in group:
         previous = merged[-1] if merged else None
@@ -713,6 +721,16 @@ def _merge_code(group: list) -> list:
         else:
             merged.append(node)
     return merged
+
+
+def _has_marks(node: Any, before: Any) -> bool:
+    """True when both nodes carry marks (what two code spans to merge must)."""
+    return (
+        isinstance(node, dict)
+        and isinstance(before, dict)
+        and bool(node.get("marks"))
+        and bool(before.get("marks"))
+    )
 
 
 def _plain_run(nodes: list) -> str | None:
