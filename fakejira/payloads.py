@@ -200,9 +200,10 @@ def rendered_html(site: Site, body) -> str:
 def comment(site: Site, issue: Issue, c: Comment, rendered: bool = False) -> dict:
     author = user(site, c.author)
     body = comment_body(site, c)
+    created = ts(c.created, site.tz)
+    updated = created if c.updated == c.created else ts(c.updated, site.tz)  # most: never edited
     out = {"self": f"{site.api}/issue/{issue.id}/comment/{c.id}", "id": str(c.id), "author": author,
-           "body": body, "updateAuthor": author,
-           "created": ts(c.created, site.tz), "updated": ts(c.updated, site.tz)}  # fmt: skip
+           "body": body, "updateAuthor": author, "created": created, "updated": updated}  # fmt: skip
     if rendered:
         out["renderedBody"] = rendered_html(site, body)
     if site.cloud:

@@ -116,10 +116,17 @@ UNICODE_BITS = [
 LANGS = ["java", "python", "sql", "json", "bash"]
 
 
+_WORDS_TWICE = WORDS + WORDS  # a run of words from any start, without wrapping by hand
+
+
 def sentence(rng: random.Random, min_words: int = 8, max_words: int = 18) -> str:
     n = rng.randint(min_words, max_words)
     start = rng.randrange(len(WORDS))
-    words = [WORDS[(start + k) % len(WORDS)] for k in range(n)]
+    words = (
+        _WORDS_TWICE[start : start + n]
+        if n <= len(WORDS)
+        else [WORDS[(start + k) % len(WORDS)] for k in range(n)]
+    )
     return words[0].capitalize() + " " + " ".join(words[1:]) + "."
 
 

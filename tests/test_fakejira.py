@@ -646,3 +646,32 @@ def test_a_dataset_can_start_at_any_moment_for_a_demo_that_reads_as_live():
     assert fixed.base_updated(1) == moved.base_updated(1) - 86_400_000
     assert moved.issue(50).created == fixed.issue(50).created + 86_400_000
     assert moved.base_updated(50) - moved.start_ms <= 51 * STEP_MS
+
+
+def test_rendered_issues_and_comments_stay_byte_for_byte_what_they_were(start, monkeypatch):
+    """Cassettes were recorded from fakejira, and benchmarks compare indexes built from
+    it: a faster fakejira must serve the very same bytes (digests of its replies at
+    the time, the site address left out). Unedited comments have their time written
+    once for `created` and `updated`."""
+    import hashlib
+
+    from fakejira import payloads
+
+    written: list[int] = []
+    real_ts = payloads.ts
+    monkeypatch.setattr(payloads, "ts", lambda ms, tz: written.append(ms) or real_ts(ms, tz))
+    fj, http = start(issues=40, seed=11, start_ms=1_700_000_000_000)
+    site = fj.url.encode()
+    issues = http.post(
+        "/rest/api/3/issue/bulkfetch",
+        json={"issueIdsOrKeys": [f"DEMO-{i}" for i in range(1, 41)], "fields": ["*all"]},
+    )
+    written.clear()
+    thread = http.get("/rest/api/2/issue/DEMO-7/comment")
+    comments = thread.json()["comments"]
+    assert comments and all(c["created"] == c["updated"] for c in comments)
+    assert len(written) == len(comments)
+    digests = [
+        hashlib.sha256(r.content.replace(site, b"SITE")).hexdigest()[:16] for r in (issues, thread)
+    ]
+    assert digests == ["82b3a974c6c82884", "147b5bd85a74be49"]
