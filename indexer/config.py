@@ -113,6 +113,9 @@ def parse_interval(text: Any) -> int:
     return total
 
 
+_CLOUD_HOSTS = (".atlassian.net", ".jira.com")  # Jira Cloud sites, always at their root
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -174,6 +177,11 @@ def validate_endpoint(url: Any, what: str = "endpoint") -> str:
             "text; use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
         )
     path = parts.path.rstrip("/")
+    if path and host.endswith(_CLOUD_HOSTS):  # Cloud has no context path: a page's
+        base = f"{scheme}://{parts.netloc.lower()}"  # (its home page is /jira/your-work)
+        raise ConfigError(
+            f'{what} "{shown}" should be the site URL, not a page or API address (try {base})'
+        )
     for marker in ("/rest/", "/browse/", "/secure/", "/jira/software/"):
         index = (path + "/").find(marker)
         if index >= 0:

@@ -75,6 +75,10 @@ def test_endpoint_accepted_and_normalised(url, expected):
         ("https://acme atlassian.net", "must not contain spaces"),
         ("https://acme.atlassian.net/rest/api/3/search", "(try https://acme.atlassian.net)"),
         ("https://issues.apache.org/jira/browse/LUCENE-1", "(try https://issues.apache.org/jira)"),
+        # Jira Cloud has no context path: its home page was taken for one, every call 404ed.
+        ("https://acme.atlassian.net/jira/your-work", "(try https://acme.atlassian.net)"),
+        ("https://Acme.Atlassian.net/jira", "page or API address (try https://acme.atlassian.net)"),
+        ("https://acme.jira.com/projects/ABC", "(try https://acme.jira.com)"),
         ("", "endpoint is required"),
         (None, "endpoint is required"),
         (42, "endpoint must be a URL string, not 42"),

@@ -440,8 +440,8 @@ async def test_the_forget_token_box_is_only_there_when_a_token_is_saved():
 async def test_a_saved_token_is_not_sent_to_a_site_url_typed_in_place_of_its_own(monkeypatch):
     """Editing the Site URL (a sandbox, a typo like acme.atlasian.net) and pressing
     Test or Save with the token box empty sent the saved token to the new site and
-    saved it there. The form now asks for that site's token; the same site (another
-    context path) keeps it."""
+    saved it there. The form now asks for that site's token; the same site (written
+    another way) keeps it."""
     add_datasource("Acme", project="ACME")  # token tok-123456 for example.atlassian.net
     tested: list[config.Datasource] = []
 
@@ -461,12 +461,12 @@ async def test_a_saved_token_is_not_sent_to_a_site_url_typed_in_place_of_its_own
         await pilot.pause()
         assert app.screen is form and tested == []
         assert "type the token for https://example.atlasian.net" in form.field("token").error
-        await type_into(pilot, form, "endpoint", "https://example.atlassian.net/jira")
+        await type_into(pilot, form, "endpoint", "HTTPS://Example.Atlassian.net/")
         assert "is kept when this stays empty" in form.field("token").hint
         await pilot.click("#save")
         await wait_for(pilot, lambda: app.screen is screen)
     edited = config.get_datasource("Acme")
-    assert edited.endpoint == "https://example.atlassian.net/jira"
+    assert edited.endpoint == "https://example.atlassian.net"
     assert edited.token == "tok-123456"
 
 
