@@ -600,7 +600,7 @@ def _validated(ds: Datasource, name: str) -> Datasource:
         index_comments=index_comments,
         index_attachments=index_attachments,
         sync_enabled=sync_enabled,
-        interval=ds.interval.strip(),
+        interval=ds.interval.strip().lower(),  # "5M" is minutes, not months
         cloud_id=cloud_id,
         jql=jql,
         extra=dict(ds.extra),

@@ -256,7 +256,7 @@ def test_validate_datasource_normalises():
             username=" ",
             token=" pat-token-1234\n",
             jql="  ",
-            interval=" 10m ",
+            interval=" 10M ",  # minutes: stored as "10m", never read as months
         )
     )
     assert (ds.name, ds.endpoint, ds.project_key) == ("main", "https://acme.atlassian.net", "PROJ")
