@@ -646,6 +646,7 @@ def datasource_add(
             _warn(message)
         for ds in added:
             click.echo(f'Added datasource "{ds.name}": {_describe_datasource(ds)}')
+        _warn_same_issues(added)
         return
     if name is None:
         raise click.UsageError("Missing argument NAME (or use --from-json FILE).")
@@ -678,6 +679,15 @@ def datasource_add(
     )
     added = config.add_datasource(ds)
     click.echo(f'Added datasource "{added.name}": {_describe_datasource(added)}')
+    _warn_same_issues([added])
+
+
+def _warn_same_issues(added: list) -> None:
+    """A second datasource for the same project doubles every search hit."""
+    items = config.load_datasources()
+    for ds in added:
+        for line in config.same_issues_warnings(ds, items):
+            _warn(f"{line}; remove one with `jiradex datasource remove NAME`")
 
 
 @datasource_group.command("set")

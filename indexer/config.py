@@ -795,6 +795,28 @@ def add_datasource(ds: Datasource) -> Datasource:
     return add_datasources([ds])[0]
 
 
+def same_issues_warnings(ds: Datasource, items: list[Datasource]) -> list[str]:
+    """One line per other datasource that indexes the same issues as `ds` (the same
+    site, project and JQL). Allowed (another interval, another token), but search
+    then lists every one of them twice, which a person adding it should hear."""
+    return [
+        f'"{ds.name}" indexes the same issues as "{other}" ({ds.project_key} on '
+        f"{ds.endpoint}): search will list each of them twice"
+        for other in _same_issues_as(ds, items)
+    ]
+
+
+def _same_issues_as(ds: Datasource, items: list[Datasource]) -> list[str]:
+    return [
+        other.name
+        for other in items
+        if other.name.casefold() != ds.name.casefold()
+        and other.endpoint == ds.endpoint
+        and other.project_key == ds.project_key
+        and (other.jql or None) == (ds.jql or None)
+    ]
+
+
 def update_datasource(ds: Datasource) -> Datasource:
     """Replace the datasource of the same name (case-insensitive), keeping its place."""
     checked = validate_datasource(ds)

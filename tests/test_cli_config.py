@@ -952,3 +952,31 @@ def test_set_changes_a_datasources_settings_and_keeps_its_issues():
         'jiradex: no datasource named "nope" (configured: main)'
     )
     assert mode_of(paths.datasources_path()) == 0o600
+
+
+def test_adding_a_second_datasource_for_the_same_issues_warns():
+    """Two datasources for one project on one site: every search hit came twice, and
+    nothing said why. Adding the second now says so (it is still added: another
+    interval or token can be what the user wants); another JQL or project is quiet."""
+    first = add_basic("one")
+    assert first.stderr == ""
+    second = add_basic("two")
+    assert second.stderr.strip() == (
+        'jiradex: warning: "two" indexes the same issues as "one" (PROJ on '
+        "https://acme.atlassian.net): search will list each of them twice; remove one "
+        "with `jiradex datasource remove NAME`"
+    )
+    assert add_basic("bugs", "--jql", "type = Bug").stderr == ""
+    payload = {
+        "name": "three",
+        "type": "connector",
+        "connector": {
+            "id": "jira",
+            "config": {"endpoint": "https://ACME.atlassian.net/", "project_key": "proj"},
+        },
+    }
+    result = ok("datasource", "add", "--from-json", "-", stdin=json.dumps(payload))
+    assert '"three" indexes the same issues as "one"' in result.stderr
+    assert '"three" indexes the same issues as "two"' in result.stderr
+    names = [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)]
+    assert names == ["one", "two", "bugs", "three"]

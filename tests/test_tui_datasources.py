@@ -490,6 +490,27 @@ async def test_a_datasource_just_added_is_the_one_selected(fake_client):
 
 
 @run_async
+async def test_a_second_datasource_for_the_same_issues_is_saved_with_a_warning(fake_client):
+    """Two datasources for one project on one site list every search hit twice:
+    the form saves it (another interval or token may be the point) and says so."""
+    add_datasource("Existing")  # DEMO on https://example.atlassian.net
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        await type_into(pilot, form, "name", "Twin")
+        await type_into(pilot, form, "endpoint", "https://Example.atlassian.net/")
+        await type_into(pilot, form, "project", "demo")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(screen.rows) == 2)
+        warnings = [n.message for n in app._notifications if n.severity == "warning"]
+        assert warnings == [
+            '"Twin" indexes the same issues as "Existing" (DEMO on '
+            "https://example.atlassian.net): search will list each of them twice"
+        ]
+
+
+@run_async
 async def test_the_form_status_goes_once_a_field_is_edited(fake_client):
     """The status line under the fields outlived what it was about: "Fix the fields
     marked in red" stayed once every field was fixed, and a test's "✔ Connected …

@@ -341,6 +341,8 @@ class DatasourcesScreen(Screen):
         if ds is None:
             return
         self.notify(f'Saved datasource "{ds.name}"')
+        for line in config.same_issues_warnings(ds, config.load_datasources()):
+            self.notify(line, severity="warning", timeout=10)
         # the next key (s, t, e) is about the datasource just saved, not the row
         # the cursor was on before the form opened
         self._select_next = ds.name
