@@ -184,7 +184,7 @@ def sync_datasource(
                 summary.status = "cancelled"
                 summary.error = f'sync of "{datasource.name}" cancelled'
         else:
-            summary.status, summary.error = "error", secrets.redact(str(exc))
+            summary.status, summary.error = "error", secrets.redact(_with_jql_hint(exc, datasource))
             asked = getattr(exc, "retry_after", None)
             summary.retry_after = min(asked, HOLD_OFF_MAX_S) if asked else None
     except KeyboardInterrupt:
@@ -230,6 +230,20 @@ def _hold_off(store, datasource: str, seconds: float | None) -> None:
         store.set_state(datasource, state)
     except Exception:  # a nicety: the scheduler then waits one interval as usual
         log.warning("could not record when %s may be synced again", datasource)
+
+
+def _with_jql_hint(exc: JiradexError, datasource) -> str:
+    """The error's line; for a request Jira rejected (400) while the datasource has a
+    JQL of its own, the JQL it most likely rejected and how to check it: Jira's own
+    words ("Field 'sprint' does not exist…") do not say where the query came from."""
+    from indexer.jira.errors import JiraBadRequestError
+
+    if not (isinstance(exc, JiraBadRequestError) and datasource.jql):
+        return str(exc)
+    return (
+        f"{exc} (the datasource's jql is {datasource.jql!r}: check it with "
+        f'`jiradex datasource test "{datasource.name}"`)'
+    )
 
 
 @contextmanager

@@ -758,3 +758,31 @@ def test_an_issue_the_client_could_not_parse_is_counted_once_and_not_taken_for_g
         assert run.status == "ok" and run.skipped_issues == 1
         assert len(jira.listed_since) == 1  # no second listing to confirm a deletion
         assert set(_indexed(store)) == set(_expected(jira)) - {"10005"}
+
+
+def test_a_request_jira_rejects_names_the_datasources_own_jql(tmp_path):
+    """A JQL Jira refuses failed the sync with Jira's words only ("Field 'sprint'
+    does not exist …"): nothing said that the datasource's jql was the query."""
+    from indexer.jira.errors import JiraBadRequestError
+
+    class RejectsTheJql(ScriptedJira):
+        def search_ids(self, jql, page_size=None):
+            raise JiraBadRequestError(
+                "Jira rejected the request (HTTP 400): Field 'sprint' does not exist or "
+                "you do not have permission to view it."
+            )
+            yield  # a generator, as the real listing is
+
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(
+            _datasource(jql="sprint in openSprints()"), store=store, client=RejectsTheJql(3)
+        )
+        assert summary.status == "error"
+        assert summary.error == (
+            "Jira rejected the request (HTTP 400): Field 'sprint' does not exist or you do "
+            "not have permission to view it. (the datasource's jql is 'sprint in "
+            'openSprints()\': check it with `jiradex datasource test "jira"`)'
+        )
+        # without a jql of its own, Jira's words are the whole message
+        summary = sync_datasource(_datasource(), store=store, client=RejectsTheJql(3))
+        assert summary.error.endswith("view it.")
