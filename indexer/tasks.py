@@ -531,13 +531,20 @@ def import_task(
             raise TaskError(
                 "The additional instructions are not UTF-8 text: nothing imported"
             ) from None
-    record = indexed_record(key)
     notes: list[str] = []
+    unreadable = None
+    try:
+        record = indexed_record(key)
+    except StoreError as exc:  # Jira still has the issue: the task need not wait
+        record, unreadable = None, str(exc).rstrip(".")
     source, site = "index", ""
     if record is None:
         record, site, _ = fetch_live(key, comments)
         source = "live"
-        notes.append(f"{key} is not in the index: fetched live from {site}")
+        if unreadable:
+            notes.append(f"The index cannot be read ({unreadable}): {key} fetched live from {site}")
+        else:
+            notes.append(f"{key} is not in the index: fetched live from {site}")
     elif comments and not record.get("comments") and not comments_indexed(record):
         notes.extend(add_live_comments(record, key))
     url = record.get("url") or ""

@@ -16,7 +16,7 @@ from cli_runner import run
 from concurrently import errors_of_concurrent_calls
 
 import indexer.jira as jira
-from indexer import config, tasks
+from indexer import config, paths, tasks
 from indexer.errors import ConfigError, TaskError
 from indexer.jira.errors import IssueNotFoundError, JiraServerError, JiraTimeoutError
 from indexer.store import Store
@@ -447,6 +447,24 @@ def test_import_fetches_live_through_matching_datasource(datasource, fake_jira):
     assert text.startswith("# ABC-7: Live only issue\n")
     assert "## Description\n\n### Context\n\nSome **bold** text.\n" in text
     assert "### Kim Poe · 2024-06-01 08:00 UTC\n\nA live comment.\n" in text
+
+
+def test_import_with_a_damaged_index_fetches_the_issue_live(datasource, fake_jira):
+    """A damaged index.db failed `task import` though Jira has the issue and tasks
+    live in their own database: the issue is now fetched live, and the note says
+    why; the index file is left as it was (for `jiradex index rebuild`)."""
+    damaged = b"this is not an SQLite database" * 100
+    paths.index_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.index_path().write_bytes(damaged)
+    fake_jira.issues["ABC-7"] = raw_issue()
+    outcome = tasks.import_task("ABC-7")
+    assert outcome.source == "live"
+    [note] = outcome.notes
+    assert note.startswith("The index cannot be read (") and note.endswith(
+        f"): ABC-7 fetched live from {SITE}"
+    )
+    assert outcome.task.instructions.startswith("# ABC-7: Live only issue\n")
+    assert paths.index_path().read_bytes() == damaged
 
 
 def test_import_by_the_old_key_of_a_moved_issue_links_its_new_key(datasource, fake_jira):
