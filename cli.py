@@ -46,11 +46,13 @@ def emit_json_line(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, default=str))
 
 
-# Escape sequences (CSI; OSC, DCS and the other strings; ESC and one character) and
-# the control characters left (all but tab and newline), 7- and 8-bit forms.
+# Escape sequences (CSI; OSC, DCS and the other strings, when terminated; ESC and one
+# character) and the control characters left (all but tab and newline), 7- and 8-bit.
+# A lone 8-bit string introducer (U+009D is in the mojibake of a closing quote) or an
+# unterminated ESC ] goes alone: read as a string, it took all the text after it.
 _TERMINAL_UNSAFE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
     r"|\x1b[ -~]?"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )

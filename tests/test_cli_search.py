@@ -385,3 +385,19 @@ def test_text_from_jira_cannot_drive_the_terminal():
         assert "Escape" in text or "OPS-9" in text
         for unsafe in ("\x1b[2J", "\x1b[H", "\x1b]", "\x9b", "\x1bP", "\x07", "\r"):
             assert unsafe not in text, (unsafe, text)
+
+
+def test_a_stray_control_character_hides_none_of_the_text_after_it():
+    """A lone U+009D (the mojibake of a closing quote: "â\\x80\\x9d") or an ESC ] with
+    no terminator was read as the start of a terminal string: `show` printed nothing
+    after it, the rest of the description and every comment gone."""
+    comment = {"id": "7", "author": "Ann", "created": "2024-03-02T09:00:00.000Z",
+               "body": "Comment after", "body_text": "Comment after"}  # fmt: skip
+    stray = record(8, "Quoted â\x80\x9dsummary\x1b]0;tail", "Body â\x80\x9d text after it",
+                   comments=[comment])  # fmt: skip
+    with Store() as store:
+        store.upsert_issues([stray])
+    text = run("show", "OPS-8").stdout
+    for kept in ("summary", "0;tail", "text after it", "Comment after"):
+        assert kept in text, (kept, text)
+    assert "\x9d" not in text and "\x1b" not in text
