@@ -303,3 +303,17 @@ def test_load_keymap_refuses_keys_that_can_never_be_pressed():
     assert "jiradex.go.tasks" in problems[0] and "'f5,,'" in problems[0]
     keys, problems = keymap.load_keymap({"keymap": {"jiradex.go.tasks": "f5, ctrl+t"}})
     assert keys == {"jiradex.go.tasks": "f5,ctrl+t"} and problems == []
+
+
+async def test_a_theme_that_cannot_be_remembered_does_not_end_the_app(jiradex_home):
+    """With no config directory to be made (a file in its place, a read-only home),
+    choosing a theme ended the TUI with a traceback: ensure_dir says so with a
+    JiradexError since 9e7c770, which the save (catching OSError) let through."""
+    jiradex_home.mkdir(parents=True)
+    (jiradex_home / "config").write_text("")
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+        assert app.is_running and app.theme == "nord"
+    assert app.return_code in (None, 0)

@@ -208,15 +208,16 @@ class JiradexApp(App):
     def _save_settings(self) -> None:
         import json
 
+        from indexer.errors import JiradexError
         from indexer.paths import ensure_dir, settings_path
 
         path = settings_path()
         try:
-            ensure_dir(path.parent)
+            ensure_dir(path.parent)  # JiradexError when it cannot be made
             current, _ = keymap.read_settings()
             current["theme"] = self.settings.get("theme")
             path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
-        except OSError:
+        except (OSError, JiradexError):
             pass  # a theme that is not remembered is not worth an error
 
     # ------------------------------------------------------------------ services
