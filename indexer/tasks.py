@@ -539,7 +539,12 @@ def import_task(
         record, unreadable = None, str(exc).rstrip(".")
     source, site = "index", ""
     if record is None:
-        record, site, _ = fetch_live(key, comments)
+        try:
+            record, site, _ = fetch_live(key, comments)
+        except TaskError:
+            if unreadable:  # "not in the index" would hide what is wrong, and its fix
+                raise TaskError(f"{unreadable}; {key} could not be fetched live either") from None
+            raise
         source = "live"
         if unreadable:
             notes.append(f"The index cannot be read ({unreadable}): {key} fetched live from {site}")

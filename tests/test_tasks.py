@@ -467,6 +467,20 @@ def test_import_with_a_damaged_index_fetches_the_issue_live(datasource, fake_jir
     assert paths.index_path().read_bytes() == damaged
 
 
+def test_import_with_a_damaged_index_and_no_live_source_says_the_index_is_damaged():
+    """With the index damaged and nothing to fetch the issue live, `task import` said
+    "Issue ABC-7 is not in the index, and no datasource ... can fetch it": the issue
+    may well be indexed; the damage, and `index rebuild`, went unsaid."""
+    paths.index_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.index_path().write_bytes(b"this is not an SQLite database" * 100)
+    result = run("task", "import", "ABC-7")
+    assert result.exit_code == 1
+    [line] = lines(result.stderr)
+    assert "is damaged" in line and "jiradex index rebuild" in line, line
+    assert line.endswith("ABC-7 could not be fetched live either"), line
+    assert "is not in the index" not in line
+
+
 def test_import_by_the_old_key_of_a_moved_issue_links_its_new_key(datasource, fake_jira):
     """Jira answers an old key with the issue under its new key: the task links
     (and posts to) the new one, its URL included."""
