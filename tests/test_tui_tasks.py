@@ -603,6 +603,11 @@ def test_snapshot_import_preview(snap_compare):
             box.cursor_blink = False
         for area in app.screen.query(TextArea):
             area.cursor_blink = False
+            # The blink may have hidden the cursor a moment ago: that toggle does not
+            # repaint, so the snapshot could keep the frame without it.
+            area._cursor_visible = area.has_focus
+            area.refresh()
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(110, 30), run_before=run_before)
 
