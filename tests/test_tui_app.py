@@ -43,6 +43,23 @@ async def test_function_keys_switch_modes_and_keep_each_screen():
         assert app.screen.query_one("#search-box").value == "pool"
 
 
+async def test_escape_goes_back_to_search_from_every_other_screen():
+    """Esc left Tasks for Search but did nothing on Sources, Sync and Settings:
+    a keyboard user had to know F2. It now goes home from each (the Settings
+    fields do not swallow it)."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for key in ("f3", "f4", "f5", "f6"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode != "search"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.current_mode == "search", key
+
+
 async def test_screen_keys_work_from_a_text_editor():
     """TextArea binds f6 (select line): F6 in the instructions box did nothing."""
     app = JiradexApp()

@@ -87,6 +87,7 @@ DEFAULTS: dict[str, list[KeySpec]] = {
         KeySpec("jiradex.datasources.full_sync", "S", "sync_now(True)", "Full sync", show=False),
         KeySpec("jiradex.datasources.delete", "delete,x", "delete", "Delete"),
         KeySpec("jiradex.datasources.refresh", "r", "refresh", "Refresh", show=False),
+        KeySpec("jiradex.datasources.search", "escape", "app.go('search')", "Search", show=False),
     ],
     "sync": [
         KeySpec("jiradex.sync.all", "s", "sync_all", "Sync all"),
@@ -94,10 +95,12 @@ DEFAULTS: dict[str, list[KeySpec]] = {
         KeySpec("jiradex.sync.cancel", "c", "cancel", "Cancel"),
         KeySpec("jiradex.sync.cancel_all", "C", "cancel_all", "Cancel all"),
         KeySpec("jiradex.sync.clear", "x", "clear_finished", "Clear finished"),
+        KeySpec("jiradex.sync.search", "escape", "app.go('search')", "Search", show=False),
     ],
     "settings": [
         KeySpec("jiradex.settings.save", "ctrl+s", "save", "Save", priority=True),
         KeySpec("jiradex.settings.test", "ctrl+t", "test", "Test connection", priority=True),
+        KeySpec("jiradex.settings.search", "escape", "app.go('search')", "Search", show=False),
     ],
     "datasource_form": [
         KeySpec("jiradex.datasource_form.save", "ctrl+s", "save", "Save", priority=True),
