@@ -58,6 +58,9 @@ def stem(word: str) -> str:
 # it has none of its own: a sync asks the same few thousand words for every issue.
 _KEYS: dict[bytes | str, str] = {}
 _KEYS_MAX = 65536
+# ...of words no longer than this: a long token (a hex dump, a blob in an attachment's
+# text) is rarely seen twice, and 65,536 of them would be hundreds of megabytes.
+_KEY_WORD_MAX = 64
 # Other text: a whole unicode61 token (a run of letters and digits, as [^\W_]+ splits)
 # of four or more ASCII letters, the only tokens stemmed; found without making the rest.
 _ASCII_WORD = re.compile(r"(?<![^\W_])[A-Za-z]{4,}(?![^\W_])")
@@ -95,7 +98,9 @@ def stem_terms(text: str) -> str:
     for word in words:
         key = known.get(word)
         if key is None:
-            key = known[word] = _key_of(word)
+            key = _key_of(word)
+            if len(word) <= _KEY_WORD_MAX:
+                known[word] = key
         if key:
             keys[key] = None
     return " ".join(keys)

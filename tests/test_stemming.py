@@ -80,6 +80,28 @@ def test_stem_terms_does_not_stem_a_known_word_again(monkeypatch):
     assert calls == []
 
 
+def test_stem_terms_does_not_keep_long_tokens():
+    """Attachment and description text can hold long unbroken tokens (hex dumps,
+    blobs): stemming a sync's worth of them must not keep each one in memory (20,000
+    issues with a 20 kB token each kept about 400 MB until the sync's process ended)."""
+    import gc
+    import tracemalloc
+
+    # 300 distinct 20,000-char tokens with digits (never stemmed), as in a hex dump
+    tokens = [f"{chr(97 + n // 26 % 26)}{chr(97 + n % 26)}0f" * 5000 for n in range(300)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in tokens:
+            assert stem_terms(f"Crashes dumped\n{token}\n") == "crash dump"
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000  # 300 tokens kept would be 6 MB
+
+
 def _rec(n: int, summary: str, desc: str = "", updated: str = "", **extra) -> dict:
     return {
         "id": str(n),
