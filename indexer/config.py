@@ -177,11 +177,6 @@ def validate_endpoint(url: Any, what: str = "endpoint") -> str:
             "text; use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
         )
     path = parts.path.rstrip("/")
-    if path and host.endswith(_CLOUD_HOSTS):  # Cloud has no context path: a page's
-        base = f"{scheme}://{parts.netloc.lower()}"  # (its home page is /jira/your-work)
-        raise ConfigError(
-            f'{what} "{shown}" should be the site URL, not a page or API address (try {base})'
-        )
     for marker in ("/rest/", "/browse/", "/secure/", "/jira/software/"):
         index = (path + "/").find(marker)
         if index >= 0:
@@ -189,6 +184,11 @@ def validate_endpoint(url: Any, what: str = "endpoint") -> str:
             raise ConfigError(
                 f'{what} "{shown}" should be the site URL, not a page or API address (try {base})'
             )
+    if host.endswith(_CLOUD_HOSTS):
+        # Cloud sites live at their root: a path is the page the URL was copied from
+        # (/jira/your-work, /jira/projects), or one saved by an older version that
+        # took it for a context path, where every call 404ed. The root is certain.
+        path = ""
     return f"{scheme}://{parts.netloc.lower()}{path}"
 
 

@@ -980,3 +980,26 @@ def test_adding_a_second_datasource_for_the_same_issues_warns():
     assert '"three" indexes the same issues as "two"' in result.stderr
     names = [d["name"] for d in json.loads(ok("datasource", "list", "--json").stdout)]
     assert names == ["one", "two", "bugs", "three"]
+
+
+def test_a_cloud_endpoint_saved_with_a_path_is_read_as_its_root():
+    """A datasources.json from an older version, holding a Cloud endpoint with a
+    path (it took /jira for a context path; every call then 404ed): the site's
+    root is used, and the other datasources and commands keep working."""
+    entry = {
+        "name": "old",
+        "type": "connector",
+        "connector": {
+            "id": "jira",
+            "config": {"endpoint": "https://acme.atlassian.net/jira", "project_key": "OLD"},
+        },
+    }
+    paths.datasources_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.datasources_path().write_text(json.dumps([entry]))
+    add_basic("good")
+    listed = json.loads(ok("datasource", "list", "--json").stdout)
+    assert [(d["name"], d["connector"]["config"]["endpoint"]) for d in listed] == [
+        ("old", "https://acme.atlassian.net"),
+        ("good", "https://acme.atlassian.net"),
+    ]
+    ok("datasource", "remove", "old")
