@@ -1244,7 +1244,7 @@ def jira_connect(
             except JiradexError as exc:
                 if not interactive or given_all:
                     fail(f"{exc} (or pass --cloud-id ID)")
-                click.echo(f"Could not fetch the cloud id: {exc}", err=True)
+                click.echo(f"Could not fetch the cloud id: {terminal_safe(str(exc))}", err=True)
             if fetched and interactive:
                 click.echo(f"Found the site's cloud id: {fetched}")
             if interactive and not given_all:
@@ -1316,7 +1316,8 @@ def jira_connect(
         except JiradexError as exc:
             if not interactive or given_all:  # flags for everything: no question either
                 fail(f"connection test failed, nothing saved: {exc}")
-            click.echo(f"jiradex: connection test failed: {secrets.redact(str(exc))}", err=True)
+            line = terminal_safe(secrets.redact(str(exc)))
+            click.echo(f"jiradex: connection test failed: {line}", err=True)
             if not click.confirm("Save the connection anyway?", default=False):
                 fail("nothing saved")
         else:

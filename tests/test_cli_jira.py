@@ -703,3 +703,31 @@ def test_a_connection_switched_off_says_so_and_where_not_run_jira_connect():
         f'("enabled": false in {paths.jira_config_path()}; `jiradex jira connect` saves it '
         "switched on)"
     )
+
+
+def test_wizard_lines_about_a_failure_cannot_drive_the_terminal(monkeypatch):
+    """The wizard's own lines (a cloud id not fetched, a failed test it asks about)
+    printed the site's text raw: an answer carrying ESC sequences reached the
+    terminal, as 557d69e had stopped for every other line."""
+    import indexer.jira
+    from indexer.jira.errors import JiraAuthError, JiraResponseError
+
+    def no_cloud_id(site):
+        raise JiraResponseError("Cannot read the cloud id: \x1b]0;owned\x07\x1b[2Jgone")
+
+    class Refusing:
+        def __enter__(self):
+            raise JiraAuthError("Authentication failed: \x1b[31mred\x1b[0m")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(indexer.jira, "fetch_cloud_id", no_cloud_id)
+    monkeypatch.setattr(indexer.jira, "client_for_connection", lambda *a, **k: Refusing())
+    site = "https://acme.atlassian.net"
+    answers = "\n".join(["service", site, "", CLOUD_ID, SA_EMAIL, "n", SA_TOKEN, "n"])
+    result = run("jira", "connect", stdin=answers + "\n")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "Could not fetch the cloud id: Cannot read the cloud id: gone" in result.stderr
+    assert "jiradex: connection test failed: Authentication failed: red" in result.stderr
