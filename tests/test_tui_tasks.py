@@ -661,3 +661,32 @@ async def test_task_ages_keep_up_with_the_clock(monkeypatch):
         assert "created 10m ago" in str(facts.render())
         later += timedelta(minutes=10)
         await wait_for(pilot, lambda: "created 20m ago" in str(facts.render()))
+
+
+async def test_the_age_tick_leaves_a_scrolled_task_list_where_it_was(monkeypatch):
+    """Every 30 s the list was built again to update its ages: scrolled (wheel or
+    scrollbar) away from the cursor, it jumped back to the top."""
+    from datetime import UTC, datetime, timedelta
+
+    import tui.screens.tasks as tasks_module
+    from tui.widgets import format as format_module
+
+    monkeypatch.setattr(tasks_module, "AGE_TICK_S", 0.05)
+    for _ in range(40):
+        make_task()
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_tasks(pilot, app)
+        table = app.screen.query_one("#tasks-table")
+        table.scroll_to(y=20, animate=False)  # the cursor stays on the first row
+        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
+
+        class TenMinutesLater(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return later
+
+        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        await wait_for(pilot, lambda: str(table.get_row_at(39)[-1]) == "10m")
+        await pilot.pause()
+        assert table.scroll_y == 20 and table.cursor_row == 0

@@ -128,9 +128,11 @@ class TasksScreen(_WorkerErrors, Screen):
         self.set_interval(AGE_TICK_S, self._tick_ages)
 
     def _tick_ages(self) -> None:
-        """The Created ages again, from the tasks already read."""
-        if self.tasks:
-            self._fill(self.query_one("#tasks-table", DataTable))
+        """The Created ages again, from the tasks already read: cell by cell, as the
+        list built again jumped back to its cursor when scrolled away from it."""
+        table = self.query_one("#tasks-table", DataTable)
+        for task in self.tasks:  # the rows _fill added, keyed by task id
+            table.update_cell(str(task.id), "created", relative_age(task.created))
 
     def _wanted_title_width(self, table: DataTable) -> int:
         fixed = sum(width for *_, width in self.COLUMNS) + 2 * len(self.COLUMNS)
