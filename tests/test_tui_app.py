@@ -334,3 +334,20 @@ async def test_a_theme_that_cannot_be_remembered_does_not_end_the_app(jiradex_ho
         await pilot.pause()
         assert app.is_running and app.theme == "nord"
     assert app.return_code in (None, 0)
+
+
+async def test_choosing_a_theme_keeps_a_settings_file_that_could_not_be_read():
+    """settings.json with a typo was read as {} (and said so at start); choosing a
+    theme then wrote {"theme": …} over it, and the keymap in it was gone."""
+    from indexer.paths import ensure_dir, settings_path
+
+    path = settings_path()
+    ensure_dir(path.parent)
+    broken = '{"keymap": {"jiradex.go.tasks": "ctrl+t",}}\n'  # the trailing comma
+    path.write_text(broken, encoding="utf-8")
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+        assert app.is_running and app.theme == "nord"
+    assert path.read_text(encoding="utf-8") == broken

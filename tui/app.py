@@ -214,7 +214,9 @@ class JiradexApp(App):
         path = settings_path()
         try:
             ensure_dir(path.parent)  # JiradexError when it cannot be made
-            current, _ = keymap.read_settings()
+            current, problems = keymap.read_settings()
+            if problems:
+                return  # a file with a typo is the user's to fix, not to overwrite
             current["theme"] = self.settings.get("theme")
             path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
         except (OSError, JiradexError):
