@@ -1923,3 +1923,27 @@ def test_an_issue_nested_too_deeply_to_parse_does_not_fail_its_whole_page(decode
     assert (["12"], ["summary", "description"]) in asked
     assert client.unreadable == {"12"}
     assert "issue 12 is nested too deeply to read: left out" in caplog.text
+
+
+def test_a_post_begun_after_end_reads_in_flight_sends_nothing():
+    """A quitting TUI ends every client's reads; a post that begins a moment later
+    must then not go out (it could be cut mid-POST, unable to learn whether its
+    comment landed); one already counted as posting is left alone."""
+    from indexer.jira import end_reads_in_flight
+    from indexer.jira.errors import JiraRetryAborted
+
+    answer = httpx.Response(201, json={"id": "900"})
+    client, rec = make_client({("POST", "/rest/api/2/issue/ABC-1/comment"): answer},
+                              deployment="datacenter")  # fmt: skip
+    end_reads_in_flight()
+    with pytest.raises(JiraRetryAborted):
+        client.add_comment("ABC-1", RESULT)
+    assert rec.requests == []
+    client.close()
+    posting, rec = make_client({("POST", "/rest/api/2/issue/ABC-1/comment"): answer},
+                               deployment="datacenter")  # fmt: skip
+    with posting._posting():
+        end_reads_in_flight()
+        assert not posting.stopping.is_set()
+    assert posting.add_comment("ABC-1", RESULT)["id"] == "900"
+    posting.close()

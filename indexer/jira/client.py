@@ -96,9 +96,11 @@ def end_reads_in_flight() -> None:
     with _LIVE_LOCK:
         clients = list(_LIVE)
     for client in clients:
-        if not client.posting:
+        with client._lock:  # a post starting now either counts here or never sends
+            if client.posting:
+                continue
             client.stopping.set()
-            client.abort_requests()
+        client.abort_requests()
 
 
 class JiraClient(IssueSearch, IssueComments, AttachmentDownloads):
