@@ -608,8 +608,12 @@ async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
             def now(cls, tz=None):
                 return later
 
+        preview = app.screen.query_one("#preview")
+        assert "Updated just now" in preview.plain
         monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
         await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")
+        await wait_for(pilot, lambda: "Updated just now" not in preview.plain)
+        assert "Updated 10m ago" in preview.plain
 
 
 async def test_a_pasted_block_of_lines_is_searched_whole():

@@ -220,6 +220,9 @@ class SearchScreen(Screen):
         if self._overview is not None:
             self.sub_title = overview_words(*self._overview)
         self.query_one(ResultsTable).refresh_ages()  # "now" in Upd, an hour on
+        preview = self._preview()
+        if preview is not None:
+            preview.refresh_age()  # and "Updated just now" beside it
 
     # ------------------------------------------------------------------ searching
 

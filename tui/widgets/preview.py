@@ -39,10 +39,19 @@ class IssuePreview(VerticalScroll):
     plain = ""  # what the pane says, as text (for tests and screen readers' sake)
 
     def clear(self, message: str = "") -> None:
+        self._shown = None
         self.plain = message
         self._body.update(Text(message, style="dim"))
 
+    _shown: tuple[Any, dict | None] | None = None
+
+    def refresh_age(self) -> None:
+        """Show the same hit again: its "Updated … ago" as of now."""
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, hit: Any, issue: dict | None = None) -> None:
+        self._shown = (hit, issue)
         issue = issue or {}
         head = Text()
         head.append(hit.key, style="bold")
