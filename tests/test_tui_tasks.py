@@ -66,6 +66,14 @@ async def open_tasks(pilot, app):
     assert isinstance(app.screen, TasksScreen)
 
 
+async def open_new_import(pilot, app):
+    """Tasks › n: the import screen, settled."""
+    await open_tasks(pilot, app)
+    await pilot.press("n")
+    await settle(pilot, app)
+    return app.screen
+
+
 async def open_import(pilot, app, key: str) -> tuple[ImportScreen, Input]:
     """The import screen opened for `key` (settled), and its key box."""
     app.action_import_task(key)
@@ -156,10 +164,7 @@ async def test_editing_the_key_after_a_preview_never_imports_the_old_issue():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await open_tasks(pilot, app)
-        await pilot.press("n")
-        await settle(pilot, app)
-        screen = app.screen
+        screen = await open_new_import(pilot, app)
         await pilot.press(*"DEV-1", "enter")
         await settle(pilot, app)
         assert "Pool times out" in screen.query_one("#import-preview-md", Markdown).source
@@ -299,10 +304,7 @@ async def test_import_by_typing_a_key_and_searching_words():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await open_tasks(pilot, app)
-        await pilot.press("n")
-        await settle(pilot, app)
-        screen = app.screen
+        screen = await open_new_import(pilot, app)
         await pilot.press(*"deploy")
         await settle(pilot, app)
         assert [h.key for h in screen.hits] == ["DEV-2"]
@@ -319,10 +321,7 @@ async def test_a_hit_picked_with_enter_leaves_the_cursor_in_the_instructions():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await open_tasks(pilot, app)
-        await pilot.press("n")
-        await settle(pilot, app)
-        screen = app.screen
+        screen = await open_new_import(pilot, app)
         await pilot.press(*"deploy")
         await settle(pilot, app)
         await pilot.press("enter")  # into the hit list
@@ -339,10 +338,7 @@ async def test_down_from_the_import_box_steps_into_the_hits():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await open_tasks(pilot, app)
-        await pilot.press("n")
-        await settle(pilot, app)
-        screen = app.screen
+        screen = await open_new_import(pilot, app)
         await pilot.press(*"deploy")
         await settle(pilot, app)
         await pilot.press("down")
