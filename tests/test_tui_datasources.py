@@ -60,6 +60,12 @@ async def type_into(pilot, screen, field: str, text: str) -> None:
     await pilot.pause()
 
 
+async def fill_form(pilot, form, name: str, endpoint: str, project: str) -> None:
+    """The datasource form's three required fields."""
+    for field, text in (("name", name), ("endpoint", endpoint), ("project", project)):
+        await type_into(pilot, form, field, text)
+
+
 @run_async
 async def test_empty_state_then_add_through_the_form(fake_client):
     app = make_app()
@@ -68,9 +74,7 @@ async def test_empty_state_then_add_through_the_form(fake_client):
         assert screen.query_one("#ds-empty").display
         assert not screen.query_one(DataTable).display
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Platform")
-        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net/")
-        await type_into(pilot, form, "project", "plat")
+        await fill_form(pilot, form, "Platform", "https://acme.atlassian.net/", "plat")
         await type_into(pilot, form, "username", "me@example.com")
         await type_into(pilot, form, "token", "secret-token-1")
         await type_into(pilot, form, "interval", "1h30m")
@@ -94,9 +98,7 @@ async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "existing")
-        await type_into(pilot, form, "endpoint", "acme.atlassian.net")
-        await type_into(pilot, form, "project", "1X")
+        await fill_form(pilot, form, "existing", "acme.atlassian.net", "1X")
         await type_into(pilot, form, "interval", "5")
         await type_into(pilot, form, "username", "me@example.com")
         await pilot.click("#save")
@@ -109,9 +111,7 @@ async def test_form_shows_the_cli_messages_beside_each_field(fake_client):
         assert form.field("project").error.startswith('project key "1X" must start with a letter')
         assert "(a unit is required)" in form.field("interval").error
         # fix those: the cross-field rule (username without token) remains
-        await type_into(pilot, form, "name", "Second")
-        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
-        await type_into(pilot, form, "project", "ACME")
+        await fill_form(pilot, form, "Second", "https://acme.atlassian.net", "ACME")
         await type_into(pilot, form, "interval", "5m")
         await pilot.click("#save")
         await pilot.pause()
@@ -185,9 +185,7 @@ async def test_test_connection_in_form_success_and_failure(monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Acme")
-        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
-        await type_into(pilot, form, "project", "ACME")
+        await fill_form(pilot, form, "Acme", "https://acme.atlassian.net", "ACME")
         await type_into(pilot, form, "username", "me@example.com")
         await type_into(pilot, form, "token", "tok-abcdef")
         status = form.query_one("#form-status")
@@ -394,9 +392,7 @@ def test_snapshot_datasource_form_errors(snap_compare):
     async def run_before(pilot):
         await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Platform")
-        await type_into(pilot, form, "endpoint", "acme.atlassian.net")
-        await type_into(pilot, form, "project", "1X")
+        await fill_form(pilot, form, "Platform", "acme.atlassian.net", "1X")
         await type_into(pilot, form, "username", "me@example.com")
         await pilot.click("#save")
         await pilot.pause()
@@ -479,9 +475,7 @@ async def test_a_datasource_just_added_is_the_one_selected(fake_client):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Zeta")
-        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
-        await type_into(pilot, form, "project", "ZET")
+        await fill_form(pilot, form, "Zeta", "https://acme.atlassian.net", "ZET")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: len(screen.rows) == 2)
         await pilot.pause()
@@ -498,9 +492,7 @@ async def test_a_second_datasource_for_the_same_issues_is_saved_with_a_warning(f
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Twin")
-        await type_into(pilot, form, "endpoint", "https://Example.atlassian.net/")
-        await type_into(pilot, form, "project", "demo")
+        await fill_form(pilot, form, "Twin", "https://Example.atlassian.net/", "demo")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: len(screen.rows) == 2)
         warnings = [n.message for n in app._notifications if n.severity == "warning"]
@@ -595,9 +587,7 @@ async def test_enter_on_test_connection_twice_tests_twice(fake_client):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_screen(app, pilot)
         form = await open_form(app, pilot, "a")
-        await type_into(pilot, form, "name", "Acme")
-        await type_into(pilot, form, "endpoint", "https://acme.atlassian.net")
-        await type_into(pilot, form, "project", "DEMO")
+        await fill_form(pilot, form, "Acme", "https://acme.atlassian.net", "DEMO")
         form.query_one("#test").focus()
         await pilot.press("enter")
         status = form.query_one("#form-status", Static)
