@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 from tui_fakes import FakeJiraClient, auth_error, run_async
-from tui_helpers import add_datasource, settle, wait_for
+from tui_helpers import LaterClock, add_datasource, settle, wait_for
 
 import tui.screens.datasources as datasources_module
 from indexer import config
@@ -603,9 +603,6 @@ async def test_enter_on_test_connection_twice_tests_twice(fake_client):
 async def test_the_ages_on_the_list_keep_up_with_the_clock(fake_client, monkeypatch):
     """ "Last sync: just now" (and "Last run: ok, just now") stayed for as long as the
     screen was shown: the ages were worked out only when the list was read."""
-    from datetime import UTC, datetime, timedelta
-
-    from tui.widgets import format as format_module
 
     monkeypatch.setattr(datasources_module, "AGE_TICK_S", 0.05)
     add_datasource("Acme")
@@ -616,14 +613,7 @@ async def test_the_ages_on_the_list_keep_up_with_the_clock(fake_client, monkeypa
         screen = await open_screen(app, pilot)
         table = screen.query_one(DataTable)
         assert str(table.get_cell("Acme", "last_sync")) == "just now"
-        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
-
-        class TenMinutesLater(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return later
-
-        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        LaterClock(monkeypatch)
         await wait_for(pilot, lambda: str(table.get_cell("Acme", "last_sync")) == "10m ago")
         details = str(screen.query_one("#ds-details", Static).render())
         assert "Last run: ok, 10m ago" in details

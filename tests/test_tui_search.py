@@ -7,7 +7,7 @@ import webbrowser
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input, Markdown, Static
-from tui_helpers import add_datasource, fill_index, issue, settle, wait_for
+from tui_helpers import LaterClock, add_datasource, fill_index, issue, settle, wait_for
 
 from tui.app import JiradexApp
 from tui.screens.datasources import DatasourcesScreen
@@ -246,11 +246,8 @@ async def test_a_datasource_added_from_the_command_line_shows_in_the_header(monk
 
 async def test_the_header_age_of_the_last_sync_keeps_up_with_the_clock(monkeypatch):
     """The header said "synced just now" for as long as the app stayed open."""
-    from datetime import UTC, datetime, timedelta
-
     from indexer.store import Store
     from tui.screens import search as search_module
-    from tui.widgets import format as format_module
 
     monkeypatch.setattr(search_module, "OVERVIEW_TICK_S", 0.05)
     add_datasource("work", project="DEV")
@@ -261,14 +258,7 @@ async def test_the_header_age_of_the_last_sync_keeps_up_with_the_clock(monkeypat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         assert app.screen.sub_title == "1 datasource · 4 issues · synced just now"
-        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
-
-        class TenMinutesLater(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return later
-
-        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        LaterClock(monkeypatch)
         await wait_for(pilot, lambda: app.screen.sub_title.endswith("· synced 10m ago"))
 
 
@@ -588,10 +578,9 @@ def test_snapshot_issue_detail(snap_compare):
 async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
     """The Upd column was worked out when the results came: an issue a sync had just
     brought in said "now" for as long as the list stayed on screen."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from tui.screens import search as search_module
-    from tui.widgets import format as format_module
 
     monkeypatch.setattr(search_module, "OVERVIEW_TICK_S", 0.05)
     just_now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # not the module's NOW
@@ -601,16 +590,9 @@ async def test_the_ages_in_the_results_keep_up_with_the_clock(monkeypatch):
         await settle(pilot, app)
         table = app.screen.query_one(ResultsTable)
         assert str(table.get_row_at(0)[-1]) == "now"
-        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
-
-        class TenMinutesLater(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return later
-
         preview = app.screen.query_one("#preview")
         assert "Updated just now" in preview.plain
-        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        LaterClock(monkeypatch)
         await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")
         await wait_for(pilot, lambda: "Updated just now" not in preview.plain)
         assert "Updated 10m ago" in preview.plain

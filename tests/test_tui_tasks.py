@@ -13,7 +13,7 @@ import threading
 import pytest
 from concurrently import errors_of_concurrent_calls
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
-from tui_helpers import fill_index, issue, settle, wait_for
+from tui_helpers import LaterClock, fill_index, issue, settle, wait_for
 
 from indexer import tasks as engine
 from indexer.tasks import TaskLink, TaskStore
@@ -630,10 +630,7 @@ async def test_a_result_typed_and_not_saved_is_kept_when_the_app_quits(leave):
 async def test_task_ages_keep_up_with_the_clock(monkeypatch):
     """The task list's Created column and the task's "created just now" were worked
     out when read only: left open, they said "now" for hours."""
-    from datetime import UTC, datetime, timedelta
-
     import tui.screens.tasks as tasks_module
-    from tui.widgets import format as format_module
 
     monkeypatch.setattr(tasks_module, "AGE_TICK_S", 0.05)
     make_task()
@@ -642,30 +639,20 @@ async def test_task_ages_keep_up_with_the_clock(monkeypatch):
         await open_tasks(pilot, app)
         table = app.screen.query_one("#tasks-table")
         assert str(table.get_row_at(0)[-1]) == "now"
-        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
-
-        class TenMinutesLater(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return later
-
-        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        clock = LaterClock(monkeypatch)
         await wait_for(pilot, lambda: str(table.get_row_at(0)[-1]) == "10m")
         await pilot.press("enter")
         await settle(pilot, app)
         facts = app.screen.query_one("#task-facts", Static)
         assert "created 10m ago" in str(facts.render())
-        later += timedelta(minutes=10)
+        clock.advance(10)
         await wait_for(pilot, lambda: "created 20m ago" in str(facts.render()))
 
 
 async def test_the_age_tick_leaves_a_scrolled_task_list_where_it_was(monkeypatch):
     """Every 30 s the list was built again to update its ages: scrolled (wheel or
     scrollbar) away from the cursor, it jumped back to the top."""
-    from datetime import UTC, datetime, timedelta
-
     import tui.screens.tasks as tasks_module
-    from tui.widgets import format as format_module
 
     monkeypatch.setattr(tasks_module, "AGE_TICK_S", 0.05)
     for _ in range(40):
@@ -675,14 +662,7 @@ async def test_the_age_tick_leaves_a_scrolled_task_list_where_it_was(monkeypatch
         await open_tasks(pilot, app)
         table = app.screen.query_one("#tasks-table")
         table.scroll_to(y=20, animate=False)  # the cursor stays on the first row
-        later = datetime.now(UTC) + timedelta(minutes=10, seconds=5)
-
-        class TenMinutesLater(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return later
-
-        monkeypatch.setattr(format_module, "datetime", TenMinutesLater)
+        LaterClock(monkeypatch)
         await wait_for(pilot, lambda: str(table.get_row_at(39)[-1]) == "10m")
         await pilot.pause()
         assert table.scroll_y == 20 and table.cursor_row == 0

@@ -125,3 +125,24 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await pilot.pause(0.02)
+
+
+class LaterClock:
+    """The TUI's clock (tui.widgets.format) set `minutes` (and 5 s) ahead of now, and
+    moved on by `advance`: relative ages then read as if that much time had gone."""
+
+    def __init__(self, monkeypatch, minutes: float = 10) -> None:
+        from tui.widgets import format as format_module
+
+        self.now = datetime.now(UTC) + timedelta(minutes=minutes, seconds=5)
+        clock = self
+
+        class Later(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return clock.now
+
+        monkeypatch.setattr(format_module, "datetime", Later)
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
