@@ -510,6 +510,10 @@ def _translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
     return StoreError(f"Index error ({text}); if it persists, {_REBUILD_HINT}")
 
 
+# Between two tries at opening an index that another process is creating.
+OPEN_RETRY_S = 0.05
+
+
 class Store:
     """The SQLite index of one jiradex home (see module docstring)."""
 
@@ -521,24 +525,34 @@ class Store:
         self._checkpointing = threading.Lock()  # one checkpoint at a time (see checkpoints_aside)
         self._db: sqlite_utils.Database | None = None
         self._names: dict[str, tuple[tuple[int, int], list[str]]] = {}  # distinct_names
-        try:
-            if str(self.path) != ":memory:":
-                paths.ensure_dir(self.path.parent)
-            self.conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False
-            )
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute("PRAGMA temp_store = MEMORY")
-            self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
-            self.conn.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_BYTES}")
-            self._migrate()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            raise _translate(exc, self.path) from None
+        if str(self.path) != ":memory:":
+            paths.ensure_dir(self.path.parent)
+        # SQLite can answer "busy" at once, without its busy handler, while another
+        # process is creating the index (its WAL and schema); that is a wait, not an
+        # error, so opening is tried again until the busy timeout has gone by.
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                self._open(busy_timeout_ms)
+                break
+            except sqlite3.Error as exc:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                if not busy or time.monotonic() >= deadline:
+                    raise _translate(exc, self.path) from None
+                time.sleep(OPEN_RETRY_S)
+
+    def _open(self, busy_timeout_ms: int) -> None:
+        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA temp_store = MEMORY")
+        self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+        self.conn.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_BYTES}")
+        self._migrate()
 
     # ----------------------------------------------------------------- plumbing
 

@@ -476,3 +476,37 @@ def test_store_shared_between_threads(store):
     assert errors == []
     assert store.stats()["issues"] == 80
     assert store.integrity_check() == []
+
+
+class _BusyAtFirst:
+    """A connection whose first `times` journal-mode switches answer "database is
+    locked" at once, as SQLite can while another process creates the index."""
+
+    def __init__(self, conn: sqlite3.Connection, failures: list[int]) -> None:
+        self._conn, self._failures = conn, failures
+
+    def execute(self, sql: str, *args):
+        if sql.startswith("PRAGMA journal_mode") and self._failures[0] > 0:
+            self._failures[0] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+def test_an_index_busy_at_once_while_another_process_creates_it_is_opened(tmp_path, monkeypatch):
+    """A second jiradex opening a fresh index that a sync was creating got "The index
+    … is busy" at once (SQLite's busy handler does not cover every case): opening is
+    tried again until the busy timeout has gone by; past it, the clear error stays."""
+    failures = [3]
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        store_module.sqlite3, "connect", lambda *a, **k: _BusyAtFirst(connect(*a, **k), failures)
+    )
+    with Store(tmp_path / "index.db") as store:
+        assert store.schema_version == SCHEMA_VERSION
+    assert failures == [0]
+    failures[0] = 10**6  # busy for good
+    with pytest.raises(StoreError, match="is busy"):
+        Store(tmp_path / "index.db", busy_timeout_ms=200)
