@@ -66,6 +66,15 @@ async def open_tasks(pilot, app):
     assert isinstance(app.screen, TasksScreen)
 
 
+async def import_from_search(pilot, app, words: str) -> None:
+    """Search `words`, step into the results and press i on the first."""
+    await settle(pilot, app)
+    await pilot.press(*words)
+    await settle(pilot, app)
+    await pilot.press("down", "i")
+    await settle(pilot, app)
+
+
 async def open_new_import(pilot, app):
     """Tasks › n: the import screen, settled."""
     await open_tasks(pilot, app)
@@ -95,11 +104,7 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await pilot.press(*"pool")
-        await settle(pilot, app)
-        await pilot.press("down", "i")
-        await settle(pilot, app)
+        await import_from_search(pilot, app, "pool")
         screen = app.screen
         assert isinstance(screen, ImportScreen)
         preview = screen.query_one("#import-preview-md", Markdown).source
@@ -124,11 +129,7 @@ async def test_an_import_cancelled_goes_back_to_where_it_was_asked_for():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await pilot.press(*"pool")
-        await settle(pilot, app)
-        await pilot.press("down", "i")
-        await settle(pilot, app)
+        await import_from_search(pilot, app, "pool")
         assert isinstance(app.screen, ImportScreen)
         await pilot.press("escape")
         await settle(pilot, app)
@@ -147,11 +148,7 @@ async def test_import_from_search_puts_the_cursor_in_the_instructions():
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await pilot.press(*"pool")
-        await settle(pilot, app)
-        await pilot.press("down", "i")
-        await settle(pilot, app)
+        await import_from_search(pilot, app, "pool")
         instructions = app.screen.query_one("#import-instructions", TextArea)
         assert app.focused is instructions
         await pilot.press(*"Be brief")
