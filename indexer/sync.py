@@ -71,6 +71,10 @@ class SyncCancelled(JiradexError):
     """The user cancelled the sync; what was written so far stays."""
 
 
+class _BatchAbandoned(Exception):
+    """A queued batch not begun because another one failed (see _pooled_batch)."""
+
+
 class SyncInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sync, raised once its run is recorded; `summary` says what the
     run wrote, for a front end that reports it before stopping."""
@@ -324,6 +328,7 @@ class _Run:
         self.skipped: set[str] = set()  # ids of issues that could not be read (left as were)
         self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
         self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
+        self.batch_failed = Event()  # a pooled batch failed: the rest are not begun
 
     # ------------------------------------------------------------------ plan
 
@@ -525,7 +530,7 @@ class _Run:
             try:
                 while True:
                     while len(pending) < in_flight and (batch := listing.take(BATCH_SIZE)):
-                        pending[pool.submit(self.fetch_batch, batch)] = submitted
+                        pending[pool.submit(self._pooled_batch, batch)] = submitted
                         batches[submitted] = batch
                         submitted += 1
                     if self.progress.phase == "listing":
@@ -562,6 +567,8 @@ class _Run:
                         asked = batches.pop(index)
                         try:
                             records = future.result()
+                        except _BatchAbandoned:
+                            continue  # the failure that ended the run comes with its batch
                         except BaseException as exc:  # the batches done before it are kept
                             failure = failure or exc
                             continue
@@ -657,6 +664,19 @@ class _Run:
             return self.started_ms
         behind = int(time.time() * 1000) - jira_ms  # > 0: Jira's clock is behind ours
         return self.started_ms - max(behind, 0)
+
+    def _pooled_batch(self, batch: list[str]) -> list[dict[str, Any]]:
+        """fetch_batch on the run's pool. Once a batch has failed (the run ends with
+        its error), a queued batch is not begun: the thread that ran the failed one
+        took the next at once and spent a whole retry budget more on a Jira that was
+        failing, before the run could end (twice the budget at concurrency 1)."""
+        if self.batch_failed.is_set():
+            raise _BatchAbandoned
+        try:
+            return self.fetch_batch(batch)
+        except BaseException:
+            self.batch_failed.set()
+            raise
 
     def fetch_batch(self, batch: list[str]) -> list[dict[str, Any]]:
         """Fetch and normalise one batch (runs in a worker thread).

@@ -786,3 +786,22 @@ def test_a_request_jira_rejects_names_the_datasources_own_jql(tmp_path):
         # without a jql of its own, Jira's words are the whole message
         summary = sync_datasource(_datasource(), store=store, client=RejectsTheJql(3))
         assert summary.error.endswith("view it.")
+
+
+def test_once_a_batch_fails_no_queued_batch_is_begun(tmp_path):
+    """A batch failing after its whole retry budget (Jira down) ended the run only
+    after the next queued batch, begun at once by the same worker, had spent a whole
+    budget more: twice the wait at concurrency 1. The queued batches are left now,
+    and the run fails with the first batch's error."""
+    jira = ScriptedJira(500)  # five batches, one worker, two queued at a time
+
+    def jira_down(call: int, ids: list[str]) -> None:
+        time.sleep(0.05)  # the answer takes a moment: the next batch is queued by then
+        raise JiraServerError("Jira answered 503 (unavailable) after 11 attempts")
+
+    jira.before_fetch.append(jira_down)
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(_datasource(), store=store, client=jira)
+    assert summary.status == "error"
+    assert summary.error == "Jira answered 503 (unavailable) after 11 attempts"
+    assert jira.fetch_calls == 1
