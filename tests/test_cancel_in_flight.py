@@ -192,18 +192,36 @@ def test_ctrl_c_on_sync_exits_at_once_while_a_request_hangs(hangs_after_info, ji
     assert "interrupted" in err
 
 
+# A TUI that quits when told (argv[1]: the file whose existence says so), busy
+# with what argv[3] names: "sync" (of the datasource "hung") or "settings-test"
+# (Settings › Test connection to argv[2]).
 TUI_QUITS = """
 import os, sys, threading, time
+from textual.widgets import Input
 from tui.app import JiradexApp
 
-app = JiradexApp(start_sync=["hung"])
+go, url, busy = sys.argv[1:4]
+app = JiradexApp(start_sync=["hung"] if busy == "sync" else None)
 
-def quit_when_told():
-    while not os.path.exists(sys.argv[1]):
+def test_connection():
+    screen = app.mode_screen("settings")
+    screen.query_one("#base_url", Input).value = url
+    screen.query_one("#email", Input).value = "me@example.com"
+    screen.query_one("#api_token", Input).value = "tok-0000silent"
+    screen.action_test()
+
+def drive():
+    if busy == "settings-test":
+        while not app.is_running:
+            time.sleep(0.05)
+        app.call_from_thread(app.go, "settings")
+        time.sleep(0.5)
+        app.call_from_thread(test_connection)
+    while not os.path.exists(go):
         time.sleep(0.05)
     app.call_from_thread(app.exit)
 
-threading.Thread(target=quit_when_told, daemon=True).start()
+threading.Thread(target=drive, daemon=True).start()
 app.run(headless=True)
 """
 
@@ -216,15 +234,15 @@ def test_quitting_the_tui_mid_sync_does_not_wait_for_a_hung_request(
     Timed from the quit, once the request hangs: not the start-up, which a loaded
     machine makes slow."""
     _datasource(hangs_after_info.url)
-    _assert_quits_at_once(TUI_QUITS, hangs_after_info, jiradex_home, tmp_path)
+    _assert_quits_at_once("sync", hangs_after_info, jiradex_home, tmp_path)
 
 
-def _assert_quits_at_once(script: str, server: SilentServer, home, tmp_path) -> None:
-    """Run a TUI `script` (argv: the file whose existence says quit, the server's
-    URL); once its request hangs on `server`, tell it to quit: it must exit 0 at
-    once. Timed from the quit, not the start-up, which a loaded machine makes slow."""
+def _assert_quits_at_once(busy: str, server: SilentServer, home, tmp_path) -> None:
+    """Run TUI_QUITS busy with `busy` against `server`; once its request hangs
+    there, tell it to quit: it must exit 0 at once. Timed from the quit, not the
+    start-up, which a loaded machine makes slow."""
     go = tmp_path / "quit-now"
-    proc = _python(["-c", script, str(go), server.url], home)
+    proc = _python(["-c", TUI_QUITS, str(go), server.url, busy], home)
     try:
         assert server.accepted.wait(60), "the TUI never reached the server"
         time.sleep(0.3)
@@ -325,38 +343,9 @@ def test_end_reads_in_flight_ends_reads_and_lets_a_post_finish(silent):
     poster.close()
 
 
-TUI_QUITS_MID_TEST = """
-import os, sys, threading, time
-from textual.widgets import Input
-from tui.app import JiradexApp
-
-app = JiradexApp()
-
-def test_connection():
-    screen = app.mode_screen("settings")
-    screen.query_one("#base_url", Input).value = sys.argv[2]
-    screen.query_one("#email", Input).value = "me@example.com"
-    screen.query_one("#api_token", Input).value = "tok-0000silent"
-    screen.action_test()
-
-def drive():
-    while not app.is_running:
-        time.sleep(0.05)
-    app.call_from_thread(app.go, "settings")
-    time.sleep(0.5)
-    app.call_from_thread(test_connection)
-    while not os.path.exists(sys.argv[1]):
-        time.sleep(0.05)
-    app.call_from_thread(app.exit)
-
-threading.Thread(target=drive, daemon=True).start()
-app.run(headless=True)
-"""
-
-
 def test_quitting_the_tui_during_a_connection_test_does_not_wait_for_it(
     silent, jiradex_home, tmp_path
 ):
     """Settings › Test connection against a server that never answers, then quit:
     the process waited for the test's thread, up to its 15 s timeout."""
-    _assert_quits_at_once(TUI_QUITS_MID_TEST, silent, jiradex_home, tmp_path)
+    _assert_quits_at_once("settings-test", silent, jiradex_home, tmp_path)
