@@ -800,15 +800,8 @@ def same_issues_warnings(ds: Datasource, items: list[Datasource]) -> list[str]:
     site, project and JQL). Allowed (another interval, another token), but search
     then lists every one of them twice, which a person adding it should hear."""
     return [
-        f'"{ds.name}" indexes the same issues as "{other}" ({ds.project_key} on '
+        f'"{ds.name}" indexes the same issues as "{other.name}" ({ds.project_key} on '
         f"{ds.endpoint}): search will list each of them twice"
-        for other in _same_issues_as(ds, items)
-    ]
-
-
-def _same_issues_as(ds: Datasource, items: list[Datasource]) -> list[str]:
-    return [
-        other.name
         for other in items
         if other.name.casefold() != ds.name.casefold()
         and other.endpoint == ds.endpoint
