@@ -86,12 +86,17 @@ def normalize_comment(raw: dict[str, Any]) -> dict[str, Any]:
             "id": _as_str(raw.get("id")),
             "author": user_name(raw.get("author")),
             "created": created,
-            # Most comments were never edited: the same moment need not be read twice.
-            "updated": created if updated == raw.get("created") else to_utc_iso(updated),
+            # Most comments were never edited: the same moment need not be read twice
+            # (the same text only: True == 1, yet True is no date and 1 is one).
+            "updated": created if _same_text(updated, raw.get("created")) else to_utc_iso(updated),
             "body": _cap(to_markdown(raw.get("body"))),
             "body_text": _cap(to_text(raw.get("body"))),
         }
     )
+
+
+def _same_text(a: Any, b: Any) -> bool:
+    return type(a) is str and type(b) is str and a == b
 
 
 def attachment_metadata(raw: dict[str, Any]) -> dict[str, Any]:

@@ -228,3 +228,18 @@ def test_an_unedited_comment_has_its_time_read_once(monkeypatch):
     )
     assert read == [at, at, later]
     assert normalize_comment({"id": "3", "created": at})["updated"] == comment["updated"]
+
+
+@pytest.mark.parametrize(
+    ("created", "updated", "expected"),
+    [
+        (1, True, ""),  # True == 1 in Python: `updated` was taken for the epoch 1 ms
+        (0, False, "1970-01-01T00:00:00.000Z"),  # no `updated`: created stands in
+        (1700000000000, 1700000000000.0, "2023-11-14T22:13:20.000Z"),
+    ],
+)
+def test_a_comment_updated_is_read_as_itself_whatever_its_type(created, updated, expected):
+    """The shortcut for an unedited comment compared `updated == created`, which is
+    True for True and 1: a boolean `updated` (not a date) got the created date."""
+    comment = normalize_comment({"id": "1", "created": created, "updated": updated})
+    assert comment["updated"] == expected
