@@ -32,6 +32,7 @@ import click  # noqa: E402
 
 from indexer import config, connectors, paths, secrets  # noqa: E402
 from indexer.errors import JiradexError  # noqa: E402
+from indexer.localtime import shown_day, shown_time  # noqa: E402
 from indexer.wording import counted  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
@@ -820,7 +821,8 @@ def datasource_show(name: str, as_json: bool) -> None:
             f"{counted(run.get('issues'), 'issue')}, {counted(run.get('comments'), 'comment')}, "
             f"{counted(run.get('attachments'), 'attachment')}, {run.get('deleted') or 0} deleted"
         )
-        line = f"  {run.get('started') or '-'}  {run.get('status') or '-'}: {counts}{seconds}"
+        started = shown_time(run.get("started")) or "-"
+        line = f"  {started}  {run.get('status') or '-'}: {counts}{seconds}"
         if run.get("error"):
             line += f": {' '.join(str(run['error']).split())}"
         click.echo(terminal_safe(secrets.redact(line)))
@@ -1581,7 +1583,7 @@ def _print_hits(hits: list) -> None:
         row = (
             f"{h.key:<{key_w}}  {_fit(h.summary, summary_w)}  "
             f"{_fit(h.status or '', status_w)}  "
-            f"{_fit(h.assignee or '-', assignee_w)}  {(h.updated or '')[:10]:<{date_w}}"
+            f"{_fit(h.assignee or '-', assignee_w)}  {shown_day(h.updated):<{date_w}}"
         )
         if several:
             row += f"  {_fit(h.datasource or '', source_w)}"

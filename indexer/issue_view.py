@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from indexer.localtime import shown_time
+
 # ASCII punctuation Markdown may read as markup in a line of text (CommonMark lets
 # any of it be backslash-escaped).
 _MARKUP = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
@@ -63,11 +65,8 @@ def issue_json(issue: dict) -> dict[str, Any]:
 
 
 def _when(stamp: str | None) -> str:
-    """`2024-05-01T12:00:00.000Z` -> `2024-05-01 12:00` (UTC, as stored)."""
-    if not stamp:
-        return "?"
-    text = str(stamp).replace("T", " ")
-    return text[:16]
+    """`2024-05-01T12:00:00.000Z` -> `2024-05-01 14:00 CEST`: local, as Jira shows."""
+    return shown_time(stamp) if stamp else "?"
 
 
 def human_size(size: Any) -> str:

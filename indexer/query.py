@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.fold import fold_name
+from indexer.localtime import AFTER_ALL, utc_text
 from indexer.stem import key_is_word, stem, stemmable
 from indexer.store import CJK_RUN, cjk_bigrams
 
@@ -496,23 +497,17 @@ _AGE_RE = re.compile(r"^-?(\d{1,5})\s*([hdwmy])$", re.I)
 _AGE_UNITS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
 
 
-# Past every stored date (they are ISO strings, compared as text): the end of a period
-# that would run past year 9999, where datetime overflows.
-_END_OF_TIME = "9999-12-32"
-
-
-def _day(dt: datetime) -> str:
-    # Not strftime: glibc writes year 99 as "99", which sorts after "2024".
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
-
-
 def _iso(dt: datetime) -> str:
-    return f"{_day(dt)}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.000Z"
+    """A UTC moment as stored-time text."""
+    # Not strftime: glibc writes year 99 as "99", which sorts after "2024".
+    day = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+    return f"{day}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.000Z"
 
 
 def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str, list]:
     """SQL for one date condition; stored dates are ISO strings in UTC, so string
-    comparison is chronological."""
+    comparison is chronological. A typed date is read in the local zone, as Jira
+    reads JQL dates in the user's (indexer.localtime)."""
     m = re.match(r"^(>=|<=|=>|=<|>|<|=)?\s*(.+)$", value.strip())
     op = (m.group(1) or "") if m else ""
     op = {"=>": ">=", "=<": "<="}.get(op, op)
@@ -541,7 +536,7 @@ def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str
 
 
 def _period(name: str, value: str, body: str) -> tuple[str, str]:
-    """[start, end) of a typed date: a year, a month, a day, or a moment."""
+    """[start, end) of a typed date, a local year, month, day or moment, as UTC text."""
     formats = (
         ("%Y-%m-%dT%H:%M:%S", "moment"),
         ("%Y-%m-%dT%H:%M", "moment"),
@@ -557,21 +552,23 @@ def _period(name: str, value: str, body: str) -> tuple[str, str]:
         except ValueError:
             continue
         if kind == "moment":
-            return _iso(dt), _later(dt, timedelta(seconds=1), _iso)
+            return utc_text(dt), _later(dt, timedelta(seconds=1))
         if kind == "day":
-            return _day(dt), _later(dt, timedelta(days=1), _day)
+            return utc_text(dt), _later(dt, timedelta(days=1))
         if kind == "month":  # the 1st plus 31 days is in the next month
-            return _day(dt)[:7], _later(dt, timedelta(days=31), lambda nxt: _day(nxt)[:7])
-        return f"{dt.year:04d}", (_END_OF_TIME if dt.year == 9999 else f"{dt.year + 1:04d}")
+            return utc_text(dt), _later(dt, timedelta(days=31), first_of_month=True)
+        return utc_text(dt), _later(dt.replace(month=12, day=31), timedelta(days=1))
     raise QueryError(
         f"Cannot read the date in {name}:{value}: use YYYY-MM-DD (with >=, >, <, <= "
         "if you like) or an age such as 7d, 2w, 3m"
     )
 
 
-def _later(dt: datetime, step: timedelta, text) -> str:
-    """`text(dt + step)`, the end of a period; past every date after year 9999."""
+def _later(dt: datetime, step: timedelta, *, first_of_month: bool = False) -> str:
+    """The end of a period, `dt + step` (its month's 1st with `first_of_month`), as
+    UTC text; past every date after year 9999."""
     try:
-        return text(dt + step)
+        end = dt + step
     except OverflowError:
-        return _END_OF_TIME
+        return AFTER_ALL
+    return utc_text(end.replace(day=1) if first_of_month else end)

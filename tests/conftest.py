@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ def jiradex_home(tmp_path, monkeypatch) -> Path:
         if name.startswith("JIRA_") or name == "JIRADEX_GATEWAY_URL":
             monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def utc_zone(monkeypatch):
+    """Times are shown, and typed dates read, in the local zone (indexer.localtime):
+    tests run in UTC wherever the machine is, unless a test sets another `TZ`."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(autouse=True)

@@ -540,15 +540,12 @@ def preview_markdown(record: dict, source: str) -> str:
 
 
 def posted_when(stamp: str | None) -> str:
-    """`2026-11-23 12:07 UTC (5m ago)` rather than a raw ISO stamp."""
-    from tui.widgets.format import parse_stamp
+    """`2026-11-23 13:07 CET (5m ago)`: local time, as the issue screen shows times."""
+    from indexer.localtime import parse_utc, shown_time
 
-    when = parse_stamp(stamp)
-    if when is None:
+    if parse_utc(stamp) is None:
         return str(stamp or "an unknown time")
-    from datetime import UTC
-
-    return f"{when.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC ({ago(stamp)})"
+    return f"{shown_time(stamp)} ({ago(stamp)})"
 
 
 class ConfirmScreen(ModalScreen[bool]):

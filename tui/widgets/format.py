@@ -14,20 +14,9 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from indexer.localtime import parse_utc as parse_stamp
+
 MATCH_STYLE = "bold reverse"
-
-
-def parse_stamp(stamp: str | None) -> datetime | None:
-    if not stamp:
-        return None
-    text = str(stamp).strip().replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":  # Jira's +0000
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def relative_age(stamp: str | None, now: datetime | None = None) -> str:
