@@ -303,6 +303,53 @@ async def test_help_has_its_own_footer():
         assert keys["Close"].region.bottom == 24
 
 
+def _footer_at(screen) -> tuple[set[str], list[str]]:
+    """(actions of the footer keys one can read, descriptions of those the command
+    palette key covers or the edge cuts)."""
+    from textual.widgets._footer import FooterKey
+
+    keys = list(screen.query(FooterKey))
+    palette = [key for key in keys if key.has_class("-command-palette")]
+    edge = palette[0].region.x if palette else screen.size.width
+    keys = [key for key in keys if key not in palette]
+    shown = {key.action for key in keys if key.region.right <= edge}
+    hidden = [key.description for key in keys if key.region.right > edge]
+    return shown, hidden
+
+
+async def test_every_footer_key_can_be_read_at_80_columns():
+    """At 80x24 the search footer ran under the palette key: `d Sources` and `f1 Help`
+    could not be read (nor Help on Sources and Sync). With the cursor in the search
+    box it showed `/ Search` (a key the box types) and no way to another screen."""
+    from tui_helpers import add_datasource
+
+    fill_index()
+    add_datasource("work")
+    app = JiradexApp()
+    footers: dict[str, tuple[set[str], list[str]]] = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        footers["search box"] = _footer_at(app.screen)
+        await pilot.press("down")
+        await settle(pilot, app)
+        footers["search results"] = _footer_at(app.screen)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        footers["issue"] = _footer_at(app.screen)
+        await pilot.press("escape")
+        for key in ("f3", "f4", "f5", "f6"):
+            await pilot.press(key)
+            await settle(pilot, app)
+            footers[app.current_mode] = _footer_at(app.screen)
+    for where, (shown, hidden) in footers.items():
+        assert not hidden, (where, hidden)
+        assert "app.show_help" in shown, where
+    screens = {f"app.go('{mode}')" for mode in ("datasources", "sync", "tasks", "settings")}
+    assert screens <= footers["search box"][0]
+    assert "focus_search" not in footers["search box"][0]
+    assert {"app.go('datasources')", "app.go('tasks')", "sync_all"} <= footers["search results"][0]
+
+
 def test_load_keymap_refuses_keys_that_can_never_be_pressed():
     """ "f5,," or "ctrl+" was taken as it was: the help then listed "f5, ," and the
     binding answered to no key, without a word about it."""

@@ -18,7 +18,10 @@ from textual.binding import Binding
 
 
 class KeySpec(NamedTuple):
-    """One default binding (a NamedTuple: cheaper to define at import than a dataclass)."""
+    """One default binding (a NamedTuple: cheaper to define at import than a dataclass).
+
+    `short`: the footer's label where `description` (the help's, and the footer's
+    tooltip) would not leave room at 80 columns for every key a screen shows."""
 
     id: str
     key: str
@@ -26,6 +29,7 @@ class KeySpec(NamedTuple):
     description: str
     show: bool = True
     priority: bool = False
+    short: str = ""
 
 
 # scope -> bindings. "app" bindings work everywhere.
@@ -42,9 +46,11 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     "search": [
         KeySpec("jiradex.search.focus", "slash", "focus_search", "Search"),
         KeySpec("jiradex.search.open", "enter", "open_issue", "Open", show=False),
-        KeySpec("jiradex.search.import", "i", "import_task", "Import as task"),
-        KeySpec("jiradex.search.browser", "o", "open_browser", "Browser"),
-        KeySpec("jiradex.search.copy_key", "y", "copy_key", "Copy key"),
+        KeySpec("jiradex.search.import", "i", "import_task", "Import as task", short="Import"),
+        # In the issue's footer (Enter); the results' footer keeps 80 columns for the
+        # ways to the other screens.
+        KeySpec("jiradex.search.browser", "o", "open_browser", "Browser", show=False),
+        KeySpec("jiradex.search.copy_key", "y", "copy_key", "Copy key", show=False),
         KeySpec("jiradex.search.copy_url", "Y", "copy_url", "Copy URL", show=False),
         KeySpec("jiradex.search.sync", "s", "sync_all", "Sync"),
         KeySpec("jiradex.search.tasks", "t", "app.go('tasks')", "Tasks"),
@@ -81,20 +87,26 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     "datasources": [
         KeySpec("jiradex.datasources.add", "a", "add", "Add"),
         KeySpec("jiradex.datasources.edit", "e", "edit", "Edit"),
-        KeySpec("jiradex.datasources.toggle", "space", "toggle_enabled", "Enable/disable"),
+        KeySpec(
+            "jiradex.datasources.toggle",
+            "space",
+            "toggle_enabled",
+            "Enable/disable",
+            short="On/off",
+        ),
         KeySpec("jiradex.datasources.test", "t", "test", "Test"),
-        KeySpec("jiradex.datasources.sync", "s", "sync_now", "Sync now"),
+        KeySpec("jiradex.datasources.sync", "s", "sync_now", "Sync now", short="Sync"),
         KeySpec("jiradex.datasources.full_sync", "S", "sync_now(True)", "Full sync", show=False),
-        KeySpec("jiradex.datasources.delete", "delete,x", "delete", "Delete"),
+        KeySpec("jiradex.datasources.delete", "x,delete", "delete", "Delete"),
         KeySpec("jiradex.datasources.refresh", "r", "refresh", "Refresh", show=False),
         KeySpec("jiradex.datasources.search", "escape", "app.go('search')", "Search", show=False),
     ],
     "sync": [
-        KeySpec("jiradex.sync.all", "s", "sync_all", "Sync all"),
+        KeySpec("jiradex.sync.all", "s", "sync_all", "Sync all", short="Sync"),
         KeySpec("jiradex.sync.full", "S", "sync_all(True)", "Full sync"),
         KeySpec("jiradex.sync.cancel", "c", "cancel", "Cancel"),
         KeySpec("jiradex.sync.cancel_all", "C", "cancel_all", "Cancel all"),
-        KeySpec("jiradex.sync.clear", "x", "clear_finished", "Clear finished"),
+        KeySpec("jiradex.sync.clear", "x", "clear_finished", "Clear finished", short="Clear"),
         KeySpec("jiradex.sync.search", "escape", "app.go('search')", "Search", show=False),
     ],
     "settings": [
@@ -112,10 +124,26 @@ DEFAULTS: dict[str, list[KeySpec]] = {
 
 def bindings(scope: str) -> list[Binding]:
     """The Textual bindings of one scope, each with its id."""
-    return [
-        Binding(s.key, s.action, s.description, show=s.show, id=s.id, priority=s.priority)
-        for s in DEFAULTS[scope]
-    ]
+    return [_binding(spec) for spec in DEFAULTS[scope]]
+
+
+def shown(scope: str, ids: list[str]) -> list[Binding]:
+    """Bindings of `scope` listed in a footer where their scope hides them (same ids,
+    so a remap in settings.json moves these too)."""
+    specs = {spec.id: spec for spec in DEFAULTS[scope]}
+    return [_binding(specs[binding_id]._replace(show=True)) for binding_id in ids]
+
+
+def _binding(s: KeySpec) -> Binding:
+    return Binding(
+        s.key,
+        s.action,
+        s.short or s.description,
+        show=s.show,
+        id=s.id,
+        priority=s.priority,
+        tooltip=s.description if s.short else "",
+    )
 
 
 def all_specs() -> list[tuple[str, KeySpec]]:

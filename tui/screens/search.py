@@ -60,7 +60,15 @@ def overview_words(count: int, issues: int, last_sync: str | None) -> str:
 
 
 class SearchBox(Input):
-    """The query box: a paste of several lines is one query, not its first line."""
+    """The query box: a paste of several lines is one query, not its first line.
+
+    Its footer lists the function keys to the other screens: the letters the
+    results' footer shows (d, t) are typed here."""
+
+    BINDINGS = keymap.shown(
+        "app",
+        ["jiradex.go.datasources", "jiradex.go.sync", "jiradex.go.tasks", "jiradex.go.settings"],
+    )
 
     def _on_paste(self, event: Any) -> None:
         # Input keeps the first line of a paste only: the rest of a stack trace or
@@ -432,6 +440,12 @@ class SearchScreen(Screen):
         self.app.call_after_refresh(sources.action_add)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """`/ Search` is not offered in the box, where / is typed."""
+        if action == "focus_search":
+            return not self.query_one("#search-box", Input).has_focus
+        return True
 
     def _hit(self) -> Any | None:
         hit = self.query_one(ResultsTable).current_hit
