@@ -100,6 +100,23 @@ def error(*messages: str, errors: dict | None = None) -> dict:
     return {"errorMessages": list(messages), "errors": errors or {}}
 
 
+def search_window_error(asked: int, window: int) -> dict:
+    """Data Center's HTTP 500 past its search window: the REST Status entity, worded
+    as Atlassian's KB quotes it ("Handling JQL REST API searching exceeding
+    max_result_window in Jira")."""
+    return {
+        "message": (
+            f"Search limit exceeded. We couldn't complete your search because it requests "
+            f"{asked:,} results which exceeded the search platform limit of {window:,}. Try "
+            "refining your query or contact your Jira administrator. Repeating the same "
+            "search may not work."
+        ),
+        "status-code": 500,
+        "stack-trace": "Please contact your admin passing attached Log's referral number: "
+        "fakejira-search-window",
+    }
+
+
 @functools.cache
 def _account_id(idx: int) -> str:
     digest = hashlib.md5(USERS[idx][1].encode()).hexdigest()

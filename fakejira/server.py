@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import json
 import re
 import socket
@@ -95,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet
         pass
+
+    def date_time_string(self, timestamp=None):
+        """The Date header, by the fake's clock (`set_now`), as Jira's is by its own."""
+        return _fake_date(self.server.fake, timestamp)
 
     def do_GET(self):
         self._dispatch("GET")
@@ -447,10 +452,7 @@ class Handler(BaseHTTPRequestHandler):
         start = max(0, _int(args, "startAt", 0))
         size = max(0, min(_int(args, "maxResults", 50), fj.max_results_cap))
         if start + size > fj.search_window:
-            raise Reply(400, P.error(
-                f"Search limit exceeded: startAt + maxResults must not exceed {fj.search_window:,}. "
-                "Narrow the query (for example by updated date or key range) instead of paging deeper."
-            ))  # fmt: skip
+            raise Reply(500, P.search_window_error(start + size, fj.search_window))
         # Data Center checks the values of `id in (...)`/`key in (...)`: one that does not
         # exist fails the whole search, unless validateQuery=false makes it a warning.
         missing = fj.dataset.missing_values(q)
@@ -612,6 +614,9 @@ class _DownloadHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
 
+    def date_time_string(self, timestamp=None):
+        return _fake_date(self.server.fake, timestamp)
+
     def do_GET(self):
         fj = self.server.fake
         path = urlsplit(self.path).path
@@ -626,6 +631,12 @@ class _DownloadHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _fake_date(fake: FakeJira, timestamp: float | None) -> str:
+    """An HTTP date: `timestamp`, else the fake's "now"."""
+    when = fake.dataset.now_ms() / 1000 if timestamp is None else timestamp
+    return email.utils.formatdate(when, usegmt=True)
 
 
 class FakeJira:

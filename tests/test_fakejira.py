@@ -232,10 +232,33 @@ def test_datacenter_search_lowers_max_results_and_reports_total(start):
 
 
 def test_datacenter_deep_paging_fails_past_ten_thousand(start):
+    """As Atlassian's KB "Handling JQL REST API searching exceeding max_result_window"
+    quotes Data Center: an HTTP 500 (not a 400) whose Status entity names the number
+    of results asked for and the window."""
     _, http = start("datacenter", issues=20)
     r = http.get("/rest/api/2/search", params={"jql": "project = DEMO", "startAt": 9995})
-    assert r.status_code == 400
-    assert "10,000" in r.json()["errorMessages"][0]
+    assert r.status_code == 500
+    body = r.json()
+    assert body["status-code"] == 500
+    assert body["message"].startswith(
+        "Search limit exceeded. We couldn't complete your search because it requests "
+        "10,045 results which exceeded the search platform limit of 10,000."
+    )
+
+
+def test_the_date_header_follows_the_fake_clock(start):
+    """Jira's Date header is its clock, which jiradex reads (a sync's start, a lost
+    post's search): with the clock set, the header said the real time instead."""
+    from email.utils import parsedate_to_datetime
+
+    fj, http = start("datacenter", issues=5)
+    fj.set_now(1_500_000_000_000)
+    r = http.get("/rest/api/2/serverInfo")
+    assert parsedate_to_datetime(r.headers["Date"]).timestamp() == 1_500_000_000
+    assert r.json()["serverTime"].startswith("2017-07-13T")
+    fj.set_now(None)
+    r = http.get("/rest/api/2/serverInfo")
+    assert parsedate_to_datetime(r.headers["Date"]).year >= 2025
 
 
 # --- JQL subset ------------------------------------------------------------------
