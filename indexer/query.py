@@ -27,7 +27,7 @@ from indexer.errors import QueryError
 from indexer.fold import fold_name
 from indexer.localtime import AFTER_ALL, utc_text
 from indexer.stem import key_is_word, stem, stemmable
-from indexer.store import CJK_RUN, cjk_bigrams
+from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams
 
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 40
@@ -75,14 +75,14 @@ _EXAMPLES = {
     "status": 'status:"In Progress"',
 }
 _NOBODY = {"none", "unassigned", "nobody", "empty", "null"}
-# The stem column that goes with each text column (indexer.store.FTS_COLUMNS).
-STEM_COLUMN = {
-    "summary": "stem_head",
-    "tags": "stem_head",
-    "description": "stem_body",
-    "comments": "stem_body",
-    "attachments": "stem_body",
-}
+# The derived columns of issue_fts that hold the stems of all of its text fields
+# (indexer.store.FTS_COLUMNS), where an unrestricted stem is looked for.
+STEM_COLUMNS = tuple(f"{field}_stems" for field in TEXT_FIELDS)
+
+
+def _derived(columns: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    """The `kind` ("parts" or "stems") columns of these text columns."""
+    return tuple(f"{column}_{kind}" for column in columns)
 
 
 @dataclass
@@ -101,39 +101,43 @@ class Term:
             return None
         return stem(self.text.lower())
 
-    def fts(self, stem_columns: tuple[str, ...] = ("stem_head", "stem_body")) -> str | None:
+    def fts(self, stem_columns: tuple[str, ...] = STEM_COLUMNS) -> str | None:
         """The FTS5 expression for this term, or None when it holds no searchable token.
 
-        A stemmed word matches its own text or its stem: the stem columns hold the
-        stems of inflected words, and a stem that is the word inflected (`crash`
-        for `crashes`) is in the text columns too. Both are OR-ed so the exact word,
-        found in more (and heavier) columns, scores above an inflection. A stem that
-        is another word (`not` for `notes`, see stem.key_is_word) is looked for in
-        the stem columns only. `stem_columns`: those of the table searched."""
+        A term limited to fields (`comment:retry`) is looked for in their text
+        columns and their own derived ones only (`comments`, `comments_parts`,
+        `comments_stems`). A stemmed word matches its own text or its stem: the stem
+        columns hold the stems of inflected words, and a stem that is the word
+        inflected (`crash` for `crashes`) is in the text columns too. Both are OR-ed
+        so the exact word, found in more (and heavier) columns, scores above an
+        inflection. A stem that is another word (`not` for `notes`, see
+        stem.key_is_word) is looked for in the stem columns only. `stem_columns`:
+        those of the table searched, for an unrestricted term."""
         parts: list[str] = []
+        # Where the term as typed may be: the fields' text and parts columns (none:
+        # anywhere).
+        words = (*self.columns, *_derived(self.columns, "parts"))
         rest = CJK_RUN.sub(" ", self.text)
         if _HAS_TOKEN.search(rest):
             key = self.stem_key()
             phrase = _quote(" ".join(rest.split())) + (" *" if self.prefix else "")
-            columns = self.columns
-            if key is not None:
+            if key is None:
+                parts.append(_in_columns(words, phrase))
+            else:
                 word = self.text.lower()
-                extra = [STEM_COLUMN[c] for c in columns if c in STEM_COLUMN]
+                stems = _derived(self.columns, "stems")
                 if key != word and not key_is_word(word, key):
-                    phrase = _in_columns(columns, phrase)
-                    stems = tuple(dict.fromkeys(extra)) if columns else stem_columns
-                    phrase = f"({phrase} OR {_in_columns(stems, _quote(key))})"
-                    columns = ()
+                    stem = _in_columns(stems or stem_columns, _quote(key))
+                    parts.append(f"({_in_columns(words, phrase)} OR {stem})")
                 else:
                     if key != word:
                         phrase = f"({phrase} OR {_quote(key)})"
-                    columns = tuple(dict.fromkeys([*columns, *extra]))
-            parts.append(_in_columns(columns, phrase))
+                    parts.append(_in_columns((*words, *stems), phrase))
         for run in CJK_RUN.findall(self.text):
             if len(run) == 1:
-                parts.append(f"cjk : {_quote(run)} *")
+                parts.append(_in_columns(words, f"{_quote(run)} *"))
             else:
-                parts.append(f"cjk : {_quote(' '.join(cjk_bigrams(run)))}")
+                parts.append(_in_columns(words, _quote(" ".join(cjk_bigrams(run)))))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"

@@ -17,7 +17,7 @@ from indexer.errors import QueryError
 from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
 from indexer.stem import key_is_word, stem
-from indexer.store import CJK_RUN, Store
+from indexer.store import CJK_RUN, TITLE_COLUMNS, Store
 
 HIGHLIGHT_START = "[["
 HIGHLIGHT_END = "]]"
@@ -36,11 +36,17 @@ PAIR_IN_BODY = 0.05
 # sort=updated over a huge match set: how many of the newest issues to test one by one.
 UPDATED_WALK = 1000
 SORTS = ("relevance", "updated")
+# The stem columns of title_fts (indexer.store.TITLE_COLUMNS).
+_TITLE_STEMS = tuple(c for c in TITLE_COLUMNS if c.endswith("_stems"))
 
-# bm25 column weights of issue_fts (summary, tags, description, comments, attachments, cjk,
-# stem_head, stem_body): a word in the summary counts far more than the same word in a
-# long comment thread, and an inflection (stem columns) less than the word typed.
-WEIGHTS = (10.0, 6.0, 3.0, 1.0, 1.0, 4.0, 5.0, 1.0)
+# bm25 column weights of issue_fts (indexer.store.FTS_COLUMNS: the text fields summary,
+# tags, description, comments, attachments; then their `_parts`; then their `_stems`):
+# a word in the summary counts far more than the same word in a long comment thread,
+# and an inflection (stem columns) less than the word typed.
+TEXT_WEIGHTS = (10.0, 6.0, 3.0, 1.0, 1.0)
+PARTS_WEIGHTS = (5.0, 3.0, 1.5, 0.5, 0.5)
+STEMS_WEIGHTS = (5.0, 5.0, 1.0, 1.0, 1.0)
+WEIGHTS = (*TEXT_WEIGHTS, *PARTS_WEIGHTS, *STEMS_WEIGHTS)
 BM25 = "bm25(issue_fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
 
 _HIT_FIELDS = (
@@ -440,7 +446,7 @@ def _title_match(query: ParsedQuery) -> str | None:
             if term.prefix and len(term.text) < TITLE_PREFIX_MIN:
                 return None
             columns = ("summary",) if term.columns else ()
-            expr = Term(term.text, term.prefix, columns, term.exact).fts(("stem_head",))
+            expr = Term(term.text, term.prefix, columns, term.exact).fts(_TITLE_STEMS)
             if expr is None:
                 continue
             exprs.append(expr)

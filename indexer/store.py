@@ -35,24 +35,24 @@ from indexer.stem import stem_terms
 if TYPE_CHECKING:
     import sqlite_utils
 
-# FTS5 columns of `issue_fts`, in order. `tags` holds labels and components; `cjk`
-# holds bigrams of CJK runs (unicode61 does not segment CJK text into words);
-# `stem_head` (summary and tags) and `stem_body` (the rest) hold the stems of the
-# inflected English words (indexer.stem), so `crash` finds `crashes` while the
-# exact word, in its own column, still scores higher.
+# The text fields of an issue, each an FTS5 column of `issue_fts` (`tags` holds labels
+# and components).
+TEXT_FIELDS = ("summary", "tags", "description", "comments", "attachments")
+# Each text field has two derived columns of its own, so a search limited to a field
+# (`comment:retry`) only ever matches in that field:
+# - `<field>_parts`: pieces of its words that unicode61 does not make tokens of:
+#   bigrams of CJK runs (it does not segment CJK text into words) and the other
+#   scripts' parts of tokens that mix them;
+# - `<field>_stems`: the stems of its inflected English words (indexer.stem), so
+#   `crash` finds `crashes` while the exact word, in its own column, scores higher.
 FTS_COLUMNS = (
-    "summary",
-    "tags",
-    "description",
-    "comments",
-    "attachments",
-    "cjk",
-    "stem_head",
-    "stem_body",
+    *TEXT_FIELDS,
+    *(f"{field}_parts" for field in TEXT_FIELDS),
+    *(f"{field}_stems" for field in TEXT_FIELDS),
 )
-# title_fts: the stem column has the same name as in issue_fts, so one expression
-# (indexer.query.Term.fts) serves both tables.
-TITLE_COLUMNS = ("summary", "tags", "stem_head")
+# title_fts: the summary and tags with their derived columns, named as in issue_fts
+# so one expression (indexer.query.Term.fts) serves both tables.
+TITLE_COLUMNS = ("summary", "tags", "summary_parts", "tags_parts", "summary_stems", "tags_stems")
 TOKENIZER = "unicode61 remove_diacritics 2"
 
 ISSUE_FIELDS = (
@@ -182,16 +182,9 @@ def _migration_1(conn: sqlite3.Connection) -> None:
 _ISSUES_V2 = _SCHEMA_1.split("CREATE INDEX issues_key")[0].replace(
     "CREATE TABLE issues (", "CREATE TABLE issues_v2 ("
 )
-_FTS_V2 = f"""
-CREATE VIRTUAL TABLE issue_fts USING fts5(
-    {", ".join(FTS_COLUMNS)},
-    tokenize = '{TOKENIZER}',
-    prefix = '2 3'
-);
-CREATE VIRTUAL TABLE title_fts USING fts5(
-    {", ".join(TITLE_COLUMNS)},
-    tokenize = '{TOKENIZER}'
-);
+# The filter indexes of schema 2. (Its FTS tables are made by migration 3, which
+# makes them anew with today's columns: see _rebuild_fts.)
+_INDEXES_V2 = """
 CREATE INDEX issues_key ON issues (key COLLATE NOCASE);
 CREATE INDEX issues_updated ON issues (updated);
 CREATE INDEX issues_project ON issues (project COLLATE NOCASE, updated);
@@ -206,8 +199,8 @@ CREATE INDEX issues_reporter ON issues (reporter COLLATE NOCASE, updated)
 def _migration_2(conn: sqlite3.Connection) -> None:
     """Stems and filter indexes, built from the rows already stored (no re-sync).
 
-    - issue_fts and title_fts gain stem columns (see FTS_COLUMNS): both are dropped
-      and refilled from issues, comments and attachments.
+    - issue_fts and title_fts are dropped (the rowids they point at change); migration
+      3, which always follows, makes them with today's columns and fills them.
     - Issues are renumbered in `updated` order, so that rowid order (which the
       pooled ranking of huge match sets walks) is update order, as the store keeps
       it from now on (a rewritten issue gets a new rowid).
@@ -234,10 +227,9 @@ def _migration_2(conn: sqlite3.Connection) -> None:
             f"(SELECT new FROM renumber WHERE old = {table}.issue), -{table}.issue)"
         )
     conn.execute("DROP TABLE temp.renumber")
-    for statement in _FTS_V2.split(";\n"):
+    for statement in _INDEXES_V2.split(";\n"):
         if statement.strip():
             conn.execute(statement)
-    _refill_fts(conn)
 
 
 def _refill_fts(conn: sqlite3.Connection) -> None:
@@ -296,12 +288,11 @@ def _refill_fts(conn: sqlite3.Connection) -> None:
         _insert_fts(conn, fts_rows, title_rows)
 
 
-def fts_terms(summary: str, tags: str, desc: str, ctext: str, atext: str) -> tuple[str, str, str]:
-    """The derived columns of an issue's FTS rows: (cjk, stem_head, stem_body)."""
-    cjk = cjk_terms("\n".join((summary, tags, desc, ctext, atext)))
-    stem_head = stem_terms(f"{summary}\n{tags}")
-    stem_body = stem_terms("\n".join((desc, ctext, atext)))
-    return cjk, stem_head, stem_body
+def fts_terms(summary: str, tags: str, desc: str, ctext: str, atext: str) -> tuple[str, ...]:
+    """The derived columns of an issue's FTS rows: the `_parts` column of each text
+    field, then its `_stems` column (FTS_COLUMNS order)."""
+    texts = (summary, tags, desc, ctext, atext)
+    return (*(cjk_terms(t) for t in texts), *(stem_terms(t) for t in texts))
 
 
 def issue_tags(record: dict) -> str:
@@ -347,12 +338,12 @@ def _fts_row(
     """The issue_fts and title_fts rows of one issue. `precomputed` (from
     precomputed_fts) is used when its texts are these texts."""
     if precomputed is not None and precomputed[:5] == (summary, tags, desc, ctext, atext):
-        cjk, stem_head, stem_body = precomputed[5:]
+        derived = precomputed[5:]
     else:
-        cjk, stem_head, stem_body = fts_terms(summary, tags, desc, ctext, atext)
+        derived = fts_terms(summary, tags, desc, ctext, atext)
     return (
-        (rowid, summary, tags, desc, ctext, atext, cjk, stem_head, stem_body),
-        (rowid, summary, tags, stem_head),
+        (rowid, summary, tags, desc, ctext, atext, *derived),
+        (rowid, summary, tags, derived[0], derived[1], derived[5], derived[6]),
     )
 
 
@@ -368,8 +359,38 @@ def _insert_fts(conn: sqlite3.Connection, fts_rows: list[tuple], title_rows: lis
     )
 
 
+_FTS_TABLES = f"""
+CREATE VIRTUAL TABLE issue_fts USING fts5(
+    {", ".join(FTS_COLUMNS)},
+    tokenize = '{TOKENIZER}',
+    prefix = '2 3'
+);
+CREATE VIRTUAL TABLE title_fts USING fts5(
+    {", ".join(TITLE_COLUMNS)},
+    tokenize = '{TOKENIZER}'
+)
+"""
+
+
+def _rebuild_fts(conn: sqlite3.Connection) -> None:
+    """issue_fts and title_fts dropped, made anew with today's columns and filled
+    from the stored issues, comments and attachments: no re-sync needed."""
+    conn.execute("DROP TABLE IF EXISTS issue_fts")
+    conn.execute("DROP TABLE IF EXISTS title_fts")
+    for statement in _FTS_TABLES.split(";\n"):
+        conn.execute(statement)
+    _refill_fts(conn)
+
+
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Derived columns per text field (FTS_COLUMNS) instead of shared ones, so that
+    `comment:retry` no longer finds "retries" in a description, nor `comment:東京`
+    a description in Japanese. Built from the stored rows: no re-sync."""
+    _rebuild_fts(conn)
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"

@@ -25,7 +25,8 @@ from indexer.errors import StoreError
 from indexer.search import search
 from indexer.store import SCHEMA_VERSION, Store
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "index" / "schema_v1.sql"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "index"
+FIXTURE = FIXTURES / "schema_v1.sql"
 
 
 def jiradex(*args: str) -> tuple[int, str, str]:
@@ -38,9 +39,9 @@ def jiradex(*args: str) -> tuple[int, str, str]:
         return code, out.getvalue().decode(), err.getvalue().decode()
 
 
-def _old_index(path: Path) -> Path:
+def _old_index(path: Path, fixture: Path = FIXTURE) -> Path:
     conn = sqlite3.connect(path)
-    conn.executescript(FIXTURE.read_text())
+    conn.executescript(fixture.read_text())
     conn.close()
     return path
 
@@ -55,6 +56,22 @@ def test_schema_v1_database_opens_and_migrates(tmp_path):
         assert store.get_state("old") == {"watermark": 1675508400000}
         assert [h.key for h in search(store, "session")] == ["OLD-1"]
         assert [h.key for h in search(store, "张伟")] == ["OLD-2"]
+        assert store.integrity_check() == []
+
+
+def test_schema_v2_database_migrates_to_per_field_columns(tmp_path):
+    """Schema 2 shared its stem and CJK columns between fields: `comment:retry` found
+    an issue whose description said "retries", `comment:東京` one whose description
+    was Japanese. Migration 3 gives each field its own, from the stored rows."""
+    db = _old_index(tmp_path / "index.db", FIXTURES / "schema_v2.sql")
+    with Store(db) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [h.key for h in search(store, "comment:retry")] == ["ABC-2"]
+        assert [h.key for h in search(store, "comment:東京")] == ["ABC-4"]
+        assert sorted(h.key for h in search(store, "retry")) == ["ABC-1", "ABC-2"]
+        assert sorted(h.key for h in search(store, "東京")) == ["ABC-3", "ABC-4"]
+        assert [h.key for h in search(store, "description:retry")] == ["ABC-1"]
+        assert [h.key for h in search(store, "summary:障害")] == ["ABC-3"]
         assert store.integrity_check() == []
 
 

@@ -255,16 +255,19 @@ def test_precomputed_fts_columns_are_taken_only_while_their_texts_hold(store):
     fresh["fts"] = precomputed_fts(fresh, comments, [])
     sentinel = record(2, comments=comments)
     summary, tags, desc, ctext, atext, *_ = precomputed_fts(sentinel, comments, [])
-    sentinel["fts"] = (summary, tags, desc, ctext, atext, "", "", "zzmarker")
+    # The derived columns: five `_parts`, then five `_stems` (comments_stems 4th).
+    derived = ["", "", "", "", "", "", "", "", "zzmarker", ""]
+    sentinel["fts"] = (summary, tags, desc, ctext, atext, *derived)
     # Computed for other comments than the ones written: ignored.
     stale = record(3, comments=[{"id": "9", "body_text": "Crashed on startup"}])
-    stale["fts"] = (*precomputed_fts(stale, comments, [])[:5], "", "", "zzmarker")
+    stale["fts"] = (*precomputed_fts(stale, comments, [])[:5], *derived)
     plain = record(4, comments=comments)
     store.upsert_issues([fresh, sentinel, stale, plain])
-    assert fts_text(store, "stem_body", "ABC-1") == fts_text(store, "stem_body", "ABC-4")
-    assert "retry" in fts_text(store, "stem_body", "ABC-1").split()
-    assert match_keys(store, "stem_body : zzmarker") == ["ABC-2"]
-    assert "crash" in fts_text(store, "stem_body", "ABC-3").split()
+    stems = "comments_stems"
+    assert fts_text(store, stems, "ABC-1") == fts_text(store, stems, "ABC-4")
+    assert "retry" in fts_text(store, stems, "ABC-1").split()
+    assert match_keys(store, f"{stems} : zzmarker") == ["ABC-2"]
+    assert "crash" in fts_text(store, stems, "ABC-3").split()
 
 
 def test_lean_cache_shrinks_the_page_cache_while_a_sync_writes(tmp_path):
@@ -407,9 +410,10 @@ def test_cjk_two_character_word_inside_a_sentence(store):
             record(3, summary="Gateway服务器 timeout"),
         ]
     )
-    assert match_keys(store, 'cjk : "页面"') == ["ABC-1"]
-    assert match_keys(store, 'cjk : "障害"') == ["ABC-2"]
-    assert match_keys(store, 'cjk : "服务"') == ["ABC-3"]
+    assert match_keys(store, 'summary_parts : "页面"') == ["ABC-1"]
+    assert match_keys(store, 'description_parts : "障害"') == ["ABC-2"]
+    assert match_keys(store, 'summary_parts : "服务"') == ["ABC-3"]
+    assert match_keys(store, 'summary_parts : "障害"') == []  # each field its own column
     assert match_keys(store, '"gateway"') == ["ABC-3"]  # the Latin part of a mixed token
 
 
