@@ -1388,14 +1388,26 @@ def task_group() -> None:
 @click.option("--comments", is_flag=True, help="Include the issue's comments.")
 @click.option("--instructions", "extra", metavar="TEXT", help="Extra instructions, appended last.")
 @click.option("--objective", is_flag=True, help="Record a larger piece of work (an objective).")
+@click.option(
+    "--datasource",
+    metavar="NAME",
+    help="The copy in this datasource's index (of a key several hold).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
 def task_import_command(
-    key: str, comments: bool, extra: str | None, objective: bool, as_json: bool
+    key: str,
+    comments: bool,
+    extra: str | None,
+    objective: bool,
+    datasource: str | None,
+    as_json: bool,
 ) -> None:
     """Make a task from issue KEY (from the index, or live from Jira)."""
     from indexer import tasks
 
-    outcome = tasks.import_task(key, comments=comments, instructions=extra, objective=objective)
+    outcome = tasks.import_task(
+        key, comments=comments, instructions=extra, objective=objective, datasource=datasource
+    )
     for note in outcome.notes:
         click.echo(terminal_safe(note), err=True)
     task = outcome.task

@@ -389,14 +389,21 @@ def not_found_message(key: str) -> str:
     return f"Issue {key} does not exist or you do not have permission to see it"
 
 
-def indexed_record(key: str) -> dict[str, Any] | None:
-    """The issue from the index, or None when it (or the index) is not there."""
+def indexed_record(
+    key: str, datasource: str | None = None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The issue from the index (None when it, or the index, is not there) and the
+    datasources whose index holds it. `datasource`: that one's copy, or none."""
     if not paths.index_path().exists():
-        return None
+        return None, []
     from indexer.store import Store
 
     store = Store()
     try:
+        holders = store.holders(key)
+        if datasource is not None:
+            chosen = {h.casefold(): h for h in holders}.get(datasource.strip().casefold())
+            return (store.get_issue(key, datasource=chosen) if chosen else None), holders
         # Copies of one issue kept from a removed datasource (`--keep-issues`) tie with
         # the configured datasource's on `updated`: the task must link the one it can
         # post through, a configured datasource's (with credentials, if one has them).
@@ -407,7 +414,7 @@ def indexed_record(key: str) -> dict[str, Any] | None:
                 rank = (record.get("updated") or "", ds.auth_mode != "anonymous")
                 if best_rank is None or rank > best_rank:
                     best, best_rank = record, rank
-        return best or store.get_issue(key)
+        return best or store.get_issue(key), holders
     finally:
         close = getattr(store, "close", None)
         if callable(close):
@@ -521,8 +528,10 @@ def import_task(
     instructions: str | None = None,
     objective: bool = False,
     tasks: TaskStore | None = None,
+    datasource: str | None = None,
 ) -> ImportOutcome:
-    """Make a task (or objective) from an issue in the index, or live from Jira."""
+    """Make a task (or objective) from an issue in the index, or live from Jira.
+    `datasource`: the copy of that datasource's index (of an issue several hold)."""
     key = check_issue_key(key)
     if instructions:
         try:
@@ -534,9 +543,19 @@ def import_task(
     notes: list[str] = []
     unreadable = None
     try:
-        record = indexed_record(key)
+        record, holders = indexed_record(key, datasource)
     except StoreError as exc:  # Jira still has the issue: the task need not wait
-        record, unreadable = None, str(exc).rstrip(".")
+        if datasource is not None:
+            raise TaskError(f"{str(exc).rstrip('.')}: {key} was not imported") from None
+        record, holders, unreadable = None, [], str(exc).rstrip(".")
+    if datasource is not None and record is None:
+        held = f"it is in {', '.join(holders)}" if holders else "it is not indexed"
+        raise TaskError(f'{key} is not in datasource "{datasource.strip()}" ({held})')
+    if datasource is None and record is not None and len(holders) > 1:
+        notes.append(
+            f"{key} is in {len(holders)} datasources ({', '.join(holders)}): imported "
+            f"{record.get('datasource')}'s; --datasource NAME picks another"
+        )
     source, site = "index", ""
     if record is None:
         try:

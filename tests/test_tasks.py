@@ -429,6 +429,44 @@ def test_import_links_the_configured_datasources_copy_not_one_kept_from_a_remove
     assert fake_jira.calls == []
 
 
+def test_import_of_a_key_two_datasources_hold_says_so_and_datasource_picks(
+    datasource, fake_jira
+):
+    """Import took the newest copy of a key two datasources hold without a word, and
+    nothing could pick the other one (`show` had --datasource; import had not)."""
+    config.add_datasource(config.Datasource(name="mirror", endpoint=SITE, project_key="ABC"))
+    newer = issue_record(
+        datasource="mirror", summary="The mirror's copy", updated="2030-01-01T00:00:00.000Z"
+    )
+    index(issue_record(), newer)
+    outcome = tasks.import_task("ABC-12")
+    assert outcome.task.link.datasource == "mirror"
+    assert outcome.notes == [
+        "ABC-12 is in 2 datasources (acme, mirror): imported mirror's; "
+        "--datasource NAME picks another"
+    ]
+    picked = tasks.import_task("ABC-12", datasource="ACME")  # names compare as config does
+    assert picked.task.link.datasource == "acme" and picked.notes == []
+    assert picked.task.title == "ABC-12: Login fails on Safari"
+    with pytest.raises(TaskError) as refused:
+        tasks.import_task("ABC-12", datasource="elsewhere")
+    assert str(refused.value) == 'ABC-12 is not in datasource "elsewhere" (it is in acme, mirror)'
+    assert len(tasks.TaskStore().list()) == 2  # the refused import made no task
+    assert fake_jira.calls == []
+
+
+def test_task_import_datasource_option_on_the_command_line(datasource, fake_jira):
+    config.add_datasource(config.Datasource(name="mirror", endpoint=SITE, project_key="ABC"))
+    index(issue_record(), issue_record(datasource="mirror", summary="The mirror's copy"))
+    result = run("task", "import", "ABC-12", "--datasource", "mirror", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["title"] == "ABC-12: The mirror's copy"
+    assert result.stderr == ""
+    result = run("task", "import", "ABC-13", "--datasource", "mirror")
+    assert result.exit_code == 1
+    assert result.stderr == 'jiradex: ABC-13 is not in datasource "mirror" (it is not indexed)\n'
+
+
 def test_post_of_a_task_whose_datasource_was_removed_says_so():
     task = make_task(datasource="gone")
     with pytest.raises(TaskError) as info:

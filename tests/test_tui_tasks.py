@@ -13,7 +13,7 @@ import threading
 import pytest
 from concurrently import errors_of_concurrent_calls
 from textual.widgets import Checkbox, Input, Markdown, Static, TextArea
-from tui_helpers import LaterClock, fill_index, issue, settle, wait_for
+from tui_helpers import LaterClock, fill_index, issue, settle, stamp, wait_for
 
 from indexer import tasks as engine
 from indexer.tasks import TaskLink, TaskStore
@@ -141,6 +141,33 @@ async def test_an_import_cancelled_goes_back_to_where_it_was_asked_for():
         await pilot.press("escape")
         await settle(pilot, app)
         assert app.current_mode == "tasks" and isinstance(app.screen, TasksScreen)
+
+
+async def test_the_copy_previewed_of_a_key_two_datasources_hold_is_the_one_imported():
+    """The preview showed the newest copy (one kept from a removed datasource) and
+    the import then took the configured datasource's: the task was not what was
+    read. Both are now the configured one's, and the import is told which."""
+    from tui_helpers import add_datasource
+
+    add_datasource("work", project="DEV")
+    fill_index(
+        [
+            issue(1, summary="Pool times out under load"),
+            issue(1, datasource="kept", summary="Old copy of the pool issue", updated=stamp(0)),
+        ]
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen, _ = await open_import(pilot, app, "DEV-1")
+        await wait_for(pilot, lambda: screen.record is not None)
+        preview = screen.query_one("#import-preview-md", Markdown).source
+        assert "Pool times out under load" in preview and "Old copy" not in preview
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        [task] = TaskStore().list()
+        assert task.title == "DEV-1: Pool times out under load"
+        assert task.link.datasource == "work"
 
 
 async def test_import_from_search_puts_the_cursor_in_the_instructions():

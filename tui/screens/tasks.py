@@ -266,6 +266,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.initial = key
         self.record: dict | None = None
         self._record_for = ""  # the key typed for it (Jira may answer a moved issue)
+        self._record_source = ""  # "index", or "live from <site>"
         self._pending = ""  # the key a lookup worker is resolving
         # the key last looked up, while the box still names it: its answer is shown
         self._looked_up = ""
@@ -417,7 +418,9 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         requested = key
         try:
             key = tasks.check_issue_key(key)
-            record = self.app.store.get_issue(key)  # type: ignore[attr-defined]
+            # The copy `import_task` would take (a configured datasource's, of a key
+            # several hold), and the one it is then told to take.
+            record, _ = tasks.indexed_record(key)
             source = "index"
             if record is None:
                 record, site, _ = tasks.fetch_live(key, False)
@@ -446,7 +449,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         if requested != self._pending:
             return  # the box was edited while it was looked up
         self._pending = ""
-        self.record, self._record_for = record, requested
+        self.record, self._record_for, self._record_source = record, requested, source
         self._error("")
         hits = self.query_one("#import-hits")
         picked_from_list = hits.has_focus
@@ -479,10 +482,15 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             self.query_one("#import-comments", Checkbox).value,
             self.query_one("#import-objective", Checkbox).value,
             self.query_one("#import-instructions", TextArea).text,
+            self._record_source == "index" and self.record.get("datasource") or None,
         )
 
     @work(thread=True, exclusive=True, group="import-create", exit_on_error=False)
-    def _create(self, key: str, comments: bool, objective: bool, instructions: str) -> None:
+    def _create(
+        self, key: str, comments: bool, objective: bool, instructions: str, datasource: str | None
+    ) -> None:
+        """`datasource`: that of the copy previewed, when it came from the index (a key
+        several datasources hold is imported as shown)."""
         from indexer.errors import JiradexError
         from indexer.tasks import import_task
 
@@ -493,6 +501,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 instructions=instructions.strip() or None,
                 objective=objective,
                 tasks=task_store(),
+                datasource=datasource,
             )
         except JiradexError as exc:
             self.app.call_from_thread(self._create_failed, one_line(exc))
