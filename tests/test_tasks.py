@@ -429,9 +429,7 @@ def test_import_links_the_configured_datasources_copy_not_one_kept_from_a_remove
     assert fake_jira.calls == []
 
 
-def test_import_of_a_key_two_datasources_hold_says_so_and_datasource_picks(
-    datasource, fake_jira
-):
+def test_import_of_a_key_two_datasources_hold_says_so_and_datasource_picks(datasource, fake_jira):
     """Import took the newest copy of a key two datasources hold without a word, and
     nothing could pick the other one (`show` had --datasource; import had not)."""
     config.add_datasource(config.Datasource(name="mirror", endpoint=SITE, project_key="ABC"))
