@@ -7,12 +7,15 @@ the CLI turns them into bold, JSON keeps them as they are.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.camel import camel_split, has_identifiers
 from indexer.errors import QueryError
 from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
@@ -665,32 +668,52 @@ class _Marker:
 
     def highlight(self, text: str, width: int = 170) -> str | None:
         """A window of about `width` characters around the first match, every match
-        in it marked; None when nothing matches."""
+        in it marked; None when nothing matches. Where a word matches only as a part
+        of an identifier (`timeout` in `getTimeout`), that part is marked."""
         if not text or self.pattern is None:
             return None
         text = text[:_SCAN_CHARS]
         folded = fold(text)
         first = self.matcher.search(folded)
-        if first is None:
+        if first is not None:
+            spans = ((m.start(), m.end()) for m in self.matcher.finditer(folded, first.start()))
+        elif has_identifiers(text):
+            split, where = camel_split(text)  # cut where the case changes, then folded
+            spans = (
+                (where[m.start()], where[m.end() - 1] + 1)
+                for m in self.matcher.finditer(fold(split))
+            )
+        else:
             return None
-        start = 0 if first.start() < width // 3 else first.start() - width // 3
-        if start:
-            space = text.find(" ", start, first.start())
-            start = space + 1 if space >= 0 else start
-        end = min(len(text), max(start + width, first.end()))
-        if end < len(text):
-            space = text.rfind(" ", first.end(), end)
-            end = space if space > 0 else end
-        out: list[str] = []
-        at = start
-        for m in self.matcher.finditer(folded, start, end):
-            out.append(text[at : m.start()])
-            out.append(HIGHLIGHT_START + text[m.start() : m.end()] + HIGHLIGHT_END)
-            at = m.end()
-        out.append(text[at:end])
-        prefix = ELLIPSIS if start > 0 else ""
-        suffix = ELLIPSIS if end < len(text) else ""
-        return prefix + _tidy("".join(out)) + suffix
+        return _marked_window(text, spans, width)
+
+
+def _marked_window(text: str, spans: Iterator[tuple[int, int]], width: int) -> str | None:
+    """The window of about `width` characters from a little before the first of
+    `spans` (ascending (start, end) pairs), with the spans inside it marked."""
+    first = next(spans, None)
+    if first is None:
+        return None
+    start = 0 if first[0] < width // 3 else first[0] - width // 3
+    if start:
+        space = text.find(" ", start, first[0])
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), max(start + width, first[1]))
+    if end < len(text):
+        space = text.rfind(" ", first[1], end)
+        end = space if space > 0 else end
+    out: list[str] = []
+    at = start
+    for span_start, span_end in itertools.chain([first], spans):
+        if span_end > end:
+            break
+        out.append(text[at:span_start])
+        out.append(HIGHLIGHT_START + text[span_start:span_end] + HIGHLIGHT_END)
+        at = span_end
+    out.append(text[at:end])
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(text) else ""
+    return prefix + _tidy("".join(out)) + suffix
 
 
 def _tidy(text: str) -> str:

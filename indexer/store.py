@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from indexer import paths
+from indexer.camel import camel_terms
 from indexer.errors import StoreError
 from indexer.fold import fold_name
 from indexer.stem import stem_terms
@@ -41,8 +42,9 @@ TEXT_FIELDS = ("summary", "tags", "description", "comments", "attachments")
 # Each text field has two derived columns of its own, so a search limited to a field
 # (`comment:retry`) only ever matches in that field:
 # - `<field>_parts`: pieces of its words that unicode61 does not make tokens of:
-#   bigrams of CJK runs (it does not segment CJK text into words) and the other
-#   scripts' parts of tokens that mix them;
+#   bigrams of CJK runs (it does not segment CJK text into words), the other
+#   scripts' parts of tokens that mix them, and the parts of code identifiers
+#   (`get Timeout` for `getTimeout`, indexer.camel);
 # - `<field>_stems`: the stems of its inflected English words (indexer.stem), so
 #   `crash` finds `crashes` while the exact word, in its own column, scores higher.
 FTS_COLUMNS = (
@@ -292,7 +294,14 @@ def fts_terms(summary: str, tags: str, desc: str, ctext: str, atext: str) -> tup
     """The derived columns of an issue's FTS rows: the `_parts` column of each text
     field, then its `_stems` column (FTS_COLUMNS order)."""
     texts = (summary, tags, desc, ctext, atext)
-    return (*(cjk_terms(t) for t in texts), *(stem_terms(t) for t in texts))
+    return (*(word_parts(t) for t in texts), *(stem_terms(t) for t in texts))
+
+
+def word_parts(text: str) -> str:
+    """A `_parts` column: the pieces of its words unicode61 makes no tokens of (CJK
+    bigrams, indexer.camel's parts of `getTimeout`)."""
+    cjk, camel = cjk_terms(text), camel_terms(text)
+    return f"{cjk} {camel}" if cjk and camel else cjk or camel
 
 
 def issue_tags(record: dict) -> str:
@@ -390,7 +399,18 @@ def _migration_3(conn: sqlite3.Connection) -> None:
 
 
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """The `_parts` columns gain the parts of code identifiers (indexer.camel), so
+    `timeout` finds `getTimeout`: refilled from the stored rows."""
+    _rebuild_fts(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
@@ -420,7 +440,7 @@ def cjk_bigrams(run: str) -> list[str]:
 
 
 def cjk_terms(text: str) -> str:
-    """Index text for the `cjk` column: bigrams of every CJK run, then its last
+    """CJK text for a `_parts` column: bigrams of every CJK run, then its last
     character alone (a one-character query matches as a prefix of the bigrams),
     and the non-CJK parts of tokens that mix scripts (`API服务器` -> `API`)."""
     if not text or text.isascii() or not CJK_RUN.search(text):  # isascii: a fast no

@@ -62,7 +62,8 @@ def test_schema_v1_database_opens_and_migrates(tmp_path):
 def test_schema_v2_database_migrates_to_per_field_columns(tmp_path):
     """Schema 2 shared its stem and CJK columns between fields: `comment:retry` found
     an issue whose description said "retries", `comment:東京` one whose description
-    was Japanese. Migration 3 gives each field its own, from the stored rows."""
+    was Japanese. Migration 3 gives each field its own, from the stored rows, and
+    migration 4 the parts of code identifiers (`timeout` finds `getTimeout`)."""
     db = _old_index(tmp_path / "index.db", FIXTURES / "schema_v2.sql")
     with Store(db) as store:
         assert store.schema_version == SCHEMA_VERSION
@@ -72,6 +73,7 @@ def test_schema_v2_database_migrates_to_per_field_columns(tmp_path):
         assert sorted(h.key for h in search(store, "東京")) == ["ABC-3", "ABC-4"]
         assert [h.key for h in search(store, "description:retry")] == ["ABC-1"]
         assert [h.key for h in search(store, "summary:障害")] == ["ABC-3"]
+        assert [h.key for h in search(store, "timeout")] == ["ABC-2"]
         assert store.integrity_check() == []
 
 

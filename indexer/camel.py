@@ -1,0 +1,74 @@
+"""Code identifiers split where their case changes: `getTimeout` -> `get Timeout`.
+
+unicode61 keeps `getTimeout`, `HttpClient` and `XMLParser` one token each, so a
+search for `timeout` would pass over them. The store indexes the parts (in each
+field's `_parts` column) and search highlights a part inside its identifier; both
+split at the same places, defined here once:
+
+- a lower-case letter then an upper-case one (`get|Timeout`, `Http|Client`);
+- an acronym then a word of two or more lower-case letters (`XML|Parser`; not
+  `API|s`, whose `s` is a plural);
+- a digit then a capitalised word (`base64|Encode`; not `2|FA`).
+
+ASCII only: identifiers are, and English prose has few words of mixed case.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Each alternative starts at the upper-case letter (rare in prose), so most of a
+# text is passed over at the speed of a character test.
+_BOUNDARY = re.compile(
+    r"(?=[A-Z])(?:(?<=[a-z])|(?<=[0-9])(?=[A-Z][a-z])|(?<=[A-Z])(?=[A-Z][a-z]{2}))"
+)
+# The upper-case letter after a boundary.
+_AFTER_BOUNDARY = re.compile(
+    r"[A-Z](?:(?<=[a-z][A-Z])|(?<=[0-9][A-Z])(?=[a-z])|(?<=[A-Z][A-Z])(?=[a-z]{2}))"
+)
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_REST = re.compile(r"[A-Za-z0-9]*")
+
+
+def has_identifiers(text: str) -> bool:
+    return bool(text) and _AFTER_BOUNDARY.search(text) is not None
+
+
+def camel_terms(text: str) -> str:
+    """The parts of every mixed-case identifier in `text`, space-separated, for a
+    `_parts` column ("" when there is none)."""
+    if not text:
+        return ""
+    out: list[str] = []
+    end = 0
+    for match in _AFTER_BOUNDARY.finditer(text):
+        at = match.start()
+        if at < end:
+            continue  # another boundary of the identifier just split
+        start = at
+        while start > 0 and text[start - 1] in _TOKEN_CHARS:
+            start -= 1
+        end = _TOKEN_REST.match(text, at).end()
+        out.append(_BOUNDARY.sub(" ", text[start:end]))
+    return " ".join(out)
+
+
+def camel_split(text: str) -> tuple[str, list[int]]:
+    """`text` with a space at each boundary, and for each of its characters the
+    index of the character of `text` it is (an added space: the one after it), so
+    a match in the split text maps back onto the original."""
+    cuts = [m.start() for m in _AFTER_BOUNDARY.finditer(text)]
+    if not cuts:
+        return text, list(range(len(text)))
+    pieces: list[str] = []
+    where: list[int] = []
+    last = 0
+    for cut in cuts:
+        pieces.append(text[last:cut])
+        where.extend(range(last, cut))
+        pieces.append(" ")
+        where.append(cut)
+        last = cut
+    pieces.append(text[last:])
+    where.extend(range(last, len(text)))
+    return "".join(pieces), where

@@ -1,0 +1,110 @@
+"""Code identifiers: `timeout` finds `getTimeout`, and the part is what is marked."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.camel import camel_split, camel_terms
+from indexer.search import search
+from indexer.store import Store
+
+
+@pytest.mark.parametrize(
+    "text, parts",
+    [
+        ("getTimeout", "get Timeout"),
+        ("call HttpClient.get now", "Http Client"),
+        ("XMLParser", "XML Parser"),
+        ("base64Encode", "base64 Encode"),
+        ("parse_configFile", "config File"),
+        ("getV2Config", "get V2 Config"),
+        # Not identifiers: plurals of acronyms, digits before capitals, prose.
+        ("the APIs and IDs", ""),
+        ("enable 2FA on 4K screens", ""),
+        ("Nothing Here At All", ""),
+    ],
+)
+def test_identifier_parts(text, parts):
+    assert camel_terms(text) == parts
+
+
+def test_split_maps_every_character_back():
+    text = "use getTimeout or XMLParser"
+    split, where = camel_split(text)
+    assert split == "use get Timeout or XML Parser"
+    assert len(where) == len(split)
+    added = {i for i in range(len(split) - 1) if where[i] == where[i + 1]}
+    assert [split[i] for i in sorted(added)] == [" ", " "]
+    assert "".join(c for i, c in enumerate(split) if i not in added) == text
+    assert all(split[i] == text[where[i]] for i in range(len(split)) if i not in added)
+    assert text[where[split.index("Parser")] :].startswith("Parser")
+
+
+def _issue(n: int, **fields) -> dict:
+    return {
+        "id": str(100 + n),
+        "key": f"CODE-{n}",
+        "project": "CODE",
+        "datasource": "work",
+        "summary": f"Issue {n}",
+        "description": "",
+        "description_text": "",
+        "labels": [],
+        "components": [],
+        "created": "2024-01-01T10:00:00.000Z",
+        "updated": f"2024-01-{n + 1:02d}T10:00:00.000Z",
+        "raw": {},
+        **fields,
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _issue(1, summary="HttpClient drops the connection"),
+                _issue(2, description_text="The call to getTimeout() returns 0 after reload"),
+                _issue(
+                    3,
+                    comments=[{"id": "9", "body": "x", "body_text": "set connectionTimeout=30"}],
+                ),
+                _issue(4, summary="Timeout on export", description_text="plain timeout"),
+                _issue(5, description_text="gettimeout is one word here"),
+            ]
+        )
+        yield s
+
+
+def keys(store: Store, query: str) -> list[str]:
+    return sorted(hit.key for hit in search(store, query))
+
+
+def test_a_word_finds_the_identifiers_it_is_part_of(store):
+    assert keys(store, "timeout") == ["CODE-2", "CODE-3", "CODE-4"]
+    assert keys(store, "client") == ["CODE-1"]
+    assert keys(store, "connection timeout") == ["CODE-3"]
+    assert keys(store, '"connection timeout"') == ["CODE-3"]  # phrase over the parts
+
+
+def test_the_identifier_as_typed_still_matches_whole(store):
+    assert keys(store, "getTimeout") == ["CODE-2", "CODE-5"]
+    assert keys(store, "httpclient") == ["CODE-1"]
+
+
+def test_a_part_is_limited_to_its_field(store):
+    assert keys(store, "description:timeout") == ["CODE-2", "CODE-4"]
+    assert keys(store, "comment:timeout") == ["CODE-3"]
+    assert keys(store, "summary:client") == ["CODE-1"]
+    assert keys(store, "comment:client") == []
+
+
+def test_the_word_typed_ranks_above_a_part_of_an_identifier(store):
+    assert [hit.key for hit in search(store, "timeout")][0] == "CODE-4"
+
+
+def test_the_part_is_marked_inside_its_identifier(store):
+    hits = {hit.key: hit for hit in search(store, "timeout")}
+    assert "get[[Timeout]]()" in hits["CODE-2"].snippet
+    assert hits["CODE-3"].matched == "comment"
+    assert "connection[[Timeout]]=30" in hits["CODE-3"].snippet
