@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from textual.widgets import Input, Markdown, Static
 from tui_helpers import LaterClock, add_datasource, fill_index, issue, settle, wait_for
 
+from indexer.store import Store
 from tui.app import JiradexApp
 from tui.screens.datasources import DatasourcesScreen
 from tui.screens.issue import IssueScreen
@@ -482,6 +483,42 @@ async def test_index_changed_reruns_the_search():
         app.post_message(IndexUpdated("work"))
         await settle(pilot, app)
         assert len(app.screen.query_one(ResultsTable).hits) == 2
+
+
+async def test_an_open_issue_shows_what_a_sync_wrote_and_keeps_its_place():
+    """The issue screen kept showing what it loaded: a sync that moved the issue to
+    Done and added a comment left it stale until it was closed and opened again."""
+    from tui.messages import IndexUpdated
+
+    long_text = "\n\n".join(f"Paragraph {n} of the description." for n in range(60))
+    fill_index([issue(1, summary="Pool times out", description=long_text)])
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(IssueScreen("DEV-1"))
+        await settle(pilot, app)
+        screen = app.screen
+        scroll = screen.query_one("#issue-scroll")
+        scroll.scroll_to(y=20, animate=False)
+        await settle(pilot, app)
+        app.post_message(IndexUpdated("work"))  # a sync that changed nothing here
+        await settle(pilot, app)
+        assert scroll.scroll_y == 20
+        comment = {"id": "7", "author": "Ann", "created": "2024-05-01T10:00:00.000Z",
+                   "body": "Fixed by raising the pool", "body_text": "Fixed by raising the pool"}  # fmt: skip
+        fill_index([issue(1, summary="Pool times out", description=long_text, status="Done",
+                          comments=[comment])])  # fmt: skip
+        app.post_message(IndexUpdated("work"))
+        await wait_for(pilot, lambda: "Fixed by raising" in screen.query_one(Markdown).source)
+        await settle(pilot, app)
+        assert app.screen is screen and "Done" in screen.sub_title
+        assert scroll.scroll_y == 20
+        with Store() as store:  # then a sync finds it deleted in Jira
+            store.delete_issues("work", ["20001"])
+        app.post_message(IndexUpdated("work"))
+        await wait_for(pilot, lambda: bool(screen.query("#issue-error")))
+        error = str(screen.query_one("#issue-error", Static).render())
+        assert error == "DEV-1 is not in the index (a sync may have removed it)"
 
 
 async def test_issue_missing_from_index_shows_one_line():

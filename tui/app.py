@@ -337,9 +337,10 @@ class JiradexApp(App):
             self.post_message(ConfigChanged())
 
     def _tell_search(self, method: str) -> None:
-        stack = self._screen_stacks.get("search")
-        if stack:
-            getattr(stack[0], method, lambda: None)()
+        """Call `method` on the search screen and on what is open over it (an issue),
+        where they have it."""
+        for screen in self._screen_stacks.get("search") or ():
+            getattr(screen, method, lambda: None)()
 
     # ------------------------------------------------------------------ actions
 

@@ -30,6 +30,7 @@ class IssueScreen(Screen):
         self.key = key
         self.datasource = datasource
         self.issue: dict | None = None
+        self._shown: str | None = None  # the Markdown on screen
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -41,6 +42,11 @@ class IssueScreen(Screen):
         self.title = self.key
         self.sub_title = "issue"
         self.query_one("#issue-scroll").focus()
+        self._load()
+
+    def index_changed(self) -> None:
+        """Called by the app when a sync wrote to the index: show the issue as it is
+        now (a sync may have changed its status, added comments or removed it)."""
         self._load()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -62,16 +68,27 @@ class IssueScreen(Screen):
         self.app.call_from_thread(self._loaded, issue, markdown)
 
     async def _loaded(self, issue: dict, markdown: str) -> None:
+        first = self.issue is None
         self.issue = issue
         self.sub_title = " · ".join(
             str(p) for p in (issue.get("issuetype"), issue.get("status")) if p
         )
+        if markdown == self._shown:
+            return  # a sync that left this issue as it was: no flicker, no scroll
+        self._shown = markdown
         scroll = self.query_one("#issue-scroll")
+        # Reloaded after a sync: the reader keeps their place (as near as the new
+        # text allows).
+        keep = 0.0 if first else scroll.scroll_y
         await scroll.remove_children()
         await scroll.mount(Markdown(markdown, id="issue-markdown"))
-        scroll.scroll_home(animate=False)
+        if keep:
+            self.call_after_refresh(scroll.scroll_to, y=keep, animate=False)
+        else:
+            scroll.scroll_home(animate=False)
 
     async def _failed(self, message: str) -> None:
+        self._shown = None
         scroll = self.query_one("#issue-scroll")
         await scroll.remove_children()
         await scroll.mount(Plain(" ".join(message.split()), id="issue-error"))
