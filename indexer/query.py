@@ -450,6 +450,38 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
+_EQUAL_COLUMNS = {
+    "project": "project",
+    "status": "status",
+    "type": "issuetype",
+    "priority": "priority",
+    "datasource": "datasource",
+}
+
+
+def _equal_sql(
+    column: str, value: str, names: Callable[[str], list[str]] | None
+) -> tuple[str, list]:
+    """`column` equal to `value` but for case. NOCASE folds ASCII letters only, so
+    `status:"à faire"` would miss "À faire" (a French Jira's To Do): a value with
+    other letters is compared case-folded, among the distinct values (filters
+    alone: the index then serves the rows), else on the rows whose value has
+    such letters."""
+    if value.isascii():
+        return f"{column} = ? COLLATE NOCASE", [value]
+    wanted = value.casefold()
+    if names is not None:
+        found = [v for v in names(column.split(".")[-1]) if v.casefold() == wanted]
+        if not found:
+            return "0", []
+        return f"{column} COLLATE NOCASE IN ({','.join('?' * len(found))})", found
+    return (
+        f"({column} = ? COLLATE NOCASE OR ({column} GLOB '*[^ -~]*' "
+        f"AND jx_casefold({column}) = ?))",
+        [value, wanted],
+    )
+
+
 def _filter_sql(
     name: str,
     value: str,
@@ -457,13 +489,10 @@ def _filter_sql(
     now: datetime | None,
     names: Callable[[str], list[str]] | None = None,
 ) -> tuple[str, list]:
-    if name in ("project", "status", "type", "priority"):
-        column = {"type": "issuetype"}.get(name, name)
-        return f"{a}.{column} = ? COLLATE NOCASE", [value]
+    if name in _EQUAL_COLUMNS:  # case-insensitive (datasource names: as in --datasource)
+        return _equal_sql(f"{a}.{_EQUAL_COLUMNS[name]}", value, names)
     if name == "key":
         return f"{a}.key = ?", [value.upper()]
-    if name == "datasource":  # names are case-insensitive, as in --datasource
-        return f"{a}.datasource = ? COLLATE NOCASE", [value]
     if name in ("assignee", "reporter"):
         if value.lower() in _NOBODY:
             return f"coalesce({a}.{name}, '') = ''", []
@@ -488,10 +517,11 @@ def _filter_sql(
         )
     if name in ("label", "component"):
         column = "labels" if name == "label" else "components"
-        return (
-            f"EXISTS (SELECT 1 FROM json_each({a}.{column}) WHERE value = ? COLLATE NOCASE)",
-            [value],
-        )
+        if value.isascii():
+            match, args = "value = ? COLLATE NOCASE", [value]
+        else:  # NOCASE folds ASCII only (label:ÉTÉ, label:été)
+            match, args = "jx_casefold(value) = ?", [value.casefold()]
+        return f"EXISTS (SELECT 1 FROM json_each({a}.{column}) WHERE {match})", args
     if name in ("updated", "created"):
         return _date_bound(name, value, now or datetime.now(UTC), a)
     raise QueryError(f"Unknown filter {name}:")  # unreachable: names are checked

@@ -470,6 +470,15 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
+# Columns whose distinct values Store.distinct_names lists.
+_NAME_COLUMNS = ("assignee", "reporter", "project", "status", "issuetype", "priority", "datasource")
+
+
+def _casefold(value: Any) -> Any:
+    """SQL jx_casefold: str.casefold (NOCASE and lower() fold ASCII letters only)."""
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _issue_ref(key_or_id: str) -> tuple[str, list[Any]]:
     """WHERE clause for an issue by key (ABC-12) or Jira id (digits)."""
     ref = str(key_or_id).strip()
@@ -588,6 +597,7 @@ class Store:
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
+        self.conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA temp_store = MEMORY")
@@ -1134,10 +1144,12 @@ class Store:
             return issue
 
     def distinct_names(self, column: str) -> list[str]:
-        """The distinct assignees or reporters (one per ASCII-case spelling), for
-        name filters (indexer.query). Read by walking the column's index (~25 ms at
-        300k issues) and kept until the index changes (any connection's write)."""
-        if column not in ("assignee", "reporter"):
+        """The distinct values of a filter column (one per ASCII-case spelling): the
+        assignees or reporters, for name filters, and the projects, statuses, types,
+        priorities or datasources, for a value NOCASE cannot fold (indexer.query).
+        Read by walking the column's index (~25 ms at 300k issues) and kept until
+        the index changes (any connection's write)."""
+        if column not in _NAME_COLUMNS:
             raise ValueError(f"no names in column {column!r}")
         with self._reading() as conn:
             stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)

@@ -647,6 +647,38 @@ def test_name_filters_match_across_composed_and_decomposed_accents(tmp_path, fil
             assert set(keys(search(s, query + words, limit=10))) == expected, query
 
 
+@pytest.mark.parametrize("filters_only", [True, False])
+def test_value_filters_ignore_the_case_of_letters_beyond_ascii(tmp_path, filters_only):
+    """A French Jira's statuses are "À faire" and "Terminé": `status:"à faire"` and
+    `status:TERMINÉ` found nothing, as SQLite's NOCASE folds ASCII letters only;
+    so did `type:tâche`, `label:été` and `datasource:ÉQUIPE`. Accents still count (a status
+    "Termine" is another status)."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("FR-1", "Page pool", status="À faire", issuetype="Tâche", labels=["Été"]),
+                record("FR-2", "Export pool", status="Terminé", datasource="équipe"),
+                record("FR-3", "Import pool", status="Termine", priority="Élevée"),
+            ]
+        )
+        words = "" if filters_only else " pool"
+        for query, expected in [
+            ('status:"à faire"', {"FR-1"}),
+            ('status:"À FAIRE"', {"FR-1"}),
+            ("status:TERMINÉ", {"FR-2"}),
+            ("status:termine", {"FR-3"}),
+            ("type:tâche", {"FR-1"}),
+            ("type:TÂCHE", {"FR-1"}),
+            ("datasource:ÉQUIPE", {"FR-2"}),
+            ("priority:élevée", {"FR-3"}),
+            ("-status:TERMINÉ", {"FR-1", "FR-3"}),
+            ("status:ÉTEINT", set()),
+            ("label:ÉTÉ", {"FR-1"}),
+            ("label:été", {"FR-1"}),
+        ]:
+            assert set(keys(search(s, query + words, limit=10))) == expected, query
+
+
 def _comment(body: str) -> dict:
     return {"id": "c1", "author": "Ann", "created": None, "updated": None,
             "body": body, "body_text": body}  # fmt: skip
