@@ -235,6 +235,7 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
 
     if watch and full:  # the scheduler runs incremental syncs only
         raise click.UsageError("--full and --watch cannot be combined: run `sync --full` first")
+    _warn_exposed_tokens()
     datasources = _selected_datasources(names)
     progress = ProgressLine()
     if watch:
@@ -477,6 +478,11 @@ def _demo_headless(name: str, query: str) -> None:
 
 def _warn(message: str) -> None:
     click.echo(f"jiradex: warning: {terminal_safe(message)}", err=True)
+
+
+def _warn_exposed_tokens(lines: list[str] | None = None) -> None:
+    for line in config.exposed_token_warnings() if lines is None else lines:
+        _warn(line)
 
 
 def _yes_no(value: bool) -> str:
@@ -1065,9 +1071,11 @@ def jira_status(as_json: bool) -> None:
     """Show the global connection and where each value comes from (token masked)."""
     conn = config.load_jira_connection()
     status = conn.status()
+    status["warnings"] = config.exposed_token_warnings()
     if as_json:
         emit_json(status)
         return
+    _warn_exposed_tokens(status["warnings"])
 
     def source(key: str) -> str:
         origin = status["sources"].get(key)
@@ -1346,6 +1354,7 @@ def jira_test(project: str | None, as_json: bool) -> None:
     if project is not None:
         project = config.validate_project_key(project)
     conn = config.load_jira_connection()
+    _warn_exposed_tokens()
     if conn.switched_off():  # not "run jira connect": there is one, and it is off
         fail(conn.switched_off())
     if conn.enabled and conn.problems():  # enabled, say by JIRA_ENABLED, yet no site

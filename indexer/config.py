@@ -39,6 +39,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -950,6 +951,34 @@ class JiraConnection:
             "config_file": str(paths.jira_config_path()),
             "problems": self.problems(),
         }
+
+
+def exposed_token_warnings() -> list[str]:
+    """One line per configuration file that holds a token other users may read.
+
+    jiradex writes its files 0600, but one written by hand or copied in keeps the
+    umask's 0644: anyone on the machine could then use the token (ssh warns of a
+    private key the same way). POSIX modes only; a file that cannot be read as a
+    configuration is left to the error that reading it gives."""
+    if os.name != "posix":
+        return []
+    checks = (
+        (paths.jira_config_path(), lambda: bool(_jira_from_file().api_token)),
+        (paths.datasources_path(), lambda: any(ds.token for ds in load_datasources())),
+    )
+    out = []
+    for path, holds_token in checks:
+        try:
+            mode = path.stat().st_mode & 0o777
+            exposed = bool(mode & 0o077) and holds_token()
+        except (OSError, ConfigError):
+            continue
+        if exposed:
+            out.append(
+                f"{path} holds a token and other users can read it (mode {mode:04o}): "
+                f"run `chmod 600 {shlex.quote(str(path))}`"
+            )
+    return out
 
 
 def parse_bool_text(text: str, what: str) -> bool:

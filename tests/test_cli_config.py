@@ -686,6 +686,39 @@ def test_status_when_nothing_is_configured():
     assert len(status["problems"]) == 3
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_a_token_file_others_can_read_is_warned_of_until_it_is_0600():
+    """A jira.json or datasources.json written by hand (or copied in) keeps the
+    umask's 0644: every user of the machine could read the token, without a word."""
+    token = "hand-written-token-77x1"
+    jira = paths.jira_config_path()
+    jira.parent.mkdir(parents=True, exist_ok=True)
+    jira.write_text(json.dumps({"baseUrl": "https://acme.atlassian.net",
+                                "auth": {"email": "me@example.com", "apiToken": token}}))  # fmt: skip
+    jira.chmod(0o644)
+    result = ok("jira", "status")
+    assert result.stderr == (
+        f"jiradex: warning: {jira} holds a token and other users can read it (mode 0644): "
+        f"run `chmod 600 {jira}`\n"
+    )
+    assert token not in result.stdout + result.stderr
+    status = json.loads(ok("jira", "status", "--json").stdout)
+    assert status["warnings"] == [result.stderr.removeprefix("jiradex: warning: ").strip()]
+    jira.chmod(0o600)
+    assert ok("jira", "status").stderr == ""
+    assert json.loads(ok("jira", "status", "--json").stdout)["warnings"] == []
+    # A file without a token is nobody's secret.
+    jira.write_text(json.dumps({"baseUrl": "https://acme.atlassian.net"}))
+    jira.chmod(0o644)
+    assert ok("jira", "status").stderr == ""
+    # datasources.json with a token: `sync` says so too (and still runs).
+    ok("datasource", "add", "--from-json", str(BASIC_FIXTURE))
+    sources = paths.datasources_path()
+    sources.chmod(0o640)
+    result = run("sync", "--json", "no-such-datasource")
+    assert f"{sources} holds a token and other users can read it (mode 0640)" in result.stderr
+
+
 def test_connect_writes_jira_json_0600_and_status_masks_the_token():
     result = connect_offline("--site", "https://acme.atlassian.net", "--email", "me@example.com")
     path = paths.jira_config_path()
