@@ -20,11 +20,16 @@ from indexer.errors import JiradexError
 
 
 class SyncBusy(JiradexError):
-    """Another sync of the same datasource is running."""
+    """Another sync of the same datasource is running (or its removal)."""
 
 
-_held: set[str] = set()
+# What holds a datasource's lock, by name: "sync" or "remove" (sync_lock's `doing`).
+_held: dict[str, str] = {}
 _held_lock = threading.Lock()
+_BUSY = {
+    "sync": 'another sync of "{name}" is running',
+    "remove": 'datasource "{name}" is being removed',
+}
 
 
 # A sync that finds the lock taken tries again this long before saying another sync
@@ -69,23 +74,37 @@ def sync_running(datasource: str) -> bool:
 
 
 @contextmanager
-def sync_lock(datasource: str) -> Iterator[None]:
-    """Hold the datasource's sync lock, or raise SyncBusy at once."""
+def sync_lock(datasource: str, doing: str = "sync") -> Iterator[None]:
+    """Hold the datasource's sync lock, or raise SyncBusy at once, saying what holds
+    it. `doing`: "sync", or "remove" (a removal keeps syncs out while it runs, and a
+    sync it keeps out says so rather than that another sync runs)."""
     with _held_lock:
         if datasource in _held:
-            raise SyncBusy(f'another sync of "{datasource}" is running')
-        _held.add(datasource)
+            raise SyncBusy(_BUSY[_held[datasource]].format(name=datasource))
+        _held[datasource] = doing
     fd = None
     try:
         fd = os.open(_lock_path(datasource), os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + BUSY_RETRY_S
         while not _try_flock(fd):
             if time.monotonic() >= deadline:
-                raise SyncBusy(f'another sync of "{datasource}" is running (in another process)')
+                busy = _BUSY.get(_holder(fd), _BUSY["sync"]).format(name=datasource)
+                raise SyncBusy(f"{busy} (in another process)")
             time.sleep(0.02)
+        # What holds it, for a process that finds it taken (see _holder).
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, doing.encode(), 0)
         yield
     finally:
         if fd is not None:
             os.close(fd)  # closing releases the flock
         with _held_lock:
-            _held.discard(datasource)
+            _held.pop(datasource, None)
+
+
+def _holder(fd: int) -> str:
+    """What the process holding the lock file said it does ("" while it has not yet)."""
+    try:
+        return os.pread(fd, 16, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""

@@ -30,7 +30,7 @@ def remove_datasource(
     """
     ds = config.get_datasource(name)
     forgotten = None
-    with sync_lock(ds.name):
+    with sync_lock(ds.name, doing="remove"):
         if with_issues and (open_store is not None or paths.index_path().exists()):
             if open_store is None:
                 from indexer.store import Store

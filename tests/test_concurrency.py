@@ -18,12 +18,13 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from cassette_utils import FAKE_SITE
 from replay_helpers import fast_client, index_snapshot, world
 
 from indexer import config, paths
 from indexer import sync as sync_module
-from indexer.locks import sync_lock
+from indexer.locks import SyncBusy, sync_lock
 from indexer.search import search
 from indexer.store import Store
 from indexer.sync import sync_datasource
@@ -157,6 +158,28 @@ def test_second_sync_process_says_another_is_running(tmp_path):
     with Store(paths.index_path()) as store:
         assert store.stats("jira")["issues"] == 0
         assert store.integrity_check() == []
+
+
+def test_a_sync_kept_out_by_a_removal_says_so_not_that_another_sync_runs(tmp_path):
+    """`datasource remove` holds the sync lock while the index forgets the issues: a
+    sync started meanwhile said "another sync of "jira" is running", which no one
+    had started. It now names the removal, in this process and in another."""
+    config.add_datasource(
+        config.Datasource(name="jira", endpoint=FAKE_SITE, project_key="DEMO", username=None)
+    )
+    with sync_lock("jira", doing="remove"):
+        proc = _run(["sync", "jira", "--json"])
+        out, err = proc.communicate(timeout=60)
+        with pytest.raises(SyncBusy) as here, sync_lock("jira"):
+            pass
+    assert str(here.value) == 'datasource "jira" is being removed'
+    assert proc.returncode == 1, err
+    line = json.loads(out)
+    assert line["error"] == 'datasource "jira" is being removed (in another process)'
+    with sync_lock("jira"):  # released, and a sync holding it says it is a sync
+        proc = _run(["sync", "jira", "--json"])
+        out, _ = proc.communicate(timeout=60)
+    assert json.loads(out)["error"] == 'another sync of "jira" is running (in another process)'
 
 
 def test_two_sync_processes_at_once(tmp_path):
