@@ -1335,9 +1335,17 @@ def jira_connect(
 
     config.save_jira_connection(conn)
     click.echo(f"Saved the Jira connection to {paths.jira_config_path()} (readable only by you).")
-    in_use = config.jira_env_in_use()
-    if in_use:
-        _warn(f"{', '.join(in_use)} set in the environment override the saved values")
+    overrides = config.jira_env_overrides()
+    if len(overrides) == 1:
+        _warn(
+            f"{overrides[0]} is set in the environment and overrides the value saved: "
+            "unset it to use the saved one"
+        )
+    elif overrides:
+        _warn(
+            f"{', '.join(overrides)} are set in the environment and override the values "
+            "saved: unset them to use the saved ones"
+        )
 
 
 @jira_group.command("test")

@@ -1067,6 +1067,18 @@ def jira_env_in_use() -> list[str]:
     return [name for name in JIRA_ENV.values() if os.environ.get(name, "").strip()]
 
 
+def jira_env_overrides() -> list[str]:
+    """Names of the JIRA_* variables whose value differs from jira.json's: those that
+    make the connection in use another than the saved one (one holding the value
+    saved, as after `connect --token-env JIRA_API_TOKEN`, changes nothing)."""
+    saved, live = load_jira_connection(use_env=False), load_jira_connection()
+    return [
+        name
+        for key, name in JIRA_ENV.items()
+        if live.sources.get(key) == "env" and getattr(live, key) != getattr(saved, key)
+    ]
+
+
 def save_jira_connection(conn: JiraConnection) -> JiraConnection:
     """Write jira.json (0600, atomically). Saves the values given, whatever their source."""
     base_url = validate_endpoint(conn.base_url, "baseUrl")

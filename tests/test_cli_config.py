@@ -892,7 +892,36 @@ def test_connect_warns_when_environment_overrides_it():
         "me@example.com",
         env={"JIRA_EMAIL": "other@example.com"},
     )
-    assert "JIRA_EMAIL set in the environment override the saved values" in result.stderr
+    assert result.stderr == (
+        "jiradex: warning: JIRA_EMAIL is set in the environment and overrides the value "
+        "saved: unset it to use the saved one\n"
+    )
+    result = connect_offline(
+        "--site",
+        "https://acme.atlassian.net",
+        "--email",
+        "me@example.com",
+        env={"JIRA_EMAIL": "other@example.com", "JIRA_BASE_URL": "https://b.atlassian.net"},
+    )
+    assert result.stderr == (
+        "jiradex: warning: JIRA_BASE_URL, JIRA_EMAIL are set in the environment and override "
+        "the values saved: unset them to use the saved ones\n"
+    )
+
+
+def test_connect_with_the_token_from_jira_api_token_does_not_warn_of_an_override():
+    """`connect --token-env JIRA_API_TOKEN` saved that token, then warned that
+    "JIRA_API_TOKEN set in the environment override the saved values": the value
+    in use was the one just saved."""
+    result = ok(
+        "jira", "connect", "--yes", "--no-test", "--site", "https://acme.atlassian.net",
+        "--email", "me@example.com", "--token-env", "JIRA_API_TOKEN",
+        env={"JIRA_API_TOKEN": "the-same-token-5151"},
+    )  # fmt: skip
+    assert result.stderr == ""
+    assert json.loads(paths.jira_config_path().read_text())["auth"]["apiToken"] == (
+        "the-same-token-5151"
+    )
 
 
 def test_jira_test_without_a_connection_fails_in_one_line():
