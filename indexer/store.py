@@ -1064,6 +1064,17 @@ class Store:
                 [finished, status, issues, comments, attachments, deleted, error, seconds, run_id],
             )
 
+    def failing_datasources(self) -> list[str]:
+        """The datasources whose last sync that ended, ended in an error (a run still
+        going, or cancelled, is no failure), by name."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT datasource FROM sync_runs WHERE status = 'error' AND id IN "
+                "(SELECT max(id) FROM sync_runs WHERE status IN ('ok', 'error') "
+                "GROUP BY datasource) ORDER BY datasource"
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def runs(self, datasource: str | None = None, limit: int = 20) -> list[dict]:
         """Sync runs, newest first."""
         sql = "SELECT * FROM sync_runs"

@@ -521,6 +521,33 @@ async def test_an_open_issue_shows_what_a_sync_wrote_and_keeps_its_place():
         assert error == "DEV-1 is not in the index (a sync may have removed it)"
 
 
+async def test_the_header_names_a_datasource_whose_last_sync_failed_until_one_succeeds():
+    """A background sync that fails is notified once (not at every interval while
+    offline): after that notification faded, nothing on screen said the index had
+    stopped being kept up to date."""
+    from tui.messages import SyncsFinished
+
+    add_datasource("work", project="DEV")
+    add_datasource("home", project="DEV")
+    fill_index()
+    with Store() as store:
+        store.finish_run(store.start_run("work"), "error", error="Jira cannot be reached")
+        store.finish_run(store.start_run("gone"), "error", error="no longer configured")
+        store.finish_run(store.start_run("home"), "error", error="timed out")
+        store.finish_run(store.start_run("home"), "cancelled")  # no failure, no success
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await wait_for(pilot, lambda: "sync failed" in app.screen.sub_title)
+        assert app.screen.sub_title.startswith("sync failed: home, work · 2 datasources · ")
+        with Store() as store:
+            store.finish_run(store.start_run("work"), "ok", issues=3)
+            store.finish_run(store.start_run("home"), "ok")
+        app.post_message(SyncsFinished([], background=True))
+        await wait_for(pilot, lambda: "failed" not in app.screen.sub_title)
+        assert app.screen.sub_title.startswith("2 datasources · ")
+
+
 async def test_issue_missing_from_index_shows_one_line():
     fill_index()
     app = JiradexApp()

@@ -8,7 +8,8 @@ search results refresh when they end. A datasource with `sync.enabled` false, or
 `"background_sync": false` in settings.json, turns this off (see tui.app).
 
 A background sync that fails says so once, not at every interval while the network
-is down: the next failure of that datasource is quiet until one succeeds.
+is down: the next failure of that datasource is quiet until one succeeds, and the
+search header names it ("sync failed: work") until then.
 """
 
 from __future__ import annotations

@@ -51,11 +51,18 @@ def one_line(error: BaseException | str) -> str:
     return text or type(error).__name__
 
 
-def overview_words(count: int, issues: int, last_sync: str | None) -> str:
-    """The header: `3 datasources · 4,100 issues · synced 2m ago`."""
+def overview_words(
+    count: int, issues: int, last_sync: str | None, failing: tuple[str, ...] = ()
+) -> str:
+    """The header: `3 datasources · 4,100 issues · synced 2m ago`, then the
+    datasources whose last sync failed (a background sync says so once in a
+    notification; this stays until one succeeds)."""
     words = f"{counted(count, 'datasource')} · {counted(issues, 'issue', grouped=True)}"
     if count:
         words += f" · {ago_phrase(last_sync)}"
+    if failing:  # first: at 80 columns the end of the header is cut
+        names = ", ".join(failing[:2]) + (f" +{len(failing) - 2}" if len(failing) > 2 else "")
+        words = f"sync failed: {names} · {words}"
     return words
 
 
@@ -109,7 +116,8 @@ class SearchScreen(Screen):
         self._generation = 0
         self._has_data: bool | None = None
         self._datasource_count = 0
-        self._overview: tuple[int, int, str | None] | None = None  # count, issues, last sync
+        # count, issues, last sync, datasources whose last sync failed
+        self._overview: tuple[int, int, str | None, tuple[str, ...]] | None = None
         self.last_search_ms: float | None = None
         self._keep_cursor = False
         self.search_pending = True  # a search is waiting (the first one runs after mount)
@@ -199,24 +207,30 @@ class SearchScreen(Screen):
         from indexer.errors import JiradexError
 
         try:
-            names = {ds.name for ds in config.load_datasources()}
+            configured = {ds.name for ds in config.load_datasources()}
         except JiradexError:
-            names = set()
+            configured = set()
         try:
             stats = self.app.store.stats()
-            names |= set(self.app.store.datasources())
+            names = configured | set(self.app.store.datasources())
+            failing = tuple(n for n in self.app.store.failing_datasources() if n in configured)
         except JiradexError as exc:
             self.app.call_from_thread(self._set_status, one_line(exc), True)
             return
-        count, last_sync = len(names), stats.get("last_sync")
-        words = overview_words(count, stats["issues"], last_sync)
-        self.app.call_from_thread(self._set_overview, words, count, stats["issues"], last_sync)
+        overview = (len(names), stats["issues"], stats.get("last_sync"), failing)
+        words = overview_words(*overview)
+        self.app.call_from_thread(self._set_overview, words, *overview)
 
     def _set_overview(
-        self, words: str, count: int, issues: int, last_sync: str | None = None
+        self,
+        words: str,
+        count: int,
+        issues: int,
+        last_sync: str | None = None,
+        failing: tuple[str, ...] = (),
     ) -> None:
         self.sub_title = words
-        self._overview = (count, issues, last_sync)
+        self._overview = (count, issues, last_sync, failing)
         self._datasource_count = count
         self._has_data = issues > 0
         if self._shown is not None:
