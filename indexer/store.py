@@ -44,7 +44,8 @@ TEXT_FIELDS = ("summary", "tags", "description", "comments", "attachments")
 # - `<field>_parts`: pieces of its words that unicode61 does not make tokens of:
 #   bigrams of CJK runs (it does not segment CJK text into words), the other
 #   scripts' parts of tokens that mix them, and the parts of code identifiers
-#   (`get Timeout` for `getTimeout`, indexer.camel);
+#   and versions (`get Timeout` for `getTimeout`, `v 1.2.3` for `v1.2.3`,
+#   indexer.camel);
 # - `<field>_stems`: the stems of its inflected English words (indexer.stem), so
 #   `crash` finds `crashes` while the exact word, in its own column, scores higher.
 FTS_COLUMNS = (
@@ -405,11 +406,18 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+def _migration_5(conn: sqlite3.Connection) -> None:
+    """The `_parts` columns gain version numbers glued to a letter (indexer.camel),
+    so `1.2.3` finds `v1.2.3`: refilled from the stored rows."""
+    _rebuild_fts(conn)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

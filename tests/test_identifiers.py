@@ -18,9 +18,12 @@ from indexer.store import Store
         ("base64Encode", "base64 Encode"),
         ("parse_configFile", "config File"),
         ("getV2Config", "get V2 Config"),
+        ("fixed in v1.2.3.", "v 1.2.3"),
+        ("Python3.12 or utf8", "Python 3.12"),
         # Not identifiers: plurals of acronyms, digits before capitals, prose.
         ("the APIs and IDs", ""),
         ("enable 2FA on 4K screens", ""),
+        ("utf8 and x86 and 1.2.3", ""),
         ("Nothing Here At All", ""),
     ],
 )
@@ -71,6 +74,8 @@ def store(tmp_path):
                 ),
                 _issue(4, summary="Timeout on export", description_text="plain timeout"),
                 _issue(5, description_text="gettimeout is one word here"),
+                _issue(6, summary="Crash after upgrading to v2.4.1"),
+                _issue(7, summary="Works again in 2.4.10"),
             ]
         )
         yield s
@@ -108,3 +113,13 @@ def test_the_part_is_marked_inside_its_identifier(store):
     assert "get[[Timeout]]()" in hits["CODE-2"].snippet
     assert hits["CODE-3"].matched == "comment"
     assert "connection[[Timeout]]=30" in hits["CODE-3"].snippet
+
+
+def test_a_version_finds_the_same_version_glued_to_a_letter(store):
+    """`1.2.3` did not find `v1.2.3`: unicode61 reads `v1`, `2`, `3`."""
+    assert keys(store, "2.4.1") == ["CODE-6"]
+    assert keys(store, '"2.4.1"') == ["CODE-6"]
+    assert keys(store, "v2.4.1") == ["CODE-6"]
+    assert keys(store, "2.4.10") == ["CODE-7"]
+    [hit] = search(store, "2.4.1")
+    assert "v[[2.4.1]]" in hit.snippet
