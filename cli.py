@@ -1768,6 +1768,13 @@ def _configure_logging() -> None:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     else:
         logging.getLogger().addHandler(logging.NullHandler())
+    # Opening an index from an older jiradex upgrades it (indexer.store): a pause the
+    # user hears of, on stderr (the TUI shows it as a notification instead).
+    upgrade = logging.getLogger("jiradex.upgrade")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("jiradex: %(message)s"))
+    upgrade.handlers = [handler]
+    upgrade.propagate = False
 
 
 def main(argv: list[str] | None = None) -> None:

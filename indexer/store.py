@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -382,6 +383,10 @@ CREATE VIRTUAL TABLE title_fts USING fts5(
 """
 
 
+def _no_change(conn: sqlite3.Connection) -> None:
+    pass
+
+
 def _rebuild_fts(conn: sqlite3.Connection) -> None:
     """issue_fts and title_fts dropped, made anew with today's columns and filled
     from the stored issues, comments and attachments: no re-sync needed."""
@@ -399,7 +404,6 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
-# Migration N brings a database from user_version N-1 to N. Append, never edit.
 def _migration_4(conn: sqlite3.Connection) -> None:
     """The `_parts` columns gain the parts of code identifiers (indexer.camel), so
     `timeout` finds `getTimeout`: refilled from the stored rows."""
@@ -412,6 +416,7 @@ def _migration_5(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+# Migration N brings a database from user_version N-1 to N. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
     _migration_2,
@@ -420,6 +425,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+# Migrations that only rebuild the FTS tables from the stored rows with today's code:
+# of several pending, the last one's rebuild does the work of all.
+FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5})
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 
@@ -428,6 +436,10 @@ _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 READ_CACHE_KIB = 65536  # SQLite page cache of a connection (KiB)
 WRITE_CACHE_KIB = 16384  # ...while a sync writes (Store.lean_cache)
 WAL_RESTART_BYTES = 64 * 1024 * 1024
+
+# Says that opening an index is upgrading it (a pause the user should hear of): the
+# CLI prints it on stderr, the TUI notifies it; otherwise silent.
+UPGRADE_LOG = logging.getLogger("jiradex.upgrade")
 
 # --------------------------------------------------------------------------- text
 
@@ -609,6 +621,10 @@ class Store:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA temp_store = MEMORY")
+        # Some builds (Debian's) zero every freed page: dropping the FTS tables of
+        # 100k issues (a migration) then held ~400 MB of dirty pages. FAST zeroes
+        # them only where that costs no extra I/O (SQLite's own default is off).
+        self.conn.execute("PRAGMA secure_delete = FAST")
         self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         self.conn.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_BYTES}")
         self._migrate()
@@ -636,13 +652,24 @@ class Store:
                 f"The index at {self.path} was made by a newer jiradex (schema {version}); "
                 "upgrade jiradex or run `jiradex index rebuild`"
             )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
+        pending = range(version + 1, SCHEMA_VERSION + 1)
+        if version and pending:
+            UPGRADE_LOG.warning(
+                "upgrading the index at %s to this version of jiradex (once; a large "
+                "index takes a minute or so)",
+                self.path,
+            )
+        last_rebuild = max((n for n in pending if MIGRATIONS[n - 1] in FTS_REBUILDS), default=0)
+        for number in pending:
+            migration = MIGRATIONS[number - 1]
+            if migration in FTS_REBUILDS and number < last_rebuild:
+                migration = _no_change  # a later rebuild makes the same tables
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 # Another process (a second `jiradex sync` on a fresh home) may have
                 # run this migration while we waited for the write lock.
                 if self.schema_version < number:
-                    MIGRATIONS[number - 1](self.conn)
+                    migration(self.conn)
                     self.conn.execute(f"PRAGMA user_version = {number}")
                 self.conn.execute("COMMIT")
             except BaseException:

@@ -77,6 +77,43 @@ def test_schema_v2_database_migrates_to_per_field_columns(tmp_path):
         assert store.integrity_check() == []
 
 
+def test_an_upgrade_rebuilds_the_search_tables_once_and_says_so(tmp_path, monkeypatch, caplog):
+    """v2 -> v5 rebuilt the FTS tables three times (migrations 3, 4 and 5: 64 s and
+    428 MB at 100k issues, said nowhere); the last rebuild serves them all, and
+    the upgrade is announced (the CLI prints it, the TUI notifies it)."""
+    rebuilds = []
+    real = store_module._refill_fts
+    monkeypatch.setattr(store_module, "_refill_fts", lambda conn: rebuilds.append(1) or real(conn))
+    db = _old_index(tmp_path / "index.db", FIXTURES / "schema_v2.sql")
+    with caplog.at_level("WARNING", logger="jiradex.upgrade"), Store(db) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [h.key for h in search(store, "timeout")] == ["ABC-2"]
+        # Freed pages zeroed only where it costs no I/O (Debian's SQLite zeroes all).
+        assert store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 2
+    assert len(rebuilds) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"upgrading the index at {db} to this version of jiradex (once; a large index "
+        "takes a minute or so)"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="jiradex.upgrade"), Store(tmp_path / "new.db"):
+        pass
+    assert caplog.records == []  # a new index is made, not upgraded
+
+
+def test_the_cli_says_it_upgrades_an_old_index_then_answers(jiradex_home):
+    paths.index_path().parent.mkdir(parents=True, exist_ok=True)
+    _old_index(paths.index_path(), FIXTURES / "schema_v2.sql")
+    code, out, err = jiradex("search", "timeout")
+    assert code == 0
+    assert out.splitlines()[1].startswith("ABC-2 ")
+    assert err == (
+        f"jiradex: upgrading the index at {paths.index_path()} to this version of jiradex "
+        "(once; a large index takes a minute or so)\n"
+    )
+    assert jiradex("search", "timeout")[2] == ""  # once
+
+
 def test_a_new_migration_runs_once_and_a_failing_one_rolls_back(tmp_path, monkeypatch):
     db = _old_index(tmp_path / "index.db")
     Store(db).close()  # at the current version

@@ -398,3 +398,28 @@ async def test_choosing_a_theme_keeps_a_settings_file_that_could_not_be_read():
         await pilot.pause()
         assert app.is_running and app.theme == "nord"
     assert path.read_text(encoding="utf-8") == broken
+
+
+async def test_an_index_from_an_older_jiradex_is_upgraded_with_a_notification():
+    """The upgrade on opening (a minute on a large index) said nothing on screen,
+    and the CLI's stderr line must not be written over the TUI."""
+    import sqlite3
+    from pathlib import Path
+
+    from tui_helpers import wait_for
+
+    from indexer import paths
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "index" / "schema_v2.sql"
+    paths.index_path().parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(paths.index_path())
+    conn.executescript(fixture.read_text())
+    conn.close()
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: any("Upgrading" in n.message for n in app._notifications))
+        [note] = [n.message for n in app._notifications if "Upgrading" in n.message]
+        assert note.startswith(f"Upgrading the index at {paths.index_path()} to this version")
+        await pilot.press(*"timeout")
+        await settle(pilot, app)
+        assert [hit.key for hit in app.screen.query_one("#results").hits] == ["ABC-2"]

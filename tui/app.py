@@ -23,6 +23,7 @@ Contract with the screens of other modules:
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -229,9 +230,16 @@ class JiradexApp(App):
         """The UI's read connection to the index; raises StoreError if unusable."""
         with self._store_lock:  # workers may ask first, from several threads
             if self._store is None:
-                from indexer.store import Store
+                from indexer.store import UPGRADE_LOG, Store
 
-                self._store = Store()
+                # An index from an older jiradex is upgraded on opening (seconds to a
+                # minute): say so on screen, not on a stderr the TUI is drawn over.
+                handlers = UPGRADE_LOG.handlers
+                UPGRADE_LOG.handlers = [_NotifyHandler(self)]
+                try:
+                    self._store = Store()
+                finally:
+                    UPGRADE_LOG.handlers = handlers
             return self._store
 
     def notify(
@@ -361,6 +369,25 @@ class JiradexApp(App):
         self.go("tasks")
         back_to = came_from if came_from != "tasks" else None
         self.call_after_refresh(tasks.open_import, key, back_to)  # type: ignore[attr-defined]
+
+
+class _NotifyHandler(logging.Handler):
+    """A log record as a notification, from any thread."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        message = message[:1].upper() + message[1:]
+        try:
+            if threading.get_ident() == self.app._thread_id:
+                self.app.notify(message, timeout=10)
+            else:
+                self.app.call_from_thread(self.app.notify, message, timeout=10)
+        except RuntimeError:  # the app is not running (yet, or any more)
+            pass
 
 
 def _datasources_stamp() -> tuple[int, int] | None:
