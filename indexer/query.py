@@ -2,7 +2,8 @@
 
 Syntax (ARCHITECTURE.md): words are ANDed; `"a phrase"`; `prefix*`; `a OR b` (OR binds
 tighter than the implicit AND, so `crash OR hang login` means (crash OR hang) AND
-login); `-word` or `NOT word` excludes; field filters `project:KEY status:"In Progress"
+login); parentheses group (`crash OR (hang login)`); `-word` or `NOT word` excludes,
+`-(a b)` excludes issues holding both; field filters `project:KEY status:"In Progress"
 assignee:NAME reporter:NAME label:X component:X type:Bug priority:High key:ABC-12
 datasource:NAME updated:>=2024-01-01 created:<2024-06-01 updated:-7d`; text column
 filters `summary:`/`title:`, `description:`, `comment:`, `attachment:`; a bare issue
@@ -11,15 +12,19 @@ key (`ABC-123`) finds that issue first. Repeating a filter ORs its values
 `status:Done OR priority:High` ORs two filters (a word OR a filter is an error).
 
 Every user term is emitted as a quoted FTS5 string, so no user text is ever read as
-FTS5 syntax; parentheses, `AND`, `NEAR` and stray operators are dropped; an unknown
-`name:value` is searched as text (people paste `error: timeout` or URLs).
+FTS5 syntax; `AND`, `NEAR` and stray operators are dropped; an unknown `name:value`
+is searched as text (people paste `error: timeout` or URLs).
+
+The query is read as an expression and brought to conjunctive normal form (an AND
+of OR-groups, ParsedQuery.groups) by distribution: `crash OR (hang login)` becomes
+(crash OR hang) AND (crash OR login), the shape the engine has always searched.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from indexer.config import ISSUE_KEY_RE
@@ -31,6 +36,10 @@ from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams
 
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 40
+_TOO_COMPLEX = (
+    f"The query is too complex: its ORs and parentheses expand to more than {MAX_TERMS} "
+    "words to look for; split it into several searches"
+)
 
 KEY_RE = ISSUE_KEY_RE  # a bare issue key in a query
 _HAS_TOKEN = re.compile(r"[^\W_]")
@@ -155,17 +164,19 @@ class Filter:
 @dataclass
 class ParsedQuery:
     """A query ready for the engine: FTS5 groups (each an OR of terms), exclusions,
-    filters and bare issue keys."""
+    filters and bare issue keys. `excluded_all`: sets of terms an issue holding all
+    of one is left out for (`-(a b)`); a lone excluded term is in `excluded`."""
 
     text: str
     groups: list[list[Term]] = field(default_factory=list)
     excluded: list[Term] = field(default_factory=list)
     filters: list[Filter] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    excluded_all: list[list[Term]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.groups or self.excluded or self.filters or self.keys)
+        return not (self.groups or self.excluded or self.excluded_all or self.filters or self.keys)
 
     def match(self) -> str | None:
         """FTS5 MATCH expression of the positive terms (None when there are none)."""
@@ -179,8 +190,13 @@ class ParsedQuery:
         return " AND ".join(parts) if parts else None
 
     def exclude_match(self) -> str | None:
-        """FTS5 expression matching any excluded term (None when there are none)."""
+        """FTS5 expression matching any excluded term or set of terms (None when there
+        are none)."""
         exprs = [e for e in (t.fts() for t in self.excluded) if e]
+        for terms in self.excluded_all:
+            both = [e for e in (t.fts() for t in terms) if e]
+            if both:
+                exprs.append(both[0] if len(both) == 1 else "(" + " AND ".join(both) + ")")
         return " OR ".join(exprs) if exprs else None
 
     def full_match(self) -> str | None:
@@ -280,8 +296,9 @@ def _quote(text: str) -> str:
 
 
 def _lex(text: str) -> list[str]:
-    """Split into raw tokens: whitespace and parentheses separate, quotes group
-    (an unbalanced quote runs to the end)."""
+    """Split into raw tokens: whitespace separates, quotes group (an unbalanced quote
+    runs to the end), and a parenthesis is a token of its own: `(`, `)`, or `-(` for
+    one opened with `-` or `!` before it (`-(a b)`)."""
     tokens: list[str] = []
     buf: list[str] = []
     i, n = 0, len(text)
@@ -294,9 +311,15 @@ def _lex(text: str) -> list[str]:
             i = end + 1
             continue
         if ch.isspace() or ch in "()":
-            if buf:
-                tokens.append("".join(buf))
-                buf = []
+            word = "".join(buf)
+            buf = []
+            if ch == "(" and word and set(word) <= set("-!+"):
+                tokens.append("-(" if set(word) - {"+"} else "(")
+                word = ch = ""
+            if word:
+                tokens.append(word)
+            if ch in ("(", ")"):
+                tokens.append(ch)
         else:
             buf.append(ch)
         i += 1
@@ -321,11 +344,19 @@ def parse_query(text: str) -> ParsedQuery:
             f"The query is too long ({len(text):,} characters; the limit is {MAX_QUERY_CHARS:,})"
         )
     query = ParsedQuery(text=text)
-    items: list[object] = []  # Term | Filter | "OR" | ("NOT", Term)
+    # Term | Filter | "OR" | ("NOT", Term) | ("KEY", key) | ("(", negated) | ")"
+    items: list[object] = []
     negate_next = False
     for raw in _lex(text):
         if raw in ("OR", "||", "|"):
             items.append("OR")
+            continue
+        if raw in ("(", "-("):
+            items.append(("(", negate_next or raw == "-("))
+            negate_next = False
+            continue
+        if raw == ")":
+            items.append(")")
             continue
         if raw in ("AND", "&&", "&", "NEAR", "+"):
             continue
@@ -368,55 +399,178 @@ def parse_query(text: str) -> ParsedQuery:
                 items.append(("NOT", term) if negated else term)
                 continue
         if KEY_RE.match(raw) and not negated:
-            query.keys.append(raw.upper())
+            items.append(("KEY", raw.upper()))
         term = _term(raw, ())
         if term:
             items.append(("NOT", term) if negated else term)
-    _fold_or(query, items)
-    n_terms = sum(len(g) for g in query.groups) + len(query.excluded)
+    n_terms = sum(isinstance(i, Term) or (isinstance(i, tuple) and i[0] == "NOT") for i in items)
+    n_typed = n_terms + sum(isinstance(i, Filter) for i in items)
+    cap = max(MAX_TERMS, n_typed)
+    _fold(query, items, cap)
     if n_terms > MAX_TERMS:
         raise QueryError(f"The query has too many words ({n_terms}; the limit is {MAX_TERMS})")
+    # Only distribution (_or) makes more terms than were typed.
+    expanded = sum(map(len, (*query.groups, *query.excluded_all))) + len(query.excluded)
+    if expanded > MAX_TERMS or expanded + len(query.filters) > cap:
+        raise QueryError(_TOO_COMPLEX)
     return query
 
 
-def _fold_or(query: ParsedQuery, items: list[object]) -> None:
-    """Fill the query from its items. A positive term, then OR, then a positive term
-    join one group; a filter, OR, a filter are either one (Filter.either). A word
-    OR a filter cannot be searched (text and filters are separate engines): said."""
-    pending_or = False
-    last: Term | Filter | None = None
-    ids = 0
-    for item in items:
-        if item == "OR":
-            pending_or = last is not None
-            continue
-        if isinstance(item, tuple):
-            query.excluded.append(item[1])
-            pending_or = False
-            continue
-        assert isinstance(item, Term | Filter)
-        if pending_or and isinstance(item, Filter) != isinstance(last, Filter):
-            word, flt = (last, item) if isinstance(item, Filter) else (item, last)
-            raise QueryError(
-                "OR joins words or filters, not a word and a filter: search for "
-                f"{_shown(word)} and for {_shown(flt)} one at a time"
-            )
-        if isinstance(item, Filter):
-            if pending_or and isinstance(last, Filter):
-                if not last.either:
-                    ids += 1
-                    last.either = ids
-                item.either = last.either
-            query.filters.append(item)
-        elif pending_or:
-            query.groups[-1].append(item)
+@dataclass
+class _Excluded:
+    """A term an issue must not hold, as one literal of a query in conjunctive form."""
+
+    term: Term
+
+
+_Literal = Term | Filter | _Excluded
+_CNF = list[list[_Literal]]  # an AND of OR-ed literals
+
+
+@dataclass
+class _Group:
+    """A pair of parentheses being read (the query itself is the outermost). Words
+    and filters are AND-ed; an OR joins the operand before it and the one after.
+    An exclusion is AND-ed with the group and no OR's operand, as it has always
+    been: an OR before it is dropped (`a OR -b c`: a, c, not b), one after it joins
+    the operands around it (`a -b OR c`: a or c, not b)."""
+
+    negated: bool = False  # `-(` or `NOT (`
+    flipped: bool = False  # inside an odd number of negated groups
+    operands: list[_CNF] = field(default_factory=list)  # the last one takes an OR
+    exclusions: list[_CNF] = field(default_factory=list)
+    pending_or: bool = False
+
+    def add(self, cnf: _CNF, cap: int) -> None:
+        if self.pending_or:
+            self.operands[-1] = _or(self.operands[-1], cnf, cap)
         else:
-            query.groups.append([item])
-        last = item
-        pending_or = False
+            self.operands.append(cnf)
+        self.pending_or = False
+
+    def exclude(self, cnf: _CNF) -> None:
+        self.exclusions.append(cnf)
+        self.pending_or = False
+
+    def cnf(self) -> _CNF:
+        return [clause for part in (*self.operands, *self.exclusions) for clause in part]
+
+
+def _fold(query: ParsedQuery, items: list[object], cap: int) -> None:
+    """Fill the query from its items: read with parentheses (a missing `)` closes at
+    the end, a stray one is ignored), without recursion (`((((` is no stack), in
+    conjunctive form, then sorted into groups, exclusions and filters."""
+    stack = [_Group()]
+    for item in items:
+        top = stack[-1]
+        if isinstance(item, Term | Filter):
+            top.add([[item]], cap)
+        elif item == "OR":
+            top.pending_or = bool(top.operands)
+        elif item == ")":
+            if len(stack) > 1:
+                _close(stack, cap)
+        elif isinstance(item, tuple) and item[0] == "(":
+            stack.append(_Group(item[1], top.flipped != item[1]))
+        elif isinstance(item, tuple) and item[0] == "KEY":
+            if not top.flipped:  # a key in `-(...)` is not looked for
+                query.keys.append(item[1])
+        elif isinstance(item, tuple) and item[0] == "NOT":
+            top.exclude([[_Excluded(item[1])]])
+    while len(stack) > 1:
+        _close(stack, cap)
+    _sort(query, stack[0].cnf())
+
+
+def _close(stack: list[_Group], cap: int) -> None:
+    """End the innermost group: it becomes an operand (or exclusion) of its parent."""
+    group = stack.pop()
+    cnf = group.cnf()
+    if not cnf:  # `()`, `getTimeout()`: nothing to search
+        return
+    if group.negated:
+        stack[-1].exclude(_negate(cnf, cap))
+    else:
+        stack[-1].add(cnf, cap)
+
+
+def _or(a: _CNF, b: _CNF, cap: int) -> _CNF:
+    """`a OR b` in conjunctive form: each clause of one OR-ed with each of the other.
+    Refused when that makes more than `cap` literals: distribution multiplies."""
+    if len(b) * sum(map(len, a)) + len(a) * sum(map(len, b)) > cap:
+        raise QueryError(_TOO_COMPLEX)
+    return [x + y for x in a for y in b]
+
+
+def _negate(cnf: _CNF, cap: int) -> _CNF:
+    """NOT of a conjunctive form, in conjunctive form (De Morgan, then _or)."""
+    out: _CNF | None = None
+    for clause in cnf:
+        part: _CNF = [[_flip(literal)] for literal in clause]
+        out = part if out is None else _or(out, part, cap)
+    return out or []
+
+
+def _flip(literal: _Literal) -> _Literal:
+    if isinstance(literal, Filter):
+        return replace(literal, negated=not literal.negated)
+    if isinstance(literal, _Excluded):
+        return literal.term
+    return _Excluded(literal)
+
+
+def _kind(literal: _Literal) -> str:
+    if isinstance(literal, Filter):
+        return "filter"
+    return "excluded" if isinstance(literal, _Excluded) else "word"
+
+
+def _sort(query: ParsedQuery, cnf: _CNF) -> None:
+    """Put each clause where the engine takes it: words OR-ed are a group; filters
+    OR-ed are either one (Filter.either); excluded words OR-ed exclude the issues
+    holding them all. A clause mixing them cannot be searched (text and filters are
+    separate engines; an exclusion is not an alternative): said."""
+    ids = 0
+    for clause in cnf:
+        kinds = [_kind(literal) for literal in clause]
+        if len(set(kinds)) > 1:
+            raise _mixed(clause, kinds)
+        if kinds[0] == "word":
+            query.groups.append(clause)
+        elif kinds[0] == "excluded":
+            terms = [literal.term for literal in clause]
+            if len(terms) == 1:
+                query.excluded.append(terms[0])
+            else:
+                query.excluded_all.append(terms)
+        elif len(clause) == 1:
+            query.filters.append(clause[0])
+        else:
+            ids += 1
+            query.filters.extend(replace(f, either=ids) for f in clause)
+
+
+def _mixed(clause: list[_Literal], kinds: list[str]) -> QueryError:
+    """The message for a clause of literals of different kinds, naming the first two
+    side by side (as typed: `a OR b OR status:Done` names b and status:Done)."""
+    i = next(i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1])
+    pair = {kinds[i - 1]: clause[i - 1], kinds[i]: clause[i]}
+    if "filter" in pair:
+        word = pair.get("word", pair.get("excluded"))
+        return QueryError(
+            "OR joins words or filters, not a word and a filter: search for "
+            f"{_shown(word)} and for {_shown(pair['filter'])} one at a time"
+        )
+    return QueryError(
+        f"OR cannot join a word and an excluded word ({_shown(pair['word'])}, "
+        f"{_shown(pair['excluded'])}): put the exclusion outside the parentheses, "
+        "where it applies to the whole query"
+    )
 
 
 def _shown(item: object) -> str:
+    if isinstance(item, _Excluded):
+        return "-" + _shown(item.term)
     if isinstance(item, Filter):
         return ("-" if item.negated else "") + item.text
     assert isinstance(item, Term)

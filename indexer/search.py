@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from indexer.camel import camel_split, has_identifiers
@@ -189,7 +189,7 @@ def _search(
     scored: list[tuple[int, float]] = []
     if match:
         scored = _ranked(conn, text_query, where, params, limit + len(key_rowids), sort)
-    elif text_query.excluded or parsed.filters:
+    elif text_query.excluded or text_query.excluded_all or parsed.filters:
         scored = _filtered(conn, text_query.exclude_match(), where, params, limit)
     top = max((s for _, s in scored), default=0.0)
     order: list[tuple[int, float]] = [(r, top + 1.0) for r in key_rowids]
@@ -213,7 +213,7 @@ def _text_query(parsed: ParsedQuery) -> ParsedQuery:
     others = [g for g in parsed.groups if not (len(g) == 1 and g[0].text.upper() in keys)]
     if not others:
         return parsed
-    return ParsedQuery(parsed.text, others, parsed.excluded, parsed.filters, [])
+    return replace(parsed, groups=others, keys=[])
 
 
 def _key_rowids(conn: sqlite3.Connection, keys: list[str], where: str, params: list) -> list[int]:
