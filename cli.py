@@ -1679,10 +1679,10 @@ def search_command(
 ) -> None:
     """Search the local index (offline).
 
-    Words are ANDed; "a phrase"; prefix*; OR; -word excludes; filters such as
-    project:KEY status:"In Progress" assignee:NAME label:X type:Bug priority:High
-    updated:>=2024-01-01 created:<2024-06-01 updated:-7d; a bare key (ABC-123) comes
-    first. Put `--` before a query that starts with `-`. In --json output, matched
+    Words are ANDed; "a phrase"; prefix*; OR; (...) groups; -word excludes; filters
+    such as project:KEY status:"In Progress" assignee:NAME label:X type:Bug
+    priority:High updated:>=2024-01-01 created:<2024-06-01 updated:-7d; a bare key
+    (ABC-123) comes first. Put `--` before a query that starts with `-`. In --json output, matched
     words in "snippet" are wrapped in [[ and ]].
     """
     from indexer.errors import QueryError
