@@ -772,10 +772,14 @@ def datasource_list(as_json: bool) -> None:
             err=True,
         )
         return
-    rows = [("NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "ENDPOINT")]
+    last = _last_runs([ds.name for ds in items])
+    rows = [("NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "LAST SYNC", "ENDPOINT")]
     for ds in items:
         sync = ds.interval if ds.sync_enabled else "off"
-        rows.append((ds.name, _yes_no(ds.enabled), ds.project_key, ds.auth_mode, sync, ds.endpoint))
+        rows.append(
+            (ds.name, _yes_no(ds.enabled), ds.project_key, ds.auth_mode, sync,
+             _last_sync_cell(last.get(ds.name)), ds.endpoint)
+        )  # fmt: skip
     # Widths in terminal columns: a name in Chinese takes two per character.
     widths = [max(_cells(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -851,6 +855,29 @@ def _requests_line(ds: config.Datasource) -> str:
     if ds.max_concurrency is None:
         return f"at most {config.DEFAULT_MAX_CONCURRENCY} at once while syncing (default)"
     return f"at most {ds.max_concurrency} at once while syncing"
+
+
+def _last_runs(names: list[str]) -> dict[str, dict]:
+    """Each datasource's last sync run, by name ({} when there is no index yet or it
+    cannot be read: the list still shows the configuration)."""
+    if not paths.index_path().exists():
+        return {}
+    from indexer.store import Store
+    from indexer.sync import recent_runs
+
+    try:
+        with Store() as store:
+            return {n: runs[0] for n in names if (runs := recent_runs(store, n, limit=1))}
+    except JiradexError as exc:
+        _warn(f"cannot read the sync history: {exc}")
+        return {}
+
+
+def _last_sync_cell(run: dict | None) -> str:
+    """`ok 2024-05-02 09:12 CEST`, `error 2024-05-02 09:17 CEST`, or `never`."""
+    if run is None:
+        return "never"
+    return f"{run.get('status') or '?'} {shown_time(run.get('started')) or '?'}"
 
 
 def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:

@@ -121,9 +121,36 @@ def test_add_anonymous_bearer_and_disabled_flags():
     assert anon["connector"]["config"]["index_attachments"] is True
     assert dc["connector"]["config"]["token"] == "****1234"
     listing = ok("datasource", "list").stdout.splitlines()
-    assert listing[0].split() == ["NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "ENDPOINT"]
-    assert listing[1].split()[:4] == ["anon", "no", "PROJ", "anonymous"]
+    header = ["NAME", "ENABLED", "PROJECT", "AUTH", "SYNC", "LAST", "SYNC", "ENDPOINT"]
+    assert listing[0].split() == header
+    assert listing[1].split()[:6] == ["anon", "no", "PROJ", "anonymous", "5m", "never"]
     assert listing[2].split()[:4] == ["dc", "yes", "PROJ", "bearer"]
+
+
+def test_list_shows_each_datasources_last_sync_in_local_time(monkeypatch):
+    """Whether cron's `jiradex sync` still works was in `datasource show NAME` only,
+    one datasource at a time: the list now says each one's last run."""
+    import time
+
+    from indexer.store import Store
+
+    add_basic("work")
+    add_basic("home")
+    add_basic("new")
+    with Store() as store:
+        run = store.start_run("work")
+        store.finish_run(run, "ok", issues=3)
+        store.conn.execute("UPDATE sync_runs SET started = '2024-05-02T07:12:00Z'")
+        store.finish_run(store.start_run("home"), "error", error="Jira cannot be reached")
+        store.conn.execute(
+            "UPDATE sync_runs SET started = '2024-05-02T07:17:00Z' WHERE datasource = 'home'"
+        )
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    rows = {line.split()[0]: line for line in ok("datasource", "list").stdout.splitlines()[1:]}
+    assert " ok 2024-05-02 09:12 CEST " in rows["work"]
+    assert " error 2024-05-02 09:17 CEST " in rows["home"]
+    assert " never " in rows["new"]
 
 
 def test_add_missing_options_is_a_usage_error():
