@@ -1443,6 +1443,9 @@ def fake_markup(monkeypatch):
     }
     module.markdown_to_wiki = lambda md: f"wiki:{md}"
     module.to_text = lambda value: value if isinstance(value, str) else json.dumps(value)
+    from indexer.markup.adf_write import link_issue_keys
+
+    module.link_issue_keys = link_issue_keys
     monkeypatch.setitem(sys.modules, "indexer.markup", module)
     import indexer
 
@@ -1477,6 +1480,33 @@ def test_add_comment_body_per_api(monkeypatch, info, version, expected):
     out = client.add_comment("ABC-1", "**done**")
     assert out == {"id": "555", "url": f"{SITE}/browse/ABC-1?focusedCommentId=555"}
     assert json.loads(rec.requests[-1].content) == {"body": expected}
+
+
+@pytest.mark.parametrize("info,version", [(CLOUD_INFO, "3"), (DC_INFO, "2")])
+def test_a_comment_links_the_keys_of_its_issues_project_on_cloud(info, version):
+    """A result saying "fixed with ABC-2" posted as ADF showed the key as plain text
+    on Cloud (the wiki renderer links it on Data Center): keys of the commented
+    issue's project are now linked to the site, other keys (`UTF-8`) left alone."""
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(info),
+            ("POST", f"/rest/api/{version}/issue/ABC-1/comment"): ok({"id": "9"}, status=201),
+        }
+    )
+    client.add_comment("abc-1", "Fixed with ABC-2; UTF-8 and OPS-3 unchanged")
+    body = json.loads(rec.requests[-1].content)["body"]
+    if version == "2":
+        assert body == "Fixed with ABC-2; UTF-8 and OPS-3 unchanged"
+        return
+    assert body["content"][0]["content"] == [
+        {"type": "text", "text": "Fixed with "},
+        {
+            "type": "text",
+            "text": "ABC-2",
+            "marks": [{"type": "link", "attrs": {"href": f"{SITE}/browse/ABC-2"}}],
+        },
+        {"type": "text", "text": "; UTF-8 and OPS-3 unchanged"},
+    ]
 
 
 def test_test_connection_reports_user_deployment_and_project():

@@ -21,6 +21,7 @@ from markdown_it import MarkdownIt
 from indexer.markup import (
     adf_to_markdown,
     adf_to_text,
+    link_issue_keys,
     markdown_to_adf,
     markdown_to_wiki,
     wiki_to_markdown,
@@ -213,6 +214,39 @@ def test_bare_urls_become_links_as_jira_cloud_shows_adf_text_as_typed():
     ]
     cell = body("| a |\n|---|\n| http://e.x/t... |")[0]["content"][1]["content"][0]
     assert cell["content"][0]["content"] == [link("http://e.x/t"), {"type": "text", "text": "..."}]
+
+
+def test_issue_keys_of_a_project_are_linked_as_data_centers_renderer_links_them():
+    """On Data Center the wiki renderer links `ABC-12` in a comment by itself; on Cloud
+    an ADF comment showed it as plain text. Keys the caller gives a URL for become
+    links (marks kept, code and links left alone); others (`UTF-8`) stay text."""
+
+    def url_of(key):
+        return f"https://s.example/browse/{key}" if key.startswith("ABC-") else None
+
+    md = (
+        "Fixed in ABC-12, see **ABC-7**; UTF-8 and x-ABC-3 and ABC-4-b stay.\n\n"
+        "`ABC-9` [ABC-10](https://e.x/) \n\n```\nABC-11\n```\n\n| ABC-13 |\n|---|\n"
+    )
+    doc = assert_valid(link_issue_keys(markdown_to_adf(md), url_of))
+    first, second, code, table = doc["content"]
+
+    def link(key, *marks):
+        href = {"type": "link", "attrs": {"href": f"https://s.example/browse/{key}"}}
+        return {"type": "text", "text": key, "marks": [href, *marks]}
+
+    assert first["content"] == [
+        {"type": "text", "text": "Fixed in "},
+        link("ABC-12"),
+        {"type": "text", "text": ", see "},
+        link("ABC-7", {"type": "strong"}),
+        {"type": "text", "text": "; UTF-8 and x-ABC-3 and ABC-4-b stay."},
+    ]
+    assert [n["text"] for n in second["content"]] == ["ABC-9", " ", "ABC-10"]
+    assert second["content"][0]["marks"] == [{"type": "code"}]
+    assert second["content"][2]["marks"][0]["attrs"]["href"] == "https://e.x/"
+    assert code["content"] == [{"type": "text", "text": "ABC-11"}]
+    assert table["content"][0]["content"][0]["content"][0]["content"] == [link("ABC-13")]
 
 
 def test_unsafe_link_is_left_as_text():

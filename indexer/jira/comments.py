@@ -138,7 +138,7 @@ class IssueComments:
 
     def _post_comment(self, key: str, markdown: str, known: Iterable[str]) -> dict:
         started = self._server_now()
-        body = self._comment_body(markdown)
+        body = self._comment_body(markdown, key)
         try:
             data = (
                 self._json(
@@ -175,13 +175,22 @@ class IssueComments:
             return found
         return self._comment_link(key, comment_id)
 
-    def _comment_body(self, markdown: str) -> Any:
-        """What a comment of this Markdown is posted as: ADF on v3, wiki markup on v2."""
+    def _comment_body(self, markdown: str, key: str | None = None) -> Any:
+        """What a comment of this Markdown on issue `key` is posted as: wiki markup on
+        v2; ADF on v3, with the keys of the issue's project linked to the issue (as
+        the wiki renderer links them on Data Center; a key of another project may be
+        no issue of this site, `UTF-8`, and stays text)."""
         from indexer import markup  # written alongside; imported only when posting
 
-        return (
-            markup.markdown_to_adf(markdown) if self.is_cloud else markup.markdown_to_wiki(markdown)
-        )
+        if not self.is_cloud:
+            return markup.markdown_to_wiki(markdown)
+        doc = markup.markdown_to_adf(markdown)
+        if key:
+            prefix = key.split("-")[0].upper() + "-"
+            doc = markup.link_issue_keys(
+                doc, lambda found: self.browse_url(found) if found.startswith(prefix) else None
+            )
+        return doc
 
     def _server_now(self) -> datetime:
         """Jira's clock as its last answer gave it (Date header), else ours: comment
@@ -192,10 +201,10 @@ class IssueComments:
                 return when if when.tzinfo else when.replace(tzinfo=UTC)
         return datetime.now(UTC)
 
-    def comment_body(self, markdown: str) -> Any:
+    def comment_body(self, markdown: str, key: str | None = None) -> Any:
         """The body `add_comment(key, markdown)` sends (ADF on v3, wiki markup on v2),
         for checks before posting."""
-        return self._comment_body(markdown)
+        return self._comment_body(markdown, key)
 
     def server_now(self) -> datetime:
         """Jira's clock as its last answer gave it, else ours (see `_server_now`):
@@ -221,7 +230,7 @@ class IssueComments:
         key = validate_issue_key(key)
         from indexer import markup
 
-        wanted = _words(markup.to_text(self._comment_body(markdown)))
+        wanted = _words(markup.to_text(self._comment_body(markdown, key)))
         me = self._me_for_matching()
         data = (
             self._json(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from indexer.markup.adf_read import adf_to_markdown, adf_to_text
-from indexer.markup.adf_write import markdown_to_adf
+from indexer.markup.adf_write import link_issue_keys, markdown_to_adf
 from indexer.markup.wiki_read import wiki_to_markdown, wiki_to_text
 from indexer.markup.wiki_write import markdown_to_wiki
 
 __all__ = [
     "adf_to_markdown",
     "adf_to_text",
+    "link_issue_keys",
     "markdown_to_adf",
     "markdown_to_wiki",
     "to_markdown",

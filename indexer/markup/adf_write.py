@@ -9,6 +9,7 @@ text nodes are never empty, and code text carries only code and link marks.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -54,6 +55,52 @@ def markdown_to_adf(md: Any) -> dict:
     except Exception:  # noqa: BLE001 - the contract is "never raise"
         content = _plain_paragraphs(md)
     return {"version": 1, "type": "doc", "content": content}
+
+
+# An issue key in running text (`ABC-12`, not inside `x-ABC-12` or `ABC-12-b`).
+_ISSUE_KEY = re.compile(r"(?<![\w-])[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,17}(?![\w-])")
+
+
+def link_issue_keys(doc: dict, url_of: Callable[[str], str | None]) -> dict:
+    """The document with each issue key in its text linked to `url_of(key)` (keys it
+    gives no URL for stay text). Jira Cloud shows ADF text as typed, where the wiki
+    renderer of Data Center links a key by itself; code and text already linked are
+    left alone."""
+
+    def walk(node: dict) -> dict:
+        if node.get("type") == "codeBlock" or not isinstance(node.get("content"), list):
+            return node
+        content: list[dict] = []
+        for child in node["content"]:
+            if child.get("type") == "text":
+                content.extend(_linked_keys(child, url_of))
+            else:
+                content.append(walk(child))
+        return {**node, "content": content}
+
+    return walk(doc)
+
+
+def _linked_keys(node: dict, url_of: Callable[[str], str | None]) -> list[dict]:
+    marks = node.get("marks", [])
+    if any(m["type"] in ("link", "code") for m in marks):
+        return [node]
+    out: list[dict] = []
+    text, pos = node["text"], 0
+    for match in _ISSUE_KEY.finditer(text):
+        url = url_of(match.group())
+        if not url:
+            continue
+        if match.start() > pos:
+            out.append({**node, "text": text[pos : match.start()]})
+        link = {"type": "link", "attrs": {"href": url}}
+        out.append({"type": "text", "text": match.group(), "marks": _sorted_marks([*marks, link])})
+        pos = match.end()
+    if pos == 0:
+        return [node]
+    if pos < len(text):
+        out.append({**node, "text": text[pos:]})
+    return out
 
 
 def too_deep(tokens: list) -> bool:
