@@ -347,17 +347,31 @@ def parse_query(text: str) -> ParsedQuery:
     # Term | Filter | "OR" | ("NOT", Term) | ("KEY", key) | ("(", negated) | ")"
     items: list[object] = []
     negate_next = False
-    for raw in _lex(text):
+    tokens = _lex(text)
+    # `summary:(a OR b)`: the words of a group opened after a text field prefix are
+    # looked for in that field; (paren depth it was opened at, its columns) innermost last.
+    field_groups: list[tuple[int, tuple[str, ...]]] = []
+    depth = 0
+    field_next: tuple[str, ...] = ()
+    for at, raw in enumerate(tokens):
         if raw in ("OR", "||", "|"):
             items.append("OR")
             continue
         if raw in ("(", "-("):
             items.append(("(", negate_next or raw == "-("))
             negate_next = False
+            depth += 1
+            if field_next:
+                field_groups.append((depth, field_next))
+                field_next = ()
             continue
         if raw == ")":
             items.append(")")
+            if field_groups and field_groups[-1][0] == depth:
+                field_groups.pop()
+            depth = max(0, depth - 1)
             continue
+        columns = field_groups[-1][1] if field_groups else ()
         if raw in ("AND", "&&", "&", "NEAR", "+"):
             continue
         if raw == "NOT":
@@ -391,6 +405,11 @@ def parse_query(text: str) -> ParsedQuery:
                 items.append(Filter(canonical, values, negated, text=raw))
                 continue
             if name in TEXT_COLUMNS:
+                following = tokens[at + 1] if at + 1 < len(tokens) else ""
+                if not value and following in ("(", "-("):  # `summary:(a OR b)`
+                    field_next = TEXT_COLUMNS[name]
+                    negate_next = negated
+                    continue
                 term = _term(value, TEXT_COLUMNS[name])
                 if term is None:  # `summary:` alone searched nothing, and said so not
                     raise QueryError(
@@ -398,9 +417,9 @@ def parse_query(text: str) -> ParsedQuery:
                     )
                 items.append(("NOT", term) if negated else term)
                 continue
-        if KEY_RE.match(raw) and not negated:
+        if KEY_RE.match(raw) and not negated and not columns:
             items.append(("KEY", raw.upper()))
-        term = _term(raw, ())
+        term = _term(raw, columns)
         if term:
             items.append(("NOT", term) if negated else term)
     n_terms = sum(isinstance(i, Term) or (isinstance(i, tuple) and i[0] == "NOT") for i in items)

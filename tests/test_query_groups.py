@@ -294,3 +294,30 @@ def test_random_queries_with_parentheses_find_what_they_mean(store):
         assert found(store, text) == expected, text
         checked += 1
     assert checked > 1000
+
+
+# --------------------------------------------------------------------------- field groups
+
+
+def test_a_text_field_before_parentheses_limits_every_word_inside(mode):
+    """`summary:(crash OR hang)` said "summary: needs a word to look for"; JQL users
+    write `summary ~ "(crash OR hang)"`. A text field prefix on a group now applies to
+    each word in it (nested groups too), and nothing outside it."""
+    with Store(":memory:") as s:
+        s.upsert_issues(
+            [
+                {**_issue(1, "Crash on startup", "Open", "Bug", "High")},
+                {**_issue(2, "Login page", "Open", "Bug", "High"), "description_text": "hang"},
+                {**_issue(3, "Hang at login", "Open", "Bug", "High")},
+                {**_issue(4, "Export", "Open", "Bug", "High"), "description_text": "crash login"},
+            ]
+        )
+        assert found(s, "summary:(crash OR hang)") == {1, 3}
+        assert found(s, "summary:(hang login)") == {3}
+        assert found(s, "summary:(crash OR (hang login))") == {1, 3}
+        assert found(s, "description:(crash OR hang)") == {2, 4}
+        assert found(s, "summary:(crash OR hang) login") == {3}  # login: anywhere
+        assert found(s, "login -summary:(hang OR crash)") == {2, 4}
+        assert found(s, "summary:(crash OR hang") == {1, 3}  # a missing ) closes at the end
+    groups = parse_query("summary:(crash OR hang) login").groups
+    assert [[t.columns for t in g] for g in groups] == [[("summary",), ("summary",)], [()]]
