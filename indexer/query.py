@@ -349,10 +349,12 @@ def parse_query(text: str) -> ParsedQuery:
     negate_next = False
     tokens = _lex(text)
     # `summary:(a OR b)`: the words of a group opened after a text field prefix are
-    # looked for in that field; (paren depth it was opened at, its columns) innermost last.
-    field_groups: list[tuple[int, tuple[str, ...]]] = []
+    # looked for in that field, and `status:(Open Done)` reads each as a value of the
+    # filter, any of them (as JQL's `status in (Open, Done)`); (paren depth it was opened at, the columns or the filter's name)
+    # innermost last.
+    field_groups: list[tuple[int, tuple[str, ...] | str]] = []
     depth = 0
-    field_next: tuple[str, ...] = ()
+    field_next: tuple[str, ...] | str = ()
     for at, raw in enumerate(tokens):
         if raw in ("OR", "||", "|"):
             items.append("OR")
@@ -371,7 +373,8 @@ def parse_query(text: str) -> ParsedQuery:
                 field_groups.pop()
             depth = max(0, depth - 1)
             continue
-        columns = field_groups[-1][1] if field_groups else ()
+        scope = field_groups[-1][1] if field_groups else ()
+        columns = scope if isinstance(scope, tuple) else ()
         if raw in ("AND", "&&", "&", "NEAR", "+"):
             continue
         if raw == "NOT":
@@ -385,31 +388,24 @@ def parse_query(text: str) -> ParsedQuery:
         raw = raw.lstrip("+")
         if not raw:
             continue
+        if isinstance(scope, str):  # a value inside `status:( ... )`
+            if items and isinstance(items[-1], Filter):
+                items.append("OR")  # `status:(Open Done)` is either, as JQL's `in`
+            items.append(_filter(scope, raw, negated, f"{scope}:{raw}"))
+            continue
         m = _FIELD_RE.match(raw)
         if m and not raw.startswith('"'):
             name, value = m.group(1).lower(), m.group(2)
+            following = tokens[at + 1] if at + 1 < len(tokens) else ""
+            if not value and following in ("(", "-(") and name in (*FILTER_FIELDS, *TEXT_COLUMNS):
+                # `status:(Open OR Done)`, `summary:(crash OR hang)`
+                field_next = name if name in FILTER_FIELDS else TEXT_COLUMNS[name]
+                negate_next = negated
+                continue
             if name in FILTER_FIELDS:
-                canonical = FILTER_FIELDS[name]
-                value = _unquote(value)
-                if _OPERATOR_ONLY.match(value):
-                    example = _EXAMPLES.get(canonical, f"{name}:VALUE")
-                    raise QueryError(f"The filter {name}: needs a value, for example {example}")
-                if canonical in ("updated", "created"):
-                    _date_bound(canonical, value, datetime.now(UTC))  # validate early
-                    values = [value]
-                else:
-                    values = [v.strip() for v in value.split(",") if v.strip()]
-                    if not values:  # `status:,`
-                        example = _EXAMPLES.get(canonical, f"{name}:VALUE")
-                        raise QueryError(f"The filter {name}: needs a value, for example {example}")
-                items.append(Filter(canonical, values, negated, text=raw))
+                items.append(_filter(name, value, negated, raw))
                 continue
             if name in TEXT_COLUMNS:
-                following = tokens[at + 1] if at + 1 < len(tokens) else ""
-                if not value and following in ("(", "-("):  # `summary:(a OR b)`
-                    field_next = TEXT_COLUMNS[name]
-                    negate_next = negated
-                    continue
                 term = _term(value, TEXT_COLUMNS[name])
                 if term is None:  # `summary:` alone searched nothing, and said so not
                     raise QueryError(
@@ -433,6 +429,24 @@ def parse_query(text: str) -> ParsedQuery:
     if expanded > MAX_TERMS or expanded + len(query.filters) > cap:
         raise QueryError(_TOO_COMPLEX)
     return query
+
+
+def _filter(name: str, value: str, negated: bool, raw: str) -> Filter:
+    """The filter `name:value` (`raw` as typed, for messages); QueryError for a value
+    it cannot take."""
+    canonical = FILTER_FIELDS[name]
+    value = _unquote(value)
+    example = _EXAMPLES.get(canonical, f"{name}:VALUE")
+    if _OPERATOR_ONLY.match(value):
+        raise QueryError(f"The filter {name}: needs a value, for example {example}")
+    if canonical in ("updated", "created"):
+        _date_bound(canonical, value, datetime.now(UTC))  # validate early
+        values = [value]
+    else:
+        values = [v.strip() for v in value.split(",") if v.strip()]
+        if not values:  # `status:,`
+            raise QueryError(f"The filter {name}: needs a value, for example {example}")
+    return Filter(canonical, values, negated, text=raw)
 
 
 @dataclass

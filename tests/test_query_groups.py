@@ -321,3 +321,20 @@ def test_a_text_field_before_parentheses_limits_every_word_inside(mode):
         assert found(s, "summary:(crash OR hang") == {1, 3}  # a missing ) closes at the end
     groups = parse_query("summary:(crash OR hang) login").groups
     assert [[t.columns for t in g] for g in groups] == [[("summary",), ("summary",)], [()]]
+
+
+def test_a_filter_before_parentheses_takes_any_of_the_values_inside(store, mode):
+    """`status:(Open OR Done)` said "The filter status: needs a value". A filter
+    prefix on a group now reads each word in it as one of its values, any of them
+    (`status:(Open Done)` too, as JQL's `status in (Open, Done)`), quoted values and
+    exclusion included; a word ORed with the group is still refused."""
+    assert found(store, "status:(Open OR Done)") == {1, 2, 3, 4, 5, 6}
+    assert found(store, "type:(Task Story)") == {3, 4, 5, 6}
+    assert found(store, "hang type:(Bug Story)") == {2}
+    assert found(store, "-type:(Task Story)") == {1, 2}
+    assert found(store, "label:(ui) login") == {2, 5}
+    assert found(store, 'priority:("Low" OR Medium) crash') == {5}
+    with pytest.raises(QueryError, match="OR joins words or filters"):
+        parse_query("crash OR type:(Task Story)")
+    with pytest.raises(QueryError, match="Cannot read the date in updated:soon"):
+        parse_query("updated:(soon)")
