@@ -89,6 +89,19 @@ _NOBODY = {"none", "unassigned", "nobody", "empty", "null"}
 STEM_COLUMNS = tuple(f"{field}_stems" for field in TEXT_FIELDS)
 
 
+def eszett_variant(text: str) -> str | None:
+    """The other German spelling of text with ß or ss (`straße` <-> `strasse`), or
+    None: unicode61 folds accents but not ß, so `strasse` missed "Straße" and
+    `schließen` missed a Swiss "schliessen". (Most words with ss are English; their
+    variant is no word of any index, and costs one lookup.)"""
+    low = text.lower()
+    if "ß" in low:
+        return low.replace("ß", "ss")
+    if "ss" in low:
+        return low.replace("ss", "ß")
+    return None
+
+
 def _derived(columns: tuple[str, ...], kind: str) -> tuple[str, ...]:
     """The `kind` ("parts" or "stems") columns of these text columns."""
     return tuple(f"{column}_{kind}" for column in columns)
@@ -129,7 +142,11 @@ class Term:
         rest = CJK_RUN.sub(" ", self.text)
         if _HAS_TOKEN.search(rest):
             key = self.stem_key()
-            phrase = _quote(" ".join(rest.split())) + (" *" if self.prefix else "")
+            star = " *" if self.prefix else ""
+            phrase = _quote(" ".join(rest.split())) + star
+            other = eszett_variant(" ".join(rest.split()))
+            if other is not None:
+                phrase = f"({phrase} OR {_quote(other)}{star})"
             if key is None:
                 parts.append(_in_columns(words, phrase))
             else:

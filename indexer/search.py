@@ -18,7 +18,7 @@ from typing import Any
 from indexer.camel import camel_split, has_identifiers
 from indexer.errors import QueryError
 from indexer.fold import fold
-from indexer.query import KEY_RE, ParsedQuery, Term, parse_query
+from indexer.query import KEY_RE, ParsedQuery, Term, eszett_variant, parse_query
 from indexer.stem import key_is_word, stem
 from indexer.store import CJK_RUN, TITLE_COLUMNS, Store
 
@@ -588,11 +588,13 @@ def _term_patterns(term: Term) -> list[str]:
     a row as whole words (the last one as a prefix for `word*`), and its CJK runs.
     (Inflections of stemmed words: see _stem_keys.)"""
     out = []
-    tokens = _TOKEN.findall(fold(CJK_RUN.sub(" ", term.text)))
-    if tokens:
-        body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
-        tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
-        out.append(f"(?<!{_WORD_CHAR}){body}{tail}")
+    text = CJK_RUN.sub(" ", term.text)
+    for spelling in (text, eszett_variant(text)):  # `strasse` marks "Straße" too
+        tokens = _TOKEN.findall(fold(spelling)) if spelling else []
+        if tokens:
+            body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
+            tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
+            out.append(f"(?<!{_WORD_CHAR}){body}{tail}")
     out.extend(re.escape(fold(run)) for run in CJK_RUN.findall(term.text))
     return out
 

@@ -679,6 +679,35 @@ def test_value_filters_ignore_the_case_of_letters_beyond_ascii(tmp_path, filters
             assert set(keys(search(s, query + words, limit=10))) == expected, query
 
 
+@pytest.mark.parametrize("mode", ["exact", "pooled"])
+def test_eszett_and_ss_find_each_other(tmp_path, mode, monkeypatch):
+    """unicode61 folds accents but not ß: `strasse` missed "Straße", and `schließen`
+    a Swiss "schliessen" (Switzerland writes ss). Either spelling finds both, and the
+    snippet marks the one written."""
+    if mode == "pooled":
+        monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("DE-1", "Fenster schließen hängt"),
+                record("DE-2", "Dialog", description="Button schliessen reagiert nicht"),
+                record("DE-3", "Adresse Hauptstraße 5"),
+                record("DE-4", "Session timeout"),
+            ]
+        )
+        for query, expected in [
+            ("schliessen", {"DE-1", "DE-2"}),
+            ("schließen", {"DE-1", "DE-2"}),
+            ("HAUPTSTRASSE", {"DE-3"}),
+            ("hauptstr*", {"DE-3"}),
+            ("session", {"DE-4"}),
+            ("-schliessen", {"DE-3", "DE-4"}),
+        ]:
+            assert set(keys(search(s, query, limit=10))) == expected, query
+        [hit] = search(s, "hauptstrasse")
+        assert "[[Hauptstraße]]" in hit.snippet
+
+
 def _comment(body: str) -> dict:
     return {"id": "c1", "author": "Ann", "created": None, "updated": None,
             "body": body, "body_text": body}  # fmt: skip
