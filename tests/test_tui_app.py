@@ -114,6 +114,29 @@ async def test_help_lists_every_binding_id():
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_help_has_the_search_syntax_one_key_away():
+    """The TUI said nothing of the search syntax beyond the box's placeholder: OR,
+    parentheses, field filters and dates were in the README only."""
+    from textual.widgets import Markdown, TabbedContent
+
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        tabs = app.screen.query_one(TabbedContent)
+        assert tabs.active == "help-keys"
+        await pilot.press("s")
+        await pilot.pause()
+        assert tabs.active == "help-syntax"
+        syntax = app.screen.query_one(Markdown).source
+        for example in ("crash OR (hang login)", "status:(Open Done)", "updated:-7d", "-flaky"):
+            assert example in syntax
+        await pilot.press("k")
+        await pilot.pause()
+        assert tabs.active == "help-keys"
+        assert app.screen.query_one(DataTable).has_focus
+
+
 async def test_help_fits_the_binding_ids_in_80_columns():
     """At 80 columns the binding-id column was cut (jiradex.go.datasour)."""
     app = JiradexApp()
@@ -140,7 +163,7 @@ async def test_a_dialog_leaves_the_screen_behind_it_in_view():
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         shown = html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
-        assert "jiradex keys" in shown  # the dialog
+        assert "jiradex help" in shown  # the dialog
         assert "4 issues" in shown  # the title bar of the search screen behind it
 
 

@@ -82,6 +82,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     ],
     "help": [
         KeySpec("jiradex.help.close", "escape,q,f1", "close", "Close"),
+        KeySpec("jiradex.help.keys", "k", "show_tab('help-keys')", "Keys"),
+        KeySpec("jiradex.help.syntax", "s", "show_tab('help-syntax')", "Search syntax"),
     ],
     # Datasources, sync monitor and settings (owned by the TUI-B screens).
     "datasources": [
