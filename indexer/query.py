@@ -87,19 +87,35 @@ _NOBODY = {"none", "unassigned", "nobody", "empty", "null"}
 # The derived columns of issue_fts that hold the stems of all of its text fields
 # (indexer.store.FTS_COLUMNS), where an unrestricted stem is looked for.
 STEM_COLUMNS = tuple(f"{field}_stems" for field in TEXT_FIELDS)
+# A word with more places where ss or ß is written looks for two spellings only
+# (eszett_variants): every mix would be 2**places lookups.
+MAX_ESZETT_SPOTS = 4
 
 
-def eszett_variant(text: str) -> str | None:
-    """The other German spelling of text with ß or ss (`straße` <-> `strasse`), or
-    None: unicode61 folds accents but not ß, so `strasse` missed "Straße" and
-    `schließen` missed a Swiss "schliessen". (Most words with ss are English; their
-    variant is no word of any index, and costs one lookup.)"""
+def eszett_variants(text: str) -> list[str]:
+    """The other German spellings of text with ß or ss (`straße` <-> `strasse`):
+    unicode61 folds accents but not ß, so `strasse` missed "Straße" and `schließen`
+    missed a Swiss "schliessen". Each ss may be an ß or not, one by one: a word
+    can hold both (`wasserstrasse` is "Wasserstraße", `schlossstrasse`
+    "Schlossstraße"). Past MAX_ESZETT_SPOTS places, only all-ß and all-ss. (Most
+    words with ss are English; their variants are no word of any index, and cost
+    a lookup each.)"""
     low = text.lower()
-    if "ß" in low:
-        return low.replace("ß", "ss")
-    if "ss" in low:
-        return low.replace("ss", "ß")
-    return None
+    if "ß" not in low and "ss" not in low:
+        return []
+    plain = low.replace("ß", "ss")
+    spots = [i for i in range(len(plain) - 1) if plain.startswith("ss", i)]
+    spellings = {plain, plain.replace("ss", "ß")}
+    if len(spots) <= MAX_ESZETT_SPOTS:
+        for mask in range(1, 1 << len(spots)):
+            chosen = [spot for bit, spot in enumerate(spots) if mask >> bit & 1]
+            if all(b - a >= 2 for a, b in zip(chosen, chosen[1:], strict=False)):
+                spelling = plain
+                for spot in reversed(chosen):
+                    spelling = spelling[:spot] + "ß" + spelling[spot + 2 :]
+                spellings.add(spelling)
+    spellings.discard(low)
+    return sorted(spellings)
 
 
 def _derived(columns: tuple[str, ...], kind: str) -> tuple[str, ...]:
@@ -144,9 +160,10 @@ class Term:
             key = self.stem_key()
             star = " *" if self.prefix else ""
             phrase = _quote(" ".join(rest.split())) + star
-            other = eszett_variant(" ".join(rest.split()))
-            if other is not None:
-                phrase = f"({phrase} OR {_quote(other)}{star})"
+            others = eszett_variants(" ".join(rest.split()))
+            if others:
+                spellings = [phrase, *(_quote(other) + star for other in others)]
+                phrase = "(" + " OR ".join(spellings) + ")"
             if key is None:
                 parts.append(_in_columns(words, phrase))
             else:

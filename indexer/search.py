@@ -18,7 +18,7 @@ from typing import Any
 from indexer.camel import camel_split, has_identifiers
 from indexer.errors import QueryError
 from indexer.fold import fold
-from indexer.query import KEY_RE, ParsedQuery, Term, eszett_variant, parse_query
+from indexer.query import KEY_RE, ParsedQuery, Term, eszett_variants, parse_query
 from indexer.stem import key_is_word, stem
 from indexer.store import CJK_RUN, TITLE_COLUMNS, Store
 
@@ -589,7 +589,7 @@ def _term_patterns(term: Term) -> list[str]:
     (Inflections of stemmed words: see _stem_keys.)"""
     out = []
     text = CJK_RUN.sub(" ", term.text)
-    for spelling in (text, eszett_variant(text)):  # `strasse` marks "Straße" too
+    for spelling in (text, *eszett_variants(text)):  # `strasse` marks "Straße" too
         tokens = _TOKEN.findall(fold(spelling)) if spelling else []
         if tokens:
             body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)

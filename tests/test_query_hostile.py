@@ -739,3 +739,29 @@ def test_kana_with_voicing_marks_and_hangul_are_marked_where_they_match(tmp_path
         assert hit.snippet == "[[데이터베이스]] 연결 시간 초과"
         assert keys(search(s, "assignee:김민수")) == ["KO-2"]
         assert keys(search(s, "assignee:김민수 slow")) == ["KO-2"]
+
+
+def test_a_word_with_both_ss_and_eszett_is_found_from_either_spelling(tmp_path, mode, monkeypatch):
+    """A word can hold an ss and an ß both ("Wasserstraße", "Schlossstraße"): the
+    one other spelling of `wasserstrasse` was `waßerstraße`, so a Swiss user's
+    search missed the German one, and `-wasserstrasse` kept it."""
+    if mode == "pooled":
+        monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("DE-1", "Wasserstraße gesperrt"),
+                record("DE-2", "Umleitung", description="Die Schlossstraße ist zu"),
+                record("DE-3", "Swiss Wasserstrasse"),
+            ]
+        )
+        for query, expected in [
+            ("wasserstrasse", {"DE-1", "DE-3"}),
+            ("WASSERSTRAẞE", {"DE-1", "DE-3"}),
+            ("schlossstrasse", {"DE-2"}),
+            ('"schlossstrasse ist"', {"DE-2"}),
+            ("-wasserstrasse", {"DE-2"}),
+        ]:
+            assert set(keys(search(s, query, limit=10))) == expected, query
+        [hit] = search(s, "schlossstrasse")
+        assert "[[Schlossstraße]]" in hit.snippet
