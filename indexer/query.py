@@ -423,8 +423,10 @@ def parse_query(text: str) -> ParsedQuery:
         if not raw:
             continue
         if isinstance(scope, str):  # a value inside `status:( ... )`
-            if items and isinstance(items[-1], Filter):
-                items.append("OR")  # `status:(Open Done)` is either, as JQL's `in`
+            if items and isinstance(items[-1], Filter) and FILTER_FIELDS[scope] not in _DATES:
+                # `status:(Open Done)` is either, as JQL's `in`; two bounds of a date
+                # (`updated:(>=2024-01 <2024-03)`) are a range, as they are unbracketed.
+                items.append("OR")
             items.append(_filter(scope, raw, negated, f"{scope}:{raw}"))
             continue
         m = _FIELD_RE.match(raw)
@@ -465,6 +467,9 @@ def parse_query(text: str) -> ParsedQuery:
     return query
 
 
+_DATES = ("updated", "created")
+
+
 def _filter(name: str, value: str, negated: bool, raw: str) -> Filter:
     """The filter `name:value` (`raw` as typed, for messages); QueryError for a value
     it cannot take."""
@@ -473,7 +478,7 @@ def _filter(name: str, value: str, negated: bool, raw: str) -> Filter:
     example = _EXAMPLES.get(canonical, f"{name}:VALUE")
     if _OPERATOR_ONLY.match(value):
         raise QueryError(f"The filter {name}: needs a value, for example {example}")
-    if canonical in ("updated", "created"):
+    if canonical in _DATES:
         _date_bound(canonical, value, datetime.now(UTC))  # validate early
         values = [value]
     else:
@@ -793,9 +798,9 @@ def _date_bound(name: str, value: str, now: datetime, a: str = "i") -> tuple[str
 def _period(name: str, value: str, body: str) -> tuple[str, str]:
     """[start, end) of a typed date, a local year, month, day or moment, as UTC text."""
     formats = (
-        ("%Y-%m-%dT%H:%M:%S", "moment"),
-        ("%Y-%m-%dT%H:%M", "moment"),
-        ("%Y-%m-%d %H:%M", "moment"),
+        ("%Y-%m-%dT%H:%M:%S", "second"),
+        ("%Y-%m-%dT%H:%M", "minute"),
+        ("%Y-%m-%d %H:%M", "minute"),
         ("%Y-%m-%d", "day"),
         ("%Y/%m/%d", "day"),
         ("%Y-%m", "month"),
@@ -806,8 +811,8 @@ def _period(name: str, value: str, body: str) -> tuple[str, str]:
             dt = datetime.strptime(body, fmt)
         except ValueError:
             continue
-        if kind == "moment":
-            return utc_text(dt), _later(dt, timedelta(seconds=1))
+        if kind in ("second", "minute"):  # `T10:30` is that minute, as a day is a day
+            return utc_text(dt), _later(dt, timedelta(**{f"{kind}s": 1}))
         if kind == "day":
             return utc_text(dt), _later(dt, timedelta(days=1))
         if kind == "month":  # the 1st plus 31 days is in the next month

@@ -165,3 +165,17 @@ def test_cli_search_and_show_use_the_local_zone(zone):
     assert run("search", "updated:2024-05-02", "--json").stdout.count('"OPS-1"') == 1
     as_json = run("show", "OPS-1", "--json")
     assert '"updated": "2024-05-01T20:00:00.000Z"' in as_json.stdout  # scripts keep UTC
+
+
+def test_a_typed_minute_is_the_whole_minute(tmp_path, zone):
+    """`updated:2024-06-30T22:30` matched only 22:30:00, so `updated:<=…T22:30` left
+    out an issue updated at 22:30:45 (helper-54): a minute is a minute, as a day is a
+    day; a typed second is that second."""
+    zone(PARIS)
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues([record("OPS-9", "2024-06-30T22:30:45.000Z")])  # 00:30:45 in Paris
+        assert found(s, "updated:2024-07-01T00:30") == {"OPS-9"}
+        assert found(s, "updated:<=2024-07-01T00:30") == {"OPS-9"}
+        assert found(s, "updated:>2024-07-01T00:30") == set()
+        assert found(s, "updated:2024-07-01T00:30:45") == {"OPS-9"}
+        assert found(s, "updated:2024-07-01T00:30:44") == set()

@@ -336,5 +336,10 @@ def test_a_filter_before_parentheses_takes_any_of_the_values_inside(store, mode)
     assert found(store, 'priority:("Low" OR Medium) crash') == {5}
     with pytest.raises(QueryError, match="OR joins words or filters"):
         parse_query("crash OR type:(Task Story)")
+    # Two bounds of a date are a range, as without the parentheses (helper-54 found
+    # them ORed: every issue matched); an OR between them is typed.
+    assert found(store, "updated:(>=2024-01-03 <2024-01-05)") == {2, 3}
+    assert found(store, "updated:>=2024-01-03 updated:<2024-01-05") == {2, 3}
+    assert found(store, "updated:(<2024-01-03 OR >=2024-01-07)") == {1, 6}
     with pytest.raises(QueryError, match="Cannot read the date in updated:soon"):
         parse_query("updated:(soon)")
