@@ -92,8 +92,8 @@ SEARCH_SYNTAX = """| Type | Finds |
 | `ABC-123` | that issue first, then issues that mention it |
 
 Filters are ANDed with the words; `status:Open,Done` or `status:Done OR priority:High`
-ORs filters, but a word OR a filter is refused. Case and accents are ignored, and
-ß and ss find each other.
+ORs filters, but a word OR a filter is refused. Words ignore case and accents (ß and
+ss find each other); filter values ignore case.
 """
 
 
