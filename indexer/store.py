@@ -430,6 +430,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5})
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
+# How long opening an index waits for another process's upgrade of it.
+UPGRADE_WAIT_MS = 600_000
 
 # During a sync (Store.checkpoints_aside) the WAL starts over past this size, and a
 # WAL file left bigger than it is cut back to it (journal_size_limit).
@@ -614,6 +616,7 @@ class Store:
                 time.sleep(OPEN_RETRY_S)
 
     def _open(self, busy_timeout_ms: int) -> None:
+        self._busy_timeout_ms = busy_timeout_ms
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
@@ -660,6 +663,10 @@ class Store:
                 self.path,
             )
         last_rebuild = max((n for n in pending if MIGRATIONS[n - 1] in FTS_REBUILDS), default=0)
+        if pending:
+            # Another process may be upgrading it (a minute on a large index): wait
+            # for that, not for the busy timeout of a read, then find the work done.
+            self.conn.execute(f"PRAGMA busy_timeout = {UPGRADE_WAIT_MS}")
         for number in pending:
             migration = MIGRATIONS[number - 1]
             if migration in FTS_REBUILDS and number < last_rebuild:
@@ -675,6 +682,8 @@ class Store:
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
+        if pending:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,33 @@ def test_an_upgrade_rebuilds_the_search_tables_once_and_says_so(tmp_path, monkey
     with Store(tmp_path / "new.db"):
         pass
     assert len(said.messages) == 1  # a new index is made, not upgraded
+
+
+def test_a_second_process_waits_for_an_upgrade_instead_of_saying_busy(tmp_path, monkeypatch):
+    """A `search` started while another process upgraded a large index said "is busy
+    (another jiradex process is writing)" after the 5 s a read waits, while the
+    upgrade took 15 s (helper-54): it now waits for the upgrade and finds it done."""
+    import threading
+
+    db = _old_index(tmp_path / "index.db", FIXTURES / "schema_v2.sql")
+    rebuilding, real = threading.Event(), store_module._refill_fts
+
+    def slow_refill(conn):
+        rebuilding.set()
+        time.sleep(1.0)  # the upgrade of a large index
+        real(conn)
+
+    monkeypatch.setattr(store_module, "_refill_fts", slow_refill)
+    opened: list = []
+    first = threading.Thread(target=lambda: opened.append(Store(db)))
+    first.start()
+    assert rebuilding.wait(10)
+    with Store(db, busy_timeout_ms=200) as second:  # gives up on a busy read in 0.2 s
+        assert second.schema_version == SCHEMA_VERSION
+        assert [h.key for h in search(second, "timeout")] == ["ABC-2"]
+        assert second.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+    first.join()
+    opened[0].close()
 
 
 def test_the_cli_says_it_upgrades_an_old_index_then_answers(jiradex_home):
