@@ -433,10 +433,12 @@ def parse_query(text: str) -> ParsedQuery:
         if m and not raw.startswith('"'):
             name, value = m.group(1).lower(), m.group(2)
             following = tokens[at + 1] if at + 1 < len(tokens) else ""
-            if not value and following in ("(", "-(") and name in (*FILTER_FIELDS, *TEXT_COLUMNS):
-                # `status:(Open OR Done)`, `summary:(crash OR hang)`
+            grouping = value in ("", "-", "!") and following in ("(", "-(")
+            if grouping and name in (*FILTER_FIELDS, *TEXT_COLUMNS):
+                # `status:(Open OR Done)`, `summary:(crash OR hang)`; `status:-(Done)`
+                # is `-status:(Done)`
                 field_next = name if name in FILTER_FIELDS else TEXT_COLUMNS[name]
-                negate_next = negated
+                negate_next = negated != bool(value)
                 continue
             if name in FILTER_FIELDS:
                 items.append(_filter(name, value, negated, raw))

@@ -332,6 +332,7 @@ def test_a_filter_before_parentheses_takes_any_of_the_values_inside(store, mode)
     assert found(store, "type:(Task Story)") == {3, 4, 5, 6}
     assert found(store, "hang type:(Bug Story)") == {2}
     assert found(store, "-type:(Task Story)") == {1, 2}
+    assert found(store, "type:-(Task Story)") == {1, 2}  # searched status "-" and the words
     assert found(store, "label:(ui) login") == {2, 5}
     assert found(store, 'priority:("Low" OR Medium) crash') == {5}
     with pytest.raises(QueryError, match="OR joins words or filters"):
