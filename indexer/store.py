@@ -656,7 +656,9 @@ class Store:
                 "upgrade jiradex or run `jiradex index rebuild`"
             )
         pending = range(version + 1, SCHEMA_VERSION + 1)
-        if version and pending:
+        # Said only of an index with issues: a new one being made by another process
+        # (read between two of its migrations) takes no time worth a word.
+        if version and pending and self._holds_issues():
             UPGRADE_LOG.warning(
                 "upgrading the index at %s to this version of jiradex (once; a large "
                 "index takes a minute or so)",
@@ -684,6 +686,12 @@ class Store:
                 raise
         if pending:
             self.conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+
+    def _holds_issues(self) -> bool:
+        try:
+            return self.conn.execute("SELECT 1 FROM issues LIMIT 1").fetchone() is not None
+        except sqlite3.OperationalError:  # no issues table yet
+            return False
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:

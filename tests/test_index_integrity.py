@@ -114,6 +114,17 @@ def test_an_upgrade_rebuilds_the_search_tables_once_and_says_so(tmp_path, monkey
     with Store(tmp_path / "new.db"):
         pass
     assert len(said.messages) == 1  # a new index is made, not upgraded
+    # ...nor one seen between two migrations of another process making it (the TUI
+    # notified "Upgrading" while its sync worker created the index).
+    half = tmp_path / "half.db"
+    conn = sqlite3.connect(half)
+    store_module.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(half) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    assert len(said.messages) == 1
 
 
 def test_a_second_process_waits_for_an_upgrade_instead_of_saying_busy(tmp_path, monkeypatch):

@@ -147,4 +147,4 @@ async def test_a_scheduled_start_skips_what_changed_since_it_was_found_due():
             jobs = controller.start(["ok", "off", "gone", "busy"], background=True)
         assert [job.name for job in jobs] == ["ok"]
         await wait_for(pilot, lambda: not controller.jobs["ok"].running)
-        assert not app._notifications
+        assert not app._notifications, [n.message for n in app._notifications]
