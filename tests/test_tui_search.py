@@ -499,8 +499,9 @@ async def test_an_open_issue_shows_what_a_sync_wrote_and_keeps_its_place():
         await settle(pilot, app)
         screen = app.screen
         scroll = screen.query_one("#issue-scroll")
+        await wait_for(pilot, lambda: scroll.max_scroll_y > 20)  # loaded and laid out
         scroll.scroll_to(y=20, animate=False)
-        await settle(pilot, app)
+        await wait_for(pilot, lambda: scroll.scroll_y == 20)
         app.post_message(IndexUpdated("work"))  # a sync that changed nothing here
         await settle(pilot, app)
         assert scroll.scroll_y == 20
@@ -509,10 +510,11 @@ async def test_an_open_issue_shows_what_a_sync_wrote_and_keeps_its_place():
         fill_index([issue(1, summary="Pool times out", description=long_text, status="Done",
                           comments=[comment])])  # fmt: skip
         app.post_message(IndexUpdated("work"))
-        await wait_for(pilot, lambda: "Fixed by raising" in screen.query_one(Markdown).source)
-        await settle(pilot, app)
+        await wait_for(
+            pilot, lambda: any("Fixed by raising" in m.source for m in screen.query(Markdown))
+        )
+        await wait_for(pilot, lambda: scroll.scroll_y == 20)  # the reader's place, kept
         assert app.screen is screen and "Done" in screen.sub_title
-        assert scroll.scroll_y == 20
         with Store() as store:  # then a sync finds it deleted in Jira
             store.delete_issues("work", ["20001"])
         app.post_message(IndexUpdated("work"))
