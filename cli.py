@@ -1709,8 +1709,8 @@ def search_command(
     Words are ANDed; "a phrase"; prefix*; OR; (...) groups; -word excludes; filters
     such as project:KEY status:"In Progress" assignee:NAME label:X type:Bug
     priority:High updated:>=2024-01-01 created:<2024-06-01 updated:-7d; a bare key
-    (ABC-123) comes first. Put `--` before a query that starts with `-`. In --json output, matched
-    words in "snippet" are wrapped in [[ and ]].
+    (ABC-123) comes first. Put `--` before a query that starts with `-`. In --json
+    output, matched words in "snippet" are wrapped in [[ and ]].
     """
     from indexer.errors import QueryError
     from indexer.search import search
@@ -1756,14 +1756,15 @@ def show_command(key: str, as_json: bool, datasource: str | None) -> None:
 
     if not (key.strip().isdigit() or config.ISSUE_KEY_RE.match(key.strip())):
         fail(f"Issue key must look like PROJECT-123 (or a numeric Jira id), not {key.strip()!r}")
+    from indexer.store import copies_note, holder_named, not_held_message
+
     store = _open_index_for_reading()
     try:
         holders = store.holders(key)
         if datasource is not None:
-            chosen = {h.casefold(): h for h in holders}.get(datasource.strip().casefold())
+            chosen = holder_named(holders, datasource)
             if chosen is None:
-                held = f"it is in {', '.join(holders)}" if holders else "it is not indexed"
-                fail(f'{key.strip()} is not in datasource "{datasource.strip()}" ({held})')
+                fail(not_held_message(key.strip(), datasource, holders))
             datasource = chosen
         issue = store.get_issue(key, datasource)
     finally:
@@ -1771,10 +1772,7 @@ def show_command(key: str, as_json: bool, datasource: str | None) -> None:
     if issue is None:
         fail(f"{key.strip()} is not in the index (check the key, or sync its datasource)")
     if datasource is None and len(holders) > 1:
-        _warn(
-            f"{key.strip()} is in {len(holders)} datasources ({', '.join(holders)}): showing "
-            f"{issue['datasource']}'s; --datasource NAME picks another"
-        )
+        _warn(copies_note(key.strip(), holders, issue["datasource"], "showing"))
     if as_json:
         emit_json(issue_json(issue))
     else:

@@ -492,6 +492,27 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
+def holder_named(holders: list[str], name: str) -> str | None:
+    """The one of `holders` (Store.holders) called `name`, names compared as the
+    configuration compares them (any case); None when none is."""
+    return {h.casefold(): h for h in holders}.get(name.strip().casefold())
+
+
+def not_held_message(key: str, name: str, holders: list[str]) -> str:
+    """`--datasource NAME` names a datasource whose index lacks the key."""
+    held = f"it is in {', '.join(holders)}" if holders else "it is not indexed"
+    return f'{key} is not in datasource "{name.strip()}" ({held})'
+
+
+def copies_note(key: str, holders: list[str], taken: str, verb: str) -> str:
+    """Several datasources hold the key and one copy was taken (`verb`: "showing",
+    "imported")."""
+    return (
+        f"{key} is in {len(holders)} datasources ({', '.join(holders)}): {verb} "
+        f"{taken}'s; --datasource NAME picks another"
+    )
+
+
 # Columns whose distinct values Store.distinct_names lists.
 _NAME_COLUMNS = ("assignee", "reporter", "project", "status", "issuetype", "priority", "datasource")
 

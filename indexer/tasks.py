@@ -396,13 +396,13 @@ def indexed_record(
     datasources whose index holds it. `datasource`: that one's copy, or none."""
     if not paths.index_path().exists():
         return None, []
-    from indexer.store import Store
+    from indexer.store import Store, holder_named
 
     store = Store()
     try:
         holders = store.holders(key)
         if datasource is not None:
-            chosen = {h.casefold(): h for h in holders}.get(datasource.strip().casefold())
+            chosen = holder_named(holders, datasource)
             return (store.get_issue(key, datasource=chosen) if chosen else None), holders
         # Copies of one issue kept from a removed datasource (`--keep-issues`) tie with
         # the configured datasource's on `updated`: the task must link the one it can
@@ -549,13 +549,13 @@ def import_task(
             raise TaskError(f"{str(exc).rstrip('.')}: {key} was not imported") from None
         record, holders, unreadable = None, [], str(exc).rstrip(".")
     if datasource is not None and record is None:
-        held = f"it is in {', '.join(holders)}" if holders else "it is not indexed"
-        raise TaskError(f'{key} is not in datasource "{datasource.strip()}" ({held})')
+        from indexer.store import not_held_message
+
+        raise TaskError(not_held_message(key, datasource, holders))
     if datasource is None and record is not None and len(holders) > 1:
-        notes.append(
-            f"{key} is in {len(holders)} datasources ({', '.join(holders)}): imported "
-            f"{record.get('datasource')}'s; --datasource NAME picks another"
-        )
+        from indexer.store import copies_note
+
+        notes.append(copies_note(key, holders, record.get("datasource"), "imported"))
     source, site = "index", ""
     if record is None:
         try:
