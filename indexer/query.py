@@ -384,8 +384,8 @@ def parse_query(text: str) -> ParsedQuery:
     tokens = _lex(text)
     # `summary:(a OR b)`: the words of a group opened after a text field prefix are
     # looked for in that field, and `status:(Open Done)` reads each as a value of the
-    # filter, any of them (as JQL's `status in (Open, Done)`); (paren depth it was opened at, the columns or the filter's name)
-    # innermost last.
+    # filter, any of them (as JQL's `status in (Open, Done)`). Innermost last: (the
+    # paren depth it was opened at, its columns or its filter's name).
     field_groups: list[tuple[int, tuple[str, ...] | str]] = []
     depth = 0
     field_next: tuple[str, ...] | str = ()

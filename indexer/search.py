@@ -675,19 +675,16 @@ class _Marker:
         if not text or self.pattern is None:
             return None
         text = text[:_SCAN_CHARS]
-        folded = fold(text)
-        first = self.matcher.search(folded)
-        if first is not None:
-            spans = ((m.start(), m.end()) for m in self.matcher.finditer(folded, first.start()))
-        elif has_identifiers(text):
+        spans = ((m.start(), m.end()) for m in self.matcher.finditer(fold(text)))
+        window = _marked_window(text, spans, width)
+        if window is None and has_identifiers(text):
             split, where = camel_split(text)  # cut where the case changes, then folded
-            spans = (
+            parts = (
                 (where[m.start()], where[m.end() - 1] + 1)
                 for m in self.matcher.finditer(fold(split))
             )
-        else:
-            return None
-        return _marked_window(text, spans, width)
+            window = _marked_window(text, parts, width)
+        return window
 
 
 def _marked_window(text: str, spans: Iterator[tuple[int, int]], width: int) -> str | None:
