@@ -390,15 +390,18 @@ def not_found_message(key: str) -> str:
 
 
 def indexed_record(
-    key: str, datasource: str | None = None
+    key: str, datasource: str | None = None, store: Any = None
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The issue from the index (None when it, or the index, is not there) and the
-    datasources whose index holds it. `datasource`: that one's copy, or none."""
-    if not paths.index_path().exists():
+    datasources whose index holds it. `datasource`: that one's copy, or none.
+    `store`: an open Store to read (the TUI's), else one is opened for this."""
+    if store is None and not paths.index_path().exists():
         return None, []
     from indexer.store import Store, holder_named
 
-    store = Store()
+    own = store is None
+    if own:
+        store = Store()
     try:
         holders = store.holders(key)
         if datasource is not None:
@@ -409,6 +412,8 @@ def indexed_record(
         # post through, a configured datasource's (with credentials, if one has them).
         best, best_rank = None, None
         for ds in _configured_datasources():
+            if ds.name not in holders:
+                continue
             record = store.get_issue(key, datasource=ds.name)
             if record is not None:
                 rank = (record.get("updated") or "", ds.auth_mode != "anonymous")
@@ -417,7 +422,7 @@ def indexed_record(
         return best or store.get_issue(key), holders
     finally:
         close = getattr(store, "close", None)
-        if callable(close):
+        if own and callable(close):
             close()
 
 

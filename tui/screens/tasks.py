@@ -420,7 +420,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             key = tasks.check_issue_key(key)
             # The copy `import_task` would take (a configured datasource's, of a key
             # several hold), and the one it is then told to take.
-            record, _ = tasks.indexed_record(key)
+            record, _ = tasks.indexed_record(key, store=self.app.store)  # type: ignore[attr-defined]
             source = "index"
             if record is None:
                 record, site, _ = tasks.fetch_live(key, False)
