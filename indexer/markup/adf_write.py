@@ -82,22 +82,31 @@ def link_issue_keys(doc: dict, url_of: Callable[[str], str | None]) -> dict:
 
 
 def _linked_keys(node: dict, url_of: Callable[[str], str | None]) -> list[dict]:
-    marks = node.get("marks", [])
-    if any(m["type"] in ("link", "code") for m in marks):
+    if any(m["type"] in ("link", "code") for m in node.get("marks", [])):
         return [node]
-    out: list[dict] = []
-    text, pos = node["text"], 0
-    for match in _ISSUE_KEY.finditer(text):
+    links = []
+    for match in _ISSUE_KEY.finditer(node["text"]):
         url = url_of(match.group())
-        if not url:
-            continue
-        if match.start() > pos:
-            out.append({**node, "text": text[pos : match.start()]})
-        link = {"type": "link", "attrs": {"href": url}}
-        out.append({"type": "text", "text": match.group(), "marks": _sorted_marks([*marks, link])})
-        pos = match.end()
-    if pos == 0:
+        if url:
+            links.append((match.start(), match.end(), url))
+    return _with_links(node, links)
+
+
+def _with_links(node: dict, links: list[tuple[int, int, str]]) -> list[dict]:
+    """The text node cut so that each (start, end, href) of `links` (in order, apart)
+    is a node of its own with a link mark besides the node's marks."""
+    if not links:
         return [node]
+    marks, text, pos = node.get("marks", []), node["text"], 0
+    out: list[dict] = []
+    for start, end, href in links:
+        if start > pos:
+            out.append({**node, "text": text[pos:start]})
+        link = {"type": "link", "attrs": {"href": href}}
+        out.append(
+            {"type": "text", "text": text[start:end], "marks": _sorted_marks([*marks, link])}
+        )
+        pos = end
     if pos < len(text):
         out.append({**node, "text": text[pos:]})
     return out
@@ -328,21 +337,12 @@ def _autolink(nodes: list[dict]) -> list[dict]:
         if node["type"] != "text" or any(m["type"] in ("link", "code") for m in marks):
             out.append(node)
             continue
-        text, pos = node["text"], 0
-        for match in _BARE_URL.finditer(text):
+        links = []
+        for match in _BARE_URL.finditer(node["text"]):
             url = _trim_url(match.group(0))
-            if "://" not in url or url.endswith("://"):
-                continue
-            start, end = match.start(), match.start() + len(url)
-            if start > pos:
-                out.append({**node, "text": text[pos:start]})
-            link = {"type": "link", "attrs": {"href": url}}
-            out.append({"type": "text", "text": url, "marks": _sorted_marks([*marks, link])})
-            pos = end
-        if pos == 0:
-            out.append(node)
-        elif pos < len(text):
-            out.append({**node, "text": text[pos:]})
+            if "://" in url and not url.endswith("://"):
+                links.append((match.start(), match.start() + len(url), url))
+        out.extend(_with_links(node, links))
     return out
 
 
