@@ -71,6 +71,39 @@ def fail(message: str) -> None:
     raise JiradexError(message)
 
 
+# --------------------------------------------------------------------------- Tab completion
+# Click asks these when a shell completes a word (see `jiradex completion`).
+
+
+def _complete_datasource(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    from indexer import completion
+
+    given = set(ctx.params.get(param.name or "") or ()) if param.nargs == -1 else set()
+    return [n for n in completion.datasource_names(incomplete) if n not in given]
+
+
+def _complete_task(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    from click.shell_completion import CompletionItem
+
+    from indexer import completion
+
+    return [
+        CompletionItem(ident, help=terminal_safe(about))
+        for ident, about in completion.task_ids(incomplete)
+    ]
+
+
+def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    from click.shell_completion import CompletionItem
+
+    from indexer import completion
+
+    return [
+        CompletionItem(key, help=terminal_safe(summary))
+        for key, summary in completion.issue_keys(incomplete)
+    ]
+
+
 # --------------------------------------------------------------------------- group
 
 
@@ -213,7 +246,7 @@ def _print_summary(summary, as_json: bool) -> None:
 
 
 @cli.command("sync")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=_complete_datasource)
 @click.option(
     "--full", is_flag=True, help="Re-fetch everything and remove issues Jira no longer has."
 )
@@ -700,7 +733,7 @@ def _warn_same_issues(added: list) -> None:
 
 
 @datasource_group.command("set")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 @click.option("--comments/--no-comments", default=None, help="Index comments (or stop).")
 @click.option(
     "--attachments/--no-attachments", default=None, help="Index attachment text (or stop)."
@@ -790,7 +823,7 @@ def datasource_list(as_json: bool) -> None:
 
 
 @datasource_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 @click.option("--json", "as_json", is_flag=True, help="Print the Coco payload (token masked).")
 def datasource_show(name: str, as_json: bool) -> None:
     """Show one datasource (the token is masked)."""
@@ -903,7 +936,7 @@ def _recent_runs(name: str, limit: int = 5) -> list[dict] | None:
 
 
 @datasource_group.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--keep-issues", is_flag=True, help="Keep its issues in the index (searchable, not synced)."
@@ -936,7 +969,7 @@ def datasource_remove(name: str, assume_yes: bool, keep_issues: bool) -> None:
 
 
 @datasource_group.command("enable")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 def datasource_enable(name: str) -> None:
     """Enable a datasource (it is synced again)."""
     ds = config.set_datasource_enabled(name, True)
@@ -944,7 +977,7 @@ def datasource_enable(name: str) -> None:
 
 
 @datasource_group.command("disable")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 def datasource_disable(name: str) -> None:
     """Disable a datasource (kept, but not synced)."""
     ds = config.set_datasource_enabled(name, False)
@@ -952,7 +985,7 @@ def datasource_disable(name: str) -> None:
 
 
 @datasource_group.command("test")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_datasource)
 @click.option("--json", "as_json", is_flag=True, help="Print the test result as JSON.")
 def datasource_test(name: str, as_json: bool) -> None:
     """Check a datasource's credentials: who you are, the deployment, project visibility
@@ -1428,13 +1461,14 @@ def task_group() -> None:
 
 
 @task_group.command("import")
-@click.argument("key")
+@click.argument("key", shell_complete=_complete_key)
 @click.option("--comments", is_flag=True, help="Include the issue's comments.")
 @click.option("--instructions", "extra", metavar="TEXT", help="Extra instructions, appended last.")
 @click.option("--objective", is_flag=True, help="Record a larger piece of work (an objective).")
 @click.option(
     "--datasource",
     metavar="NAME",
+    shell_complete=_complete_datasource,
     help="The copy in this datasource's index (of a key several hold).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
@@ -1480,7 +1514,7 @@ def task_list_command(as_json: bool) -> None:
 
 
 @task_group.command("show")
-@click.argument("task_id")
+@click.argument("task_id", shell_complete=_complete_task)
 @click.option(
     "--markdown", "as_markdown", is_flag=True, help="Only the instructions, as given to an agent."
 )
@@ -1501,7 +1535,7 @@ def task_show_command(task_id: str, as_markdown: bool, as_json: bool) -> None:
 
 
 @task_group.command("result")
-@click.argument("task_id")
+@click.argument("task_id", shell_complete=_complete_task)
 @click.argument("source", metavar="FILE_OR_DASH")
 @click.option("--json", "as_json", is_flag=True, help="Print the updated task as JSON.")
 def task_result_command(task_id: str, source: str, as_json: bool) -> None:
@@ -1521,7 +1555,7 @@ def task_result_command(task_id: str, source: str, as_json: bool) -> None:
 
 
 @task_group.command("post")
-@click.argument("task_id")
+@click.argument("task_id", shell_complete=_complete_task)
 @click.option("--force", is_flag=True, help="Post again even if it was posted before.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comment as JSON.")
 def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
@@ -1539,7 +1573,7 @@ def task_post_command(task_id: str, force: bool, as_json: bool) -> None:
 
 
 @task_group.command("unlink")
-@click.argument("task_id")
+@click.argument("task_id", shell_complete=_complete_task)
 @click.option("--json", "as_json", is_flag=True, help="Print the unlinked task as JSON.")
 def task_unlink_command(task_id: str, as_json: bool) -> None:
     """Detach a task from its issue: it can no longer be posted."""
@@ -1689,7 +1723,12 @@ def _query_words(args: list[str]) -> list[str]:
 
 @cli.command("search", cls=_SearchCommand)
 @click.argument("query", nargs=-1, required=True)
-@click.option("--datasource", metavar="NAME", help="Only issues of this datasource.")
+@click.option(
+    "--datasource",
+    metavar="NAME",
+    shell_complete=_complete_datasource,
+    help="Only issues of this datasource.",
+)
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Most results."
 )
@@ -1740,13 +1779,14 @@ def search_command(
 
 
 @cli.command("show")
-@click.argument("key")
+@click.argument("key", shell_complete=_complete_key)
 @click.option("--json", "as_json", is_flag=True, help="Print the issue as JSON.")
 @click.option(
     "--datasource",
     "-d",
     "datasource",
     metavar="NAME",
+    shell_complete=_complete_datasource,
     help="The copy of this datasource, when several index the issue.",
 )
 def show_command(key: str, as_json: bool, datasource: str | None) -> None:
@@ -1780,6 +1820,26 @@ def show_command(key: str, as_json: bool, datasource: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- end of search section
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the script that makes SHELL complete jiradex with Tab.
+
+    Commands and options, datasource names, task ids and the keys of indexed
+    issues (with their summaries, where the shell shows them).
+
+    \b
+    bash:  eval "$(jiradex completion bash)"   (in ~/.bashrc; bash 4.4 or later)
+    zsh:   eval "$(jiradex completion zsh)"    (in ~/.zshrc)
+    fish:  jiradex completion fish > ~/.config/fish/completions/jiradex.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    script = get_completion_class(shell)
+    click.echo(script(cli, {}, "jiradex", "_JIRADEX_COMPLETE").source())
+
 
 # --------------------------------------------------------------------------- entry
 

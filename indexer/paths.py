@@ -54,6 +54,11 @@ def index_path() -> Path:
     return data_dir() / "index.db"
 
 
+def tasks_path() -> Path:
+    """The task database (imported issues, their results and posts)."""
+    return data_dir() / "tasks" / "tasks.db"
+
+
 def datasources_path() -> Path:
     return config_dir() / "datasources.json"
 

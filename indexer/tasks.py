@@ -180,15 +180,11 @@ CREATE INDEX IF NOT EXISTS posts_by_task ON posts(task_id);
 LATER_COLUMNS = (("attempt_at", "TEXT"), ("attempt_text", "TEXT"))
 
 
-def tasks_dir() -> Path:
-    return paths.data_dir() / "tasks"
-
-
 class TaskStore:
     """The task database. Every call opens a short transaction; safe across processes."""
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else tasks_dir() / "tasks.db"
+        self.path = Path(path) if path else paths.tasks_path()
         try:
             paths.ensure_dir(self.path.parent)
             with self._connect() as db:
@@ -348,7 +344,7 @@ def _task_from_row(row: sqlite3.Row, posts: list[sqlite3.Row]) -> Task:
 @contextmanager
 def posting_lock(task_id: int) -> Iterator[None]:
     """One post of a task at a time, across processes (the OS drops it if we die)."""
-    lock_path = paths.ensure_dir(tasks_dir()) / f"post-{task_id}.lock"
+    lock_path = paths.ensure_dir(paths.tasks_path().parent) / f"post-{task_id}.lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -23,7 +23,7 @@ import pytest
 from cli_runner import run
 
 import indexer.jira as jira
-from indexer import config, tasks
+from indexer import config, paths, tasks
 from indexer.errors import TaskError
 from indexer.jira import JiraClient, RetryPolicy
 
@@ -285,7 +285,7 @@ def test_a_task_database_from_before_attempts_gets_its_failed_posts_looked_for(j
     in flight since its result was stored; the others do not."""
     import sqlite3
 
-    path = tasks.tasks_dir() / "tasks.db"
+    path = paths.tasks_path()
     path.parent.mkdir(parents=True)
     db = sqlite3.connect(path)
     db.executescript(tasks.SCHEMA)

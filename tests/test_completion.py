@@ -1,0 +1,142 @@
+"""Tab completion: what `jiradex` offers a shell, through Click's completion protocol."""
+
+from __future__ import annotations
+
+import pytest
+from cli_runner import run
+from test_cli_search import record
+
+from indexer import config, paths, tasks
+from indexer.store import Store
+
+
+def offered(line: str, shell: str = "bash") -> list[str]:
+    """The values `jiradex` offers for the last word of `line` (bash: the words)."""
+    words = line.split(" ")
+    env = {
+        "_JIRADEX_COMPLETE": f"{shell}_complete",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = run(env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    if shell == "zsh":  # type, value, help: three lines each
+        lines = result.stdout.split("\n")
+        return [f"{lines[i + 1]}|{lines[i + 2]}" for i in range(0, len(lines) - 2, 3)]
+    return [entry.split(",", 1)[1] for entry in result.stdout.split("\n") if entry]
+
+
+def add_datasource(name: str) -> None:
+    config.add_datasource(
+        config.Datasource(name=name, endpoint="https://jira.example.com", project_key="OPS")
+    )
+
+
+@pytest.fixture
+def indexed():
+    summaries = {
+        1: "First",
+        2: "Second",
+        12: "Twelfth",
+        13: "Thirteenth",
+        120: "A hundred and twenty",
+    }
+    with Store() as store:
+        store.upsert_issues(
+            [
+                record(n, summary, updated=f"2024-03-{min(n, 28):02d}T10:00:00.000Z")
+                for n, summary in summaries.items()
+            ]
+        )
+
+
+def test_datasource_names_complete_for_every_command_that_takes_one():
+    add_datasource("work")
+    add_datasource("Wiki")
+    add_datasource("home")
+    assert offered("jiradex sync w") == ["work", "Wiki"]
+    assert offered("jiradex sync work ") == ["Wiki", "home"]  # not twice
+    assert offered("jiradex datasource show h") == ["home"]
+    assert offered("jiradex datasource remove ") == ["work", "Wiki", "home"]
+    assert offered("jiradex search --datasource wo") == ["work"]
+    assert offered("jiradex show --datasource h") == ["home"]
+    assert offered("jiradex task import --datasource W") == ["work", "Wiki"]
+
+
+def test_a_new_datasource_name_is_not_completed_from_the_old_ones():
+    add_datasource("work")
+    assert offered("jiradex datasource add w") == []
+
+
+def test_issue_keys_complete_shortest_first_with_their_summaries(indexed):
+    assert offered("jiradex show ops-1") == ["OPS-1", "OPS-12", "OPS-13", "OPS-120"]
+    assert offered("jiradex task import OPS-12") == ["OPS-12", "OPS-120"]
+    assert offered("jiradex show OPS-12", shell="zsh") == [
+        "OPS-12|Twelfth",
+        "OPS-120|A hundred and twenty",
+    ]
+
+
+def test_before_a_dash_the_most_recently_updated_issues_are_offered(indexed):
+    assert offered("jiradex show ") == ["OPS-120", "OPS-13", "OPS-12", "OPS-2", "OPS-1"]
+    assert offered("jiradex show o") == ["OPS-120", "OPS-13", "OPS-12", "OPS-2", "OPS-1"]
+    assert offered("jiradex show X") == []
+
+
+def test_like_wildcards_typed_in_a_key_are_literal(indexed):
+    assert offered("jiradex show OPS-1_") == []
+    assert offered("jiradex show %") == []
+
+
+def test_task_ids_complete_newest_first_with_key_and_title():
+    store = tasks.TaskStore()
+    for n in range(1, 12):
+        link = tasks.TaskLink(
+            f"OPS-{n}", str(n), "work", f"https://jira.example.com/browse/OPS-{n}"
+        )
+        store.create("task", f"OPS-{n}: fix {n}", "#", link)
+    assert offered("jiradex task show 1") == ["11", "10", "1"]
+    assert offered("jiradex task post 7", shell="zsh") == ["7|OPS-7 OPS-7: fix 7"]
+    assert offered("jiradex task result 3 ") == []  # the file argument: the shell's own
+
+
+def test_completion_creates_nothing_in_an_empty_home():
+    assert offered("jiradex show ") == []
+    assert offered("jiradex task show ") == []
+    assert offered("jiradex sync ") == []
+    assert not paths.index_path().exists()
+    assert not paths.tasks_path().exists()
+    assert not paths.config_dir().exists()
+
+
+def test_a_broken_config_offers_nothing_and_prints_nothing():
+    paths.ensure_dir(paths.config_dir())
+    paths.datasources_path().write_text("{not json")
+    assert offered("jiradex sync ") == []  # the error is `jiradex sync`'s to report
+
+
+def test_a_file_that_is_not_a_database_offers_nothing():
+    paths.ensure_dir(paths.index_path().parent)
+    paths.index_path().write_text("not sqlite")
+    assert offered("jiradex show OPS-") == []
+
+
+def test_summaries_reach_the_shell_without_terminal_escapes():
+    with Store() as store:
+        store.upsert_issues([record(5, "Evil \x1b]0;owned\x07title\nsecond line")])
+    assert offered("jiradex show OPS-5", shell="zsh") == ["OPS-5|Evil title second line"]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_the_script_for_each_shell(shell):
+    result = run("completion", shell)
+    assert result.exit_code == 0
+    assert f"_JIRADEX_COMPLETE={shell}_complete" in result.stdout
+    assert "jiradex" in result.stdout
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error():
+    result = run("completion", "powershell")
+    assert result.exit_code == 2
+    assert "powershell" in result.stderr
