@@ -678,3 +678,27 @@ async def test_a_pasted_block_of_lines_is_searched_whole():
         await settle(pilot, app)
         assert box.value == "connection pool timeout clients"
         assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-1"]
+
+
+async def test_the_box_suggests_the_rest_of_a_filter_value_and_right_takes_it():
+    fill_index(
+        [
+            issue(1, status="In Progress", labels=["backend"]),
+            issue(2, status="Open", labels=["backlog", "ui"]),
+        ]
+    )
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        box = app.screen.query_one("#search-box", Input)
+        await type_query(pilot, app, 'status:"in')
+        await wait_for(pilot, lambda: box._suggestion == 'status:"in Progress"')
+        await pilot.press("right")
+        await settle(pilot, app)
+        assert box.value == 'status:"in Progress"'
+        assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-1"]
+        await type_query(pilot, app, "label:backl")
+        await wait_for(pilot, lambda: box._suggestion == "label:backlog")
+        await pilot.press("right")
+        await settle(pilot, app)
+        assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-2"]

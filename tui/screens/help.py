@@ -93,7 +93,9 @@ SEARCH_SYNTAX = """| Type | Finds |
 
 Filters are ANDed with the words; `status:Open,Done` or `status:Done OR priority:High`
 ORs filters, but a word OR a filter is refused. Words ignore case and accents (ß and
-ss find each other); filter values ignore case.
+ss find each other); filter values ignore case. While you type a filter value the box
+suggests the rest from the index (`label:bac` → `backend`; type the quote first for a
+value with a space, `status:"in`); press → to take it.
 """
 
 

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from indexer.wording import counted
 from tui import keymap
+from tui.widgets.filter_suggester import FilterValueSuggester
 from tui.widgets.format import Plain, ago_phrase
 from tui.widgets.results import ResultsTable
 from tui.widgets.title_bar import TitleBar
@@ -134,6 +135,7 @@ class SearchScreen(Screen):
         yield SearchBox(
             placeholder='Search: words, "a phrase", ABC-12, status:"In Progress", -word …',
             id="search-box",
+            suggester=FilterValueSuggester(lambda: self.app.store),
         )
         yield Plain("", id="status")
         with Horizontal(id="body"), Vertical(id="results-pane"):

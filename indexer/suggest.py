@@ -1,0 +1,73 @@
+"""Finish the filter value being typed in a query: `status:in` -> `status:in progress"`.
+
+The TUI's search box shows the rest dimmed after the cursor and takes it on Right.
+A suggestion only ever adds to the end of what was typed (the box draws it from
+there), so the typed letters keep their case: filters compare without it.
+
+A value with a space needs the quote typed first (`status:"in` then ` Progress"`):
+unquoted, the space would end the filter. Assignee and reporter filters match a
+part of the name, so unquoted they finish the word being typed (`assignee:kwa` ->
+`kwame`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from indexer.fold import fold_name
+from indexer.query import FILTER_FIELDS
+
+# filter name -> the issues column its values come from
+VALUE_COLUMNS = {
+    "project": "project",
+    "status": "status",
+    "type": "issuetype",
+    "priority": "priority",
+    "datasource": "datasource",
+    "assignee": "assignee",
+    "reporter": "reporter",
+    "label": "labels",
+    "component": "components",
+}
+_PART_OF_NAME = {"assignee", "reporter"}
+# The last word of the query, when it is a filter: -?name:"partial or -?name:partial
+_LAST_FILTER = re.compile(r'(?:^|[\s(])-?([A-Za-z_]+):(?:"([^"]*)|([^\s"()]*))$')
+
+
+def complete_filter(text: str, values_of: Callable[[str], list[str]]) -> str | None:
+    """`text` with the filter value at its end finished, or None.
+
+    `values_of(column)` gives the column's distinct values (Store.distinct_names);
+    the first that continues the typed value wins, in the order given."""
+    match = _LAST_FILTER.search(text)
+    if not match:
+        return None
+    name = FILTER_FIELDS.get(match.group(1).lower())
+    column = VALUE_COLUMNS.get(name or "")
+    if column is None:
+        return None
+    quoted = match.group(2) is not None
+    typed = match.group(2) if quoted else match.group(3)
+    if not typed and not quoted:
+        return None  # `status:` alone: nothing to go on yet
+    for value in values_of(column):
+        if not isinstance(value, str):
+            continue
+        candidates = [value] if quoted or name not in _PART_OF_NAME else value.split()
+        for candidate in candidates:
+            rest = _rest_of(candidate, typed)
+            if rest is None or '"' in rest:
+                continue
+            if not quoted and (not rest or any(c.isspace() or c in "()" for c in rest)):
+                continue
+            return text + rest + ('"' if quoted else "")
+    return None
+
+
+def _rest_of(value: str, typed: str) -> str | None:
+    """What follows `typed` in `value` when `value` starts with it (regardless of
+    case and accents), else None."""
+    if len(value) < len(typed) or fold_name(value[: len(typed)]) != fold_name(typed):
+        return None
+    return value[len(typed) :]

@@ -1,0 +1,101 @@
+"""indexer.suggest: the rest of the filter value being typed, as the search box shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.store import Store
+from indexer.suggest import complete_filter
+
+VALUES = {
+    "status": ["Done", "In Progress", "In Review", "To Do"],
+    "issuetype": ["Bug", "Story"],
+    "priority": ["High", "Highest"],
+    "assignee": ["José Díaz", "Kwame Mensah"],
+    "reporter": ["Ann O'Neil"],
+    "labels": ["backend", 'say "hi"', 42, "backlog"],
+    "components": ["api"],
+    "project": ["OPS"],
+    "datasource": ["work"],
+}
+
+
+def finish(text: str) -> str | None:
+    return complete_filter(text, lambda column: VALUES[column])
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("status:do", "status:done"),  # the typed letters keep their case
+        ("crash status:D", "crash status:Done"),
+        ('status:"in', 'status:"in Progress"'),  # the first value that goes on
+        ('status:"in r', 'status:"in review"'),
+        ('status:"Done', 'status:"Done"'),  # the closing quote
+        ('status:"', 'status:"Done"'),
+        ("-label:bac", "-label:backend"),
+        ("(labels:backl", "(labels:backlog"),
+        ("type:st", "type:story"),
+        ("issuetype:B", "issuetype:Bug"),
+        ("priority:high", "priority:highest"),
+        ("assignee:kwa", "assignee:kwame"),  # part of a name: the word
+        ("assignee:mens", "assignee:mensah"),
+        ('assignee:"kwa', 'assignee:"kwame Mensah"'),
+        ("assignee:jos", "assignee:josé"),  # accents ignored
+        ("assignee:DI", "assignee:DIaz"),
+        ("reporter:o'", "reporter:o'Neil"),
+        ("component:a", "component:api"),
+        ("project:o", "project:oPS"),
+        ("datasource:w", "datasource:work"),
+    ],
+)
+def test_a_filter_value_is_finished_from_the_values(typed, suggested):
+    assert finish(typed) == suggested
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "crash",  # no filter
+        "status:",  # nothing typed yet
+        "status:in",  # "In Progress" needs its quote: the space would end the filter
+        "status:done",  # already whole
+        "status:x",  # no such value
+        "summary:cra",  # a text field: any word
+        "updated:2024",  # dates are not listed
+        "unknown:do",
+        "status:do ",  # the filter is finished
+        'status:"Done" x',
+        "label:say",  # a value with a quote in it is never offered
+        'label:"say',
+        "label:4",  # a value that is not text
+    ],
+)
+def test_nothing_is_suggested(typed):
+    assert finish(typed) is None
+
+
+def test_the_store_lists_each_label_and_component_once(tmp_path):
+    def record(n: int, labels: list, components: list) -> dict:
+        return {
+            "id": str(n), "key": f"OPS-{n}", "project": "OPS", "datasource": "work",
+            "summary": "s", "updated": f"2024-01-0{n}T00:00:00.000Z",
+            "url": f"https://j.example.com/browse/OPS-{n}", "labels": labels,
+            "components": components,
+        }  # fmt: skip
+
+    with Store(tmp_path / "index.db") as store:
+        store.upsert_issues(
+            [record(1, ["backend", "ui"], ["api"]), record(2, ["Backend", "été"], [])]
+        )
+        labels = store.distinct_names("labels")
+        assert len(labels) == 3 and set(labels) in (
+            {"backend", "été", "ui"},
+            {"Backend", "été", "ui"},
+        )
+        assert store.distinct_names("components") == ["api"]
+        store.upsert_issues([record(3, ["zeta"], ["db"])])  # the cache follows writes
+        assert "zeta" in store.distinct_names("labels")
+        assert store.distinct_names("components") == ["api", "db"]
+        with pytest.raises(ValueError):
+            store.distinct_names("summary")
