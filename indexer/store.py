@@ -601,6 +601,11 @@ def _translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
         return StoreError(f"The index at {path} is damaged ({text}); {_REBUILD_HINT}")
     if "readonly" in low or "read-only" in low or "unable to open" in low:
         return StoreError(f"The index at {path} cannot be written ({text})")
+    if "disk is full" in low:  # SQLITE_FULL: the write was rolled back, nothing is lost
+        return StoreError(
+            f"The disk holding the index at {path} is full: free some space and try "
+            "again (the index keeps what it had)"
+        )
     return StoreError(f"Index error ({text}); if it persists, {_REBUILD_HINT}")
 
 

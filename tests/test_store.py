@@ -514,3 +514,19 @@ def test_an_index_busy_at_once_while_another_process_creates_it_is_opened(tmp_pa
     failures[0] = 10**6  # busy for good
     with pytest.raises(StoreError, match="is busy"):
         Store(tmp_path / "index.db", busy_timeout_ms=200)
+
+
+def test_a_full_disk_says_so_and_keeps_what_the_index_had(store):
+    """SQLite's "database or disk is full" read "Index error ...; run `jiradex index
+    rebuild` to start a fresh index": advice that would throw the index away."""
+    store.upsert_issues([record(1)])
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # as good as a full disk
+    big = [record(n, description_text="word " * 20_000) for n in range(2, 40)]
+    with pytest.raises(StoreError) as info:
+        store.upsert_issues(big)
+    message = str(info.value)
+    assert "is full: free some space and try again" in message
+    assert "rebuild" not in message
+    assert store.get_issue("ABC-1")["summary"] == "Issue number 1"
+    assert store.get_issue("ABC-2") is None  # the failed page was rolled back whole
