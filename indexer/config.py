@@ -1165,9 +1165,13 @@ def write_private_json(path: Path, data: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(exc, OSError):  # a full disk, a quota: the old file is untouched
+            raise ConfigError(
+                f"cannot write {path}: {exc.strerror or exc}; the file was left as it was"
+            ) from None
         raise
     _fsync_dir(path.parent)
 

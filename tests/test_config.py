@@ -510,10 +510,32 @@ def test_failed_write_keeps_old_file_and_cleans_up(monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(config.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="No space left on device; the file was left as"):
         config.add_datasource(make(name="new"))
     assert paths.datasources_path().read_bytes() == before
     assert not [p for p in paths.config_dir().iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_full_disk_is_one_line_not_an_internal_error(monkeypatch):
+    """`datasource add` on a full disk printed "internal error (OSError): [Errno 28]"."""
+    from cli_runner import run
+
+    config.add_datasource(make(name="keep"))
+    before = paths.datasources_path().read_bytes()
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(config.os, "fsync", no_space)
+    result = run(
+        "datasource", "add", "new", "--endpoint", "https://x.example.com", "--project", "NEW"
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"jiradex: cannot write {paths.datasources_path()}: No space left on device; "
+        "the file was left as it was"
+    ]
+    assert paths.datasources_path().read_bytes() == before
 
 
 def write_config(name: str, text: str):
