@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from indexer import paths
 from indexer.errors import JiradexError
@@ -84,7 +84,11 @@ def sync_lock(datasource: str, doing: str = "sync") -> Iterator[None]:
         _held[datasource] = doing
     fd = None
     try:
-        fd = os.open(_lock_path(datasource), os.O_RDWR | os.O_CREAT, 0o600)
+        path = _lock_path(datasource)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a read-only or full file system
+            raise JiradexError(f"cannot open the sync lock {path}: {exc.strerror or exc}") from None
         deadline = time.monotonic() + BUSY_RETRY_S
         while not _try_flock(fd):
             if time.monotonic() >= deadline:
@@ -92,8 +96,9 @@ def sync_lock(datasource: str, doing: str = "sync") -> Iterator[None]:
                 raise SyncBusy(f"{busy} (in another process)")
             time.sleep(0.02)
         # What holds it, for a process that finds it taken (see _holder).
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, doing.encode(), 0)
+        with suppress(OSError):  # a full disk: then it reads as a sync, the usual holder
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, doing.encode(), 0)
         yield
     finally:
         if fd is not None:

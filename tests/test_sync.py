@@ -553,3 +553,26 @@ def test_a_sync_starting_while_the_lock_is_probed_waits_its_turn(tmp_path):
         assert locks.sync_running("jira")
     release.join()
     assert not locks.sync_running("jira")
+
+
+def test_a_lock_that_cannot_be_made_is_one_clear_line(monkeypatch):
+    """On a read-only file system the sync ended "unexpected OSError: [Errno 30]"."""
+    import os
+
+    from indexer import locks
+    from indexer.errors import JiradexError
+
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(30, "Read-only file system")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(locks.os, "open", read_only)
+    with pytest.raises(JiradexError) as info, locks.sync_lock("jira"):
+        pass
+    assert str(info.value) == (
+        f"cannot open the sync lock {locks._lock_path('jira')}: Read-only file system"
+    )
+    assert not locks._held  # a later try in this process is not told a sync runs
