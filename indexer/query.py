@@ -9,7 +9,8 @@ datasource:NAME updated:>=2024-01-01 created:<2024-06-01 updated:-7d`; text colu
 filters `summary:`/`title:`, `description:`, `comment:`, `attachment:`; a bare issue
 key (`ABC-123`) finds that issue first. Repeating a filter ORs its values
 (`status:Open status:Done`, also `status:Open,Done`); `-status:Done` negates one;
-`status:Done OR priority:High` ORs two filters (a word OR a filter is an error).
+`status:Done OR priority:High` ORs two filters, `crash OR label:crash` a word and a
+filter (ParsedQuery.mixed).
 
 Every user term is emitted as a quoted FTS5 string, so no user text is ever read as
 FTS5 syntax; `AND`, `NEAR` and stray operators are dropped; an unknown `name:value`
@@ -207,10 +208,27 @@ class ParsedQuery:
     filters: list[Filter] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     excluded_all: list[list[Term]] = field(default_factory=list)
+    # ORs of words and filters (`crash OR label:crash`), or of words and excluded
+    # words (from a negated group): conditions on the issues, the words looked up in
+    # the FTS table as sets of issues (see _mixed_sql).
+    mixed: list[list[Term | Filter | _Excluded]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.groups or self.excluded or self.excluded_all or self.filters or self.keys)
+        return not (
+            self.groups
+            or self.excluded
+            or self.excluded_all
+            or self.filters
+            or self.keys
+            or self.mixed
+        )
+
+    def highlighted_terms(self) -> list[Term]:
+        """The words a hit may hold because of this query: the groups' and those
+        ORed with a filter."""
+        mixed = [t for clause in self.mixed for t in clause if isinstance(t, Term)]
+        return [*(t for g in self.groups for t in g), *mixed]
 
     def match(self) -> str | None:
         """FTS5 MATCH expression of the positive terms (None when there are none)."""
@@ -290,7 +308,54 @@ class ParsedQuery:
                 ors.append(sql)
                 params.extend(p)
             clauses.append("(" + " OR ".join(ors) + ")")
+        for clause in self.mixed:
+            sql, p = _mixed_sql(clause, alias, now, names)
+            clauses.append(sql)
+            params.extend(p)
         return " AND ".join(clauses), params
+
+
+def _is_bare_key(term: Term) -> bool:
+    """A term typed as an issue key (`ABC-12`): it stands for that issue too."""
+    return not term.columns and not term.prefix and bool(KEY_RE.match(term.text))
+
+
+# The issues holding (or not holding) the words of an FTS5 expression, by rowid.
+_MATCHING = "{alias}.rowid {op} (SELECT rowid FROM issue_fts WHERE issue_fts MATCH ?)"
+
+
+def _mixed_sql(
+    clause: list[Term | Filter | _Excluded],
+    alias: str,
+    now: datetime | None,
+    names: Callable[[str], list[str]] | None,
+) -> tuple[str, list]:
+    """SQL for an OR of words, filters and excluded words: the words (all of them in
+    one match) as the set of issues holding any, beside each filter's condition.
+    SQLite runs an uncorrelated IN subquery once, so a word costs one FTS lookup."""
+    parts: list[str] = []
+    params: list = []
+    words = [e for e in (t.fts() for t in clause if isinstance(t, Term)) if e]
+    if words:
+        parts.append(_MATCHING.format(alias=alias, op="IN"))
+        params.append(" OR ".join(words))
+    for literal in clause:
+        if isinstance(literal, Term) and _is_bare_key(literal):  # that issue, too
+            parts.append(f"{alias}.key = ? COLLATE NOCASE")
+            params.append(literal.text.upper())
+        elif isinstance(literal, Filter):
+            sql, p = _one_filter_sql(literal, alias, now, names)
+            parts.append(sql)
+            params.extend(p)
+        elif isinstance(literal, _Excluded):
+            expr = literal.term.fts()
+            if expr is None:  # not holding a word that is no token: every issue
+                return "1", []
+            parts.append(_MATCHING.format(alias=alias, op="NOT IN"))
+            params.append(expr)
+    if not parts:  # words without a searchable token: no issue holds them
+        return "0", []
+    return "(" + " OR ".join(parts) + ")", params
 
 
 def _one_value_list(f: Filter, filters: list[Filter]) -> bool:
@@ -463,8 +528,11 @@ def parse_query(text: str) -> ParsedQuery:
     if n_terms > MAX_TERMS:
         raise QueryError(f"The query has too many words ({n_terms}; the limit is {MAX_TERMS})")
     # Only distribution (_or) makes more terms than were typed.
+    mixed_words = sum(not isinstance(x, Filter) for clause in query.mixed for x in clause)
+    mixed_filters = sum(map(len, query.mixed)) - mixed_words
     expanded = sum(map(len, (*query.groups, *query.excluded_all))) + len(query.excluded)
-    if expanded > MAX_TERMS or expanded + len(query.filters) > cap:
+    expanded += mixed_words
+    if expanded > MAX_TERMS or expanded + len(query.filters) + mixed_filters > cap:
         raise QueryError(_TOO_COMPLEX)
     return query
 
@@ -602,16 +670,16 @@ def _kind(literal: _Literal) -> str:
 def _sort(query: ParsedQuery, cnf: _CNF) -> None:
     """Put each clause where the engine takes it: words OR-ed are a group; filters
     OR-ed are either one (Filter.either); excluded words OR-ed exclude the issues
-    holding them all. A clause mixing them cannot be searched (text and filters are
-    separate engines; an exclusion is not an alternative): said."""
+    holding them all; a clause mixing them is a condition of its own
+    (ParsedQuery.mixed)."""
     ids = 0
     for clause in cnf:
-        kinds = [_kind(literal) for literal in clause]
-        if len(set(kinds)) > 1:
-            raise _mixed(clause, kinds)
-        if kinds[0] == "word":
+        kinds = {_kind(literal) for literal in clause}
+        if len(kinds) > 1:
+            query.mixed.append(clause)
+        elif "word" in kinds:
             query.groups.append(clause)
-        elif kinds[0] == "excluded":
+        elif "excluded" in kinds:
             terms = [literal.term for literal in clause]
             if len(terms) == 1:
                 query.excluded.append(terms[0])
@@ -622,33 +690,6 @@ def _sort(query: ParsedQuery, cnf: _CNF) -> None:
         else:
             ids += 1
             query.filters.extend(replace(f, either=ids) for f in clause)
-
-
-def _mixed(clause: list[_Literal], kinds: list[str]) -> QueryError:
-    """The message for a clause of literals of different kinds, naming the first two
-    side by side (as typed: `a OR b OR status:Done` names b and status:Done)."""
-    i = next(i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1])
-    pair = {kinds[i - 1]: clause[i - 1], kinds[i]: clause[i]}
-    if "filter" in pair:
-        word = pair.get("word", pair.get("excluded"))
-        return QueryError(
-            "OR joins words or filters, not a word and a filter: search for "
-            f"{_shown(word)} and for {_shown(pair['filter'])} one at a time"
-        )
-    return QueryError(
-        f"OR cannot join a word and an excluded word ({_shown(pair['word'])}, "
-        f"{_shown(pair['excluded'])}): put the exclusion outside the parentheses, "
-        "where it applies to the whole query"
-    )
-
-
-def _shown(item: object) -> str:
-    if isinstance(item, _Excluded):
-        return "-" + _shown(item.term)
-    if isinstance(item, Filter):
-        return ("-" if item.negated else "") + item.text
-    assert isinstance(item, Term)
-    return f'"{item.text}"' if " " in item.text else item.text
 
 
 def _term(raw: str, columns: tuple[str, ...]) -> Term | None:

@@ -189,7 +189,7 @@ def _search(
     scored: list[tuple[int, float]] = []
     if match:
         scored = _ranked(conn, text_query, where, params, limit + len(key_rowids), sort)
-    elif text_query.excluded or text_query.excluded_all or parsed.filters:
+    elif text_query.excluded or text_query.excluded_all or parsed.filters or parsed.mixed:
         scored = _filtered(conn, text_query.exclude_match(), where, params, limit)
     top = max((s for _, s in scored), default=0.0)
     order: list[tuple[int, float]] = [(r, top + 1.0) for r in key_rowids]
@@ -494,7 +494,7 @@ def _hits(
             f"SELECT rowid, {', '.join(_HIT_FIELDS)} FROM issues WHERE rowid IN ({marks})", rowids
         )
     }
-    marker = _Marker(parsed) if match or parsed.keys else None
+    marker = _Marker(parsed) if match or parsed.keys or parsed.mixed else None
     snippets: dict[int, tuple[str, str]] = {}
     if marker is not None and marker.pattern is not None:
         for rowid, data in rows.items():
@@ -665,7 +665,7 @@ class _Marker:
     stemmed words) in plain text."""
 
     def __init__(self, parsed: ParsedQuery):
-        self.matcher = _Matcher([term for group in parsed.groups for term in group])
+        self.matcher = _Matcher(parsed.highlighted_terms())
         self.pattern = self.matcher.pattern
 
     def highlight(self, text: str, width: int = 170) -> str | None:

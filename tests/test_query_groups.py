@@ -155,6 +155,18 @@ def test_filters_in_parentheses_or_as_filters_do():
         # filters
         ("(status:Done label:ui) OR type:Story", {2, 4, 5, 6}),
         ("-(status:Done priority:Low)", {1, 3, 4, 6}),
+        # words OR filters, and words OR excluded words (these were refused)
+        ("crash OR status:Done", {1, 2, 4, 5}),
+        ("status:Done OR crash", {1, 2, 4, 5}),
+        ("crash OR (hang status:Open)", {1, 3, 5}),
+        ("crash OR (hang -login)", {1, 3, 5}),
+        ("login (startup OR label:ui)", {2, 5}),
+        ("crash OR -status:Done", {1, 3, 5, 6}),
+        ("-(crash status:Done)", {1, 2, 3, 4, 6}),
+        ("-(login -hang)", {1, 2, 3, 6}),
+        ("(crash OR label:ui) (hang OR priority:High)", {1, 2, 3}),
+        ("summary:crash OR type:Story", {1, 4, 5, 6}),
+        ("crash OR BUG-3", {1, 3, 5}),
     ],
 )
 def test_search_follows_the_parentheses(store, mode, text, expected):
@@ -164,18 +176,6 @@ def test_search_follows_the_parentheses(store, mode, text, expected):
 @pytest.mark.parametrize(
     "text, message",
     [
-        # a word OR a filter cannot be searched, inside parentheses too
-        (
-            "crash OR (hang status:Open)",
-            "OR joins words or filters, not a word and a filter: search for crash and "
-            "for status:Open one at a time",
-        ),
-        # an exclusion is not an alternative
-        (
-            "crash OR (hang -login)",
-            "OR cannot join a word and an excluded word (crash, -login): put the "
-            "exclusion outside the parentheses, where it applies to the whole query",
-        ),
         # distribution multiplies: capped, however many pairs are OR-ed
         ("(a b) OR (c d) OR (e f) OR (g h)", "The query is too complex"),
         ("(a b c d e f g) OR (h i j k l m n)", "The query is too complex"),
@@ -286,7 +286,7 @@ def test_random_queries_with_parentheses_find_what_they_mean(store):
         try:
             parsed = parse_query(text)
         except QueryError:
-            continue  # a word OR a filter, an exclusion OR a word, too complex
+            continue  # too complex
         expected = _evaluate(tokens, sets, every)
         if parsed.empty:
             assert expected is None, text
@@ -327,7 +327,7 @@ def test_a_filter_before_parentheses_takes_any_of_the_values_inside(store, mode)
     """`status:(Open OR Done)` said "The filter status: needs a value". A filter
     prefix on a group now reads each word in it as one of its values, any of them
     (`status:(Open Done)` too, as JQL's `status in (Open, Done)`), quoted values and
-    exclusion included; a word ORed with the group is still refused."""
+    exclusion included; a word ORed with the group is either."""
     assert found(store, "status:(Open OR Done)") == {1, 2, 3, 4, 5, 6}
     assert found(store, "type:(Task Story)") == {3, 4, 5, 6}
     assert found(store, "hang type:(Bug Story)") == {2}
@@ -335,8 +335,7 @@ def test_a_filter_before_parentheses_takes_any_of_the_values_inside(store, mode)
     assert found(store, "type:-(Task Story)") == {1, 2}  # searched status "-" and the words
     assert found(store, "label:(ui) login") == {2, 5}
     assert found(store, 'priority:("Low" OR Medium) crash') == {5}
-    with pytest.raises(QueryError, match="OR joins words or filters"):
-        parse_query("crash OR type:(Task Story)")
+    assert found(store, "crash OR type:(Task Story)") == {1, 3, 4, 5, 6}
     # Two bounds of a date are a range, as without the parentheses (helper-54 found
     # them ORed: every issue matched); an OR between them is typed.
     assert found(store, "updated:(>=2024-01-03 <2024-01-05)") == {2, 3}

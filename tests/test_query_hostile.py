@@ -480,14 +480,28 @@ def test_or_joins_filters(store, mode, text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["timeout OR status:Done", "status:Done OR timeout", "OPS-1 OR key:OPS-2"]
+    "text, expected",
+    [
+        ("timeout OR status:Done", {"OPS-1", "OPS-3", "OPS-2"}),
+        ("status:Done OR timeout", {"OPS-1", "OPS-3", "OPS-2"}),
+        ("OPS-1 OR key:OPS-2", {"OPS-1", "OPS-2"}),
+        ("safari OR assignee:émile", {"WEB-10", "WEB-11"}),
+        ("timeout OR -project:OPS", {"OPS-1", "OPS-3", "WEB-10", "WEB-11", "WEB-12"}),
+        ("🔥 OR status:Done", {"OPS-2"}),  # a word with no token matches nothing
+        ("dark (theme OR updated:<2020-01-01)", {"OPS-2"}),
+    ],
 )
-def test_or_between_a_word_and_a_filter_is_a_clear_error(store, text):
-    """`timeout OR status:Done` searched `timeout status:Done`: an AND the person did
-    not type. Until the engine can join text and filters, it says so."""
-    with pytest.raises(QueryError) as info:
-        search(store, text)
-    assert str(info.value).startswith("OR joins words or filters, not a word and a filter")
+def test_or_between_a_word_and_a_filter_takes_either(store, mode, text, expected):
+    """`timeout OR status:Done` was refused ("OR joins words or filters, not a word
+    and a filter"); before that it searched `timeout status:Done`, an AND."""
+    assert set(keys(search(store, text, limit=50))) == expected
+
+
+def test_a_word_ored_with_a_filter_is_highlighted(store):
+    hits = search(store, "failover OR status:Done", limit=50)
+    assert {h.key for h in hits} == {"OPS-1", "OPS-2"}
+    snippet = next(h.snippet for h in hits if h.key == "OPS-1")
+    assert "[[failover]]" in snippet
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ SEARCH_SYNTAX = """| Type | Finds |
 | `ABC-123` | that issue first, then issues that mention it |
 
 Filters are ANDed with the words; `status:Open,Done` or `status:Done OR priority:High`
-ORs filters, but a word OR a filter is refused. Words ignore case and accents (ß and
+ORs filters, and `crash OR label:crash` a word and a filter. Words ignore case and accents (ß and
 ss find each other); filter values ignore case. While you type a filter value the box
 suggests the rest from the index (`label:bac` → `backend`; type the quote first for a
 value with a space, `status:"in`); press → to take it.
