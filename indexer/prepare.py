@@ -139,14 +139,23 @@ def _stderr_has_fd() -> bool:
         return True  # no fd at all: multiprocessing leaves it out
 
 
-def _start_tracker_without_stderr() -> bool:
-    """Start multiprocessing's resource tracker with /dev/null as its stderr.
+# The tracker's own warning when the sync that started it was killed (kill -9) with
+# its pool's semaphores: it cleans them up, and the two lines of Python warning it
+# printed after the shell's prompt were nothing a user could act on.
+_TRACKER_WARNING = "ignore::UserWarning:multiprocessing.resource_tracker"
 
-    The tracker starts once per process, before the first worker, and hands it
-    sys.stderr's fd: -1 under a TUI, which fails the start ("bad value(s) in
-    fds_to_keep"). False when it cannot start even so (then: in-process)."""
+
+def _start_quiet_tracker() -> bool:
+    """Start multiprocessing's resource tracker, without its warnings.
+
+    The tracker starts once per process, before the first worker. It is given the
+    interpreter's -W options (sys.warnoptions), so one more silences it; and it
+    is handed sys.stderr's fd, -1 under a TUI, which fails the start ("bad
+    value(s) in fds_to_keep"): /dev/null's meanwhile. False when it cannot start."""
     from multiprocessing import resource_tracker
 
+    if _TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_WARNING)
     saved = sys.stderr
     try:
         with open(os.devnull, "w") as devnull:
@@ -235,8 +244,8 @@ class Preparer:
         # more than the cores left only adds its memory.
         processes = min(MAX_PROCESSES, cores - 1) if issues >= POOL_MIN_ISSUES else 0
         silent = processes > 0 and not _stderr_has_fd()  # under the TUI
-        if silent and not _start_tracker_without_stderr():
-            processes = 0
+        if processes > 0 and not _start_quiet_tracker() and silent:
+            processes = 0  # under a TUI a tracker started as usual would fail too
         return cls(datasource=datasource, site_url=site_url, processes=processes, silent=silent)
 
     def _run(self, fn: Callable[[Any], Any], payload: bytes | dict) -> Any:
