@@ -10,7 +10,10 @@ output and task documents keep UTC, which they label.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 # Before and after every stored time: the bounds of a period that runs past what
 # datetime can hold (year 1 in a zone east of UTC, year 9999 west of it).
@@ -45,7 +48,34 @@ def shown_time(stamp: object) -> str:
     except (OverflowError, ValueError, OSError):  # out of the platform's range
         local = moment.astimezone(UTC)
     zone = local.strftime("%Z") or local.strftime("%z")
+    if local.utcoffset() == timedelta(0) and _unknown_zone(os.environ.get("TZ")):
+        zone = "UTC"
     return f"{_day(local)} {local.hour:02d}:{local.minute:02d} {zone}"
+
+
+# A POSIX TZ rule (EST5EDT, JST-9, CET-1CEST,M3.5.0,M10.5.0/3, <+03>-3): no file needed.
+_POSIX_RULE = re.compile(r"^(<[^>]+>|[A-Za-z]{3,})[+-]?\d")
+
+
+@lru_cache(maxsize=8)
+def _unknown_zone(tz: str | None) -> bool:
+    """True for a TZ the C library could not read (a misspelt `Europe/Pariss`): it
+    then keeps UTC, named after the TZ's first letters ("Europe"), and a time shown
+    as "12:00 Europe" would read as a time in Europe."""
+    if not tz:
+        return False
+    name = tz[1:] if tz.startswith(":") else tz
+    if not name or _POSIX_RULE.match(name):
+        return False
+    if name.startswith("/"):
+        return not os.path.isfile(name)
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:  # not found, not a zone file, a name zoneinfo refuses
+        return True
+    return False
 
 
 def shown_day(stamp: object) -> str:

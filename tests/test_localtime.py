@@ -179,3 +179,21 @@ def test_a_typed_minute_is_the_whole_minute(tmp_path, zone):
         assert found(s, "updated:>2024-07-01T00:30") == set()
         assert found(s, "updated:2024-07-01T00:30:45") == {"OPS-9"}
         assert found(s, "updated:2024-07-01T00:30:44") == set()
+
+
+@pytest.mark.parametrize("tz", ["Europe/Pariss", "Mars/Base", "Foo", ":/no/such/zonefile"])
+def test_a_time_zone_the_system_cannot_read_is_shown_as_utc(zone, tz):
+    """glibc keeps UTC for a TZ it cannot read and names it after the TZ's first
+    letters: a misspelt Europe/Pariss showed "12:00 Europe", a time that reads as
+    European and is UTC."""
+    zone(tz)
+    assert shown_time("2024-05-01T12:00:00.000Z") == "2024-05-01 12:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("tz", "shown"),
+    [("GMT0", "12:00 GMT"), ("<+03>-3", "15:00 +03"), ("HST10", "02:00 HST"), ("UTC", "12:00 UTC")],
+)
+def test_zones_written_as_rules_keep_their_names(zone, tz, shown):
+    zone(tz)
+    assert shown_time("2024-05-01T12:00:00.000Z") == f"2024-05-01 {shown}"
