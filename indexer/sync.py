@@ -714,8 +714,9 @@ class _Run:
             threads = self._map(self._comment_thread, longer)
             for issue, thread in zip(longer, threads, strict=True):
                 issue["comments"] = thread
-            # A thread that cannot be read (a comment nested too deeply to parse):
-            # the issue is left out, the index keeps what it had of it.
+            # A thread that cannot be read (a comment nested too deeply to parse), or
+            # of an issue gone since its fetch: the issue is left out, the index
+            # keeps what it had of it.
             prepared = [p for p in prepared if p["comments"] is not None]
         if self.ds.index_attachments:
             metas = [(p, meta) for p in prepared for meta in p["attachments"]]
@@ -762,7 +763,15 @@ class _Run:
         Only the rest is fetched (the embedded page is the start of the thread). When
         the thread changed in between (the count or the ids disagree), all of it is
         fetched again; a change that keeps both also moves the issue's `updated`, so
-        the next run fetches it anew."""
+        the next run fetches it anew.
+
+        None leaves the issue out of its batch: a comment that cannot be read (the
+        index keeps what it had of the issue), or a 404 (the issue was deleted or
+        hidden since its fetch, which Jira's 404 cannot tell apart): that one is
+        then missing from the batch as an issue the fetch did not return, for
+        reconcile to check, rather than failing the whole run."""
+        from indexer.jira.errors import IssueNotFoundError
+
         embedded = issue["comments"]
         try:
             rest = self.client.comments(
@@ -773,6 +782,10 @@ class _Run:
             if len(thread) == issue["comment_total"] and len(set(ids)) == len(ids):
                 return thread
             return self.client.comments(issue["id"], decode=self.preparer.comments)
+        except IssueNotFoundError:
+            key = issue["record"].get("key") or issue["id"]
+            log.info("%s: %s is gone since it was fetched: left out", self.ds.name, key)
+            return None
         except RecursionError:  # a comment nested deeper than a JSON parser goes
             key = issue["record"].get("key") or issue["id"]
             log.warning(

@@ -21,7 +21,12 @@ import pytest
 
 import indexer.sync as sync_module
 from indexer.config import Datasource
-from indexer.jira.errors import JiraRateLimitError, JiraRetryAborted, JiraServerError
+from indexer.jira.errors import (
+    IssueNotFoundError,
+    JiraRateLimitError,
+    JiraRetryAborted,
+    JiraServerError,
+)
 from indexer.normalize import to_utc_iso
 from indexer.search import search
 from indexer.store import Store
@@ -805,3 +810,56 @@ def test_once_a_batch_fails_no_queued_batch_is_begun(tmp_path):
     assert summary.status == "error"
     assert summary.error == "Jira answered 503 (unavailable) after 11 attempts"
     assert jira.fetch_calls == 1
+
+
+class _LongThreads(ScriptedJira):
+    """Each issue embeds 20 comments of a 30-comment thread, as Cloud's search caps
+    its embedded page: the sync pages `/comment` for the other 10. Comment pages of
+    an issue in `gone` answer 404, as Jira does for one deleted or hidden since."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.gone: set[str] = set()
+
+    def _comment(self, ident: str, n: int) -> dict[str, Any]:
+        return {"id": f"{ident}-{n}", "body": f"comment {n} of {ident}",
+                "created": _jira_time(START_MS), "author": {"displayName": "A"}}  # fmt: skip
+
+    def _raw(self, ident: str) -> dict[str, Any]:
+        raw = super()._raw(ident)
+        shown = [self._comment(ident, n) for n in range(20)]
+        raw["fields"]["comment"] = {"comments": shown, "total": 30, "maxResults": 20, "startAt": 0}
+        return raw
+
+    def comments(self, key, page_size=100, *, start_at=0, decode=None) -> list[dict]:
+        if key in self.gone:
+            self.issues.pop(key, None)
+            raise IssueNotFoundError(
+                f"Issue {key} does not exist or you do not have permission to see it"
+            )
+        page = {"startAt": start_at, "maxResults": 100, "total": 30,
+                "comments": [self._comment(key, n) for n in range(start_at, 30)]}  # fmt: skip
+        return (decode(page) if decode else page)["comments"]
+
+
+def test_an_issue_gone_before_the_rest_of_its_comments_is_left_out_not_the_whole_run(tmp_path):
+    """An issue deleted (or hidden) between its fetch and the pages of its long
+    comment thread answers 404 there: the run failed with "Issue ... does not exist",
+    writing none of the batch. Jira's 404 says deleted or hidden: the issue is left
+    out like one the fetch did not return, and reconcile removes it from the index."""
+    jira = _LongThreads(50)
+    doomed = sorted(jira.issues)[10]
+    with Store(tmp_path / "index.db") as store:
+        first = sync_datasource(_datasource(index_comments=True), store=store, client=jira)
+        assert first.status == "ok", first.error
+        assert first.comments == 50 * 30
+
+        jira.gone.add(doomed)
+        jira.edit(doomed, "Edited, then deleted")
+        again = sync_datasource(
+            _datasource(index_comments=True), store=store, client=jira, full=True
+        )
+        assert again.status == "ok", again.error
+        assert again.deleted == 1
+        assert _indexed(store) == _expected(jira)
+        assert doomed not in _indexed(store)
