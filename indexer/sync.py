@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Container, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from threading import Event, Lock, Thread
@@ -329,6 +329,7 @@ class _Run:
         self.dropping: dict[str, bool] = {}  # comments/attachments turned off (see execute)
         self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
         self.batch_failed = Event()  # a pooled batch failed: the rest are not begun
+        self.account_checked = False  # see check_account
 
     # ------------------------------------------------------------------ plan
 
@@ -418,6 +419,8 @@ class _Run:
         finally:
             self.summary.listed = len(listing.listed)
             self.skip_unchanged = False  # later fetches (retries, reconcile) all write
+        if not listing.listed:
+            self.check_account()  # nothing found: no results, or refused credentials?
         if self.ds.index_attachments and due:
             self.retry_attachments(due)
         if stored is not None:
@@ -970,6 +973,8 @@ class _Run:
                     len(candidates) - len(gone),
                 )
         if gone:
+            if not listed:
+                self.check_account()  # the whole scope gone, or credentials refused?
             self.store.delete_issues(self.ds.name, gone)
         self.summary.deleted += len(gone)
         if listed is not None:
@@ -991,6 +996,27 @@ class _Run:
                 )
                 self.fetch_missing(missing)
         self.summary.reconciled = True
+
+    def check_account(self) -> None:
+        """Fail the run when Jira refuses the datasource's credentials at `/myself`.
+
+        Jira can answer a search with credentials it refused as it answers anonymous
+        (200, and only what anonymous may see: mostly nothing), so a wrong, expired
+        or misplaced token looked like an empty project: a first sync said "ok, 0
+        issues", and reconcile deleted the whole index of the datasource. Asked at
+        most once per run, when a listing found nothing (jira-api.md: check /myself).
+        A token that may not read `/myself` (a scoped one without the user scope:
+        403/404) passes."""
+        from indexer.jira.errors import JiraNotFoundError, JiraPermissionError
+
+        if self.account_checked or getattr(self.client, "auth_mode", "anonymous") == "anonymous":
+            return
+        myself = getattr(self.client, "myself", None)
+        if myself is None:
+            return
+        with suppress(JiraPermissionError, JiraNotFoundError):
+            myself()
+        self.account_checked = True
 
     def fetch_missing(self, ids: list[str]) -> set[str]:
         """Fetch and write issues by id, one batch after the other (reconcile's heal,

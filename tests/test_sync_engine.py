@@ -23,6 +23,8 @@ import indexer.sync as sync_module
 from indexer.config import Datasource
 from indexer.jira.errors import (
     IssueNotFoundError,
+    JiraAuthError,
+    JiraPermissionError,
     JiraRateLimitError,
     JiraRetryAborted,
     JiraServerError,
@@ -863,3 +865,62 @@ def test_an_issue_gone_before_the_rest_of_its_comments_is_left_out_not_the_whole
         assert again.deleted == 1
         assert _indexed(store) == _expected(jira)
         assert doomed not in _indexed(store)
+
+
+class _RefusedAsAnonymous(ScriptedJira):
+    """Jira taking credentials it refused for anonymous: searches answer 200 with
+    what anonymous may see (nothing here), `/myself` answers 401 (jira-api.md (b))."""
+
+    auth_mode = "basic"
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.refused = False
+        self.myself_error: Exception | None = None
+        self.myself_calls = 0
+
+    def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
+        if self.refused:
+            return iter(())
+        return super().search_ids(jql, page_size)
+
+    def myself(self) -> dict[str, Any]:
+        self.myself_calls += 1
+        if self.myself_error is not None:
+            raise self.myself_error
+        if self.refused:
+            raise JiraAuthError("Authentication failed for Jira: check the e-mail and API token")
+        return {"accountId": "me"}
+
+
+def test_credentials_jira_answers_as_anonymous_fail_the_sync_and_delete_nothing(tmp_path):
+    """An expired or wrong token that Jira answers as anonymous (200, no issues) made
+    a --full sync reconcile the whole index away, and a first sync say "ok, 0
+    issues". A listing that finds nothing is checked against /myself first."""
+    jira = _RefusedAsAnonymous(30)
+    with Store(tmp_path / "index.db") as store:
+        first = sync_datasource(_datasource(), store=store, client=jira)
+        assert first.status == "ok", first.error
+        assert jira.myself_calls == 0  # issues were found: nothing to check
+        assert len(_indexed(store)) == 30
+
+        jira.refused = True
+        full = sync_datasource(_datasource(), store=store, client=jira, full=True)
+        assert full.status == "error"
+        assert "check the e-mail and API token" in (full.error or "")
+        assert full.deleted == 0 and len(_indexed(store)) == 30
+
+    with Store(tmp_path / "fresh.db") as store:
+        fresh = sync_datasource(_datasource(), store=store, client=jira)
+        assert fresh.status == "error" and fresh.issues == 0
+
+
+def test_an_empty_project_still_syncs_with_a_token_that_may_not_read_myself(tmp_path):
+    """A scoped token without the user scope gets 403 at /myself: no proof of
+    refused credentials, so a project with no issues is simply empty."""
+    jira = _RefusedAsAnonymous(0)
+    jira.myself_error = JiraPermissionError("Permission denied by Jira (HTTP 403)")
+    with Store(tmp_path / "index.db") as store:
+        summary = sync_datasource(_datasource(), store=store, client=jira)
+        assert summary.status == "ok", summary.error
+        assert summary.issues == 0 and jira.myself_calls == 1
