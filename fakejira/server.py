@@ -291,6 +291,8 @@ class Handler(BaseHTTPRequestHandler):
             return  # Data Center has no REST v3
         sub = m.group(2).rstrip("/") or "/"
         public = sub == "/serverInfo"
+        if cloud and via == "site" and self.headers.get("Authorization") is None:
+            self._anonymous_cloud_search(sub, method)
         self._auth(via, public=public)
         site = P.Site(
             base=base,
@@ -339,6 +341,15 @@ class Handler(BaseHTTPRequestHandler):
             if found is None:
                 raise Reply(404, P.error(f"The attachment with id '{m.group(1)}' does not exist"))
             raise Reply(200, P.attachment_metadata(site, found[1]))
+
+    def _anonymous_cloud_search(self, sub: str, method: str) -> None:
+        """Jira Cloud answers a search without credentials with 200 and what anonymous
+        may see (nothing on a private site), not 401 (Atlassian KB "JQL search REST API
+        returns 200 OK without API token"; jira-api.md (b))."""
+        if sub == "/search/jql" and method in ("GET", "POST"):
+            raise Reply(200, {"issues": [], "isLast": True})
+        if sub == "/search/approximate-count" and method == "POST":
+            raise Reply(200, {"count": 0})
 
     # --- endpoints -------------------------------------------------------------
     def _project(self, key: str) -> None:

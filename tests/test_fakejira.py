@@ -720,3 +720,16 @@ def test_rendered_issues_and_comments_stay_byte_for_byte_what_they_were(start, m
         hashlib.sha256(r.content.replace(site, b"SITE")).hexdigest()[:16] for r in (issues, thread)
     ]
     assert digests == ["82b3a974c6c82884", "147b5bd85a74be49"]
+
+
+def test_cloud_searches_without_credentials_answer_200_with_nothing(start):
+    """As Jira Cloud does (Atlassian KB, jira-api.md (b)): an anonymous search on a
+    private site is 200 with no issues, not a 401; /myself still says 401."""
+    fj, _ = start("cloud", issues=5)
+    r = httpx.get(fj.url + "/rest/api/3/search/jql", params={"jql": "project = DEMO"})
+    assert r.status_code == 200 and r.json() == {"issues": [], "isLast": True}
+    count = httpx.post(
+        fj.url + "/rest/api/3/search/approximate-count", json={"jql": "project = DEMO"}
+    )
+    assert count.status_code == 200 and count.json() == {"count": 0}
+    assert httpx.get(fj.url + "/rest/api/3/myself").status_code == 401
