@@ -566,6 +566,27 @@ def test_a_post_whose_answer_was_lost_is_found_on_the_issue_not_posted_twice():
     assert listing.url.params["orderBy"] == "-created"
 
 
+def test_a_413_to_a_post_says_the_issue_reached_its_comment_limit():
+    """Jira Cloud answers a comment post with 413 when the issue has reached its
+    per-issue limit (5,000 comments; CLOUD-SPEC). It read "refused the request as
+    too large", which sent the user shortening a result that no length could post."""
+    client, rec = make_client(
+        {
+            ("GET", "/rest/api/2/serverInfo"): ok(CLOUD_INFO),
+            ("POST", "/rest/api/3/issue/ABC-1/comment"): ok(
+                {"errorMessages": ["Comment limit exceeded."], "errors": {}}, status=413
+            ),
+        }
+    )
+    with pytest.raises(JiraBadRequestError) as info:
+        client.add_comment("ABC-1", "All done.")
+    message = str(info.value)
+    assert "per-issue limit of comments" in message and "ABC-1" in message
+    assert "too large" not in message
+    assert info.value.status == 413
+    assert [r.method for r in rec.requests].count("POST") == 1  # refused: never again
+
+
 @pytest.mark.parametrize(
     "case",
     ["absent", "other-author", "before-the-post", "known-already", "other-text"],

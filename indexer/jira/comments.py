@@ -18,7 +18,14 @@ import httpx
 
 from indexer.normalize import parse_jira_time
 
-from .errors import JiraError, JiraNotFoundError, JiraPermissionError, JiraResponseError, with_note
+from .errors import (
+    JiraBadRequestError,
+    JiraError,
+    JiraNotFoundError,
+    JiraPermissionError,
+    JiraResponseError,
+    with_note,
+)
 from .http import RETRY_STATUSES_GATEWAY
 from .search import validate_issue_key
 
@@ -51,6 +58,22 @@ def _reply_lost(exc: JiraError, note: str) -> JiraError:
     noted.reply_lost = True
     noted.unnoted = str(exc)
     return noted
+
+
+def _per_issue_limit(exc: JiraError, key: str) -> JiraError:
+    """A 413 to a comment post: Jira Cloud's per-issue limit (5,000 comments) is
+    reached (CLOUD-SPEC); the body itself is checked against Jira's size limit
+    before posting, so "too large" would send the user shortening a result that
+    can never be posted to this issue."""
+    said = "; ".join(getattr(exc, "messages", None) or [])
+    refused = JiraBadRequestError(
+        f"Jira refused the comment on {key} (HTTP 413): the issue has reached Jira's "
+        f"per-issue limit of comments (5,000 on Cloud){f': {said}' if said else ''}; "
+        "nothing was posted"
+    )
+    refused.status = 413
+    refused.messages = getattr(exc, "messages", None) or []
+    return refused
 
 
 def _words(text: str) -> str:
@@ -154,6 +177,8 @@ class IssueComments:
             if not comment_id:
                 raise JiraResponseError(f"Jira did not return the new comment's id for {key}")
         except JiraError as exc:
+            if getattr(exc, "status", None) == 413:
+                raise _per_issue_limit(exc, key) from None
             if not reply_may_be_lost(exc):
                 raise
             # The post may have reached Jira with only its answer lost: posting again
