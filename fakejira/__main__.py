@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--search-window", type=int, default=10_000, help="DC: deepest startAt+maxResults"
     )
+    ap.add_argument(
+        "--comment-limit", type=int, default=5000, help="Cloud: comments per issue (413 past it)"
+    )
     ap.add_argument("--no-comments", action="store_true")
     ap.add_argument("--no-attachments", action="store_true")
     a = ap.parse_args(argv)
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         comments=not a.no_comments, attachments=not a.no_attachments, context_path=a.context_path,
         email=a.email, token=a.token, cloud_id=a.cloud_id, time_zone=a.time_zone,
         max_results_cap=a.max_results_cap, search_window=a.search_window, host=a.host, port=a.port,
+        comment_limit=a.comment_limit,
     )  # fmt: skip
     with fj:
         print(f"fakejira {a.mode} serving {a.issues} issues at {fj.url}", flush=True)

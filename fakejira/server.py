@@ -33,6 +33,7 @@ MODES = ("cloud", "datacenter", "anonymous", "gateway")
 DC_SEARCH_WINDOW = 10_000
 CLOUD_ID_CAP = 5000
 CLOUD_FIELDS_CAP = 100
+CLOUD_COMMENT_LIMIT = 5000
 META_FIELDS = {"id", "key", "updated", "created"}
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Log in - Jira</title></head><body>"
@@ -526,8 +527,16 @@ class Handler(BaseHTTPRequestHandler):
             raise Reply(200, P.comment_page(self.site, iss, start, size, rendered))
 
     def _post_comment(self, ref: str) -> None:
-        ds = self.server.fake.dataset
-        self._find(ref)
+        fj = self.server.fake
+        ds = fj.dataset
+        iss = self._find(ref)
+        if self.site.cloud and len(iss.comments) >= fj.comment_limit:
+            # Jira Cloud's per-issue limit (CLOUD-SPEC: 413 "if the per-issue limit has
+            # been breached" for comments; 5,000 per Atlassian's announcement).
+            raise Reply(
+                413,
+                P.error(f"This issue has reached the limit of {fj.comment_limit} comments."),
+            )
         body = self.json_body().get("body")
         if self.site.version == "3":
             if not (
@@ -669,6 +678,7 @@ class FakeJira:
         time_zone: str = "America/Los_Angeles",
         max_results_cap: int = 100,
         search_window: int = DC_SEARCH_WINDOW,
+        comment_limit: int = CLOUD_COMMENT_LIMIT,
         host: str = "127.0.0.1",
         port: int = 0,
         start_ms: int | None = None,
@@ -684,6 +694,7 @@ class FakeJira:
         self.account = P.Account(email=email)
         self.max_results_cap = max_results_cap
         self.search_window = search_window  # DC: startAt + maxResults may not pass it
+        self.comment_limit = comment_limit  # Cloud: comments per issue (413 past it)
         self.faults = Faults()
         self._host, self._port = host, port
         self._stats_lock = threading.Lock()

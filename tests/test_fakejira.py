@@ -733,3 +733,21 @@ def test_cloud_searches_without_credentials_answer_200_with_nothing(start):
     )
     assert count.status_code == 200 and count.json() == {"count": 0}
     assert httpx.get(fj.url + "/rest/api/3/myself").status_code == 401
+
+
+def test_cloud_refuses_a_comment_past_the_per_issue_limit_with_413(start):
+    """CLOUD-SPEC: POST comment answers 413 "if the per-issue limit has been
+    breached" (5,000 comments on Cloud); jiradex says so rather than "too large"."""
+    from indexer.jira import JiraBadRequestError, JiraClient
+
+    fj, http = start("cloud", issues=3)
+    fj.comment_limit = len(fj.dataset.issue("DEMO-1").comments) + 1
+    body = {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "the last one"}]}]}  # fmt: skip
+    assert http.post("/rest/api/3/issue/DEMO-1/comment", json={"body": body}).status_code == 201
+    refused = http.post("/rest/api/3/issue/DEMO-1/comment", json={"body": body})
+    assert refused.status_code == 413 and refused.json()["errorMessages"]
+    client = JiraClient(fj.url, username=fj.email, token=fj.token)
+    with client, pytest.raises(JiraBadRequestError, match="per-issue limit of comments"):
+        client.add_comment("DEMO-1", "One more")
+    assert len(fj.dataset.issue("DEMO-1").comments) == fj.comment_limit
