@@ -18,6 +18,8 @@ KINDS = {
     "reset",
     "html200",
     "notjson",
+    "captcha403",
+    "empty200",
 }
 
 

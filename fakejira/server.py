@@ -171,6 +171,18 @@ class Handler(BaseHTTPRequestHandler):
                 {"X-Seraph-LoginReason": "AUTHENTICATION_DENIED"},
                 "text/html;charset=UTF-8",
             )
+        elif kind == "captcha403":  # Data Center after failed logins (Atlassian KB, ID-6351)
+            raise Reply(
+                403,
+                LOGIN_PAGE,
+                {
+                    "X-Seraph-LoginReason": "AUTHENTICATION_DENIED",
+                    "X-Authentication-Denied-Reason": f"CAPTCHA_CHALLENGE; login-url={self.server.fake.url}/login.jsp",
+                },
+                "text/html;charset=UTF-8",
+            )
+        elif kind == "empty200":  # refused credentials, empty body (JRA-41559, pycontribs)
+            raise Reply(200, b"", {"X-Seraph-LoginReason": "AUTHENTICATED_FAILED"})
         elif kind == "notjson":
             raise Reply(
                 200,

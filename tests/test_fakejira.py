@@ -751,3 +751,28 @@ def test_cloud_refuses_a_comment_past_the_per_issue_limit_with_413(start):
     with client, pytest.raises(JiraBadRequestError, match="per-issue limit of comments"):
         client.add_comment("DEMO-1", "One more")
     assert len(fj.dataset.issue("DEMO-1").comments) == fj.comment_limit
+
+
+def test_fault_captcha_403_and_empty_200_as_jira_sends_them(start):
+    """The two refusals jira-api.md (i) quotes: Data Center's 403 with an HTML body
+    after a CAPTCHA trip, and a 200 with an empty body plus AUTHENTICATED_FAILED;
+    jiradex names both as credential problems."""
+    from indexer.jira import JiraAuthError, JiraClient
+
+    fj, http = start("datacenter", issues=5)
+    fj.inject("captcha403", count=1)
+    fj.inject("empty200", count=1)
+    captcha = http.get("/rest/api/2/myself")
+    assert captcha.status_code == 403 and captcha.headers["content-type"].startswith("text/html")
+    assert captcha.headers["X-Authentication-Denied-Reason"].startswith("CAPTCHA_CHALLENGE")
+    empty = http.get("/rest/api/2/myself")
+    assert empty.status_code == 200 and empty.content == b""
+    assert empty.headers["X-Seraph-LoginReason"] == "AUTHENTICATED_FAILED"
+    fj.inject("captcha403", count=1)
+    fj.inject("empty200", count=1)
+    client = JiraClient(fj.url, token=fj.token, deployment="datacenter")
+    with client:
+        with pytest.raises(JiraAuthError, match="CAPTCHA"):
+            client.myself()
+        with pytest.raises(JiraAuthError, match="personal access token"):
+            client.myself()
