@@ -998,24 +998,26 @@ class _Run:
         self.summary.reconciled = True
 
     def check_account(self) -> None:
-        """Fail the run when Jira refuses the datasource's credentials at `/myself`.
+        """Fail the run when what found nothing was Jira refusing to show anything.
 
-        Jira can answer a search with credentials it refused as it answers anonymous
-        (200, and only what anonymous may see: mostly nothing), so a wrong, expired
-        or misplaced token looked like an empty project: a first sync said "ok, 0
-        issues", and reconcile deleted the whole index of the datasource. Asked at
-        most once per run, when a listing found nothing (jira-api.md: check /myself).
-        A token that may not read `/myself` (a scoped one without the user scope:
-        403/404) passes."""
+        Jira answers a search it will not show anything to with 200 and no issues,
+        not 401: one sent with credentials it refused (a wrong, expired or misplaced
+        token) as one sent anonymously to a site that hides its projects from
+        anonymous (jira-api.md (b)). So a first sync said "ok, 0 issues", and
+        reconcile deleted the whole index of the datasource. Asked at most once per
+        run, when a listing found nothing: with credentials, `/myself` says whether
+        Jira takes them (a 401 fails the run; 403/404, a scoped token without the
+        user scope, passes); anonymously, the project must be visible."""
         from indexer.jira.errors import JiraNotFoundError, JiraPermissionError
 
-        if self.account_checked or getattr(self.client, "auth_mode", "anonymous") == "anonymous":
+        mode = getattr(self.client, "auth_mode", None)
+        if self.account_checked or mode is None:
             return
-        myself = getattr(self.client, "myself", None)
-        if myself is None:
-            return
-        with suppress(JiraPermissionError, JiraNotFoundError):
-            myself()
+        if mode == "anonymous":
+            self.client.project(self.ds.project_key)  # ProjectNotFoundError: not visible
+        else:
+            with suppress(JiraPermissionError, JiraNotFoundError):
+                self.client.myself()
         self.account_checked = True
 
     def fetch_missing(self, ids: list[str]) -> set[str]:

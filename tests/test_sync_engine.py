@@ -28,6 +28,7 @@ from indexer.jira.errors import (
     JiraRateLimitError,
     JiraRetryAborted,
     JiraServerError,
+    ProjectNotFoundError,
 )
 from indexer.normalize import to_utc_iso
 from indexer.search import search
@@ -924,3 +925,37 @@ def test_an_empty_project_still_syncs_with_a_token_that_may_not_read_myself(tmp_
         summary = sync_datasource(_datasource(), store=store, client=jira)
         assert summary.status == "ok", summary.error
         assert summary.issues == 0 and jira.myself_calls == 1
+
+
+class _Anonymous(ScriptedJira):
+    """Read without credentials; `visible` says whether anonymous may see the project
+    (Jira Cloud answers a search it shows nothing to with 200 and no issues)."""
+
+    auth_mode = "anonymous"
+
+    def __init__(self, count: int, visible: bool):
+        super().__init__(count)
+        self.visible = visible
+        self.project = self.project_info  # JiraClient.project(key); no issue reads it here
+
+    def search_ids(self, jql: str, page_size: int | None = None) -> Iterator[dict]:
+        return super().search_ids(jql, page_size) if self.visible else iter(())
+
+    def project_info(self, key: str) -> dict[str, Any]:
+        if not self.visible:
+            raise ProjectNotFoundError(
+                f"Project {key} does not exist or you do not have permission to see it"
+            )
+        return {"key": key}
+
+
+def test_an_anonymous_sync_of_a_project_anonymous_cannot_see_says_so(tmp_path):
+    """An anonymous datasource on a site that hides the project got 200 and no
+    issues from every search, and its sync said "ok, 0 issues"; a visible project
+    with no issues is still simply empty."""
+    with Store(tmp_path / "index.db") as store:
+        hidden = sync_datasource(_datasource(), store=store, client=_Anonymous(5, False))
+        assert hidden.status == "error"
+        assert hidden.error == "Project DEMO does not exist or you do not have permission to see it"
+        empty = sync_datasource(_datasource(), store=store, client=_Anonymous(0, True))
+        assert empty.status == "ok", empty.error
