@@ -104,7 +104,7 @@ def attachment_metadata(raw: dict[str, Any]) -> dict[str, Any]:
     raw = _as_dict(raw)
     size = raw.get("size")
     return {
-        "id": _as_str(raw.get("id")),
+        "id": _as_str(raw.get("id")) or _last_segment(raw.get("self")),
         "filename": _as_str(raw.get("filename")),
         "mimetype": _as_str(raw.get("mimeType")),
         "size": size if isinstance(size, int) else 0,
@@ -114,6 +114,13 @@ def attachment_metadata(raw: dict[str, Any]) -> dict[str, Any]:
         "text": None,
         "indexed": False,
     }
+
+
+def _last_segment(url: Any) -> str:
+    """`10040` of `.../rest/api/2/attachment/10040`: older Jira (5.x, as captured in
+    jira-fixtures) names an attachment by its `self` link only, without an `id`."""
+    tail = _as_str(url).rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else ""
 
 
 def embedded_comments(raw_issue: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:

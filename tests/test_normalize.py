@@ -243,3 +243,17 @@ def test_a_comment_updated_is_read_as_itself_whatever_its_type(created, updated,
     True for True and 1: a boolean `updated` (not a date) got the created date."""
     comment = normalize_comment({"id": "1", "created": created, "updated": updated})
     assert comment["updated"] == expected
+
+
+def test_attachment_without_an_id_is_named_by_its_self_link():
+    """Jira 5.x (the JRJC capture `issue/valid-5.0.json`) gives attachments a `self`
+    link and no `id`: every attachment of an issue had the id '', so a failed
+    download of one kept another's text in its place."""
+    old = [
+        {"self": f"http://localhost:2990/jira/rest/api/latest/attachment/{n}",
+         "filename": name, "mimeType": "text/plain", "size": 643,
+         "content": f"http://localhost:2990/jira/secure/attachment/{n}/{name}"}
+        for n, name in ((10040, "a.txt"), (10020, "b.txt"))
+    ]  # fmt: skip
+    assert [attachment_metadata(a)["id"] for a in old] == ["10040", "10020"]
+    assert attachment_metadata({"self": "https://x/odd/", "filename": "c.txt"})["id"] == ""
