@@ -666,7 +666,12 @@ class _Run:
         except Exception:  # a double or a clock that cannot say: keep ours
             return self.started_ms
         behind = int(time.time() * 1000) - jira_ms  # > 0: Jira's clock is behind ours
-        return self.started_ms - max(behind, 0)
+        # Down to the minute: the Date header says the second, and the milliseconds
+        # our clock adds differ from run to run; a bound that does not is as safe
+        # (the overlap window is 30 minutes) and makes the next run's JQL the same
+        # for the same answers (a cassette recorded against a frozen fake replays).
+        started = self.started_ms - max(behind, 0)
+        return started - started % 60_000
 
     def _pooled_batch(self, batch: list[str]) -> list[dict[str, Any]]:
         """fetch_batch on the run's pool. Once a batch has failed (the run ends with

@@ -267,6 +267,48 @@ def test_a_local_clock_ahead_of_jiras_does_not_move_the_checkpoint_past_unwritte
         assert _indexed(store) == _expected(jira)
 
 
+class _JiraWithFrozenClock(ScriptedJira):
+    """A Jira whose clock stands still (fakejira's while a cassette is recorded),
+    its newest issue changed at that very second."""
+
+    frozen_ms = 1_700_000_000_000
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        newest = max(self.issues.values(), key=lambda issue: issue["updated"])
+        newest["updated"] = self.frozen_ms
+
+    def server_now(self) -> datetime:
+        return datetime.fromtimestamp(self.frozen_ms / 1000, UTC)
+
+
+@pytest.mark.parametrize("slow_ms", [3, 700, 9_000])
+def test_the_watermark_from_jiras_clock_does_not_depend_on_how_long_the_run_took(
+    tmp_path, monkeypatch, slow_ms
+):
+    """The watermark took Jira's start as our start less how far Jira's clock was
+    behind, in milliseconds of our clock: two runs over the same answers saved
+    watermarks some milliseconds apart (the next run's JQL too, so a cassette
+    recorded against a frozen fakejira did not replay). It is whole minutes now,
+    never later than Jira's start."""
+    real_time = time.time
+    started: list[float] = []
+
+    def later() -> float:  # the run's later clock readings come slow_ms after its start
+        now = real_time()
+        if not started:
+            started.append(now)
+        return started[0] + slow_ms / 1000 if now > started[0] else now
+
+    monkeypatch.setattr(sync_module, "time", SimpleNamespace(**{**vars(time), "time": later}))
+    jira = _JiraWithFrozenClock(5)
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        watermark = store.get_state("jira")["watermark"]
+    assert watermark % 60_000 == 0
+    assert jira.frozen_ms - 60_000 < watermark <= jira.frozen_ms
+
+
 def test_a_checkpoint_still_moves_when_nothing_is_edited(tmp_path):
     """The bound above costs nothing on a quiet project: a failed run's checkpoint
     is the newest `updated` of the batches it wrote, and the next run asks Jira
