@@ -146,3 +146,22 @@ class LaterClock:
 
     def advance(self, minutes: float) -> None:
         self.now += timedelta(minutes=minutes)
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a fast typist (or a password manager's auto-type) sends them: all handed
+    to the app before it has handled the first, as a terminal delivers a burst (Pilot's
+    `press` waits for each key to be handled)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for key in keys:
+        char = key if len(key) == 1 else NAMED_CHARACTERS.get(key)
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+NAMED_CHARACTERS = {"tab": "\t", "enter": "\r", "space": " ", "escape": "\x1b"}

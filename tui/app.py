@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.theme import Theme
@@ -132,7 +133,15 @@ class JiradexApp(App):
     }  # fmt: skip
     DEFAULT_MODE = "search"
     COMMANDS = App.COMMANDS | {JiradexCommands}
-    BINDINGS = keymap.bindings("app")
+    # Tab and Shift+Tab as Textual's screens bind them, but handled by the app as the
+    # key arrives (priority): a screen's binding runs only once the key has gone through
+    # the focused widget, and the keys typed behind it (an auto-typed "name<Tab>url")
+    # were by then handed to that widget too: the whole line went into the first field.
+    BINDINGS = [
+        *keymap.bindings("app"),
+        Binding("tab", "move_focus(1)", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", show=False, priority=True),
+    ]
     NOTIFICATION_TIMEOUT = 6
     AUTO_SYNC_EVERY_S: float | None = 30.0  # None: no scheduled syncs (the tests' default)
 
@@ -354,6 +363,20 @@ class JiradexApp(App):
 
     def action_go(self, mode: str) -> None:
         self.go(mode)
+
+    def action_move_focus(self, step: int) -> None:
+        """Tab to the next field (Shift+Tab back) now; a text area that indents on Tab
+        keeps the key."""
+        from textual.actions import SkipAction
+        from textual.widgets import TextArea
+
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.tab_behavior == "indent":
+            raise SkipAction()
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
 
     def action_show_help(self) -> None:
         from tui.screens.help import HelpScreen
