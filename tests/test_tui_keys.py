@@ -4,10 +4,13 @@ it before the keys behind it are handed out, or those land in the widget it left
 from __future__ import annotations
 
 import pytest
-from tui_helpers import burst, settle, wait_for
+from textual.widgets import Input
+from tui_helpers import burst, fill_index, settle, wait_for
 
 from tui.app import JiradexApp
+from tui.screens.issue import IssueScreen
 from tui.widgets.datasource_form import DatasourceFormScreen
+from tui.widgets.results import ResultsTable
 
 pytestmark = pytest.mark.anyio
 
@@ -29,3 +32,42 @@ async def test_tab_typed_fast_moves_to_the_next_field_before_the_next_letters():
         assert form.value("name") == "fj"
         assert form.value("endpoint") == "http://jira"
         assert form.value("project") == "FJ"
+
+
+async def results_focused(pilot, app):
+    """The search screen of the sample index, the cursor in its results."""
+    await settle(pilot, app)
+    await pilot.press("down")
+    table = app.screen.query_one(ResultsTable)
+    await wait_for(pilot, lambda: table.has_focus)
+    return table
+
+
+async def test_down_down_enter_typed_fast_opens_the_second_result():
+    """The first Down moved into the list later than the keys behind it were handed to
+    the box: the second Down did nothing and Enter went to the box."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        hits = app.screen.query_one(ResultsTable).hits
+        burst(app, "down", "down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+        assert app.screen.key == hits[1].key
+
+
+@pytest.mark.parametrize("back", ["slash", "escape", "up"])
+async def test_letters_typed_right_after_leaving_the_results_go_into_the_box(back):
+    """ "/tide" typed fast from the list: the letters went to the list, where t opened
+    Tasks, i the import form and d the Datasources."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await results_focused(pilot, app)
+        search = app.screen
+        burst(app, back, *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide" or app.screen is not search)
+        await settle(pilot, app)
+        assert app.current_mode == "search" and app.screen is search
+        assert box.value == "tide" and box.has_focus

@@ -44,7 +44,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
         KeySpec("jiradex.app.quit", "ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ],
     "search": [
-        KeySpec("jiradex.search.focus", "slash", "focus_search", "Search"),
+        # priority: see SearchScreen.BINDINGS (in the box, where / is typed, it is off)
+        KeySpec("jiradex.search.focus", "slash", "focus_search", "Search", priority=True),
         KeySpec("jiradex.search.open", "enter", "open_issue", "Open", show=False),
         KeySpec("jiradex.search.import", "i", "import_task", "Import as task", short="Import"),
         # In the issue's footer (Enter); the results' footer keeps 80 columns for the

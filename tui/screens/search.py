@@ -12,7 +12,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -94,7 +96,16 @@ class SearchBox(Input):
 class SearchScreen(Screen):
     """Home: search box, results table, preview pane."""
 
-    BINDINGS = keymap.bindings("search")
+    # Between the box and the results the focus moves as the key arrives (priority
+    # bindings, handled by the app before it hands out the keys behind): moved by a key
+    # handler, it moved after those keys had gone to the widget it left, and "/tide"
+    # typed fast in the results opened Tasks (t), the import form (i) and Sources (d).
+    BINDINGS = [
+        *keymap.bindings("search"),
+        Binding("down", "enter_results", show=False, priority=True),
+        Binding("up", "leave_results('up')", show=False, priority=True),
+        Binding("escape", "leave_results('escape')", show=False, priority=True),
+    ]
     DEFAULT_CSS = """
     SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
     SearchScreen #search-box:focus { border: tall $primary; }
@@ -427,18 +438,26 @@ class SearchScreen(Screen):
 
     def on_key(self, event: Any) -> None:
         box = self.query_one("#search-box", Input)
-        table = self.query_one(ResultsTable)
-        if event.key == "down" and box.has_focus and table.row_count and table.display:
-            table.focus()
-            event.stop()
-        elif table.has_focus and (
-            event.key == "escape" or (event.key == "up" and table.cursor_row == 0)
-        ):
-            box.focus()
-            event.stop()
-        elif event.key == "escape" and box.has_focus and box.value:
+        if event.key == "escape" and box.has_focus and box.value:
             box.value = ""
             event.stop()
+
+    # `self.focused`, not `has_focus`: the widget learns of its focus from an event,
+    # after the keys that follow the one that moved it.
+    def action_enter_results(self) -> None:
+        """Down in the box steps into the results."""
+        table = self.query_one(ResultsTable)
+        in_box = self.focused is self.query_one("#search-box", Input)
+        if not (in_box and table.row_count and table.display):
+            raise SkipAction()
+        self.set_focus(table)
+
+    def action_leave_results(self, key: str) -> None:
+        """Escape in the results, or Up on their first row, goes back to the box."""
+        table = self.query_one(ResultsTable)
+        if self.focused is not table or (key == "up" and table.cursor_row != 0):
+            raise SkipAction()
+        self.set_focus(self.query_one("#search-box", Input))
 
     @on(DataTable.RowSelected, "#results")
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -460,7 +479,7 @@ class SearchScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """`/ Search` is not offered in the box, where / is typed."""
         if action == "focus_search":
-            return not self.query_one("#search-box", Input).has_focus
+            return self.focused is not self.query_one("#search-box", Input)
         return True
 
     def _hit(self) -> Any | None:
@@ -470,7 +489,7 @@ class SearchScreen(Screen):
         return hit
 
     def action_focus_search(self) -> None:
-        self.query_one("#search-box", Input).focus()
+        self.set_focus(self.query_one("#search-box", Input))
 
     def action_open_issue(self) -> None:
         from tui.screens.issue import IssueScreen
