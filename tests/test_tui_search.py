@@ -214,6 +214,26 @@ async def test_no_results_says_so():
         assert not app.screen.query_one(ResultsTable).display
 
 
+async def test_no_results_points_to_the_search_syntax_in_the_help():
+    """It sent the person to the README for the syntax, which F1 then s shows."""
+    from textual.widgets import TabbedContent
+
+    from tui.screens.help import HelpScreen
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await type_query(pilot, app, "zebrafish")
+        empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "README" not in empty
+        assert "F1, then s, shows the query syntax" in empty
+        await pilot.press("f1", "s")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert app.screen.query_one(TabbedContent).active == "help-syntax"
+
+
 async def test_datasource_never_synced_says_how_to_sync():
     from indexer import config
 

@@ -370,7 +370,7 @@ class SearchScreen(Screen):
                 message = (
                     f"No issues match “{text}”.\n\n"
                     "Try fewer words, a prefix like `time*`, or drop a filter. "
-                    "F1 lists the keys; the README lists the query syntax."
+                    "F1, then s, shows the query syntax."
                 )
         table.display = not message
         self._show_empty(message, show_button)
