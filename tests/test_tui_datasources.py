@@ -166,6 +166,25 @@ async def test_form_buttons_and_status_stay_on_screen_at_80x24(fake_client):
 
 
 @run_async
+async def test_the_first_field_in_error_shows_its_message_at_80x24(fake_client):
+    """Save with a bad interval (the last field) focused the interval, but its message
+    stayed below the fold: "Fix the fields marked in red" and no word of what."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_screen(app, pilot)
+        form = await open_form(app, pilot, "a")
+        await fill_form(pilot, form, "Platform", "https://acme.atlassian.net", "PLAT")
+        await type_into(pilot, form, "interval", "5 fortnights")
+        form.query_one("#name", Input).focus()
+        await wait_for(pilot, lambda: is_shown(form, "#name"))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.focused is form.query_one("#interval"))
+        await wait_for(pilot, lambda: is_shown(form, "#field-interval .field-error"))
+        message = form.query_one("#field-interval .field-error", Static)
+        assert "must be a duration" in str(message.render())
+
+
+@run_async
 async def test_plain_http_is_refused_like_the_cli(fake_client):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

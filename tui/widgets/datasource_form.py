@@ -489,11 +489,17 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
         self._status_for = self._values() if message else None
 
     def _focus_first_error(self) -> None:
+        """Focus the first field in error and bring its message into view: focusing
+        scrolls to the input only, and at 80x24 the message under the interval (the
+        last field) stayed below the fold with "Fix the fields marked in red"."""
         for name in self.FIELDS:
-            if self.field(name).error:
+            field = self.field(name)
+            if field.error:
                 widget = self.query_one(f"#{name}", Input)
                 if not widget.disabled:
-                    widget.focus()
+                    widget.focus(scroll_visible=False)
+                # after the refresh that lays out the message just shown
+                self.call_after_refresh(field.scroll_visible, animate=False)
                 return
 
 
