@@ -341,6 +341,16 @@ async def test_a_line_logged_as_the_log_is_replayed_is_shown_once():
         assert log_text(monitor).count("later line") == 1
 
 
+def test_the_fetching_line_counts_one_issue_in_the_singular():
+    """Each incremental sync fetches the last changed issue again: the log said
+    "fetching 1 new or changed issues" on every one."""
+    from tui.sync_controller import _phase_line
+
+    assert _phase_line("fetching", 1) == "fetching 1 new or changed issue"
+    assert _phase_line("fetching", 2500) == "fetching 2,500 new or changed issues"
+    assert _phase_line("fetching", 0) == "nothing new to fetch"
+
+
 def test_format_duration():
     assert format_duration(None) == "—"
     assert format_duration(4.4) == "4s"

@@ -441,7 +441,9 @@ class SyncController:
 
 def _phase_line(phase: str, total: int | None) -> str:
     if phase == "fetching":
-        return f"fetching {total:,} new or changed issues" if total else "nothing new to fetch"
+        if not total:
+            return "nothing new to fetch"
+        return f"fetching {counted(total, 'new or changed issue', grouped=True)}"
     return PHASE_LABELS.get(phase, phase)
 
 
