@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 from tui_fakes import FakeJiraClient, auth_error, run_async
-from tui_helpers import LaterClock, add_datasource, settle, wait_for
+from tui_helpers import LaterClock, add_datasource, issue, settle, wait_for
 
 import tui.screens.datasources as datasources_module
 from indexer import config
@@ -577,6 +577,36 @@ async def test_the_delete_question_has_its_own_footer(fake_client):
         assert isinstance(app.screen, ConfirmScreen)
         keys = {key.description for key in app.screen.query(FooterKey)}
         assert "Cancel" in keys and "Add" not in keys
+
+
+@run_async
+async def test_a_long_name_leaves_the_counts_whole_at_80_columns(fake_client):
+    """A datasource named at length kept 28 cells at 80 columns and pushed the counts
+    to the edge: 21,946 comments read "21,94". The name gives way (cut with …), and
+    takes its room again when the terminal grows."""
+    long_name = "Platform team — 数据库 very long name for testing"
+    add_datasource(long_name)
+    comments = [{"id": f"c{n}", "author": "A", "created": "2024-01-01T00:00:00.000Z",
+                 "body": "x", "body_text": "x"} for n in range(12345)]  # fmt: skip
+    with Store() as store:
+        store.upsert_issues([issue(1, datasource=long_name, comments=comments)])
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(app, pilot)
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        x = 0
+        for column in table.ordered_columns:
+            x += column.get_render_width(table)
+            if str(column.label) == "Files":
+                break
+        assert x <= table.scrollable_content_region.width
+        assert str(table.get_cell(long_name, "comments")) == "12,345"
+        assert str(table.get_cell(long_name, "name")).endswith("…")
+        await pilot.resize_terminal(140, 30)
+        await wait_for(pilot, lambda: str(table.get_cell(long_name, "name")).startswith(
+            "Platform team — 数据库 very"))  # fmt: skip
 
 
 @run_async

@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -57,6 +58,14 @@ COLUMNS = (
     ("project", "Project"),
     ("every", "Every"),
 )
+
+
+# The name column's width, as the table's width allows (DatasourcesScreen._name_width).
+NAME_MIN, NAME_MAX = 10, 28
+
+
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
 
 
 # How often the ages shown ("Last sync 5m ago", "Last run: ok, 5m ago") are worked out
@@ -136,6 +145,7 @@ class DatasourcesScreen(Screen):
         self.loaded = False
         self._select_next: str | None = None  # the row the next load puts the cursor on
         self._deleting: set[str] = set()  # datasources a worker is removing
+        self._name_room = NAME_MAX  # the width the names were cut to
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -201,9 +211,7 @@ class DatasourcesScreen(Screen):
         if self._select_next is not None:
             selected, self._select_next = self._select_next, None
         self.rows = rows
-        table.clear()
-        for row in rows:
-            table.add_row(*self._cells(row), key=row.ds.name)
+        self._fill(table)
         empty = not rows
         table.display = not empty
         self.query_one("#ds-empty").display = empty
@@ -216,13 +224,44 @@ class DatasourcesScreen(Screen):
             table.focus()
         self._show_details()
 
+    def _fill(self, table: DataTable) -> None:
+        table.clear()
+        cells = [self._cells(row) for row in self.rows]
+        name_width = self._name_width(table, cells)
+        for row, row_cells in zip(self.rows, cells, strict=True):
+            row_cells[0] = cell(fit(row.ds.name, name_width))
+            table.add_row(*row_cells, key=row.ds.name)
+        self._name_room = name_width
+
+    def _name_width(self, table: DataTable, cells: list[list[Any]]) -> int:
+        """The names get what the table leaves once the columns up to the counts have
+        their room (the settings after them may scroll off): a long name pushed
+        "21,946" comments out to "21,94" at 80 columns."""
+        counts_end = [key for key, _ in COLUMNS].index("files") + 1
+        width = 0
+        for index in range(1, counts_end):
+            texts = [COLUMNS[index][1], *(_plain(row[index]) for row in cells)]
+            width += max(cell_len(text) for text in texts) + 2  # a cell's padding
+        room = (table.size.width or 80) - table.styles.scrollbar_size_vertical - width - 2
+        return max(NAME_MIN, min(NAME_MAX, room))
+
+    def on_resize(self) -> None:
+        table = self.query_one(DataTable)
+        if self.rows and table.display:
+            cells = [self._cells(row) for row in self.rows]
+            if self._name_width(table, cells) != self._name_room:
+                key = self.selected.ds.name if self.selected else None
+                self._fill(table)
+                if key is not None:
+                    table.move_cursor(row=[r.ds.name for r in self.rows].index(key))
+
     def _cells(self, row: Row) -> list[Any]:
         ds, stats = row.ds, row.stats
         enabled = Text("yes", style="green") if ds.enabled else Text("no", style="dim")
         every = ds.interval if ds.sync_enabled else Text(f"{ds.interval} (off)", style="dim")
         last = _ago(stats.get("last_sync"))
         return [  # in the order of COLUMNS
-            cell(fit(ds.name, 28)),
+            cell(fit(ds.name, NAME_MAX)),
             enabled,
             self._status(row),
             cell(last) if isinstance(last, str) else last,
