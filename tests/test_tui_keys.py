@@ -9,6 +9,7 @@ from tui_helpers import burst, fill_index, settle, wait_for
 
 from tui.app import JiradexApp
 from tui.screens.issue import IssueScreen
+from tui.screens.tasks import ImportScreen
 from tui.widgets.datasource_form import DatasourceFormScreen
 from tui.widgets.results import ResultsTable
 
@@ -71,3 +72,21 @@ async def test_letters_typed_right_after_leaving_the_results_go_into_the_box(bac
         await settle(pilot, app)
         assert app.current_mode == "search" and app.screen is search
         assert box.value == "tide" and box.has_focus
+
+
+async def test_down_down_enter_typed_fast_in_the_import_box_picks_the_second_hit():
+    """Enter went to the box (which only stepped into the hits) or to the first hit."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        app.action_import_task()
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: app.focused is screen.query_one("#import-query"))
+        await pilot.press(*"description")
+        await settle(pilot, app)
+        assert len(screen.hits) >= 2
+        burst(app, "down", "down", "enter")
+        await wait_for(pilot, lambda: screen.record is not None)
+        assert screen.record["key"] == screen.hits[1].key

@@ -13,7 +13,9 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
@@ -246,7 +248,14 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
     """Find an issue (index words or a key, live from Jira when not indexed),
     preview it, add instructions, confirm. Dismisses with the new task id."""
 
-    BINDINGS = keymap.bindings("import")
+    # Priority: the app moves the focus as the key arrives, before it hands out the
+    # keys behind it; moved by a key handler, "deploy<Down><Enter>" typed fast sent
+    # Enter to the box, which only stepped into the hits instead of picking one.
+    BINDINGS = [
+        *keymap.bindings("import"),
+        Binding("down", "enter_hits", show=False, priority=True),
+        Binding("up", "leave_hits", show=False, priority=True),
+    ]
     DEFAULT_CSS = """
     ImportScreen #import-find { height: auto; }
     ImportScreen #import-find Input { width: 1fr; }
@@ -362,17 +371,22 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         elif self.hits:
             self.query_one("#import-hits", DataTable).focus()
 
-    def on_key(self, event: Any) -> None:
-        """Down steps from the box into the hits, Up from their first row back: the
-        keys the search screen uses (only Enter reached the list)."""
-        box = self.query_one("#import-query", Input)
+    # `self.focused`, not `has_focus`: the widget learns of its focus from an event,
+    # after the keys that follow the one that moved it.
+    def action_enter_hits(self) -> None:
+        """Down steps from the box into the hits, as on the search screen."""
         hits = self.query_one("#import-hits", DataTable)
-        if event.key == "down" and box.has_focus and hits.display and hits.row_count:
-            hits.focus()
-            event.stop()
-        elif event.key == "up" and hits.has_focus and hits.cursor_row == 0:
-            box.focus()
-            event.stop()
+        in_box = self.focused is self.query_one("#import-query", Input)
+        if not (in_box and hits.display and hits.row_count):
+            raise SkipAction()
+        self.set_focus(hits)
+
+    def action_leave_hits(self) -> None:
+        """Up on the first hit goes back to the box."""
+        hits = self.query_one("#import-hits", DataTable)
+        if self.focused is not hits or hits.cursor_row != 0:
+            raise SkipAction()
+        self.set_focus(self.query_one("#import-query", Input))
 
     @work(thread=True, exclusive=True, group="import-search", exit_on_error=False)
     def _search_index(self, text: str) -> None:
