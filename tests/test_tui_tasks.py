@@ -617,8 +617,16 @@ def test_snapshot_import_preview(snap_compare):
     app = JiradexApp()
 
     async def run_before(pilot):
+        from textual.widgets._markdown import MarkdownBlock
+
         app.action_import_task("DEV-1")
         await settle(pilot, app)
+        # The preview's Markdown builds its blocks after its text is set: on a loaded
+        # machine the snapshot was taken before (CI failed on it once).
+        preview = app.screen.query_one("#import-preview-md", Markdown)
+        await wait_for(pilot, lambda: "DEV-1" in preview.source)
+        await wait_for(pilot, lambda: len(preview.query(MarkdownBlock)) > 2)
+        await pilot.pause()
         for box in app.screen.query(Input):
             box.cursor_blink = False
         for area in app.screen.query(TextArea):
