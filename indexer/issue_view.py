@@ -119,3 +119,29 @@ def issue_markdown(issue: dict, *, escape: bool = False) -> str:
             name = plain(str(a["filename"]))
             lines.append(f"- {name} ({kind}, {human_size(a['size'])}, {note})")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^#{1,6} ")
+
+
+def first_and_rest(markdown: str, first_chars: int, chunk_chars: int) -> tuple[str, list[str]]:
+    """`markdown` cut where a heading starts (outside code fences), as a first part of
+    about `first_chars` and the rest in parts of about `chunk_chars`: a renderer that
+    builds a widget per block shows the first part at once and adds the others. The
+    parts joined are `markdown`."""
+    parts: list[str] = []
+    start = 0
+    fence: str | None = None
+    at = 0
+    budget = first_chars
+    for line in markdown.splitlines(keepends=True):
+        opener = _FENCE.match(line)
+        if opener and (fence is None or opener.group(1)[0] == fence):
+            fence = None if fence else opener.group(1)[0]
+        elif fence is None and _HEADING.match(line) and at - start >= budget:
+            parts.append(markdown[start:at])
+            start, budget = at, chunk_chars
+        at += len(line)
+    parts.append(markdown[start:])
+    return parts[0], parts[1:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import webbrowser
 
 import pytest
@@ -722,3 +723,47 @@ async def test_the_box_suggests_the_rest_of_a_filter_value_and_right_takes_it():
         await pilot.press("right")
         await settle(pilot, app)
         assert [hit.key for hit in app.screen.query_one(ResultsTable).hits] == ["DEV-2"]
+
+
+async def test_a_long_thread_opens_whole_and_is_shown_in_parts(monkeypatch):
+    """A 60-comment issue took about a second to appear: Textual builds a widget per
+    Markdown block. The first part is shown at once and the rest added after it;
+    the reader ends up with the whole document, End reaching the last comment."""
+    from indexer.issue_view import issue_markdown
+
+    comments = [
+        {
+            "id": str(n),
+            "author": "Ann",
+            "created": f"2024-05-01T10:{n:02d}:00.000Z",
+            "body": f"Comment {n}: the pool **still** times out.",
+            "body_text": "",
+        }  # fmt: skip
+        for n in range(60)
+    ]
+    record = issue(1, summary="Pool times out", comments=comments)
+    fill_index([record])
+    frames = asyncio.Event()  # the screen's frames, held until the test lets them go
+
+    async def next_frame(screen) -> None:
+        await frames.wait()
+
+    monkeypatch.setattr(IssueScreen, "_painted", next_frame)
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.push_screen(IssueScreen("DEV-1"))
+        await wait_for(pilot, lambda: bool(app.screen.query("#issue-markdown")))
+        markdown = app.screen.query_one("#issue-markdown", Markdown)
+        await pilot.pause(0.1)
+        assert "Comment 0:" in markdown.source or "## Description" in markdown.source
+        assert "Comment 59" not in markdown.source  # only the first part, at first
+        frames.set()
+        await settle(pilot, app)
+        with Store() as store:
+            whole = issue_markdown(store.get_issue("DEV-1"), escape=True)
+        assert markdown.source == whole
+        await pilot.press("end")
+        await settle(pilot, app)
+        scroll = app.screen.query_one("#issue-scroll")
+        assert scroll.scroll_y == scroll.max_scroll_y > 0

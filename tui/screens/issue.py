@@ -3,6 +3,8 @@ attachments), loaded off the UI thread; keys to open, copy or import it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -10,9 +12,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Markdown
 from textual.worker import Worker, WorkerState
 
+from indexer.issue_view import first_and_rest
 from tui import keymap
 from tui.widgets.format import Plain
 from tui.widgets.title_bar import TitleBar
+
+# Textual builds a widget per Markdown block, ~10 ms a comment: a long thread took
+# a second to appear. The first part shows at once, the rest is added after it.
+FIRST_PAINT_CHARS = 1200
+CHUNK_CHARS = 4000
 
 
 class IssueScreen(Screen):
@@ -81,11 +89,35 @@ class IssueScreen(Screen):
         # text allows).
         keep = 0.0 if first else scroll.scroll_y
         await scroll.remove_children()
-        await scroll.mount(Markdown(markdown, id="issue-markdown"))
-        if keep:
-            self.call_after_refresh(scroll.scroll_to, y=keep, animate=False)
-        else:
+        head, rest = first_and_rest(markdown, FIRST_PAINT_CHARS, CHUNK_CHARS)
+        widget = Markdown(head, id="issue-markdown")
+        await scroll.mount(widget)
+        if not keep:
             scroll.scroll_home(animate=False)
+        if rest or keep:
+            self.run_worker(
+                self._add_rest(widget, rest, keep),
+                group="issue-render",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    async def _add_rest(self, widget: Markdown, rest: list[str], keep: float) -> None:
+        """The parts after the first, one per frame (the screen is painted, and keys
+        are read, between them); then the reader's place, if any."""
+        for part in rest:
+            await self._painted()
+            await widget.append(part)
+        if keep:
+            self.call_after_refresh(
+                self.query_one("#issue-scroll").scroll_to, y=keep, animate=False
+            )
+
+    async def _painted(self) -> None:
+        """Returns once the screen has been painted again."""
+        done = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(lambda: done.done() or done.set_result(None))
+        await done
 
     async def _failed(self, message: str) -> None:
         self._shown = None
