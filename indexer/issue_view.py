@@ -81,14 +81,10 @@ def human_size(size: Any) -> str:
     return f"{value:.1f} GB"  # unreachable
 
 
-def issue_markdown(issue: dict, *, escape: bool = False) -> str:
-    """The issue as a Markdown document: header facts, description, comments in
-    order, attachments. With `escape`, for a Markdown renderer, the plain fields
-    (summary, names, labels, file names) are escaped so they show as written; the
-    description and comments are Markdown already."""
+def issue_header(issue: dict) -> tuple[str, list[tuple[str, str]]]:
+    """The issue's title (`KEY: summary`) and its facts as (name, value) pairs, as
+    written (not Markdown); the last, when there is one, is its Link."""
     data = issue_json(issue)
-    plain = markdown_text if escape else str
-    lines = [f"# {plain(str(data['key']))}: {plain(data['summary'])}", ""]
     facts = [
         ("Status", data["status"]),
         ("Type", data["issuetype"]),
@@ -99,11 +95,30 @@ def issue_markdown(issue: dict, *, escape: bool = False) -> str:
         ("Components", ", ".join(data["components"])),
         ("Created", _when(data["created"]) if data["created"] else None),
         ("Updated", _when(data["updated"]) if data["updated"] else None),
+        ("Link", data["url"]),
     ]
-    lines.extend(f"- **{name}:** {plain(str(value))}" for name, value in facts if value)
-    if data["url"]:
-        lines.append(f"- **Link:** {data['url']}")
-    lines += ["", "## Description", ""]
+    title = f"{data['key']}: {data['summary']}"
+    return title, [(name, str(value)) for name, value in facts if value]
+
+
+def issue_markdown(issue: dict, *, escape: bool = False) -> str:
+    """The issue as a Markdown document: header facts, description, comments in
+    order, attachments. With `escape`, for a Markdown renderer, the plain fields
+    (summary, names, labels, file names) are escaped so they show as written; the
+    description and comments are Markdown already."""
+    plain = markdown_text if escape else str
+    title, facts = issue_header(issue)
+    lines = [f"# {plain(title)}", ""]
+    for name, value in facts:
+        lines.append(f"- **{name}:** {value if name == 'Link' else plain(value)}")
+    return "\n".join(lines) + "\n\n" + issue_markdown_body(issue, escape=escape)
+
+
+def issue_markdown_body(issue: dict, *, escape: bool = False) -> str:
+    """issue_markdown from its Description heading on (what follows the facts)."""
+    data = issue_json(issue)
+    plain = markdown_text if escape else str
+    lines = ["## Description", ""]
     lines.append(data["description"].strip() or "_No description._")
     if data["comments"]:
         lines += ["", f"## Comments ({len(data['comments'])})"]

@@ -8,8 +8,10 @@ import asyncio
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, LoadingIndicator, Markdown
+from textual.style import Style
+from textual.widgets import Footer, LoadingIndicator, Markdown, Static
 from textual.worker import Worker, WorkerState
 
 from indexer.issue_view import first_and_rest
@@ -23,6 +25,19 @@ FIRST_PAINT_CHARS = 1200
 CHUNK_CHARS = 4000
 
 
+def facts_content(facts: list[tuple[str, str]]) -> Content:
+    """The issue's facts as one text, drawn as the Markdown list they were (a
+    bullet, the name in bold): ten list items cost Markdown some thirty widgets and
+    ~130 ms, half of what opening a small issue took. The link opens in the browser."""
+    lines = []
+    for name, value in facts:
+        shown = Content.styled(value, "underline") if name == "Link" else Content(value)
+        if name == "Link":
+            shown = shown.stylize(Style.from_meta({"@click": "screen.open_browser"}))
+        lines.append(Content.assemble(("• ", "$text-primary"), (f"{name}:", "bold"), " ", shown))
+    return Content("\n").join(lines)
+
+
 class IssueScreen(Screen):
     """One issue from the index (works offline)."""
 
@@ -31,6 +46,12 @@ class IssueScreen(Screen):
     IssueScreen #issue-scroll { padding: 0 2; }
     IssueScreen #issue-error { padding: 1 2; color: $error; }
     IssueScreen Markdown { margin: 0; }
+    IssueScreen #issue-title {
+        margin: 2 2 1 2; width: 1fr; text-align: center;
+        color: $markdown-h1-color; background: $markdown-h1-background;
+        text-style: $markdown-h1-text-style;
+    }
+    IssueScreen #issue-facts { padding: 0 2; }
     """
 
     def __init__(self, key: str, datasource: str | None = None) -> None:
@@ -38,7 +59,7 @@ class IssueScreen(Screen):
         self.key = key
         self.datasource = datasource
         self.issue: dict | None = None
-        self._shown: str | None = None  # the Markdown on screen
+        self._shown: tuple | None = None  # (title, facts, Markdown) on screen
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -60,7 +81,7 @@ class IssueScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
         from indexer.errors import JiradexError
-        from indexer.issue_view import issue_markdown
+        from indexer.issue_view import issue_header, issue_markdown_body
 
         try:
             issue = self.app.store.get_issue(self.key, self.datasource)
@@ -72,18 +93,20 @@ class IssueScreen(Screen):
                 self._failed, f"{self.key} is not in the index (a sync may have removed it)"
             )
             return
-        markdown = issue_markdown(issue, escape=True)  # a summary's __init__ as written
-        self.app.call_from_thread(self._loaded, issue, markdown)
+        title, facts = issue_header(issue)
+        body = issue_markdown_body(issue, escape=True)  # a summary's __init__ as written
+        self.app.call_from_thread(self._loaded, issue, (title, facts, body))
 
-    async def _loaded(self, issue: dict, markdown: str) -> None:
+    async def _loaded(self, issue: dict, shown: tuple) -> None:
         first = self.issue is None
         self.issue = issue
         self.sub_title = " · ".join(
             str(p) for p in (issue.get("issuetype"), issue.get("status")) if p
         )
-        if markdown == self._shown:
+        if shown == self._shown:
             return  # a sync that left this issue as it was: no flicker, no scroll
-        self._shown = markdown
+        self._shown = shown
+        title, facts, markdown = shown
         scroll = self.query_one("#issue-scroll")
         # Reloaded after a sync: the reader keeps their place (as near as the new
         # text allows).
@@ -91,7 +114,11 @@ class IssueScreen(Screen):
         await scroll.remove_children()
         head, rest = first_and_rest(markdown, FIRST_PAINT_CHARS, CHUNK_CHARS)
         widget = Markdown(head, id="issue-markdown")
-        await scroll.mount(widget)
+        await scroll.mount(
+            Static(Content(title), id="issue-title"),
+            Static(facts_content(facts), id="issue-facts"),
+            widget,
+        )
         if not keep:
             scroll.scroll_home(animate=False)
         if rest or keep:
