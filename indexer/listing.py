@@ -39,10 +39,12 @@ class ScopeListing:
         wanted: Callable[[Item], bool] = lambda item: True,
         passes: int = 3,
         keep_updated: bool = False,
+        on_key: Callable[[str, str], None] | None = None,
     ):
         self._list_pass = list_pass
         self._wanted = wanted
         self._keep_updated = keep_updated
+        self._on_key = on_key  # told each id and the key it is listed under
         self._passes = passes
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()  # ids to hand out (ids only: memory)
@@ -104,6 +106,8 @@ class ScopeListing:
             again = ident in this_pass
             moved = moved or again
             this_pass.add(ident)
+            if self._on_key is not None and item.get("key"):
+                self._on_key(ident, item["key"])
             given = self.listed.get(ident)
             if not self._wanted(item):
                 if self._keep_updated:
@@ -190,10 +194,17 @@ class _Stopped(Exception):
     """The consumer closed the listing before it finished."""
 
 
-def list_all(list_pass: Callable[[], Iterable[Item]], passes: int = 3) -> dict[str, str | None]:
+def list_all(
+    list_pass: Callable[[], Iterable[Item]],
+    passes: int = 3,
+    on_key: Callable[[str, str], None] | None = None,
+) -> dict[str, str | None]:
     """Every id of a scope, listed in the calling thread: id -> its listed `updated`
-    (the last pass's; None where the listing does not carry it)."""
-    listing = ScopeListing(list_pass, wanted=lambda item: False, passes=passes, keep_updated=True)
+    (the last pass's; None where the listing does not carry it). `on_key(id, key)`,
+    when given, is told the key each id is listed under."""
+    listing = ScopeListing(
+        list_pass, wanted=lambda item: False, passes=passes, keep_updated=True, on_key=on_key
+    )
     listing.run()
     listing.take(0)  # raises what stopped it
     return listing.listed

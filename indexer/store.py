@@ -1206,6 +1206,14 @@ class Store:
                 conn.execute("SELECT id, updated FROM issues WHERE datasource = ?", [datasource])
             )
 
+    def issue_keys(self, datasource: str) -> dict[str, str]:
+        """Jira id -> key of every stored issue of a datasource (keys change when a
+        project's key is renamed)."""
+        with self._reading() as conn:
+            return dict(
+                conn.execute("SELECT id, key FROM issues WHERE datasource = ?", [datasource])
+            )
+
     def get_issue(self, key_or_id: str, datasource: str | None = None) -> dict | None:
         """One issue with its comments and attachments, by key (ABC-12) or Jira id;
         None when it is not in the index. With several datasources holding the key,

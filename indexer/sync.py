@@ -330,6 +330,7 @@ class _Run:
         self.projects = {p.strip().upper() for p in str(datasource.project_key or "").split(",")}
         self.batch_failed = Event()  # a pooled batch failed: the rest are not begun
         self.account_checked = False  # see check_account
+        self.rekeyed: set[str] = set()  # ids the last list_scope found under a new key
 
     # ------------------------------------------------------------------ plan
 
@@ -943,8 +944,17 @@ class _Run:
     # ------------------------------------------------------------------ reconcile
 
     def list_scope(self) -> dict[str, str | None]:
-        """Every id of the scope, listed anew (all passes)."""
-        every_id = list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES)
+        """Every id of the scope, listed anew (all passes). The ids listed under
+        another key than the index holds go to `self.rekeyed` (see _rekeyed)."""
+        held = self.store.issue_keys(self.ds.name)
+        self.rekeyed = set()
+
+        def note_key(ident: str, key: str) -> None:
+            if held.get(ident, key.upper()) != key.upper():
+                self.rekeyed.add(ident)
+
+        every_id = list_all(lambda: self.list_pass(self.scope_jql()), LISTING_PASSES, note_key)
+        held.clear()
         self.summary.listed = max(self.summary.listed, len(every_id))
         return every_id
 
@@ -993,6 +1003,7 @@ class _Run:
                 if (i not in stored or (updated and stored[i] != updated)) and i not in unreadable
             ]
             stored.clear()
+            missing += self._rekeyed(set(missing) | unreadable)
             if missing:
                 log.info(
                     "%s: fetching %d listed issues missing or out of date in the index",
@@ -1001,6 +1012,17 @@ class _Run:
                 )
                 self.fetch_missing(missing)
         self.summary.reconciled = True
+
+    def _rekeyed(self, skip: set[str]) -> list[str]:
+        """Ids the last fresh listing showed under another key than the index holds,
+        their `updated` unchanged: a project whose key was renamed (its issues take
+        the new key, their `updated` stays), which no incremental run would fetch."""
+        found = sorted(self.rekeyed - skip)
+        if found:
+            log.info(
+                "%s: %d issue(s) listed under a new key: fetched again", self.ds.name, len(found)
+            )
+        return found
 
     def check_account(self) -> None:
         """Fail the run when what found nothing was Jira refusing to show anything.

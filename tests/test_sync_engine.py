@@ -345,6 +345,37 @@ def _reconcile_due(store: Store) -> None:
     store.set_state("jira", state)
 
 
+def test_the_daily_reconcile_takes_the_new_keys_of_a_renamed_project(tmp_path):
+    """A project whose key is renamed gives its issues the new key and leaves their
+    `updated` as it was: incremental runs never fetched them again, and the index
+    kept the old keys (`jiradex show NEW-3` said it was not indexed). The daily
+    reconcile compares the keys it lists with the index's."""
+    jira = ScriptedJira(30)
+    for n, issue in enumerate(jira.issues.values()):  # two days apart: a reconcile's
+        issue["updated"] = START_MS + n * 2 * DAY_MS  # day of look-back holds one
+    with Store(tmp_path / "index.db") as store:
+        assert sync_datasource(_datasource(), store=store, client=jira).status == "ok"
+        for issue in jira.issues.values():
+            issue["key"] = issue["key"].replace("DEMO-", "NEW-")  # `updated` unchanged
+        quiet = sync_datasource(_datasource(), store=store, client=jira)
+        assert quiet.status == "ok" and not quiet.reconciled
+        assert store.get_issue("NEW-3") is None  # no incremental run can see it
+        fetched: list[str] = []
+        jira.before_fetch.append(lambda call, ids: fetched.extend(ids))
+        _reconcile_due(store)
+        summary = sync_datasource(_datasource(), store=store, client=jira)
+        assert summary.status == "ok", summary.error
+        assert summary.reconciled and summary.deleted == 0
+        assert store.get_issue("NEW-3")["summary"] == "Issue number 3"
+        assert store.get_issue("DEMO-3") is None
+        assert set(store.issue_keys("jira").values()) == {f"NEW-{n}" for n in range(1, 31)}
+        assert len(set(fetched)) >= 30
+        fetched.clear()
+        _reconcile_due(store)
+        assert sync_datasource(_datasource(), store=store, client=jira).reconciled
+        assert len(set(fetched)) <= 1  # the keys agree now: only the overlap's newest
+
+
 def test_a_listing_that_passes_over_a_live_issue_does_not_delete_it(tmp_path):
     """Offset pages that moved (or any listing hiccup) can leave a live issue out of
     one listing: reconcile deletes only what a second listing lacks too."""
