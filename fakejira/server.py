@@ -34,6 +34,9 @@ DC_SEARCH_WINDOW = 10_000
 CLOUD_ID_CAP = 5000
 CLOUD_FIELDS_CAP = 100
 CLOUD_COMMENT_LIMIT = 5000
+# The `maxResults` a v2 comment page reports when none was asked: 1024 * 1024, all of
+# them (the real Cloud v2 capture; Jira 7-8 Server, JRASERVER-74572).
+ALL_COMMENTS = 1_048_576
 META_FIELDS = {"id", "key", "updated", "created"}
 LOGIN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Log in - Jira</title></head><body>"
@@ -528,9 +531,12 @@ class Handler(BaseHTTPRequestHandler):
     def _comments(self, ref: str) -> None:
         ds = self.server.fake.dataset
         start = max(0, _int(self.params, "startAt", 0))
-        size = max(
-            0, min(_int(self.params, "maxResults", 100 if self.site.version == "3" else 50), 5000)
-        )
+        if "maxResults" in self.params:
+            size = max(0, min(_int(self.params, "maxResults", 100), 5000))
+        elif self.site.version == "3":
+            size = 100  # Cloud v3's documented default
+        else:  # v2 without it: every comment, as the real v2 captures and JRASERVER-74572
+            size = ALL_COMMENTS
         with ds.lock:
             iss = self._find(ref)
             if self.params.get("orderBy") == "-created":

@@ -370,6 +370,23 @@ def test_embedded_comments_are_capped_and_the_comment_endpoint_pages(start):
     assert rendered.json()["comments"][0]["renderedBody"].startswith("<p>")
 
 
+@pytest.mark.parametrize("mode", ["cloud", "datacenter"])
+def test_a_v2_comment_page_asked_without_maxresults_holds_every_comment(start, mode):
+    """The real v2 captures (Cloud's FOO-123/comment; Jira Server, JRASERVER-74572)
+    answer a comment page asked without `maxResults` with all of the thread and
+    `maxResults` 1048576; fakejira gave 50."""
+    fj, http = start(mode, issues=200)
+    key = issue_with(fj, lambda i: len(i.comments) > 50)
+    total = len(fj.dataset.issue(key).comments)
+    body = http.get(f"/rest/api/2/issue/{key}/comment").json()
+    assert body["maxResults"] == 1_048_576
+    assert body["total"] == len(body["comments"]) == total
+    asked = http.get(f"/rest/api/2/issue/{key}/comment", params={"maxResults": 7}).json()
+    assert asked["maxResults"] == len(asked["comments"]) == 7
+    if mode == "cloud":  # v3 keeps its documented default of 100
+        assert http.get(f"/rest/api/3/issue/{key}/comment").json()["maxResults"] == 100
+
+
 def test_post_comment_needs_adf_on_v3_and_a_string_on_v2(start):
     fj, http = start("cloud", issues=5)
     bad = http.post("/rest/api/3/issue/DEMO-1/comment", json={"body": "plain"})
@@ -712,7 +729,7 @@ def test_rendered_issues_and_comments_stay_byte_for_byte_what_they_were(start, m
         json={"issueIdsOrKeys": [f"DEMO-{i}" for i in range(1, 41)], "fields": ["*all"]},
     )
     written.clear()
-    thread = http.get("/rest/api/2/issue/DEMO-7/comment")
+    thread = http.get("/rest/api/2/issue/DEMO-7/comment", params={"maxResults": 50})
     comments = thread.json()["comments"]
     assert comments and all(c["created"] == c["updated"] for c in comments)
     assert len(written) == len(comments)
