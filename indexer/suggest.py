@@ -1,8 +1,10 @@
 """Finish the filter value being typed in a query: `status:in` -> `status:in progress"`.
 
 The TUI's search box shows the rest dimmed after the cursor and takes it on Right.
-A suggestion only ever adds to the end of what was typed (the box draws it from
-there), so the typed letters keep their case: filters compare without it.
+The box draws a suggestion from the end of what was typed, so the typed letters
+keep their case (filters compare without it). Accents differ: only assignee and
+reporter ignore them, so for the other fields a typed `e` of `été` is replaced by
+the value's own letter when the suggestion is taken (`datasource:eté` finds nothing).
 
 A value with a space needs the quote typed first (`status:"in` then ` Progress"`):
 unquoted, the space would end the filter. Assignee and reporter filters match a
@@ -61,7 +63,8 @@ def complete_filter(text: str, values_of: Callable[[str], list[str]]) -> str | N
                 continue
             if not quoted and (not rest or any(c.isspace() or c in "()" for c in rest)):
                 continue
-            return text + rest + ('"' if quoted else "")
+            spelled = typed if name in _PART_OF_NAME else _spelled_as(candidate, typed)
+            return text[: len(text) - len(typed)] + spelled + rest + ('"' if quoted else "")
     return None
 
 
@@ -71,3 +74,11 @@ def _rest_of(value: str, typed: str) -> str | None:
     if len(value) < len(typed) or fold_name(value[: len(typed)]) != fold_name(typed):
         return None
     return value[len(typed) :]
+
+
+def _spelled_as(value: str, typed: str) -> str:
+    """`typed` as it must be for a filter that ignores case but not accents: as
+    typed when it differs from the start of `value` in case only, else as `value`
+    spells it (`e` -> `é`)."""
+    start = value[: len(typed)]
+    return typed if start.casefold() == typed.casefold() else start

@@ -8,15 +8,15 @@ from indexer.store import Store
 from indexer.suggest import complete_filter
 
 VALUES = {
-    "status": ["Done", "In Progress", "In Review", "To Do"],
+    "status": ["Done", "In Progress", "In Review", "To Do", "Résolu"],
     "issuetype": ["Bug", "Story"],
     "priority": ["High", "Highest"],
     "assignee": ["José Díaz", "Kwame Mensah"],
     "reporter": ["Ann O'Neil"],
-    "labels": ["backend", 'say "hi"', 42, "backlog"],
+    "labels": ["backend", 'say "hi"', 42, "backlog", "Émigré"],
     "components": ["api"],
     "project": ["OPS"],
-    "datasource": ["work"],
+    "datasource": ["work", "été"],
 }
 
 
@@ -47,6 +47,13 @@ def finish(text: str) -> str | None:
         ("component:a", "component:api"),
         ("project:o", "project:oPS"),
         ("datasource:w", "datasource:work"),
+        # Accents count for these filters: a letter typed without its accent is
+        # taken as the value spells it (datasource:eté would find nothing).
+        ("datasource:e", "datasource:été"),
+        ("datasource:ÉT", "datasource:ÉTé"),  # case only: as typed
+        ("status:re", "status:Résolu"),
+        ("label:EMI", "label:Émigré"),
+        ('-status:"re', '-status:"Résolu"'),
     ],
 )
 def test_a_filter_value_is_finished_from_the_values(typed, suggested):
@@ -99,3 +106,20 @@ def test_the_store_lists_each_label_and_component_once(tmp_path):
         assert store.distinct_names("components") == ["api", "db"]
         with pytest.raises(ValueError):
             store.distinct_names("summary")
+
+
+def test_a_taken_suggestion_finds_the_issues_of_its_value(tmp_path):
+    """The suggestion is a query that works: `datasource:e` + Right is `été`'s."""
+    from indexer.search import search
+
+    record = {
+        "id": "1", "key": "OPS-1", "project": "OPS", "datasource": "été", "summary": "s",
+        "updated": "2024-01-01T00:00:00.000Z", "url": "https://j.example.com/browse/OPS-1",
+        "labels": ["émigré"], "components": [],
+    }  # fmt: skip
+    with Store(tmp_path / "index.db") as store:
+        store.upsert_issues([record])
+        for typed in ("datasource:e", "label:emi"):
+            taken = complete_filter(typed, store.distinct_names)
+            assert taken is not None
+            assert [hit.key for hit in search(store, taken)] == ["OPS-1"], taken
