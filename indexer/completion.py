@@ -50,17 +50,24 @@ def issue_keys(prefix: str) -> list[tuple[str, str]]:
     which are usually the ones a person is about to open."""
     typed = prefix.strip().upper()
     if "-" in typed:
-        sql = (
-            "SELECT key, summary FROM issues WHERE key LIKE ? ESCAPE '\\' "
-            "GROUP BY key ORDER BY length(key), key LIMIT ?"
-        )
-    else:
-        sql = (
-            "SELECT key, summary FROM issues WHERE key LIKE ? ESCAPE '\\' "
-            "GROUP BY key ORDER BY max(updated) DESC LIMIT ?"
-        )
-    rows = _read(paths.index_path(), sql, (_like_prefix(typed), MOST_OFFERED))
-    return [(key, " ".join(str(summary or "").split())) for key, summary in rows]
+        rows = _read(paths.index_path(), SHORTEST_KEYS_SQL, (_like_prefix(typed), MOST_OFFERED))
+    else:  # a key several datasources hold comes once, its newest copy first
+        rows = _read(paths.index_path(), NEWEST_KEYS_SQL, (_like_prefix(typed), 4 * MOST_OFFERED))
+    offered: dict[str, str] = {}
+    for key, summary in rows:
+        offered.setdefault(key, " ".join(str(summary or "").split()))
+    return list(offered.items())[:MOST_OFFERED]
+
+
+SHORTEST_KEYS_SQL = (
+    "SELECT key, summary FROM issues WHERE key LIKE ? ESCAPE '\\' "
+    "GROUP BY key ORDER BY length(key), key LIMIT ?"
+)
+# Walks the `updated` index and stops at the limit: a GROUP BY key sorted all the
+# issues first (300 ms for `jiradex show <Tab>` at 100k issues, on every Tab).
+NEWEST_KEYS_SQL = (
+    "SELECT key, summary FROM issues WHERE key LIKE ? ESCAPE '\\' ORDER BY updated DESC LIMIT ?"
+)
 
 
 def _like_prefix(text: str) -> str:
