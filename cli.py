@@ -104,6 +104,59 @@ def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -
     ]
 
 
+def _use_own_bash_completion() -> None:
+    """Replace Click's bash completion with _BashComplete (only when a shell asks:
+    it costs an import every other command does without)."""
+    from click.shell_completion import BashComplete, add_completion_class
+
+    class _BashComplete(BashComplete):
+        """Click's bash protocol, with two things bash does its own way:
+
+        - bash breaks words at `=`: `--datasource=wo` comes as `--datasource`, `=`,
+          `wo`, which Click read as the value `=` and a word `wo` (nothing offered);
+        - bash inserts a candidate as it is: a datasource named `my ds` became two
+          words, `jiradex sync my ds`. Unless the word was begun with a quote (bash
+          then closes it), a candidate is backslash-escaped as the shell reads it,
+          and its backslashes doubled for the script's `read`, which takes one.
+        """
+
+        def get_completion_args(self) -> tuple[list[str], str]:
+            args, incomplete = super().get_completion_args()
+            words = _rejoin_option_values([*args, incomplete])
+            raw = os.environ["COMP_WORDS"].split("\n")  # the script joins them so
+            cword = int(os.environ["COMP_CWORD"])
+            self._quoted = cword < len(raw) and raw[cword][:1] in ("'", '"')
+            return words[:-1], words[-1]
+
+        def format_completion(self, item) -> str:
+            value = item.value if self._quoted else _bash_escaped(item.value)
+            return f"{item.type},{value}".replace("\\", "\\\\")
+
+    add_completion_class(_BashComplete, "bash")
+
+
+def _rejoin_option_values(words: list[str]) -> list[str]:
+    """`--opt`, `=`, `value` (bash's words for `--opt=value`) as `--opt=value`."""
+    joined: list[str] = []
+    glued = False  # the last word ends with an `=` taken from its own word
+    for word in words:
+        if word == "=" and joined and joined[-1].startswith("--") and not glued:
+            joined[-1] += "="
+            glued = True
+        elif glued and joined[-1].endswith("="):
+            joined[-1] += word
+            glued = False
+        else:
+            joined.append(word)
+            glued = False
+    return joined
+
+
+def _bash_escaped(value: str) -> str:
+    """`value` as bash reads it back as one word (`my ds` -> `my\\ ds`)."""
+    return re.sub(r"""([\s'"\\$`|&;<>()*?\[\]#~!{}^])""", r"\\\1", value)
+
+
 # --------------------------------------------------------------------------- group
 
 
@@ -1865,6 +1918,8 @@ def _configure_logging() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: maps engine errors to one line on stderr and exit 1."""
     _configure_logging()
+    if os.environ.get("_JIRADEX_COMPLETE", "").startswith("bash"):
+        _use_own_bash_completion()
     try:
         # Without standalone mode, `ctx.exit(n)` comes back as a return value.
         code = cli.main(args=argv, prog_name="jiradex", standalone_mode=False)

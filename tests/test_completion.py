@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from cli_runner import run
 from test_cli_search import record
@@ -170,3 +172,65 @@ def test_completion_of_an_unknown_shell_is_a_usage_error():
     result = run("completion", "powershell")
     assert result.exit_code == 2
     assert "powershell" in result.stderr
+
+
+# --------------------------------------------------------------------------- in bash itself
+
+
+def bash_completes(words: list[str], tmp_path) -> list[str]:
+    """COMPREPLY of the printed bash script's function for `words` (the last is the
+    word at the cursor) as bash splits a line: `--opt=value` is three words."""
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    program = bin_dir / "jiradex"
+    program.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cli "$@"\n')
+    program.chmod(0o755)
+    script = run("completion", "bash").stdout
+    ask = (
+        f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); "
+        f"COMP_CWORD={len(words) - 1}; _jiradex_completion jiradex; "
+        'printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script + "\n" + ask],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return [line for line in done.stdout.split("\n") if line]
+
+
+def test_bash_inserts_a_name_with_a_space_as_one_word(tmp_path):
+    """`jiradex sync m<Tab>` gave `jiradex sync my ds`: two datasources."""
+    add_datasource("my ds")
+    add_datasource("a&b")
+    assert bash_completes(["jiradex", "sync", "m"], tmp_path) == ["my\\ ds"]
+    assert bash_completes(["jiradex", "sync", "a"], tmp_path) == ["a\\&b"]
+    # Begun with a quote, the name goes in as it is: bash closes the quote.
+    assert bash_completes(["jiradex", "sync", '"m'], tmp_path) == ["my ds"]
+
+
+def test_bash_completes_the_value_of_an_option_written_with_an_equals_sign(tmp_path, indexed):
+    """bash breaks `--datasource=wo` into `--datasource`, `=`, `wo`: nothing was
+    offered, and a key after `--datasource=work` was not completed either."""
+    add_datasource("work")
+    add_datasource("home")
+    assert bash_completes(["jiradex", "search", "--datasource", "=", "wo"], tmp_path) == ["work"]
+    assert bash_completes(["jiradex", "search", "--datasource", "="], tmp_path) == [
+        "work",
+        "home",
+    ]
+    words = ["jiradex", "task", "import", "--datasource", "=", "work", "OPS-12"]
+    assert bash_completes(words, tmp_path) == ["OPS-12", "OPS-120"]
