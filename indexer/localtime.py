@@ -48,7 +48,9 @@ def shown_time(stamp: object) -> str:
     except (OverflowError, ValueError, OSError):  # out of the platform's range
         local = moment.astimezone(UTC)
     zone = local.strftime("%Z") or local.strftime("%z")
-    if local.utcoffset() == timedelta(0) and _unknown_zone(os.environ.get("TZ")):
+    if local.utcoffset() == timedelta(0) and _unknown_zone(
+        os.environ.get("TZ"), os.environ.get("TZDIR")
+    ):
         zone = "UTC"
     return f"{_day(local)} {local.hour:02d}:{local.minute:02d} {zone}"
 
@@ -58,10 +60,14 @@ _POSIX_RULE = re.compile(r"^(<[^>]+>|[A-Za-z]{3,})[+-]?\d")
 
 
 @lru_cache(maxsize=8)
-def _unknown_zone(tz: str | None) -> bool:
+def _unknown_zone(tz: str | None, tzdir: str | None = None) -> bool:
     """True for a TZ the C library could not read (a misspelt `Europe/Pariss`): it
     then keeps UTC, named after the TZ's first letters ("Europe"), and a time shown
-    as "12:00 Europe" would read as a time in Europe."""
+    as "12:00 Europe" would read as a time in Europe.
+
+    The C library reads zone files from TZDIR or the system's zoneinfo directory,
+    not from Python's tzdata package: on a system without zone files (a slim
+    container) Europe/Paris is unknown to it too, though ZoneInfo finds it."""
     if not tz:
         return False
     name = tz[1:] if tz.startswith(":") else tz
@@ -69,13 +75,10 @@ def _unknown_zone(tz: str | None) -> bool:
         return False
     if name.startswith("/"):
         return not os.path.isfile(name)
-    from zoneinfo import ZoneInfo
+    import zoneinfo
 
-    try:
-        ZoneInfo(name)
-    except Exception:  # not found, not a zone file, a name zoneinfo refuses
-        return True
-    return False
+    folders = [tzdir] if tzdir else list(zoneinfo.TZPATH)
+    return not any(os.path.isfile(os.path.join(folder, name)) for folder in folders)
 
 
 def shown_day(stamp: object) -> str:

@@ -6,6 +6,8 @@ year, HST10 is UTC-10, and CET-1CEST,... is Paris with its summer time.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 
 import pytest
@@ -188,6 +190,31 @@ def test_a_time_zone_the_system_cannot_read_is_shown_as_utc(zone, tz):
     European and is UTC."""
     zone(tz)
     assert shown_time("2024-05-01T12:00:00.000Z") == "2024-05-01 12:00 UTC"
+
+
+def test_a_zone_only_python_knows_is_shown_as_utc(zone, tmp_path, monkeypatch):
+    """Where the system has no zone files (a slim container), the C library keeps
+    UTC for Europe/Paris and names it "Europe", while Python's tzdata package still
+    knows the zone: the time showed as "12:00 Europe". TZDIR is where the C library
+    looks; an empty one is such a system."""
+    monkeypatch.setenv("TZDIR", str(tmp_path))
+    zone("Europe/Paris")
+    assert shown_time("2024-01-10T12:00:00.000Z") == "2024-01-10 12:00 UTC"
+
+
+def test_a_zone_file_in_tzdir_keeps_its_name(zone, tmp_path, monkeypatch):
+    import zoneinfo
+
+    source = next(
+        path
+        for folder in zoneinfo.TZPATH
+        if os.path.isfile(path := os.path.join(folder, "Europe", "London"))
+    )
+    (tmp_path / "Europe").mkdir()
+    shutil.copy(source, tmp_path / "Europe" / "London")
+    monkeypatch.setenv("TZDIR", str(tmp_path))
+    zone("Europe/London")
+    assert shown_time("2024-01-10T12:00:00.000Z") == "2024-01-10 12:00 GMT"
 
 
 @pytest.mark.parametrize(
