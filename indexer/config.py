@@ -1212,7 +1212,12 @@ def _locked() -> Iterator[None]:
         yield
         return
     directory = ensure_config_dir()
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a read-only file system; a full one with no inode left
+        raise ConfigError(
+            f"cannot change the configuration in {directory}: {exc.strerror or exc}"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -538,6 +538,32 @@ def test_a_full_disk_is_one_line_not_an_internal_error(monkeypatch):
     assert paths.datasources_path().read_bytes() == before
 
 
+def test_a_read_only_config_folder_is_one_line_not_an_internal_error(monkeypatch):
+    """`datasource set` on a read-only file system printed "internal error (OSError):
+    [Errno 30] Read-only file system: .../config/.lock": the lock file that orders
+    config writes is made before the write itself."""
+    import errno
+
+    from cli_runner import run
+
+    config.add_datasource(make(name="keep"))
+    before = paths.datasources_path().read_bytes()
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(paths.config_dir())):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(config.os, "open", read_only)
+    result = run("datasource", "set", "keep", "--interval", "10m")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"jiradex: cannot change the configuration in {paths.config_dir()}: Read-only file system"
+    ]
+    assert paths.datasources_path().read_bytes() == before
+
+
 def write_config(name: str, text: str):
     path = paths.config_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
