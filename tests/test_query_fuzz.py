@@ -77,3 +77,61 @@ def test_random_queries_give_hits_or_a_clear_message(store, monkeypatch, exact_m
             assert doc["matched"] in ("issue", "comment", "attachment"), text
             assert "".join(part for part, _ in split_highlights(hit.snippet)), text
     assert not failures, failures[:5]
+
+
+# --------------------------------------------------------------------------- mixed groups
+# Words ORed with filters (`crash OR label:crash`) and negated groups (`-(a -b)`)
+# are conditions of their own (ParsedQuery.mixed): random nestings of words, keys,
+# phrases, prefixes, column words, exclusions and every kind of filter value.
+
+WORDS = [
+    "pool", "timeout", "notes", "crashes", "OPS-1", "ops-1", "café", "数据", "x", "1.2.3",
+    "poo*", '"pool timeout"', "summary:pool", "comment:notes", "a_b", "-pool", "-OPS-1",
+    "NOT timeout", "*", "-", '"', "é", "🔥", "C:\\Users",
+]  # fmt: skip
+FILTERS = [
+    "status:Open", 'status:"In Progress"', "label:ui", "label:été", "assignee:none",
+    "assignee:émile", "datasource:work", 'datasource:"my ds"', "updated:>=2024-01-01",
+    "created:<2024-06", "updated:-7d", "updated:(>=2024-01 <2024-03)", "-status:Done",
+    "project:OPS,WEB", "key:OPS-1", "type:Bug", "priority:High", "-label:ui",
+    "reporter:ann", "component:api", "updated:zz", "label:",
+]  # fmt: skip
+
+
+def _random_group(rng: random.Random, depth: int = 0) -> str:
+    parts = [_random_operand(rng, depth)]
+    for _ in range(rng.randint(0, 3)):
+        parts.append(rng.choice([" OR ", " ", " OR ", " AND "]))
+        parts.append(_random_operand(rng, depth))
+    return "".join(parts)
+
+
+def _random_operand(rng: random.Random, depth: int) -> str:
+    if depth < 3 and rng.random() < 0.25:
+        return rng.choice(["", "", "-", "NOT "]) + "(" + _random_group(rng, depth + 1) + ")"
+    return rng.choice(WORDS if rng.random() < 0.5 else FILTERS)
+
+
+MIXED_QUERIES = [_random_group(random.Random(seed)) for seed in range(400)]
+
+
+@pytest.mark.parametrize("exact_max", [1000, 0], ids=["exact", "pooled"])
+def test_random_mixed_groups_give_hits_or_a_clear_message(store, monkeypatch, exact_max):
+    monkeypatch.setattr(search_module, "EXACT_MAX", exact_max)
+    failures, answered = [], 0
+    for text in MIXED_QUERIES:
+        try:
+            hits = search(store, text, limit=10)
+        except QueryError as exc:
+            message = str(exc)
+            if not message or "\n" in message or "Cannot run this search" in message:
+                failures.append((text, message))
+            continue
+        except Exception as exc:  # noqa: BLE001 - the failure looked for
+            failures.append((text, f"{type(exc).__name__}: {exc}"))
+            continue
+        answered += 1
+        for hit in hits:
+            assert "".join(part for part, _ in split_highlights(hit.snippet)), text
+    assert not failures, failures[:5]
+    assert answered > len(MIXED_QUERIES) // 2  # mostly searched, not refused
