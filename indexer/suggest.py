@@ -43,8 +43,8 @@ def complete_filter(text: str, values_of: Callable[[str], list[str]]) -> str | N
     `values_of(column)` gives the column's distinct values (Store.distinct_names);
     the first that continues the typed value wins, in the order given."""
     match = _LAST_FILTER.search(text)
-    if not match:
-        return None
+    if not match or text.count('"', 0, match.start(1)) % 2:
+        return None  # no filter, or `status:do` is words of a phrase ("... status:do)
     name = FILTER_FIELDS.get(match.group(1).lower())
     column = VALUE_COLUMNS.get(name or "")
     if column is None:

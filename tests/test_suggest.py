@@ -76,6 +76,8 @@ def test_a_filter_value_is_finished_from_the_values(typed, suggested):
         "label:say",  # a value with a quote in it is never offered
         'label:"say',
         "label:4",  # a value that is not text
+        '"crash status:do',  # words of a phrase still open, not a filter
+        '"a" "b status:D',
     ],
 )
 def test_nothing_is_suggested(typed):
