@@ -90,3 +90,54 @@ async def test_down_down_enter_typed_fast_in_the_import_box_picks_the_second_hit
         burst(app, "down", "down", "enter")
         await wait_for(pilot, lambda: screen.record is not None)
         assert screen.record["key"] == screen.hits[1].key
+
+
+async def test_keys_typed_right_after_enter_in_the_results_go_to_the_issue():
+    """The issue opened once the results had handled Enter, after the keys behind it
+    were handed out: "Enter Down Down" moved the results' cursor two rows."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await results_focused(pilot, app)
+        burst(app, "enter", "down", "down")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+        await settle(pilot, app)
+        assert app.screen.key == table.hits[0].key
+        assert table.cursor_row == 0
+
+
+async def test_keys_typed_right_after_enter_in_the_box_go_to_the_issue():
+    """ "Enter y" typed fast in the box put the y in the box (the query became "pooly")
+    instead of copying the issue's key."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*"pool")
+        await settle(pilot, app)
+        search = app.screen
+        burst(app, "enter", "y")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+        await settle(pilot, app)
+        assert search.query_one("#search-box", Input).value == "pool"
+        assert app.clipboard == app.screen.key == "DEV-1"
+
+
+@pytest.mark.parametrize("back", ["escape", "q"])
+async def test_keys_typed_right_after_leaving_an_issue_go_to_the_search(back):
+    """ "q/tide" typed fast on an issue: the / was lost on the issue and the letters
+    reached the results, where t opened Tasks."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await results_focused(pilot, app)
+        search = app.screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+        await settle(pilot, app)
+        burst(app, back, "slash", *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide" or app.current_mode != "search")
+        await settle(pilot, app)
+        assert app.current_mode == "search" and app.screen is search
+        assert box.value == "tide" and search.focused is box

@@ -46,7 +46,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     "search": [
         # priority: see SearchScreen.BINDINGS (in the box, where / is typed, it is off)
         KeySpec("jiradex.search.focus", "slash", "focus_search", "Search", priority=True),
-        KeySpec("jiradex.search.open", "enter", "open_issue", "Open", show=False),
+        # priority: the issue is on screen before the keys typed behind Enter are handed out
+        KeySpec("jiradex.search.open", "enter", "enter_key", "Open", show=False, priority=True),
         KeySpec("jiradex.search.import", "i", "import_task", "Import as task", short="Import"),
         # In the issue's footer (Enter); the results' footer keeps 80 columns for the
         # ways to the other screens.
@@ -58,7 +59,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
         KeySpec("jiradex.search.datasources", "d", "app.go('datasources')", "Sources"),
     ],
     "issue": [
-        KeySpec("jiradex.issue.close", "escape,q", "close", "Back"),
+        # priority: back on the results before the keys typed behind it are handed out
+        KeySpec("jiradex.issue.close", "escape,q", "close", "Back", priority=True),
         KeySpec("jiradex.issue.import", "i", "import_task", "Import as task"),
         KeySpec("jiradex.issue.browser", "o", "open_browser", "Browser"),
         KeySpec("jiradex.issue.copy_key", "y", "copy_key", "Copy key"),

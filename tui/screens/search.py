@@ -105,6 +105,10 @@ class SearchScreen(Screen):
         Binding("down", "enter_results", show=False, priority=True),
         Binding("up", "leave_results('up')", show=False, priority=True),
         Binding("escape", "leave_results('escape')", show=False, priority=True),
+        # The cursor keys of the results too, so a fast "Down Down Enter" moves the
+        # cursor before Enter (itself handled as it arrives) opens the row under it.
+        Binding("pageup", "in_results('page_up')", show=False, priority=True),
+        Binding("pagedown", "in_results('page_down')", show=False, priority=True),
     ]
     DEFAULT_CSS = """
     SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
@@ -419,6 +423,19 @@ class SearchScreen(Screen):
 
     # ------------------------------------------------------------------ navigation
 
+    def action_enter_key(self) -> None:
+        """Enter, as it arrives: the issue opens (or the empty box steps into its list)
+        before the keys typed behind it are handed out. Opened from the widget's own
+        Enter, "Enter y" typed fast put the y in the box, and "Enter Down Down" moved
+        the results' cursor instead of scrolling the issue."""
+        table = self.query_one(ResultsTable)
+        if self.focused is table:
+            self.action_open_issue()
+        elif self.focused is self.query_one("#search-box", Input):
+            self._submitted()
+        else:
+            raise SkipAction()
+
     @on(Input.Submitted, "#search-box")
     def _submitted(self) -> None:
         """Enter opens the highlighted result. When the results on screen are not yet
@@ -428,7 +445,7 @@ class SearchScreen(Screen):
         text = self.query_text.strip()
         if not text:  # the recently updated list: Enter steps into it
             if table.row_count and table.display:
-                table.focus()
+                self.set_focus(table)
             return
         shown = self._shown is not None and self._shown[0] == text
         if self.search_pending or not shown:
@@ -445,19 +462,33 @@ class SearchScreen(Screen):
     # `self.focused`, not `has_focus`: the widget learns of its focus from an event,
     # after the keys that follow the one that moved it.
     def action_enter_results(self) -> None:
-        """Down in the box steps into the results."""
+        """Down in the box steps into the results; in them, to the next row."""
         table = self.query_one(ResultsTable)
+        if self.focused is table:
+            table.action_cursor_down()
+            return
         in_box = self.focused is self.query_one("#search-box", Input)
         if not (in_box and table.row_count and table.display):
             raise SkipAction()
         self.set_focus(table)
 
     def action_leave_results(self, key: str) -> None:
-        """Escape in the results, or Up on their first row, goes back to the box."""
+        """Escape in the results, or Up on their first row, goes back to the box; Up
+        on another row goes to the row above."""
         table = self.query_one(ResultsTable)
-        if self.focused is not table or (key == "up" and table.cursor_row != 0):
+        if self.focused is not table:
             raise SkipAction()
+        if key == "up" and table.cursor_row != 0:
+            table.action_cursor_up()
+            return
         self.set_focus(self.query_one("#search-box", Input))
+
+    def action_in_results(self, action: str) -> None:
+        """A cursor key of the results, done as it arrives (see BINDINGS)."""
+        table = self.query_one(ResultsTable)
+        if self.focused is not table:
+            raise SkipAction()
+        getattr(table, f"action_{action}")()
 
     @on(DataTable.RowSelected, "#results")
     def _selected(self, event: DataTable.RowSelected) -> None:
