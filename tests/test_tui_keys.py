@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import burst, fill_index, settle, wait_for
+from tui_helpers import add_datasource, burst, fill_index, settle, wait_for
 
+from indexer import config
 from tui.app import JiradexApp
 from tui.screens.issue import IssueScreen
 from tui.screens.tasks import ImportScreen
@@ -141,3 +142,64 @@ async def test_keys_typed_right_after_leaving_an_issue_go_to_the_search(back):
         await settle(pilot, app)
         assert app.current_mode == "search" and app.screen is search
         assert box.value == "tide" and search.focused is box
+
+
+async def test_end_typed_right_after_tab_into_a_filled_field_adds_to_its_text():
+    """Tab selects a field's text; "End X" typed fast replaced it with "X", for End
+    moved the cursor only once the X was typed over the selection."""
+    add_datasource("work", project="DEMO")
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.go("datasources")
+        await wait_for(pilot, lambda: app.screen.query("DataTable"))
+        await pilot.pause()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, DatasourceFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: app.focused is form.query_one("#endpoint"))
+        burst(app, "tab", "end", *"X", "shift+tab", "home", *"x")
+        await wait_for(pilot, lambda: form.value("endpoint").startswith("x"))
+        await pilot.pause()
+        assert form.value("project") == "DEMOX"
+        assert form.value("endpoint") == "xhttps://example.atlassian.net"
+
+
+async def test_end_typed_right_after_tab_in_the_settings_adds_to_the_text():
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url="https://acme.atlassian.net", email="me@x.io")
+    )
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.go("settings")
+        await wait_for(pilot, lambda: app.screen.query("#email"))
+        screen = app.screen
+        email = screen.query_one("#email", Input)
+        await wait_for(pilot, lambda: email.value == "me@x.io")
+        screen.set_focus(screen.query_one("#base_url", Input))
+        await pilot.pause()
+        burst(app, "tab", "end", *".uk")
+        await wait_for(pilot, lambda: email.value.endswith("k"))
+        assert email.value == "me@x.io.uk"
+
+
+@pytest.mark.parametrize("field", ["search", "instructions"])
+async def test_backspace_typed_fast_among_letters_deletes_the_letter_before_it(field):
+    """ "abc Backspace d" typed fast left "abc": the d went in before Backspace ran."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        if field == "instructions":
+            app.action_import_task("DEV-1")
+            await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+            await settle(pilot, app)
+            app.screen.set_focus(app.screen.query_one("#import-instructions"))
+            await pilot.pause()
+        box = app.focused
+        burst(app, *"abc", "backspace", "d")
+        text = (lambda: box.value) if field == "search" else (lambda: box.text)
+        await wait_for(pilot, lambda: "d" in text())
+        await pilot.pause()
+        assert text() == "abd"

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from indexer.wording import counted
 from tui import keymap
+from tui.widgets.fields import Field
 from tui.widgets.filter_suggester import FilterValueSuggester
 from tui.widgets.format import Plain, ago_phrase
 from tui.widgets.results import ResultsTable
@@ -69,7 +70,7 @@ def overview_words(
     return words
 
 
-class SearchBox(Input):
+class SearchBox(Field):
     """The query box: a paste of several lines is one query, not its first line.
 
     Its footer lists the function keys to the other screens: the letters the

@@ -39,6 +39,7 @@ from tui import keymap
 from tui.messages import ConfigChanged
 from tui.sync_controller import one_line
 from tui.widgets.datasource_form import ConfigRule, ConfirmScreen, FormField, describe_test
+from tui.widgets.fields import Field
 from tui.widgets.format import Plain, disable_button, enable_button
 from tui.widgets.title_bar import TitleBar
 
@@ -120,7 +121,7 @@ class SettingsScreen(Screen):
                     yield RadioButton("Data Center / Server (personal access token)", id="pat")
             yield FormField(
                 "Site URL",
-                Input(
+                Field(
                     id="base_url",
                     placeholder="https://your-domain.atlassian.net",
                     validators=[ConfigRule(_site)],
@@ -130,17 +131,17 @@ class SettingsScreen(Screen):
             with Horizontal(id="cloud-row"):
                 yield FormField(
                     "Cloud id",
-                    Input(
+                    Field(
                         id="cloud_id",
                         placeholder="press Fetch to read it from the site",
                         validators=[ConfigRule(config.validate_cloud_id)],
                     ),
                 )
                 yield Button("Fetch", id="fetch", compact=True)
-            yield FormField("E-mail", Input(id="email", placeholder="you@example.com"))
+            yield FormField("E-mail", Field(id="email", placeholder="you@example.com"))
             yield FormField(
                 "API token",
-                Input(
+                Field(
                     id="api_token",
                     password=True,
                     placeholder="API token (hidden)",

@@ -34,6 +34,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from indexer.wording import counted
 from tui import keymap
 from tui.widgets.editor import Editor
+from tui.widgets.fields import Field
 from tui.widgets.format import (
     Plain,
     ago,
@@ -284,7 +285,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with Horizontal(id="import-find"):
-            yield Input(
+            yield Field(
                 value=self.initial,
                 placeholder="Issue key (ABC-12) or words to search the index",
                 id="import-query",

@@ -26,6 +26,7 @@ from indexer import config, secrets
 from indexer.errors import ConfigError
 from tui import keymap
 from tui.sync_controller import one_line
+from tui.widgets.fields import Field
 from tui.widgets.format import Plain, disable_button, enable_button
 
 ClientFactory = Callable[[config.Datasource], Any]
@@ -202,7 +203,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
             with VerticalScroll(id="form-fields"):
                 yield FormField(
                     "Name",
-                    Input(
+                    Field(
                         ds.name if ds else "",
                         id="name",
                         placeholder="e.g. Platform team",
@@ -212,7 +213,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                 )
                 yield FormField(
                     "Site URL",
-                    Input(
+                    Field(
                         ds.endpoint if ds else "",
                         id="endpoint",
                         placeholder="https://your-domain.atlassian.net",
@@ -221,7 +222,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                 )
                 yield FormField(
                     "Project key",
-                    Input(
+                    Field(
                         ds.project_key if ds else "",
                         id="project",
                         placeholder="PROJ",
@@ -230,7 +231,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                 )
                 yield FormField(
                     "E-mail / user",
-                    Input(
+                    Field(
                         (ds.username or "") if ds else "",
                         id="username",
                         placeholder="you@example.com (empty: token alone or anonymous)",
@@ -238,7 +239,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                 )
                 yield FormField(
                     "Token",
-                    Input(
+                    Field(
                         "",
                         id="token",
                         password=True,
@@ -256,7 +257,7 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                     )
                 yield FormField(
                     "Cloud id",
-                    Input(
+                    Field(
                         (ds.cloud_id or "") if ds else "",
                         id="cloud_id",
                         placeholder="only for a service account (api.atlassian.com)",
@@ -265,11 +266,11 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
                 )
                 yield FormField(
                     "Extra JQL",
-                    Input((ds.jql or "") if ds else "", id="jql", placeholder="optional"),
+                    Field((ds.jql or "") if ds else "", id="jql", placeholder="optional"),
                 )
                 yield FormField(
                     "Sync interval",
-                    Input(
+                    Field(
                         ds.interval if ds else config.DEFAULT_INTERVAL,
                         id="interval",
                         placeholder="30s, 5m, 1h, 1d or 1h30m",

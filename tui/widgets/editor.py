@@ -6,9 +6,10 @@ from textual import events
 from textual.widgets import TextArea
 
 from tui import keymap
+from tui.widgets.fields import KeysInOrder
 
 
-class Editor(TextArea):
+class Editor(KeysInOrder, TextArea):
     """TextArea binds f6 (select line) and f7 (select all), and bindings are looked
     up from the focused widget outwards: in an editor F6 selected a line instead of
     opening Settings. Here the app's screen keys ("jiradex.go.*", remaps included)
