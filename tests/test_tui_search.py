@@ -7,6 +7,7 @@ import webbrowser
 
 import pytest
 from rich.cells import cell_len
+from textual.geometry import Region
 from textual.widgets import Input, Markdown, Static
 from tui_helpers import LaterClock, add_datasource, fill_index, issue, settle, wait_for
 
@@ -795,3 +796,24 @@ async def test_the_issue_facts_are_one_text_and_the_link_opens_the_browser(monke
         assert not app.screen.query("MarkdownBulletList")
         await pilot.click(facts, offset=(12, len(lines) - 1))  # on the URL
         assert opened == ["https://jira.example.com/browse/DEV-1"]
+
+
+@pytest.mark.parametrize("width", [100, 120, 140])
+async def test_the_preview_key_hint_is_never_broken_inside_a_key(width):
+    """At 100-140 columns the hint wrapped as plain text: "… o" / "browser", or
+    "… y copy" / "key"."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(width, 36)) as pilot:
+        await settle(pilot, app)
+        body = app.screen.query_one(IssuePreview).query_one("#preview-body")
+        region = Region(0, 0, body.size.width, body.size.height)
+        lines = [strip.text.rstrip() for strip in body.render_lines(region)]
+        start = next(n for n, line in enumerate(lines) if line.startswith("⏎"))
+        hint = [line for line in lines[start:] if line]
+        pieces = [piece for line in hint for piece in line.split(" · ")]
+        assert pieces[0] == "⏎ open" and pieces[-1] == "y copy key"
+        assert all(piece.split(" ", 1)[0] in "⏎ioy" for piece in pieces)
+        assert {piece.split(" ", 1)[1] for piece in pieces} <= {
+            "open", "import as task", "import", "browser", "copy key"
+        }  # fmt: skip

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.rule import Rule
 from rich.text import Text
 from textual.containers import VerticalScroll
 
 from tui.widgets.format import Plain, ago, snippet_text
+
+# (key, label, shorter label): the keys the hint under the preview names
+HINT_KEYS = (
+    ("⏎", "open", "open"),
+    ("i", "import as task", "import"),
+    ("o", "browser", "browser"),
+    ("y", "copy key", "copy key"),
+)
+HINT_SEPARATOR = " · "
 
 MATCHED = {
     "comment": "💬 matched in a comment",
@@ -84,10 +94,42 @@ class IssuePreview(VerticalScroll):
         footer = " · ".join([n for n in [note, *counts] if n])
         if footer:
             parts.append(Text("\n" + footer, style="dim"))
-        parts.append(Text("\n⏎ open · i import as task · o browser · y copy key", style="dim"))
-        self.plain = "\n".join(p.plain for p in parts if isinstance(p, Text))
+        parts += [Text(""), KeyHint()]
+        texts = [
+            p.plain if isinstance(p, Text) else str(p) for p in parts if not isinstance(p, Rule)
+        ]
+        self.plain = "\n".join(texts)
         self._body.update(Group(*parts))
 
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class KeyHint:
+    """The keys of the preview, at the pane's width: on one line when they fit, then
+    with the shorter labels, then on lines broken between keys. Wrapped as plain
+    text at 100-140 columns it read "… y copy" and "key" on the next line."""
+
+    def __str__(self) -> str:
+        return HINT_SEPARATOR.join(f"{key} {label}" for key, label, _ in HINT_KEYS)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(hint_lines(options.max_width)), style="dim")
+
+
+def hint_lines(width: int) -> list[str]:
+    """The key hint as lines of at most `width` cells (a single key wider than that,
+    which no pane is, stays whole)."""
+    for short in (False, True):
+        keys = [f"{key} {shorter if short else label}" for key, label, shorter in HINT_KEYS]
+        if cell_len(HINT_SEPARATOR.join(keys)) <= width:
+            return [HINT_SEPARATOR.join(keys)]
+    lines: list[str] = []
+    for part in keys:
+        joined = f"{lines[-1]}{HINT_SEPARATOR}{part}" if lines else part
+        if lines and cell_len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return lines
