@@ -441,3 +441,24 @@ async def test_log_lines_fit_the_log_at_80_columns():
         width = log.scrollable_content_region.width
         shown_text = " ".join(strip.crop(0, width).text.strip() for strip in log.lines)
         assert "written, 0 deleted" in shown_text
+
+
+@run_async
+async def test_a_wrapped_log_line_is_indented_under_its_own_start():
+    """The rest of a line too long for the log started under the time, where it read
+    as a line of its own."""
+    app = JiradexApp()
+    finished_jobs(app, ["alpha"], failed="", log_lines=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.go("sync")
+        monitor = app.mode_screen("sync")
+        await wait_for(pilot, lambda: monitor._replayed)
+        controller = monitor.controller
+        line = "done in 1s: 400 issues, 2,042 comments, 0 attachments written, 0 deleted"
+        controller._log(controller.jobs["alpha"], line)
+        await wait_for(pilot, lambda: "deleted" in log_text(monitor))
+        lines = [text.rstrip() for text in log_text(monitor).splitlines() if text.strip()]
+        assert len(lines) == 2
+        assert lines[0].split()[1:3] == ["alpha", "done"]
+        stamp_width = len(lines[0].split(" ")[0]) + 1
+        assert lines[1][:stamp_width].strip() == "" and lines[1][stamp_width] != " "

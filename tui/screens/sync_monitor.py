@@ -7,6 +7,7 @@ the same picture.
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -226,10 +227,14 @@ class SyncMonitorScreen(Screen):
         self.sub_title = text
 
     @staticmethod
-    def _log_text(job: SyncJob, line: str) -> Text:
+    def _log_text(job: SyncJob, line: str) -> Table:
+        """The time, then the datasource and what happened: a line too long for the
+        log wraps under its own start, not under the time (it read as a new line)."""
         stamp, _, rest = line.partition(" ")
-        text = Text(stamp + " ", style="dim")
-        text.append(job.name, style="bold")
-        style = "red" if rest.startswith("error") else ""
-        text.append(" " + rest, style=style)
-        return text
+        message = Text(job.name, style="bold")
+        message.append(" " + rest, style="red" if rest.startswith("error") else "")
+        row = Table.grid()
+        row.add_column(no_wrap=True)
+        row.add_column(ratio=1)
+        row.add_row(Text(stamp + " ", style="dim"), message)
+        return row
