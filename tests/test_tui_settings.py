@@ -394,3 +394,35 @@ async def test_the_focus_stays_on_fetch_and_test_after_they_ran(monkeypatch):
         await wait_for(pilot, lambda: "Connected as" in str(status.render()))
         await pilot.pause()
         assert app.focused is screen.query_one("#test")
+
+
+@run_async
+async def test_settings_open_at_the_top_with_the_site_url_focused_at_80x24():
+    """The Site URL was focused before the first layout and scrolled to the middle of
+    the form: at 80x24 the screen opened with the start of the intro scrolled away."""
+    config.save_jira_connection(
+        config.JiraConnection(enabled=True, base_url="https://acme.atlassian.net")
+    )
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_settings(app, pilot)
+        await pilot.pause()
+        site = screen.query_one("#base_url", Input)
+        await wait_for(pilot, lambda: screen.focused is site)
+        await pilot.pause(0.1)
+        body = screen.query_one("#settings-body")
+        assert body.scroll_y == 0
+        assert screen.query_one("#settings-intro").region.y == body.region.y + 1  # its margin
+        # the cursor after the saved URL, which is not selected (a letter would replace it)
+        assert site.selection.is_empty and site.cursor_position == len(site.value) > 0
+
+
+@run_async
+async def test_on_a_short_terminal_the_focused_site_url_is_scrolled_into_view():
+    app = JiradexApp()
+    async with app.run_test(size=(80, 14)) as pilot:
+        screen = await open_settings(app, pilot)
+        site = screen.query_one("#base_url", Input)
+        await wait_for(pilot, lambda: screen.focused is site)
+        await pilot.pause(0.1)
+        assert screen.query_one("#settings-body").region.contains_region(site.region)

@@ -75,8 +75,11 @@ class SettingsScreen(Screen):
 
     TITLE = "Settings › Jira"
     BINDINGS = keymap.bindings("settings")
-    # the default ("*") focused the scrolling body, where typing went nowhere
-    AUTO_FOCUS = "#base_url"
+    # The default ("*") focused the scrolling body, where typing went nowhere; and
+    # "#base_url" focused the Site URL before the first layout and scrolled it to the
+    # middle of the form: at 80x24 the intro opened with its start scrolled away.
+    # on_mount focuses it without scrolling.
+    AUTO_FOCUS = ""
     DEFAULT_CSS = """
     SettingsScreen #settings-body { padding: 0 2; }
     SettingsScreen #settings-intro { color: $text-muted; height: auto; margin: 1 0; }
@@ -158,6 +161,13 @@ class SettingsScreen(Screen):
 
     def on_mount(self) -> None:
         self.reload()
+        site = self.query_one("#base_url", Input)
+        self.set_focus(site, scroll_visible=False)
+        # on opening, the cursor waits after the saved URL, as before (Tab into the
+        # field still selects it): run after the field's own focus handler
+        site.call_later(site.action_end)
+        # only as far as it takes to show the field, on a terminal too short for it
+        self.call_after_refresh(site.scroll_visible, animate=False)
 
     # ------------------------------------------------------------------ state
 
