@@ -698,3 +698,27 @@ async def test_the_age_tick_leaves_a_scrolled_task_list_where_it_was(monkeypatch
         await wait_for(pilot, lambda: str(table.get_row_at(39)[-1]) == "10m")
         await pilot.pause()
         assert table.scroll_y == 20 and table.cursor_row == 0
+
+
+async def test_the_post_again_question_has_its_own_footer(monkeypatch):
+    """Under the "post again?" question the task screen's footer showed through
+    (^s Save result, ^t Post to Jira …), keys the question ignores."""
+    from textual.widgets._footer import FooterKey
+
+    task_id = make_task("The fix")
+    jira = FakeJira()
+    monkeypatch.setattr(engine, "poster_client", lambda link: (jira, False))
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.go("tasks")
+        await settle(pilot, app)
+        app.push_screen(TaskScreen(task_id))
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmScreen)
+        keys = {key.description: key.key for key in app.screen.query(FooterKey)}
+        assert keys.get("Post again") == "y" and keys.get("Cancel") == "escape"
+        assert "Save result" not in keys and "Post to Jira" not in keys

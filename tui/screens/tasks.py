@@ -584,12 +584,14 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-right: 2; }
     ConfirmScreen .confirm-keys { color: $text-muted; margin-top: 1; }
     """
-    BINDINGS = [("escape,n", "no", "Cancel"), ("y", "yes", "Confirm")]
+    BINDINGS = [Binding("y", "yes", "Confirm"), Binding("escape,n", "no", "Cancel")]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
         super().__init__()
         self.question = question
         self.yes = yes
+        # the footer names the answer as its button does: "y Post again"
+        self._bindings.key_to_bindings["y"] = [Binding("y", "yes", yes)]
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -598,6 +600,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(self.yes, id="confirm-yes", variant="warning")
                 yield Button("Cancel", id="confirm-no")
             yield Plain("y confirms · n or Esc cancels", classes="confirm-keys")
+        yield Footer()  # its own keys: the task screen's showed through
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
