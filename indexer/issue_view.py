@@ -140,23 +140,38 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _HEADING = re.compile(r"^#{1,6} ")
 
 
-def first_and_rest(markdown: str, first_chars: int, chunk_chars: int) -> tuple[str, list[str]]:
+def _starts_block(line: str, after_blank: bool, paragraphs: bool) -> bool:
+    """A place first_and_rest may cut before (outside a code fence)."""
+    if _HEADING.match(line):
+        return True
+    return paragraphs and after_blank and line.strip() != "" and line[0] not in " \t"
+
+
+def first_and_rest(
+    markdown: str, first_chars: int, chunk_chars: int, *, paragraphs: bool = False
+) -> tuple[str, list[str]]:
     """`markdown` cut where a heading starts (outside code fences), as a first part of
     about `first_chars` and the rest in parts of about `chunk_chars`: a renderer that
     builds a widget per block shows the first part at once and adds the others. The
-    parts joined are `markdown`."""
+    parts joined are `markdown`.
+
+    With `paragraphs`, also where a block starts after a blank line (not indented: a
+    list item's or a code block's own lines stay with it), for a description that
+    has no headings: most have none."""
     parts: list[str] = []
     start = 0
     fence: str | None = None
     at = 0
     budget = first_chars
+    after_blank = False
     for line in markdown.splitlines(keepends=True):
         opener = _FENCE.match(line)
-        if opener and (fence is None or opener.group(1)[0] == fence):
-            fence = None if fence else opener.group(1)[0]
-        elif fence is None and _HEADING.match(line) and at - start >= budget:
+        if fence is None and at - start >= budget and _starts_block(line, after_blank, paragraphs):
             parts.append(markdown[start:at])
             start, budget = at, chunk_chars
+        if opener and (fence is None or opener.group(1)[0] == fence):
+            fence = None if fence else opener.group(1)[0]
+        after_blank = not line.strip()
         at += len(line)
     parts.append(markdown[start:])
     return parts[0], parts[1:]

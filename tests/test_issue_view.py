@@ -47,3 +47,19 @@ def test_hash_words_are_not_headings():
     doc = "# T\n\n" + "#hashtag line\n" * 50 + "## Next\n"
     first, rest = first_and_rest(doc, 10, 10)
     assert rest == ["## Next\n"]
+
+
+def test_a_description_without_headings_is_cut_between_paragraphs_when_asked():
+    """A long description is seldom cut by headings: the import preview asks for cuts
+    between paragraphs too, never inside a code block or before an indented line."""
+    code = "```\n" + "".join(f"line {n}\n\nafter a blank\n" for n in range(20)) + "```\n"
+    paragraphs = "".join(f"Paragraph {n} says something.\n\n" for n in range(60))
+    items = "- one\n\n  continued under its item\n\n- two\n\n"
+    doc = paragraphs + code + "\n" + items + paragraphs
+    assert first_and_rest(doc, 100, 200) == (doc, [])  # no heading: one part
+    first, rest = first_and_rest(doc, 100, 200, paragraphs=True)
+    parts = [first, *rest]
+    assert "".join(parts) == doc and len(rest) > 5
+    assert all(part.count("```") in (0, 2) for part in parts)  # a fence stays whole
+    assert not any(part.startswith(("  ", "\n")) for part in rest)
+    assert all(part.endswith("\n\n") for part in parts[:-1])  # cut after a blank line

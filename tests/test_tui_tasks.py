@@ -6,6 +6,7 @@ tests of indexer.tasks)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import threading
@@ -60,6 +61,16 @@ def make_task(result: str | None = None) -> int:
     return task.id
 
 
+def preview_of(screen) -> str:
+    """The import preview as shown: its title, its facts and the description."""
+    texts = [
+        str(widget.render())
+        for widget in screen.query("#import-preview-title, #import-preview-facts")
+        if widget.display
+    ]
+    return "\n".join([*texts, screen.query_one("#import-preview-md", Markdown).source])
+
+
 async def open_tasks(pilot, app):
     await pilot.press("f5")
     await settle(pilot, app)
@@ -107,7 +118,7 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
         await import_from_search(pilot, app, "pool")
         screen = app.screen
         assert isinstance(screen, ImportScreen)
-        preview = screen.query_one("#import-preview-md", Markdown).source
+        preview = preview_of(screen)
         for fact in ("DEV-1", "Pool times out under load", "In Progress", "High", "Bug",
                      "Zoë Ångström", "db", "connection pool"):  # fmt: skip
             assert fact in preview
@@ -161,7 +172,7 @@ async def test_the_copy_previewed_of_a_key_two_datasources_hold_is_the_one_impor
         await settle(pilot, app)
         screen, _ = await open_import(pilot, app, "DEV-1")
         await wait_for(pilot, lambda: screen.record is not None)
-        preview = screen.query_one("#import-preview-md", Markdown).source
+        preview = preview_of(screen)
         assert "Pool times out under load" in preview and "Old copy" not in preview
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
@@ -191,13 +202,13 @@ async def test_editing_the_key_after_a_preview_never_imports_the_old_issue():
         screen = await open_new_import(pilot, app)
         await pilot.press(*"DEV-1", "enter")
         await settle(pilot, app)
-        assert "Pool times out" in screen.query_one("#import-preview-md", Markdown).source
+        assert "Pool times out" in preview_of(screen)
         assert not screen.query_one("#import-confirm").disabled
         await pilot.press("backspace", "2")
         await settle(pilot, app)
         assert screen.query_one("#import-query", Input).value == "DEV-2"
         assert screen.query_one("#import-confirm").disabled
-        assert "Pool times out" not in screen.query_one("#import-preview-md", Markdown).source
+        assert "Pool times out" not in preview_of(screen)
         hint = str(screen.query_one("#import-error", Static).render())
         assert hint.startswith("Press Enter to look up DEV-2"), hint
         await pilot.press("ctrl+s")
@@ -206,7 +217,7 @@ async def test_editing_the_key_after_a_preview_never_imports_the_old_issue():
         assert TaskStore().list() == []
         await pilot.press("enter")
         await settle(pilot, app)
-        assert "Connection reset" in screen.query_one("#import-preview-md", Markdown).source
+        assert "Connection reset" in preview_of(screen)
         await pilot.press("ctrl+s")
         await settle(pilot, app)
         [task] = TaskStore().list()
@@ -226,7 +237,7 @@ async def test_a_lookup_answering_after_the_key_was_edited_is_dropped():
         await settle(pilot, app)
         assert screen.record is None
         assert screen.query_one("#import-confirm").disabled
-        assert "Pool times out" not in screen.query_one("#import-preview-md", Markdown).source
+        assert "Pool times out" not in preview_of(screen)
 
 
 async def test_import_checkboxes_keep_their_label_when_focused():
@@ -316,12 +327,9 @@ async def test_the_import_preview_shows_the_summary_as_written():
     app = JiradexApp()
     async with app.run_test(size=SIZE) as pilot:
         screen, _ = await open_import(pilot, app, "DEV-1")
-        from textual.widgets._markdown import MarkdownBlock
-
-        preview = screen.query_one("#import-preview-md", Markdown)
-        shown = "\n".join(str(block._content) for block in preview.query(MarkdownBlock))
-        assert "DEV-1: Fix __init__ of Pool<T>" in shown
-        assert "snake_case_label" in shown
+        title = str(screen.query_one("#import-preview-title", Static).render())
+        assert title == "DEV-1: Fix __init__ of Pool<T>"
+        assert "snake_case_label" in str(screen.query_one("#import-preview-facts").render())
 
 
 async def test_import_by_typing_a_key_and_searching_words():
@@ -335,7 +343,7 @@ async def test_import_by_typing_a_key_and_searching_words():
         screen.query_one("#import-query", Input).value = ""
         await pilot.press(*"dev-8", "enter")
         await settle(pilot, app)
-        assert "Timeout tuning" in screen.query_one("#import-preview-md", Markdown).source
+        assert "Timeout tuning" in preview_of(screen)
         assert not screen.query_one("#import-confirm").disabled
 
 
@@ -624,8 +632,9 @@ def test_snapshot_import_preview(snap_compare):
         # The preview's Markdown builds its blocks after its text is set: on a loaded
         # machine the snapshot was taken before (CI failed on it once).
         preview = app.screen.query_one("#import-preview-md", Markdown)
-        await wait_for(pilot, lambda: "DEV-1" in preview.source)
-        await wait_for(pilot, lambda: len(preview.query(MarkdownBlock)) > 2)
+        await wait_for(pilot, lambda: "DEV-1" in preview_of(app.screen))
+        await wait_for(pilot, lambda: "connection pool" in preview.source)
+        await wait_for(pilot, lambda: len(preview.query(MarkdownBlock)) >= 1)
         await pilot.pause()
         for box in app.screen.query(Input):
             box.cursor_blink = False
@@ -722,3 +731,37 @@ async def test_the_post_again_question_has_its_own_footer(monkeypatch):
         keys = {key.description: key.key for key in app.screen.query(FooterKey)}
         assert keys.get("Post again") == "y" and keys.get("Cancel") == "escape"
         assert "Save result" not in keys and "Post to Jira" not in keys
+
+
+async def test_a_long_description_is_previewed_at_once_and_in_parts(monkeypatch):
+    """An issue with a long description took 1.5 s to show in the import preview:
+    Textual builds a widget per Markdown block, and the facts were a Markdown list.
+    The title and facts are two texts, the description's first part shows at once and
+    the rest is added after it, one part per frame."""
+    import tui.screens.issue as issue_module
+
+    description = "\n\n".join(f"Paragraph {n}: the pool **still** times out." for n in range(200))
+    fill_index([issue(1, summary="Pool times out", description=description)])
+    frames = asyncio.Event()  # the screen's frames, held until the test lets them go
+
+    async def next_frame(node) -> None:
+        await frames.wait()
+
+    monkeypatch.setattr(issue_module, "next_paint", next_frame, raising=False)
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("DEV-1")  # not open_import: it waits for every frame
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query("#import-preview-md"))
+        markdown = screen.query_one("#import-preview-md", Markdown)
+        await wait_for(pilot, lambda: "Paragraph 0:" in markdown.source)
+        await pilot.pause(0.1)
+        assert "Paragraph 199" not in markdown.source  # only the first part, at first
+        title = screen.query_one("#import-preview-title", Static)
+        assert str(title.render()) == "DEV-1: Pool times out" and title.region.height
+        assert "• Status: Open" in str(screen.query_one("#import-preview-facts").render())
+        frames.set()
+        await settle(pilot, app)
+        assert markdown.source == description

@@ -4,6 +4,7 @@ attachments), loaded off the UI thread; keys to open, copy or import it."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -36,6 +37,13 @@ def facts_content(facts: list[tuple[str, str]]) -> Content:
             shown = shown.stylize(Style.from_meta({"@click": "screen.open_browser"}))
         lines.append(Content.assemble(("• ", "$text-primary"), (f"{name}:", "bold"), " ", shown))
     return Content("\n").join(lines)
+
+
+async def next_paint(node: Any) -> None:
+    """Returns once the screen of `node` has been painted again."""
+    done = asyncio.get_running_loop().create_future()
+    node.call_after_refresh(lambda: done.done() or done.set_result(None))
+    await done
 
 
 class IssueScreen(Screen):
@@ -141,10 +149,7 @@ class IssueScreen(Screen):
             )
 
     async def _painted(self) -> None:
-        """Returns once the screen has been painted again."""
-        done = asyncio.get_running_loop().create_future()
-        self.call_after_refresh(lambda: done.done() or done.set_result(None))
-        await done
+        await next_paint(self)
 
     async def _failed(self, message: str) -> None:
         self._shown = None

@@ -17,6 +17,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -263,6 +264,11 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
     ImportScreen #import-hits { height: 8; }
     ImportScreen #import-main { height: 1fr; }
     ImportScreen #import-preview { width: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    ImportScreen #import-preview-title {
+        margin: 2 0 1 0; padding: 0 2; color: $markdown-h2-color;
+        background: $markdown-h2-background; text-style: $markdown-h2-text-style;
+    }
+    ImportScreen #import-preview-facts { padding: 0 2 1 2; }
     ImportScreen #import-form { width: 1fr; padding: 0 1; }
     ImportScreen #import-form TextArea { height: 1fr; }
     ImportScreen Checkbox { margin: 0 0 1 0; }
@@ -294,6 +300,10 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         yield Plain("", id="import-error")
         with Horizontal(id="import-main"):
             with VerticalScroll(id="import-preview"):
+                for name in ("title", "facts"):  # shown with an issue
+                    part = Static("", id=f"import-preview-{name}")
+                    part.display = False
+                    yield part
                 yield Markdown("_Pick an issue to preview it._", id="import-preview-md")
             with Vertical(id="import-form"):
                 # compact: a focused full-size checkbox grows a border that, at
@@ -451,7 +461,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         """The box no longer names the previewed issue: nothing to create until Enter."""
         self.record = None
         self.query_one("#import-confirm", Button).disabled = True
-        self.query_one("#import-preview-md", Markdown).update("_Nothing to import yet._")
+        self._show_preview("", [], "_Nothing to import yet._")
 
     def _not_found(self, requested: str, message: str) -> None:
         if requested != self._pending:
@@ -474,7 +484,37 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             # is the instructions, as after an import opened with the key
             self.query_one("#import-instructions", TextArea).focus()
         enable_button(self.query_one("#import-confirm", Button))
-        self.query_one("#import-preview-md", Markdown).update(preview_markdown(record, source))
+        self._show_preview(*preview_parts(record, source))
+
+    def _show_preview(self, title: str, facts: list[tuple[str, str]], markdown: str) -> None:
+        """The title and the facts as two texts, the description's first part at once
+        and the rest one part per frame: Textual builds a widget per Markdown block
+        (the facts list alone some twenty): a long description took 1.5 s to show."""
+        from indexer.issue_view import first_and_rest
+        from tui.screens.issue import CHUNK_CHARS, FIRST_PAINT_CHARS, facts_content
+
+        for name, content in (("title", Content(title)), ("facts", facts_content(facts))):
+            widget = self.query_one(f"#import-preview-{name}", Static)
+            widget.update(content)
+            widget.display = bool(content)
+        # most descriptions have no headings: cut between paragraphs too
+        head, rest = first_and_rest(markdown, FIRST_PAINT_CHARS, CHUNK_CHARS, paragraphs=True)
+        self.query_one("#import-preview").scroll_home(animate=False)
+        self.run_worker(
+            self._show_markdown(head, rest),
+            group="import-preview",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _show_markdown(self, head: str, rest: list[str]) -> None:
+        from tui.screens.issue import next_paint
+
+        markdown = self.query_one("#import-preview-md", Markdown)
+        await markdown.update(head)
+        for part in rest:
+            await next_paint(self)
+            await markdown.append(part)
 
     def _error(self, message: str) -> None:
         self.query_one("#import-error", Static).update(message)
@@ -539,11 +579,9 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.dismiss(None)
 
 
-def preview_markdown(record: dict, source: str) -> str:
-    """What the person is about to import: the fields the task will carry (the
-    plain ones escaped, so that a summary's __init__ reads as written)."""
-    from indexer.issue_view import markdown_text
-
+def preview_parts(record: dict, source: str) -> tuple[str, list[tuple[str, str]], str]:
+    """What the person is about to import: its title and the facts the task will
+    carry, as written, and its description (Markdown)."""
     facts = [
         ("Type", record.get("issuetype")),
         ("Status", record.get("status")),
@@ -552,12 +590,9 @@ def preview_markdown(record: dict, source: str) -> str:
         ("Labels", ", ".join(record.get("labels") or []) or None),
         ("Source", source),
     ]
-    title = markdown_text(f"{record.get('key')}: {record.get('summary') or ''}")
-    lines = [f"## {title}", ""]
-    lines += [f"- **{name}:** {markdown_text(str(value))}" for name, value in facts if value]
+    title = f"{record.get('key')}: {record.get('summary') or ''}"
     description = (record.get("description") or "").strip() or "_No description._"
-    lines += ["", description]
-    return "\n".join(lines)
+    return title, [(name, str(value)) for name, value in facts if value], description
 
 
 # ---------------------------------------------------------------------- detail
