@@ -203,3 +203,29 @@ async def test_backspace_typed_fast_among_letters_deletes_the_letter_before_it(f
         await wait_for(pilot, lambda: "d" in text())
         await pilot.pause()
         assert text() == "abd"
+
+
+async def test_keys_typed_right_after_enter_on_a_task_go_to_the_task():
+    """The task opened once the list had handled Enter: "Enter n…" typed fast (the
+    start of a result) sent the n to the list, which opened the import form."""
+    from indexer.tasks import TaskLink, TaskStore
+    from tui.screens.tasks import TaskScreen, TasksScreen
+
+    store = TaskStore()
+    ids = [
+        store.create("task", f"DEV-{n}: task {n}", "", TaskLink(f"DEV-{n}", str(n), "work", ""))
+        for n in (1, 2, 3)
+    ]
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.go("tasks")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen))
+        tasks = app.screen
+        await wait_for(pilot, lambda: len(tasks.tasks) == 3 and tasks.focused is not None)
+        burst(app, "down", "enter", *"nr")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        await settle(pilot, app)
+        assert not any(isinstance(s, ImportScreen) for s in app.screen_stack)
+        assert isinstance(app.screen, TaskScreen)
+        assert app.screen.task_id == tasks.tasks[1].id == ids[1].id  # newest first: 3, 2, 1

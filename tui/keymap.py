@@ -68,7 +68,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
     ],
     "tasks": [
         KeySpec("jiradex.tasks.new", "n", "new_task", "Import"),
-        KeySpec("jiradex.tasks.open", "enter", "open_task", "Open", show=False),
+        # priority: the task is on screen before the keys typed behind Enter are handed out
+        KeySpec("jiradex.tasks.open", "enter", "enter_key", "Open", show=False, priority=True),
         KeySpec("jiradex.tasks.refresh", "r", "refresh", "Refresh", show=False),
         KeySpec("jiradex.tasks.search", "escape", "app.go('search')", "Search"),
     ],

@@ -90,7 +90,18 @@ class _WorkerErrors:
 class TasksScreen(_WorkerErrors, Screen):
     """All tasks, newest first; Enter opens one, n imports a new one."""
 
-    BINDINGS = keymap.bindings("tasks")
+    # Enter opens the task as the key arrives (a priority binding), before the keys
+    # typed behind it are handed out: opened once the list had handled Enter, "Enter"
+    # then the first words of a result sent them to the list, where n opened the import
+    # form. The list's cursor keys are handled the same way, so a fast "Down Enter"
+    # still opens the row the cursor reached.
+    BINDINGS = [
+        *keymap.bindings("tasks"),
+        Binding("down", "in_list('cursor_down')", show=False, priority=True),
+        Binding("up", "in_list('cursor_up')", show=False, priority=True),
+        Binding("pagedown", "in_list('page_down')", show=False, priority=True),
+        Binding("pageup", "in_list('page_up')", show=False, priority=True),
+    ]
     AUTO_FOCUS = "#tasks-table"
     DEFAULT_CSS = """
     TasksScreen #tasks-bar { height: auto; padding: 0 1; }
@@ -223,6 +234,20 @@ class TasksScreen(_WorkerErrors, Screen):
             self.app.push_screen(TaskScreen(task_id))
         elif back_to:
             self.app.go(back_to)  # type: ignore[attr-defined]
+
+    def action_in_list(self, action: str) -> None:
+        """A cursor key of the list, done as it arrives (see BINDINGS)."""
+        table = self.query_one("#tasks-table", DataTable)
+        if self.focused is not table:
+            raise SkipAction()
+        getattr(table, f"action_{action}")()
+
+    def action_enter_key(self) -> None:
+        """Enter in the list opens the task under the cursor (elsewhere, on a button,
+        it presses it)."""
+        if self.focused is not self.query_one("#tasks-table", DataTable):
+            raise SkipAction()
+        self.action_open_task()
 
     @on(DataTable.RowSelected, "#tasks-table")
     def action_open_task(self) -> None:
