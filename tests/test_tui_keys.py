@@ -229,3 +229,25 @@ async def test_keys_typed_right_after_enter_on_a_task_go_to_the_task():
         assert not any(isinstance(s, ImportScreen) for s in app.screen_stack)
         assert isinstance(app.screen, TaskScreen)
         assert app.screen.task_id == tasks.tasks[1].id == ids[1].id  # newest first: 3, 2, 1
+
+
+@pytest.mark.parametrize("close", ["escape", "q", "f1"])
+async def test_letters_typed_right_after_closing_the_help_go_into_the_box(close):
+    """The help closed once its widget had handled the key: the letters behind it
+    reached the search screen's bindings, not its box, and t opened Tasks."""
+    from tui.screens.help import HelpScreen
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await settle(pilot, app)
+        burst(app, close, *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide" or app.current_mode != "search")
+        await settle(pilot, app)
+        assert app.current_mode == "search" and app.screen is search
+        assert box.value == "tide"

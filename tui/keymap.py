@@ -85,7 +85,8 @@ DEFAULTS: dict[str, list[KeySpec]] = {
         KeySpec("jiradex.import.confirm", "ctrl+s", "confirm", "Create task", priority=True),
     ],
     "help": [
-        KeySpec("jiradex.help.close", "escape,q,f1", "close", "Close"),
+        # priority: closed before the keys typed behind it are handed out
+        KeySpec("jiradex.help.close", "escape,q,f1", "close", "Close", priority=True),
         KeySpec("jiradex.help.keys", "k", "show_tab('help-keys')", "Keys"),
         KeySpec("jiradex.help.syntax", "s", "show_tab('help-syntax')", "Search syntax"),
     ],
