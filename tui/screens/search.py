@@ -110,6 +110,8 @@ class SearchScreen(Screen):
         # cursor before Enter (itself handled as it arrives) opens the row under it.
         Binding("pageup", "in_results('page_up')", show=False, priority=True),
         Binding("pagedown", "in_results('page_down')", show=False, priority=True),
+        Binding("ctrl+home", "in_results('scroll_top')", show=False, priority=True),
+        Binding("ctrl+end", "in_results('scroll_bottom')", show=False, priority=True),
     ]
     DEFAULT_CSS = """
     SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
@@ -425,17 +427,14 @@ class SearchScreen(Screen):
     # ------------------------------------------------------------------ navigation
 
     def action_enter_key(self) -> None:
-        """Enter, as it arrives: the issue opens (or the empty box steps into its list)
-        before the keys typed behind it are handed out. Opened from the widget's own
-        Enter, "Enter y" typed fast put the y in the box, and "Enter Down Down" moved
-        the results' cursor instead of scrolling the issue."""
-        table = self.query_one(ResultsTable)
-        if self.focused is table:
-            self.action_open_issue()
-        elif self.focused is self.query_one("#search-box", Input):
-            self._submitted()
-        else:
+        """Enter in the results, as it arrives: the issue opens before the keys typed
+        behind it are handed out (opened by the table's own Enter, "Enter Down Down"
+        moved the results' cursor instead of scrolling the issue). In the box Enter
+        waits its turn behind the letters typed before it, which the box has not
+        typed in yet: "pool<Enter>" typed fast must search for "pool"."""
+        if self.focused is not self.query_one(ResultsTable):
             raise SkipAction()
+        self.action_open_issue()
 
     @on(Input.Submitted, "#search-box")
     def _submitted(self) -> None:
