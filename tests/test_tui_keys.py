@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import add_datasource, burst, fill_index, settle, wait_for
+from tui_helpers import add_datasource, burst, fill_index, issue, settle, wait_for
 
 from indexer import config
 from tui.app import JiradexApp
@@ -249,3 +249,31 @@ async def test_letters_typed_right_after_closing_the_help_go_into_the_box(close)
         await settle(pilot, app)
         assert app.current_mode == "search" and app.screen is search
         assert box.value == "tide"
+
+
+async def test_scroll_keys_typed_before_q_scroll_the_issue_not_the_results():
+    """q, handled as it arrives, overtook the Downs typed before it: the issue closed
+    first and the Downs moved the results' cursor."""
+    long = "\n\n".join(f"Paragraph {n} of a long description." for n in range(80))
+    fill_index([issue(n, description=long, description_text=long) for n in (1, 2, 3, 4)])
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await results_focused(pilot, app)
+        search = app.screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+        await settle(pilot, app)
+        scrolled: list[float] = []
+        scroll = app.screen.query_one("#issue-scroll")
+        original = scroll.action_scroll_down
+
+        def scroll_down() -> None:
+            original()
+            scrolled.append(scroll.scroll_target_y)
+
+        scroll.action_scroll_down = scroll_down
+        burst(app, "down", "down", "down", "q")
+        await wait_for(pilot, lambda: app.screen is search)
+        await settle(pilot, app)
+        assert table.cursor_row == 0
+        assert len(scrolled) == 3

@@ -7,7 +7,9 @@ import asyncio
 from typing import Any
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
@@ -49,7 +51,23 @@ async def next_paint(node: Any) -> None:
 class IssueScreen(Screen):
     """One issue from the index (works offline)."""
 
-    BINDINGS = keymap.bindings("issue")
+    # Back (Esc, q) is handled as the key arrives, so the keys typed behind it reach
+    # the results; the scroll keys are too, or a fast "Down Down q" closed the issue
+    # first and the Downs, still on their way, moved the results' cursor.
+    BINDINGS = [
+        *keymap.bindings("issue"),
+        *(
+            Binding(key, f"in_scroll('{action}')", show=False, priority=True)
+            for key, action in (
+                ("down", "scroll_down"),
+                ("up", "scroll_up"),
+                ("pagedown", "page_down"),
+                ("pageup", "page_up"),
+                ("home", "scroll_home"),
+                ("end", "scroll_end"),
+            )
+        ),
+    ]
     DEFAULT_CSS = """
     IssueScreen #issue-scroll { padding: 0 2; }
     IssueScreen #issue-error { padding: 1 2; color: $error; }
@@ -162,6 +180,13 @@ class IssueScreen(Screen):
             self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ actions
+
+    def action_in_scroll(self, action: str) -> None:
+        """A scroll key, done as it arrives (see BINDINGS)."""
+        scroll = self.query_one("#issue-scroll", VerticalScroll)
+        if self.focused is not scroll:
+            raise SkipAction()
+        getattr(scroll, f"action_{action}")()
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -101,6 +101,8 @@ class TasksScreen(_WorkerErrors, Screen):
         Binding("up", "in_list('cursor_up')", show=False, priority=True),
         Binding("pagedown", "in_list('page_down')", show=False, priority=True),
         Binding("pageup", "in_list('page_up')", show=False, priority=True),
+        Binding("ctrl+home", "in_list('scroll_top')", show=False, priority=True),
+        Binding("ctrl+end", "in_list('scroll_bottom')", show=False, priority=True),
     ]
     AUTO_FOCUS = "#tasks-table"
     DEFAULT_CSS = """
