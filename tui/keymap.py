@@ -12,7 +12,7 @@ defaults here and the help screen lists the effective keys.
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from textual.binding import Binding
 
@@ -213,3 +213,24 @@ def read_settings() -> tuple[dict, list[str]]:
 def effective_keys(keymap: dict[str, str]) -> list[tuple[str, KeySpec, str]]:
     """(scope, spec, keys in effect) for the help screen."""
     return [(scope, spec, keymap.get(spec.id, spec.key)) for scope, spec in all_specs()]
+
+
+def on_arrival(action: str, keys: dict[str, str]) -> list[Binding]:
+    """Priority bindings running a widget's own key actions as each key arrives: `keys`
+    maps a key to the widget's action, passed to the screen's `action` (which calls
+    run_for_focused). Left to the focused widget, a key runs only after the keys typed
+    behind it were handed out, to the widget a fast burst was leaving."""
+    return [
+        Binding(key, f"{action}('{name}')", show=False, priority=True) for key, name in keys.items()
+    ]
+
+
+def run_for_focused(screen: Any, widget: Any, action: str) -> None:
+    """`widget`'s action_<action> when it has the screen's focus; otherwise the key
+    goes on to the focused widget. (`screen.focused`, not `has_focus`: the widget
+    learns of its focus from an event, after the keys behind the one that moved it.)"""
+    from textual.actions import SkipAction
+
+    if screen.focused is not widget:
+        raise SkipAction()
+    getattr(widget, f"action_{action}")()

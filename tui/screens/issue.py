@@ -7,9 +7,7 @@ import asyncio
 from typing import Any
 
 from textual import work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
@@ -56,16 +54,16 @@ class IssueScreen(Screen):
     # first and the Downs, still on their way, moved the results' cursor.
     BINDINGS = [
         *keymap.bindings("issue"),
-        *(
-            Binding(key, f"in_scroll('{action}')", show=False, priority=True)
-            for key, action in (
-                ("down", "scroll_down"),
-                ("up", "scroll_up"),
-                ("pagedown", "page_down"),
-                ("pageup", "page_up"),
-                ("home", "scroll_home"),
-                ("end", "scroll_end"),
-            )
+        *keymap.on_arrival(
+            "in_scroll",
+            {
+                "down": "scroll_down",
+                "up": "scroll_up",
+                "pagedown": "page_down",
+                "pageup": "page_up",
+                "home": "scroll_home",
+                "end": "scroll_end",
+            },
         ),
     ]
     DEFAULT_CSS = """
@@ -183,10 +181,7 @@ class IssueScreen(Screen):
 
     def action_in_scroll(self, action: str) -> None:
         """A scroll key, done as it arrives (see BINDINGS)."""
-        scroll = self.query_one("#issue-scroll", VerticalScroll)
-        if self.focused is not scroll:
-            raise SkipAction()
-        getattr(scroll, f"action_{action}")()
+        keymap.run_for_focused(self, self.query_one("#issue-scroll", VerticalScroll), action)
 
     def action_close(self) -> None:
         self.app.pop_screen()

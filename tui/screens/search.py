@@ -108,10 +108,15 @@ class SearchScreen(Screen):
         Binding("escape", "leave_results('escape')", show=False, priority=True),
         # The cursor keys of the results too, so a fast "Down Down Enter" moves the
         # cursor before Enter (itself handled as it arrives) opens the row under it.
-        Binding("pageup", "in_results('page_up')", show=False, priority=True),
-        Binding("pagedown", "in_results('page_down')", show=False, priority=True),
-        Binding("ctrl+home", "in_results('scroll_top')", show=False, priority=True),
-        Binding("ctrl+end", "in_results('scroll_bottom')", show=False, priority=True),
+        *keymap.on_arrival(
+            "in_results",
+            {
+                "pageup": "page_up",
+                "pagedown": "page_down",
+                "ctrl+home": "scroll_top",
+                "ctrl+end": "scroll_bottom",
+            },
+        ),
     ]
     DEFAULT_CSS = """
     SearchScreen #search-box { margin: 0 0; border: tall $primary 60%; }
@@ -485,10 +490,7 @@ class SearchScreen(Screen):
 
     def action_in_results(self, action: str) -> None:
         """A cursor key of the results, done as it arrives (see BINDINGS)."""
-        table = self.query_one(ResultsTable)
-        if self.focused is not table:
-            raise SkipAction()
-        getattr(table, f"action_{action}")()
+        keymap.run_for_focused(self, self.query_one(ResultsTable), action)
 
     @on(DataTable.RowSelected, "#results")
     def _selected(self, event: DataTable.RowSelected) -> None:

@@ -97,12 +97,17 @@ class TasksScreen(_WorkerErrors, Screen):
     # still opens the row the cursor reached.
     BINDINGS = [
         *keymap.bindings("tasks"),
-        Binding("down", "in_list('cursor_down')", show=False, priority=True),
-        Binding("up", "in_list('cursor_up')", show=False, priority=True),
-        Binding("pagedown", "in_list('page_down')", show=False, priority=True),
-        Binding("pageup", "in_list('page_up')", show=False, priority=True),
-        Binding("ctrl+home", "in_list('scroll_top')", show=False, priority=True),
-        Binding("ctrl+end", "in_list('scroll_bottom')", show=False, priority=True),
+        *keymap.on_arrival(
+            "in_list",
+            {
+                "down": "cursor_down",
+                "up": "cursor_up",
+                "pagedown": "page_down",
+                "pageup": "page_up",
+                "ctrl+home": "scroll_top",
+                "ctrl+end": "scroll_bottom",
+            },
+        ),
     ]
     AUTO_FOCUS = "#tasks-table"
     DEFAULT_CSS = """
@@ -239,10 +244,7 @@ class TasksScreen(_WorkerErrors, Screen):
 
     def action_in_list(self, action: str) -> None:
         """A cursor key of the list, done as it arrives (see BINDINGS)."""
-        table = self.query_one("#tasks-table", DataTable)
-        if self.focused is not table:
-            raise SkipAction()
-        getattr(table, f"action_{action}")()
+        keymap.run_for_focused(self, self.query_one("#tasks-table", DataTable), action)
 
     def action_enter_key(self) -> None:
         """Enter in the list opens the task under the cursor (elsewhere, on a button,
