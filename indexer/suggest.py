@@ -6,6 +6,7 @@ keep their case (filters compare without it). Accents differ: only assignee and
 reporter ignore them, so for the other fields a typed `e` of `été` is replaced by
 the value's own letter when the suggestion is taken (`datasource:eté` finds nothing).
 
+In a list of values (`status:Open,Do`) the value after the last comma is finished.
 A value with a space needs the quote typed first (`status:"in` then ` Progress"`):
 unquoted, the space would end the filter. Assignee and reporter filters match a
 part of the name, so unquoted they finish the word being typed (`assignee:kwa` ->
@@ -50,9 +51,10 @@ def complete_filter(text: str, values_of: Callable[[str], list[str]]) -> str | N
     if column is None:
         return None
     quoted = match.group(2) is not None
-    typed = match.group(2) if quoted else match.group(3)
+    # A list of values (`status:Open,Do`): the one being typed is after the last comma.
+    typed = (match.group(2) if quoted else match.group(3)).rpartition(",")[2]
     if not typed and not quoted:
-        return None  # `status:` alone: nothing to go on yet
+        return None  # `status:` or `status:Open,` alone: nothing to go on yet
     for value in values_of(column):
         if not isinstance(value, str):
             continue

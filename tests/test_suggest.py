@@ -47,6 +47,9 @@ def finish(text: str) -> str | None:
         ("component:a", "component:api"),
         ("project:o", "project:oPS"),
         ("datasource:w", "datasource:work"),
+        ("status:Open,do", "status:Open,done"),  # a list: the value after the comma
+        ('status:"Done,in p', 'status:"Done,in progress"'),
+        ("label:ui,backe", "label:ui,backend"),
         # Accents count for these filters: a letter typed without its accent is
         # taken as the value spells it (datasource:eté would find nothing).
         ("datasource:e", "datasource:été"),
@@ -76,6 +79,7 @@ def test_a_filter_value_is_finished_from_the_values(typed, suggested):
         "label:say",  # a value with a quote in it is never offered
         'label:"say',
         "label:4",  # a value that is not text
+        "status:Done,",  # a list waiting for its next value
         '"crash status:do',  # words of a phrase still open, not a filter
         '"a" "b status:D',
     ],
