@@ -212,18 +212,7 @@ async def test_letters_typed_in_the_box_are_text_not_commands(monkeypatch):
         assert app.current_mode == "search"
 
 
-async def test_no_results_says_so():
-    fill_index()
-    app = JiradexApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await type_query(pilot, app, "zebrafish")
-        empty = str(app.screen.query_one("#empty-text", Static).render())
-        assert "No issues match “zebrafish”" in empty
-        assert not app.screen.query_one(ResultsTable).display
-
-
-async def test_no_results_points_to_the_search_syntax_in_the_help():
+async def test_no_results_says_so_and_points_to_the_search_syntax_in_the_help():
     """It sent the person to the README for the syntax, which F1 then s shows."""
     from textual.widgets import TabbedContent
 
@@ -235,6 +224,8 @@ async def test_no_results_points_to_the_search_syntax_in_the_help():
         await settle(pilot, app)
         await type_query(pilot, app, "zebrafish")
         empty = str(app.screen.query_one("#empty-text", Static).render())
+        assert "No issues match “zebrafish”" in empty
+        assert not app.screen.query_one(ResultsTable).display
         assert "README" not in empty
         assert "F1, then s, shows the query syntax" in empty
         await pilot.press("f1", "s")
