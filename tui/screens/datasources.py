@@ -246,14 +246,18 @@ class DatasourcesScreen(Screen):
         return max(NAME_MIN, min(NAME_MAX, room))
 
     def on_resize(self) -> None:
+        """The names cut again to the new width, in their cells: refilled, the table
+        drew the Name column as wide as "Name" until it measured the rows again
+        ("Pla…", a snapshot on a loaded machine caught it)."""
         table = self.query_one(DataTable)
         if self.rows and table.display:
             cells = [self._cells(row) for row in self.rows]
-            if self._name_width(table, cells) != self._name_room:
-                key = self.selected.ds.name if self.selected else None
-                self._fill(table)
-                if key is not None:
-                    table.move_cursor(row=[r.ds.name for r in self.rows].index(key))
+            width = self._name_width(table, cells)
+            if width != self._name_room:
+                for row in self.rows:
+                    name = cell(fit(row.ds.name, width))
+                    table.update_cell(row.ds.name, "name", name, update_width=True)
+                self._name_room = width
 
     def _cells(self, row: Row) -> list[Any]:
         ds, stats = row.ds, row.stats
