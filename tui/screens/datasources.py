@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from indexer import config
@@ -232,6 +233,16 @@ class DatasourcesScreen(Screen):
             row_cells[0] = cell(fit(row.ds.name, name_width))
             table.add_row(*row_cells, key=row.ds.name)
         self._name_room = name_width
+        self._size_name_column(table, name_width)
+
+    def _size_name_column(self, table: DataTable, name_width: int) -> None:
+        """The Name column as wide as its widest name cut to `name_width`, set here: left
+        to the table, it is measured when idle, and until then drawn as wide as "Name"
+        ("Pla…"; a snapshot on a loaded machine caught it)."""
+        column = table.columns[ColumnKey("name")]
+        widest = max((cell_len(fit(row.ds.name, name_width)) for row in self.rows), default=0)
+        column.width, column.auto_width = max(widest, cell_len(str(column.label))), False
+        table.refresh()
 
     def _name_width(self, table: DataTable, cells: list[list[Any]]) -> int:
         """The names get what the table leaves once the columns up to the counts have
@@ -246,18 +257,17 @@ class DatasourcesScreen(Screen):
         return max(NAME_MIN, min(NAME_MAX, room))
 
     def on_resize(self) -> None:
-        """The names cut again to the new width, in their cells: refilled, the table
-        drew the Name column as wide as "Name" until it measured the rows again
-        ("Pla…", a snapshot on a loaded machine caught it)."""
+        """The names cut again to the new width, in their cells (refilled, the table
+        lost its cursor and scroll for a resize)."""
         table = self.query_one(DataTable)
         if self.rows and table.display:
             cells = [self._cells(row) for row in self.rows]
             width = self._name_width(table, cells)
             if width != self._name_room:
                 for row in self.rows:
-                    name = cell(fit(row.ds.name, width))
-                    table.update_cell(row.ds.name, "name", name, update_width=True)
+                    table.update_cell(row.ds.name, "name", cell(fit(row.ds.name, width)))
                 self._name_room = width
+                self._size_name_column(table, width)
 
     def _cells(self, row: Row) -> list[Any]:
         ds, stats = row.ds, row.stats
