@@ -119,6 +119,11 @@ LANGS = ["java", "python", "sql", "json", "bash"]
 _WORDS_TWICE = WORDS + WORDS  # a run of words from any start, without wrapping by hand
 
 
+def _upper_first(text: str) -> str:
+    """`OutOfMemoryError` stays as it is (str.capitalize lowercases the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def sentence(rng: random.Random, min_words: int = 8, max_words: int = 18) -> str:
     n = rng.randint(min_words, max_words)
     start = rng.randrange(len(WORDS))
@@ -127,13 +132,13 @@ def sentence(rng: random.Random, min_words: int = 8, max_words: int = 18) -> str
         if n <= len(WORDS)
         else [WORDS[(start + k) % len(WORDS)] for k in range(n)]
     )
-    return words[0].capitalize() + " " + " ".join(words[1:]) + "."
+    return _upper_first(words[0]) + " " + " ".join(words[1:]) + "."
 
 
 def summary(rng: random.Random, unicode: bool) -> str:
     templates = [
         lambda: (
-            f"{rng.choice(ERRORS).capitalize()} in {rng.choice(CLASSES)} when {rng.choice(ACTIONS)}"
+            f"{_upper_first(rng.choice(ERRORS))} in {rng.choice(CLASSES)} when {rng.choice(ACTIONS)}"
         ),
         lambda: f"{rng.choice(CLASSES)}.{rng.choice(FUNCTIONS)} fails with {rng.choice(ERRORS)}",
         lambda: f"Add {rng.choice(FEATURES)} to {rng.choice(COMPONENTS)}",
