@@ -51,18 +51,26 @@ def format_instructions(
     parts.append(demote_headings(description, below=2) if description else NO_DESCRIPTION)
     if include_comments:
         parts.append("## Comments")
-        comments = sorted(record.get("comments") or [], key=lambda c: c.get("created") or "")
-        if not comments:
+        if record.get("comments"):
+            parts.append(comments_markdown(record["comments"]))
+        else:
             unavailable = record.get("comments_unavailable")
             parts.append(COMMENTS_UNAVAILABLE if unavailable else NO_COMMENTS)
-        for comment in comments:
-            parts.append(comment_heading(comment))
-            body = (comment.get("body") or "").strip()
-            parts.append(demote_headings(body, below=3) if body else "_(empty comment)_")
     if extra and extra.strip():
         parts.append("## Additional instructions")
         parts.append(demote_headings(extra.strip(), below=2))
     return "\n\n".join(parts) + "\n"
+
+
+def comments_markdown(comments: list[dict[str, Any]]) -> str:
+    """The comments, oldest first, each under a heading with its author and time
+    (the task's `## Comments` section, and the import preview's)."""
+    parts = []
+    for comment in sorted(comments, key=lambda c: c.get("created") or ""):
+        parts.append(comment_heading(comment))
+        body = (comment.get("body") or "").strip()
+        parts.append(demote_headings(body, below=3) if body else "_(empty comment)_")
+    return "\n\n".join(parts)
 
 
 def facts_block(record: dict[str, Any], url: str) -> str:

@@ -134,6 +134,41 @@ async def test_import_from_search_result_creates_a_task_with_instructions():
         assert any("Created T-1 from DEV-1" in n.message for n in app._notifications)
 
 
+async def test_the_import_preview_shows_the_comments_the_task_will_hold():
+    """With "Include comments" ticked the task holds the thread, but the preview
+    showed the description alone: what was about to be imported was not shown."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await open_import(pilot, app, "DEV-1")
+        box = screen.query_one("#import-comments", Checkbox)
+        box.value = False
+        await settle(pilot, app)
+        assert "Raising the pool size" not in preview_of(screen)
+        box.value = True
+        await settle(pilot, app)
+        preview = preview_of(screen)
+        assert "## Comments" in preview
+        assert "### Zoë Ångström" in preview
+        assert "Raising the pool size to *128* fixed it here." in preview
+        box.value = False
+        await settle(pilot, app)
+        assert "Raising the pool size" not in preview_of(screen)
+        # An issue with no comments in the index of a datasource that does not index
+        # them: the task fetches them from Jira, and the preview says so.
+        query = screen.query_one("#import-query", Input)
+        query.value = "DEV-2"
+        query.focus()
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        box.value = True
+        await settle(pilot, app)
+        preview = preview_of(screen)
+        assert "Connection reset by peer" in preview
+        assert "fetched from Jira when the task is created" in preview
+
+
 async def test_an_import_cancelled_goes_back_to_where_it_was_asked_for():
     """i on a search result then Esc left the user on the Tasks list, away from the
     results they were going through; from the Tasks list, Esc stays there."""

@@ -315,6 +315,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self._pending = ""  # the key a lookup worker is resolving
         # the key last looked up, while the box still names it: its answer is shown
         self._looked_up = ""
+        self._comments_known = False  # the record holds the issue's comments
         self.hits: list[Any] = []
 
     def compose(self) -> ComposeResult:
@@ -476,6 +477,10 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             # several hold), and the one it is then told to take.
             record, _ = tasks.indexed_record(key, store=self.app.store)  # type: ignore[attr-defined]
             source = "index"
+            # comments the preview can show: none stored may be none indexed
+            comments_known = record is not None and (
+                bool(record.get("comments")) or tasks.comments_indexed(record)
+            )
             if record is None:
                 record, site, _ = tasks.fetch_live(key, False)
                 source = f"live from {site}"
@@ -484,7 +489,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
                 self.app.call_from_thread(self._not_found, requested, one_line(exc))
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._preview, requested, record, source)
+            self.app.call_from_thread(self._preview, requested, record, source, comments_known)
 
     def _forget_record(self) -> None:
         """The box no longer names the previewed issue: nothing to create until Enter."""
@@ -499,11 +504,12 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self._forget_record()
         self._error(message)
 
-    def _preview(self, requested: str, record: dict, source: str) -> None:
+    def _preview(self, requested: str, record: dict, source: str, comments_known: bool) -> None:
         if requested != self._pending:
             return  # the box was edited while it was looked up
         self._pending = ""
         self.record, self._record_for, self._record_source = record, requested, source
+        self._comments_known = comments_known
         self._error("")
         hits = self.query_one("#import-hits")
         picked_from_list = hits.has_focus
@@ -513,7 +519,19 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
             # is the instructions, as after an import opened with the key
             self.query_one("#import-instructions", TextArea).focus()
         enable_button(self.query_one("#import-confirm", Button))
-        self._show_preview(*preview_parts(record, source))
+        self._show_record()
+
+    def _show_record(self) -> None:
+        if self.record is None:
+            return
+        with_comments = self.query_one("#import-comments", Checkbox).value
+        comments = self._comments_known if with_comments else None
+        self._show_preview(*preview_parts(self.record, self._record_source, comments))
+
+    @on(Checkbox.Changed, "#import-comments")
+    def _comments_toggled(self) -> None:
+        """The preview shows what the task will hold: its comments too, when asked."""
+        self._show_record()
 
     def _show_preview(self, title: str, facts: list[tuple[str, str]], markdown: str) -> None:
         """The title and the facts as two texts, the description's first part at once
@@ -608,9 +626,15 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.dismiss(None)
 
 
-def preview_parts(record: dict, source: str) -> tuple[str, list[tuple[str, str]], str]:
+def preview_parts(
+    record: dict, source: str, comments: bool | None = None
+) -> tuple[str, list[tuple[str, str]], str]:
     """What the person is about to import: its title and the facts the task will
-    carry, as written, and its description (Markdown)."""
+    carry, as written, and its description (Markdown). `comments`: None when they
+    are left out, else whether the record holds them all (when not, the task
+    fetches them from Jira as it is made)."""
+    from indexer.task_format import comments_markdown
+
     facts = [
         ("Type", record.get("issuetype")),
         ("Status", record.get("status")),
@@ -620,8 +644,16 @@ def preview_parts(record: dict, source: str) -> tuple[str, list[tuple[str, str]]
         ("Source", source),
     ]
     title = f"{record.get('key')}: {record.get('summary') or ''}"
-    description = (record.get("description") or "").strip() or "_No description._"
-    return title, [(name, str(value)) for name, value in facts if value], description
+    markdown = (record.get("description") or "").strip() or "_No description._"
+    if comments is not None:
+        if record.get("comments"):
+            thread = comments_markdown(record["comments"])
+        elif comments:
+            thread = "_No comments._"
+        else:
+            thread = "_The comments are fetched from Jira when the task is created._"
+        markdown = f"{markdown}\n\n## Comments\n\n{thread}"
+    return title, [(name, str(value)) for name, value in facts if value], markdown
 
 
 # ---------------------------------------------------------------------- detail
