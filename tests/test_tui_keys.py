@@ -277,3 +277,47 @@ async def test_scroll_keys_typed_before_q_scroll_the_issue_not_the_results():
         await settle(pilot, app)
         assert table.cursor_row == 0
         assert len(scrolled) == 3
+
+
+async def test_ctrl_s_typed_right_after_a_result_saves_all_of_it():
+    """Ctrl+S runs as it arrives (a priority key), before the editor has typed in the
+    letters queued ahead of it: "…done<Ctrl+S>" typed fast saved the result without
+    its last letters."""
+    from indexer.tasks import TaskLink, TaskStore
+    from tui.screens.tasks import TaskScreen
+
+    store = TaskStore()
+    task = store.create("task", "DEV-1: task", "", TaskLink("DEV-1", "1", "work", ""))
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.push_screen(TaskScreen(task.id))
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        await settle(pilot, app)
+        editor = app.screen.query_one("#task-result")
+        editor.focus()
+        await pilot.pause()
+        burst(app, *"Fixed the pool", "ctrl+s")
+        await wait_for(pilot, lambda: (TaskStore().get(task.id).result or "") != "")
+        await settle(pilot, app)
+        assert TaskStore().get(task.id).result == "Fixed the pool"
+
+
+async def test_ctrl_s_typed_right_after_the_fields_saves_what_was_typed():
+    """The datasource form saved (or refused) the values as they were when Ctrl+S
+    arrived, before the fields had the letters typed ahead of it."""
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.go("datasources")
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, DatasourceFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: app.focused is form.query_one("#name"))
+        burst(app, *"fast", "tab", *"https://jira.example.com", "tab", *"FAST", "ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DatasourceFormScreen))
+        [ds] = config.load_datasources()
+        assert (ds.name, ds.endpoint, ds.project_key) == (
+            "fast", "https://jira.example.com", "FAST"
+        )  # fmt: skip

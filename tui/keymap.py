@@ -12,6 +12,7 @@ defaults here and the help screen lists the effective keys.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from textual.binding import Binding
@@ -234,3 +235,18 @@ def run_for_focused(screen: Any, widget: Any, action: str) -> None:
     if screen.focused is not widget:
         raise SkipAction()
     getattr(widget, f"action_{action}")()
+
+
+def after_keys_ahead(screen: Any, callback: Callable[[], Any]) -> None:
+    """Run `callback` once the focused widget has handled the keys that came before
+    the key calling this. A priority key (Ctrl+S, Ctrl+T) runs as it reaches the app,
+    while the letters typed just ahead of it still wait in the field's queue:
+    "…done<Ctrl+S>" typed fast saved the result without its last letters, and a
+    form tested or saved what its fields held a moment before. `call_later` runs
+    behind what is already queued for the widget. (The fields left earlier had their
+    keys queued before those of the focused one, and are done with them first.)"""
+    focused = screen.focused
+    if focused is None or not focused.is_attached:
+        callback()
+        return
+    focused.call_later(callback)

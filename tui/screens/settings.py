@@ -346,6 +346,10 @@ class SettingsScreen(Screen):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        """Ctrl+S saves what the fields hold once they have the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._save_now)
+
+    def _save_now(self) -> None:
         conn = self.validate_form()
         if conn is None:
             self._status("Fix the fields marked in red", error=True, about_fields=True)
@@ -391,6 +395,10 @@ class SettingsScreen(Screen):
 
     @on(Button.Pressed, "#test")
     def action_test(self) -> None:
+        """Ctrl+T tests what the fields hold once they have the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._test_now)
+
+    def _test_now(self) -> None:
         conn = self.validate_form()
         if conn is None:
             self._status(

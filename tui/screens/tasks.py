@@ -570,6 +570,10 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
 
     @on(Button.Pressed, "#import-confirm")
     def action_confirm(self) -> None:
+        """Ctrl+S creates the task once the instructions have the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._confirm_now)
+
+    def _confirm_now(self) -> None:
         if not self._record_matches_box():
             key = self._box_key()
             self._error(
@@ -823,8 +827,8 @@ class TaskScreen(_WorkerErrors, Screen):
     # -------------------------------------------------------------- actions
 
     def action_close(self) -> None:
-        if self.dirty:
-            self.action_save()
+        if self.dirty:  # Escape reached the screen after the keys ahead of it
+            self._save_now()
         self.app.pop_screen()
 
     @on(TextArea.Changed, "#task-result")
@@ -847,6 +851,10 @@ class TaskScreen(_WorkerErrors, Screen):
 
     @on(Button.Pressed, "#task-save")
     def action_save(self) -> None:
+        """Ctrl+S saves the result once the editor has the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._save_now)
+
+    def _save_now(self) -> None:
         if self.current_task is None:
             return
         text = self.query_one("#task-result", TextArea).text
@@ -901,6 +909,10 @@ class TaskScreen(_WorkerErrors, Screen):
 
     @on(Button.Pressed, "#task-post")
     def action_post(self) -> None:
+        """Ctrl+T posts the result once the editor has the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._post_now)
+
+    def _post_now(self) -> None:
         if self.current_task is None:
             return
         text = self.query_one("#task-result", TextArea).text

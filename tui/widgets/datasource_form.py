@@ -431,6 +431,10 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        """Ctrl+S saves what the fields hold once they have the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._save_now)
+
+    def _save_now(self) -> None:
         ds = self.validate_form()
         if ds is None:
             self._focus_first_error()
@@ -452,6 +456,10 @@ class DatasourceFormScreen(ModalScreen[config.Datasource | None]):
 
     @on(Button.Pressed, "#test")
     def action_test(self) -> None:
+        """Ctrl+T tests what the fields hold once they have the keys typed ahead of it."""
+        keymap.after_keys_ahead(self, self._test_now)
+
+    def _test_now(self) -> None:
         ds = self.validate_form()
         if ds is None:
             self._focus_first_error()
