@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import string
@@ -630,6 +631,29 @@ def _translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
     return StoreError(f"Index error ({text}); if it persists, {_REBUILD_HINT}")
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write the index file and make files beside it (its
+    -wal and -shm): access() also says no on a read-only filesystem, root included."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    low = str(exc).lower()
+    return "readonly" in low or "read-only" in low or "unable to open" in low
+
+
+def _file_signature(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _changed(path: Path, signature: tuple[int, int, int]) -> bool:
+    try:
+        return _file_signature(path) != signature or Path(f"{path}-wal").exists()
+    except OSError:
+        return True
+
+
 # Between two tries at opening an index that another process is creating.
 OPEN_RETRY_S = 0.05
 
@@ -645,7 +669,14 @@ class Store:
         self._checkpointing = threading.Lock()  # one checkpoint at a time (see checkpoints_aside)
         self._db: sqlite_utils.Database | None = None
         self._names: dict[str, tuple[tuple[int, int], list[str]]] = {}  # distinct_names
+        # Why the index can only be read here (a read-only home: see _open_read_only),
+        # or None; and whether that reading is `immutable` (no -wal beside it).
+        self.read_only: str | None = None
+        self._immutable: tuple[int, int, int] | None = None
         if str(self.path) != ":memory:":
+            if self.path.is_file() and not _writable(self.path):
+                self._open_read_only(busy_timeout_ms)
+                return
             paths.ensure_dir(self.path.parent)
         # SQLite can answer "busy" at once, without its busy handler, while another
         # process is creating the index (its WAL and schema); that is a wait, not an
@@ -659,6 +690,11 @@ class Store:
                 with contextlib.suppress(Exception):
                     self.conn.close()
                 busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                if not busy and _cannot_write(exc) and self.path.is_file():
+                    # os.access said yes, SQLite could not (an ACL, a read-only
+                    # filesystem access() does not see): read it as it is.
+                    self._open_read_only(busy_timeout_ms)
+                    return
                 if not busy or time.monotonic() >= deadline:
                     raise _translate(exc, self.path) from None
                 time.sleep(OPEN_RETRY_S)
@@ -679,6 +715,101 @@ class Store:
         self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         self.conn.execute(f"PRAGMA journal_size_limit = {WAL_RESTART_BYTES}")
         self._migrate()
+
+    def _open_read_only(self, busy_timeout_ms: int) -> None:
+        """Open an index this process cannot write (a read-only home: a read-only
+        mount or volume, a home made read-only, an index owned by another user that
+        a cron job syncs): searches, shows and lists work; writes say it is read-only.
+
+        SQLite reads a WAL database read-only (`mode=ro`) when its -wal and -shm files
+        exist, or can be made, beside it: then it follows any writer through them and
+        their locks as usual. When neither exists and the directory cannot be written,
+        `mode=ro` cannot open it at all, and only `immutable=1` reads it, which takes no
+        locks and assumes the file never changes. That is sound here because:
+        - SQLite makes the -wal when the first connection opens the database and
+          removes it when the last one closes, after copying all of it into the
+          database file; so no -wal means nobody has the index open and the file
+          alone is the whole index, consistent;
+        - nobody can start writing through this directory (it cannot be written), and
+          a writer that can (the owner of the directory, the host behind a read-only
+          volume) first makes the -wal beside the file. _reading() looks for it (and
+          for any change to the file) before each read and then opens the index again,
+          the ordinary read-only way, following that writer.
+        What is left: a writer starting during one read (milliseconds, and a sync's first
+        commit comes seconds after it opens the index) may copy pages under it; that
+        read can fail, and says to try again, but nothing is written: the index cannot
+        be damaged by a read-only connection.
+        A -wal that exists but cannot be read is no case for immutable (the file alone
+        may be mid-checkpoint): that is an error."""
+        self._busy_timeout_ms = busy_timeout_ms
+        self._names = {}
+        self.read_only = "its directory or file cannot be written by this user"
+        wal = Path(f"{self.path}-wal")
+        try:
+            self._connect_read_only("mode=ro")
+            self._immutable = None
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            if wal.exists() or not _cannot_write(exc):
+                raise _translate(exc, self.path) from None
+            try:
+                self._immutable = _file_signature(self.path)
+                self._connect_read_only("immutable=1")
+            except (OSError, sqlite3.Error) as exc2:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                if isinstance(exc2, OSError):
+                    raise StoreError(f"The index at {self.path} cannot be read ({exc2})") from None
+                raise _translate(exc2, self.path) from None
+        version = self.schema_version
+        if version != SCHEMA_VERSION:
+            self.conn.close()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The index at {self.path} was made by a newer jiradex (schema "
+                    f"{version}); upgrade jiradex"
+                )
+            raise StoreError(
+                f"The index at {self.path} is read-only and was made by an older jiradex "
+                f"(schema {version}): run `jiradex sync` where it can be written, to "
+                "upgrade it"
+            )
+
+    def _connect_read_only(self, flags: str) -> None:
+        self.conn = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?{flags}",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
+        self.conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
+        self.conn.execute("PRAGMA temp_store = MEMORY")
+        self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+        self.conn.execute("PRAGMA user_version").fetchone()  # opens the file (and its WAL)
+
+    def _reopen_if_changed(self) -> None:
+        """An immutable reader (see _open_read_only) whose file a writer has opened
+        or changed since opens it again, to follow that writer."""
+        if self._immutable is None:
+            return
+        try:
+            same = _file_signature(self.path) == self._immutable
+        except OSError:
+            same = False
+        if same and not Path(f"{self.path}-wal").exists():
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+        self._open_read_only(self._busy_timeout_ms)
+
+    def _read_only_error(self) -> StoreError:
+        return StoreError(
+            f"The index at {self.path} is read-only ({self.read_only}): nothing was "
+            "written; sync, import and other changes need a home this user can write"
+        )
 
     # ----------------------------------------------------------------- plumbing
 
@@ -753,6 +884,8 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
+            if self.read_only:
+                raise self._read_only_error()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -778,9 +911,15 @@ class Store:
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._reopen_if_changed()
             try:
                 yield self.conn
             except sqlite3.Error as exc:
+                if self._immutable is not None and _changed(self.path, self._immutable):
+                    raise StoreError(
+                        f"The index at {self.path} changed while it was read (a sync "
+                        "started); try again"
+                    ) from None
                 raise _translate(exc, self.path) from None
 
     def _write(self) -> contextlib.AbstractContextManager:

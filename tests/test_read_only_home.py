@@ -1,0 +1,154 @@
+"""A jiradex home this user cannot write (a read-only mount or volume, a home made
+read-only, an index that another user's cron job syncs): what reads it works, what
+would write it says it is read-only in one line, and nothing in it changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from read_only import python_read_only, run_read_only, writer_may_write
+
+from indexer.store import Store
+
+
+def record(n: int, summary: str, **extra) -> dict:
+    base = {
+        "id": str(30000 + n),
+        "key": f"RO-{n}",
+        "project": "RO",
+        "datasource": "work",
+        "summary": summary,
+        "description": f"Description of {summary}",
+        "description_text": f"Description of {summary}",
+        "issuetype": "Bug",
+        "status": "Open",
+        "status_category": "To Do",
+        "priority": "High",
+        "assignee": "Ann Example",
+        "reporter": "Bob Example",
+        "labels": ["backend"],
+        "components": [],
+        "created": "2024-01-01T10:00:00.000Z",
+        "updated": f"2024-03-{n:02d}T10:00:00.000Z",
+        "url": f"https://jira.example.com/browse/RO-{n}",
+        "raw": None,
+    }
+    base.update(extra)
+    return base
+
+
+def snapshot(home: Path) -> dict[str, str]:
+    """Every file under the home, with a digest of its bytes."""
+    return {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(home.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def synced(jiradex_home) -> Path:
+    """A home whose index holds two issues, closed cleanly (no -wal or -shm beside it)."""
+    with Store() as store:
+        store.upsert_issues(
+            [record(1, "Connection pool timeout"), record(2, "Dark mode for settings")]
+        )
+    data = jiradex_home / "data"
+    assert sorted(p.name for p in data.iterdir()) == ["index.db"]
+    return jiradex_home
+
+
+def test_search_and_show_read_an_index_whose_directory_cannot_be_written(synced):
+    before = snapshot(synced)
+    found = run_read_only(synced, "search", "timeout", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [hit["key"] for hit in json.loads(found.stdout)] == ["RO-1"]
+    plain = run_read_only(synced, "search", "settings")
+    assert plain.returncode == 0, plain.stderr
+    assert "RO-2" in plain.stdout and "Dark mode" in plain.stdout
+    shown = run_read_only(synced, "show", "RO-2", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["summary"] == "Dark mode for settings"
+    assert snapshot(synced) == before  # no -wal, no -shm, not a byte changed
+
+
+def test_a_wal_left_beside_the_index_is_read_with_it(synced):
+    """A writer that died (or one still open) leaves -wal and -shm: a read-only reader
+    sees what the WAL holds, not only the database file."""
+    code = (
+        "import os, sys\n"
+        "from indexer.store import Store\n"
+        "s = Store()\n"
+        "s.conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "s.upsert_issues([{**json.loads(sys.argv[1])}])\n"
+        "os._exit(0)\n"
+    )
+    new = record(3, "Export stops at ten thousand rows")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run(
+        [sys.executable, "-c", "import json\n" + code, json.dumps(new)], env=env, check=True
+    )
+    data = synced / "data"
+    assert (data / "index.db-wal").stat().st_size > 0
+    found = run_read_only(synced, "search", "export", "--json")
+    assert found.returncode == 0, found.stderr
+    assert [hit["key"] for hit in json.loads(found.stdout)] == ["RO-3"]
+
+
+READER = """
+import sys
+from indexer.store import Store
+store = Store()
+print("immutable" if store._immutable else "ro", flush=True)
+for line in sys.stdin:
+    issue = store.get_issue(line.strip())
+    print(issue["summary"] if issue else "-", flush=True)
+"""
+
+
+def test_a_long_reader_follows_a_writer_that_starts_later(synced):
+    """The TUI's Store stays open for hours while a cron job (the owner of the home)
+    syncs: the reader opened without a -wal (immutable) sees the writer's commits."""
+    with python_read_only(synced, READER) as reader:
+
+        def ask(key: str) -> str:
+            reader.stdin.write(key + "\n")
+            reader.stdin.flush()
+            return reader.stdout.readline().strip()
+
+        assert reader.stdout.readline().strip() == "immutable", reader.stderr.read()
+        assert ask("RO-1") == "Connection pool timeout"
+        with writer_may_write(synced), Store() as writer:
+            writer.upsert_issues([record(1, "Connection pool timeout, fixed")])
+            assert ask("RO-1") == "Connection pool timeout, fixed"
+            writer.upsert_issues([record(4, "Written while the reader reads")])
+            assert ask("RO-4") == "Written while the reader reads"
+        with writer_may_write(synced), Store() as writer:
+            writer.upsert_issues([record(5, "A second sync")])
+        assert ask("RO-5") == "A second sync"
+
+
+def test_a_write_to_a_read_only_index_says_so(synced):
+    code = (
+        "from indexer.store import Store\n"
+        "from indexer.errors import StoreError\n"
+        "store = Store()\n"
+        "try:\n"
+        "    store.set_state('work', {'a': 1})\n"
+        "except StoreError as exc:\n"
+        "    print(exc)\n"
+    )
+    before = snapshot(synced)
+    with python_read_only(synced, code) as proc:
+        proc.stdin.close()
+        said = proc.stdout.read()
+    assert "is read-only" in said and "nothing was written" in said, said
+    assert snapshot(synced) == before
+    with Store() as store:
+        assert store.get_state("work") == {}
