@@ -81,8 +81,8 @@ def _read(path: Path, sql: str, params: tuple) -> list[tuple]:
     if not path.is_file():
         return []
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_WAIT_MS / 1000)
-    except sqlite3.Error:
+        db = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_WAIT_MS / 1000)
+    except (OSError, ValueError, sqlite3.Error):
         return []
     try:
         return db.execute(sql, params).fetchall()
@@ -90,3 +90,26 @@ def _read(path: Path, sql: str, params: tuple) -> list[tuple]:
         return []
     finally:
         db.close()
+
+
+def _read_only_uri(path: Path) -> str:
+    """How to open `path` so the directory is left as it was found.
+
+    `mode=ro` on a WAL database (the index) with no -wal and -shm beside it makes
+    them, and a read-only connection can neither checkpoint nor remove them when it
+    closes: every Tab left index.db-wal and index.db-shm behind. So a WAL database
+    without both is opened `immutable=1` (no locks, no files made). No -wal means no
+    connection has the index open (SQLite makes it on the first open and removes it
+    on the last close), so the file alone is the whole index; a sync that starts
+    during these few milliseconds could at worst make this read fail or miss a key,
+    and Tab then offers nothing or a key less: it never writes. With -wal and -shm
+    there (a sync is running, or a reader keeps them), `mode=ro` reads through them
+    and makes nothing. A rollback-journal database (tasks.db) makes no files when
+    read, so it is read the ordinary read-only way, with its locks."""
+    uri = path.resolve().as_uri()
+    with path.open("rb") as file:
+        header = file.read(20)
+    wal_mode = header[18:20] == b"\x02\x02"  # file format versions: 2 is WAL
+    if wal_mode and not (Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()):
+        return f"{uri}?immutable=1"
+    return f"{uri}?mode=ro"

@@ -142,6 +142,36 @@ def test_completion_creates_nothing_in_an_empty_home():
     assert not paths.config_dir().exists()
 
 
+def test_completion_leaves_the_index_directory_as_it_found_it(indexed):
+    """Tab read the index with `mode=ro`, which made index.db-wal and index.db-shm
+    that a read-only connection cannot remove: each Tab left them behind."""
+    tasks.TaskStore().create(
+        "task", "OPS-1: fix", "#", tasks.TaskLink("OPS-1", "1", "work", "https://j/OPS-1")
+    )
+    data = paths.index_path().parent
+
+    def listing() -> list[str]:
+        return sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+
+    before = listing()
+    assert offered("jiradex show OPS-12") == ["OPS-12", "OPS-120"]
+    assert offered("jiradex show ")[:1] == ["OPS-120"]
+    assert offered("jiradex task show ") == ["1"]
+    assert listing() == before
+    assert "index.db-wal" not in before
+
+
+def test_completion_reads_what_an_open_writer_committed_and_leaves_its_files(indexed):
+    with Store() as writer:  # a sync in progress: its -wal and -shm are there
+        writer.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.upsert_issues([record(77, "Committed, not checkpointed")])
+        data = paths.index_path().parent
+        before = sorted(p.name for p in data.iterdir())
+        assert "index.db-wal" in before
+        assert offered("jiradex show OPS-77", shell="zsh") == ["OPS-77|Committed, not checkpointed"]
+        assert sorted(p.name for p in data.iterdir()) == before
+
+
 def test_a_broken_config_offers_nothing_and_prints_nothing():
     paths.ensure_dir(paths.config_dir())
     paths.datasources_path().write_text("{not json")
