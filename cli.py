@@ -7,6 +7,7 @@ the TUI.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -323,6 +324,7 @@ def sync_command(names: tuple[str, ...], full: bool, watch: bool, as_json: bool)
         raise click.UsageError("--full and --watch cannot be combined: run `sync --full` first")
     _warn_exposed_tokens()
     datasources = _selected_datasources(names)
+    paths.require_writable(paths.data_dir(), "sync")
     progress = ProgressLine()
     if watch:
         _watch(names, progress, as_json)
@@ -457,7 +459,13 @@ def index_rebuild_command(yes: bool) -> None:
             "`jiradex index rebuild` again"
         )
     fresh = index.with_name(index.name + ".rebuild")
-    _remove_database(fresh)  # what a rebuild that was stopped left behind
+    kept = "the index is kept as it was"
+    # A read-only home: said before the syncs, which would fetch it all for nothing.
+    paths.require_writable(index.parent, "rebuild the index")
+    try:
+        _remove_database(fresh)  # what a rebuild that was stopped left behind
+    except OSError as exc:
+        fail(f"cannot rebuild the index: cannot remove {fresh}: {paths.write_refused(exc)}; {kept}")
     failed: list[str] = []
     try:
         store = Store(fresh)
@@ -478,11 +486,15 @@ def index_rebuild_command(yes: bool) -> None:
                 "the datasource, then rebuild again)"
             )
         # The old WAL goes first: left beside the new file it would be replayed into it.
-        for suffix in ("-wal", "-shm"):
-            index.with_name(index.name + suffix).unlink(missing_ok=True)
-        os.replace(fresh, index)
+        try:
+            for suffix in ("-wal", "-shm"):
+                index.with_name(index.name + suffix).unlink(missing_ok=True)
+            os.replace(fresh, index)
+        except OSError as exc:
+            fail(f"cannot replace the index {index}: {paths.write_refused(exc)}")
     finally:
-        _remove_database(fresh)
+        with contextlib.suppress(OSError):
+            _remove_database(fresh)
 
 
 def _remove_database(path) -> None:

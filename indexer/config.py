@@ -1109,7 +1109,7 @@ def clear_jira_connection() -> bool:
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise ConfigError(f"cannot remove {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot remove {path}: {paths.write_refused(exc)}") from None
     return True
 
 
@@ -1170,7 +1170,7 @@ def write_private_json(path: Path, data: Any) -> None:
             os.unlink(temp_name)
         if isinstance(exc, OSError):  # a full disk, a quota: the old file is untouched
             raise ConfigError(
-                f"cannot write {path}: {exc.strerror or exc}; the file was left as it was"
+                f"cannot write {path}: {paths.write_refused(exc)}; the file was left as it was"
             ) from None
         raise
     _fsync_dir(path.parent)
@@ -1185,7 +1185,7 @@ def _create_private_temp(path: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise ConfigError(f"cannot write {path}: {paths.write_refused(exc)}") from None
         with contextlib.suppress(OSError, AttributeError):
             os.fchmod(fd, 0o600)  # whatever the umask said
         return fd, name
@@ -1216,7 +1216,7 @@ def _locked() -> Iterator[None]:
         fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:  # a read-only file system; a full one with no inode left
         raise ConfigError(
-            f"cannot change the configuration in {directory}: {exc.strerror or exc}"
+            f"cannot change the configuration in {directory}: {paths.write_refused(exc)}"
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -88,7 +88,9 @@ def sync_lock(datasource: str, doing: str = "sync") -> Iterator[None]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:  # a read-only or full file system
-            raise JiradexError(f"cannot open the sync lock {path}: {exc.strerror or exc}") from None
+            raise JiradexError(
+                f"cannot open the sync lock {path}: {paths.write_refused(exc)}"
+            ) from None
         deadline = time.monotonic() + BUSY_RETRY_S
         while not _try_flock(fd):
             if time.monotonic() >= deadline:

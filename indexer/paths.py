@@ -6,6 +6,7 @@ user's home); otherwise the platform's usual places, from platformdirs.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -83,9 +84,34 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def require_writable(directory: Path, doing: str) -> None:
+    """One clear line before `doing` (a sync, a rebuild) in a home this user cannot
+    write, rather than an error at its first write (or, for a sync, after fetching)."""
+    place = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    if place is not None and not os.access(place, os.W_OK):
+        from indexer.errors import JiradexError
+
+        raise JiradexError(
+            f"cannot {doing}: the jiradex home is read-only here ({place} cannot be "
+            "written by this user); nothing was changed"
+        )
+
+
 def _why_not(path: Path, exc: OSError) -> str:
     """A file where the directory (or one of its parents) should be, else the OS's reason."""
     for place in (path, *path.parents):
         if place.exists() and not place.is_dir():
             return f"{place} is a file, not a directory"
-    return exc.strerror or str(exc)
+    return write_refused(exc)
+
+
+def write_refused(exc: OSError) -> str:
+    """Why the OS refused a write under the jiradex home, for a one-line error: a home
+    that cannot be written (a read-only mount or volume, a home made read-only, files
+    of another user) says so in words, not only as the OS's errno text."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EROFS:
+        return "the jiradex home is on a read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"the jiradex home is read-only for this user ({reason})"
+    return reason

@@ -621,7 +621,12 @@ def _translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
         )
     if "not a database" in low or "malformed" in low or "corrupt" in low:
         return StoreError(f"The index at {path} is damaged ({text}); {_REBUILD_HINT}")
-    if "readonly" in low or "read-only" in low or "unable to open" in low:
+    if "readonly" in low or "read-only" in low:
+        return StoreError(
+            f"The index at {path} is read-only ({text}): the jiradex home cannot be "
+            "written by this user; nothing was written"
+        )
+    if "unable to open" in low:
         return StoreError(f"The index at {path} cannot be written ({text})")
     if "disk is full" in low:  # SQLITE_FULL: the write was rolled back, nothing is lost
         return StoreError(

@@ -215,6 +215,11 @@ class TaskStore:
             with db:
                 yield db
         except sqlite3.Error as exc:
+            if "readonly" in str(exc).lower():
+                raise StoreError(
+                    f"The task database {self.path} is read-only ({exc}): the jiradex home "
+                    "cannot be written by this user; nothing was changed"
+                ) from None
             raise StoreError(f"The task database {self.path} failed: {exc}") from None
         finally:
             db.close()
@@ -345,7 +350,12 @@ def _task_from_row(row: sqlite3.Row, posts: list[sqlite3.Row]) -> Task:
 def posting_lock(task_id: int) -> Iterator[None]:
     """One post of a task at a time, across processes (the OS drops it if we die)."""
     lock_path = paths.ensure_dir(paths.tasks_path().parent) / f"post-{task_id}.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a read-only home; a full file system with no inode left
+        raise TaskError(
+            f"cannot post T-{task_id}: cannot open {lock_path}: {paths.write_refused(exc)}"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

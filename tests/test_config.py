@@ -559,7 +559,8 @@ def test_a_read_only_config_folder_is_one_line_not_an_internal_error(monkeypatch
     result = run("datasource", "set", "keep", "--interval", "10m")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"jiradex: cannot change the configuration in {paths.config_dir()}: Read-only file system"
+        f"jiradex: cannot change the configuration in {paths.config_dir()}: "
+        "the jiradex home is on a read-only file system"
     ]
     assert paths.datasources_path().read_bytes() == before
 

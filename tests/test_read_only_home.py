@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from read_only import python_read_only, run_read_only, writer_may_write
 
+from indexer import config, tasks
 from indexer.store import Store
 
 
@@ -103,6 +104,7 @@ def test_a_wal_left_beside_the_index_is_read_with_it(synced):
 
 READER = """
 import sys
+from indexer import config, tasks
 from indexer.store import Store
 store = Store()
 print("immutable" if store._immutable else "ro", flush=True)
@@ -152,3 +154,52 @@ def test_a_write_to_a_read_only_index_says_so(synced):
     assert snapshot(synced) == before
     with Store() as store:
         assert store.get_state("work") == {}
+
+
+@pytest.fixture
+def configured(synced) -> Path:
+    """The synced home with a datasource, a Jira connection and a task with a result,
+    as a cron job's owner would have set it up."""
+    config.add_datasource(
+        config.Datasource(
+            name="work", endpoint="https://jira.example.com", project_key="RO", token="t0ken"
+        )
+    )
+    config.save_jira_connection(
+        config.JiraConnection(
+            enabled=True, base_url="https://jira.example.com", email="a@example.com", api_token="t"
+        )
+    )
+    store = tasks.TaskStore()
+    link = tasks.TaskLink("RO-1", "30001", "work", "https://jira.example.com/browse/RO-1")
+    task = store.create("task", "RO-1: Connection pool timeout", "#", link)
+    store.set_result(task.id, "Fixed the pool.")
+    return synced
+
+
+WRITES = [
+    ("sync",),
+    ("sync", "work", "--full", "--json"),
+    ("index", "rebuild", "--yes"),
+    ("task", "import", "RO-2"),
+    ("task", "result", "1", "-"),
+    ("task", "post", "1"),
+    ("task", "unlink", "1"),
+    ("datasource", "add", "more", "--endpoint", "https://jira.example.com", "--project", "MORE"),
+    ("datasource", "set", "work", "--comments"),
+    ("datasource", "remove", "work"),
+    ("datasource", "disable", "work"),
+    ("jira", "disconnect"),
+]
+
+
+@pytest.mark.parametrize("args", WRITES, ids=" ".join)
+def test_a_write_in_a_read_only_home_fails_in_one_line_that_says_so(configured, args):
+    before = snapshot(configured)
+    done = run_read_only(configured, *args, stdin="A result\n")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jiradex: "), done.stderr
+    assert "read-only" in lines[0], lines[0]
+    assert "internal error" not in lines[0]
+    assert snapshot(configured) == before

@@ -573,6 +573,7 @@ def test_a_lock_that_cannot_be_made_is_one_clear_line(monkeypatch):
     with pytest.raises(JiradexError) as info, locks.sync_lock("jira"):
         pass
     assert str(info.value) == (
-        f"cannot open the sync lock {locks._lock_path('jira')}: Read-only file system"
+        f"cannot open the sync lock {locks._lock_path('jira')}: "
+        "the jiradex home is on a read-only file system"
     )
     assert not locks._held  # a later try in this process is not told a sync runs
