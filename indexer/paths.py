@@ -87,7 +87,7 @@ def ensure_dir(path: Path) -> Path:
 def require_writable(directory: Path, doing: str) -> None:
     """One clear line before `doing` (a sync, a rebuild) in a home this user cannot
     write, rather than an error at its first write (or, for a sync, after fetching)."""
-    place = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    place = _nearest_existing(directory)
     if place is not None and not os.access(place, os.W_OK):
         from indexer.errors import JiradexError
 
@@ -95,6 +95,16 @@ def require_writable(directory: Path, doing: str) -> None:
             f"cannot {doing}: the jiradex home is read-only here ({place} cannot be "
             "written by this user); nothing was changed"
         )
+
+
+def can_make_in(directory: Path) -> bool:
+    """Whether this user could make `directory` (if missing) and files in it."""
+    place = _nearest_existing(directory)
+    return place is not None and os.access(place, os.W_OK)
+
+
+def _nearest_existing(directory: Path) -> Path | None:
+    return next((p for p in (directory, *directory.parents) if p.exists()), None)
 
 
 def _why_not(path: Path, exc: OSError) -> str:

@@ -185,6 +185,12 @@ class TaskStore:
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else paths.tasks_path()
+        # No task database and none can be made: a read-only home where no task was
+        # ever imported. It reads as no tasks (`task list`, the Tasks screen) rather
+        # than failing to make the directory; a write says it is read-only.
+        self._none_here = not self.path.exists() and not paths.can_make_in(self.path.parent)
+        if self._none_here:
+            return
         try:
             paths.ensure_dir(self.path.parent)
             with self._connect() as db:
@@ -209,7 +215,7 @@ class TaskStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
+        db = _empty_read_only() if self._none_here else sqlite3.connect(self.path, timeout=10)
         db.row_factory = sqlite3.Row
         try:
             with db:
@@ -344,6 +350,16 @@ def _task_from_row(row: sqlite3.Row, posts: list[sqlite3.Row]) -> Task:
             TaskAttempt(row["attempt_at"], row["attempt_text"] or "") if row["attempt_at"] else None
         ),
     )
+
+
+def _empty_read_only() -> sqlite3.Connection:
+    """An empty task database that cannot be written (see TaskStore._none_here)."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    for name, declaration in LATER_COLUMNS:
+        db.execute(f"ALTER TABLE tasks ADD COLUMN {name} {declaration}")
+    db.execute("PRAGMA query_only = ON")
+    return db
 
 
 @contextmanager

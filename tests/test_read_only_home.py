@@ -203,3 +203,21 @@ def test_a_write_in_a_read_only_home_fails_in_one_line_that_says_so(configured, 
     assert "read-only" in lines[0], lines[0]
     assert "internal error" not in lines[0]
     assert snapshot(configured) == before
+
+
+def test_a_read_only_home_without_tasks_lists_none(synced):
+    """`task list` said "cannot create the directory .../data/tasks" in a read-only
+    home where no task was ever imported: it has none to list, and says so."""
+    before = snapshot(synced)
+    listed = run_read_only(synced, "task", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    plain = run_read_only(synced, "task", "list")
+    assert plain.returncode == 0 and "No tasks yet" in plain.stderr, plain.stderr
+    shown = run_read_only(synced, "task", "show", "1")
+    assert shown.returncode == 1 and shown.stderr.startswith("jiradex: No task T-1"), shown.stderr
+    imported = run_read_only(synced, "task", "import", "RO-1")
+    assert imported.returncode == 1
+    assert "is read-only" in imported.stderr and len(imported.stderr.splitlines()) == 1
+    assert snapshot(synced) == before
+    assert not (synced / "data" / "tasks").exists()
