@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,25 @@ def test_a_read_only_home_without_tasks_lists_none(synced):
     assert "is read-only" in imported.stderr and len(imported.stderr.splitlines()) == 1
     assert snapshot(synced) == before
     assert not (synced / "data" / "tasks").exists()
+
+
+def test_index_check_of_a_read_only_index_is_not_reported_as_damage(synced):
+    """`index check` said "index check failed: issue_fts: attempt to write a readonly
+    database": FTS5's integrity-check is a write, which a read-only index refuses."""
+    before = snapshot(synced)
+    checked = run_read_only(synced, "index", "check")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout == "index ok\n"
+    assert "read-only" in checked.stderr and "left out" in checked.stderr
+    assert snapshot(synced) == before
+
+
+def test_index_check_of_a_read_only_index_still_finds_damage(synced):
+    with sqlite3.connect(synced / "data" / "index.db") as db:
+        db.execute("DELETE FROM title_fts WHERE rowid = (SELECT min(rowid) FROM title_fts)")
+    db.close()
+    checked = run_read_only(synced, "index", "check")
+    assert checked.returncode == 1
+    assert checked.stderr.startswith("jiradex: index check failed: title_fts has 1 rows"), (
+        checked.stderr
+    )
