@@ -58,6 +58,39 @@ async def test_a_due_datasource_syncs_in_the_background_and_the_results_show_it(
 
 
 @run_async
+async def test_no_scheduled_sync_starts_in_a_home_this_user_cannot_write(
+    fast_schedule, monkeypatch
+):
+    """A read-only home (a read-only volume; an index another user's cron job syncs):
+    each scheduled sync would only fail, and the first said "Sync failed" as the
+    TUI opened. The data directory reads as unwritable here as on a read-only
+    mount: access() says no."""
+    import os
+
+    from indexer import paths
+
+    add_datasource("alpha", "ALPHA")
+    with Store() as store:
+        store.upsert_issues([])
+    data = str(paths.data_dir())
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and str(path).startswith(data):
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    app = app_with({"alpha": FakeJiraClient(30, project="ALPHA")})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app._auto_sync is not None)
+        await pilot.pause(0.5)
+        assert controller_for(app).jobs == {}
+        assert not [n for n in app._notifications if "Sync" in n.message]
+    assert runs("alpha") == []
+
+
+@run_async
 async def test_a_datasource_synced_within_its_interval_or_not_scheduled_is_left_alone(
     fast_schedule,
 ):

@@ -7,6 +7,12 @@ monitor and the datasources list show them, the screen the user is on stays, and
 search results refresh when they end. A datasource with `sync.enabled` false, or
 `"background_sync": false` in settings.json, turns this off (see tui.app).
 
+A home this user cannot write (a read-only mount or volume; an index that another
+user's cron job syncs) is left to whoever syncs it: no scheduled sync starts there,
+since each would only fail (the first said "Sync failed" as the TUI opened). The
+index is read as that writer leaves it, and a sync asked for (F4, s) says it is
+read-only.
+
 A background sync that fails says so once, not at every interval while the network
 is down: the next failure of that datasource is quiet until one succeeds, and the
 search header names it ("sync failed: work") until then.
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer import config
+from indexer import config, paths
 from indexer.errors import JiradexError
 from indexer.scheduler import due_datasources
 from tui.sync_controller import SyncJob, controller_for
@@ -41,6 +47,8 @@ class AutoSync:
         )
 
     def _find_due(self) -> None:
+        if not paths.can_make_in(paths.data_dir()):
+            return  # a read-only home: see the module docstring
         try:
             datasources = config.load_datasources()
             due = due_datasources(datasources, self.app.store)
