@@ -756,8 +756,17 @@ class Store:
         except sqlite3.Error as exc:
             with contextlib.suppress(Exception):
                 self.conn.close()
-            if wal.exists() or not _cannot_write(exc):
+            if not _cannot_write(exc):
                 raise _translate(exc, self.path) from None
+            if wal.exists():
+                # Its -shm is missing (a writer that died, a copy of two of the three
+                # files) or not readable: SQLite must have both to read through the WAL.
+                raise StoreError(
+                    f"The index at {self.path} cannot be read here: {wal.name} is beside "
+                    f"it but {self.path.name}-shm cannot be opened or made by this user "
+                    f"in a read-only directory ({exc}); open it once as a user who can "
+                    "write there (any jiradex command), or copy it with both files"
+                ) from None
             try:
                 self._immutable = _file_signature(self.path)
                 self._connect_read_only("immutable=1")

@@ -244,3 +244,27 @@ def test_index_check_of_a_read_only_index_still_finds_damage(synced):
     assert checked.stderr.startswith("jiradex: index check failed: title_fts has 1 rows"), (
         checked.stderr
     )
+
+
+def test_a_wal_without_its_shm_in_a_read_only_directory_is_explained(synced):
+    """A -wal with no -shm (a writer killed mid-way whose -shm was lost, or a copy
+    of two of the three files): SQLite must make the -shm to read through the WAL,
+    and the index must not be read without the WAL's commits. It said "cannot be
+    written", which is no reason for a search to fail."""
+    code = (
+        "import os\n"
+        "from indexer.store import Store\n"
+        "s = Store()\n"
+        "s.conn.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "s.set_state('work', {'a': 1})\n"
+        "os._exit(0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    data = synced / "data"
+    (data / "index.db-shm").unlink()
+    found = run_read_only(synced, "search", "timeout")
+    assert found.returncode == 1
+    lines = found.stderr.splitlines()
+    assert len(lines) == 1 and "cannot be read here" in lines[0], found.stderr
+    assert "index.db-shm" in lines[0]
