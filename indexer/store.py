@@ -726,56 +726,58 @@ class Store:
         mount or volume, a home made read-only, an index owned by another user that
         a cron job syncs): searches, shows and lists work; writes say it is read-only.
 
-        SQLite reads a WAL database read-only (`mode=ro`) when its -wal and -shm files
-        exist, or can be made, beside it: then it follows any writer through them and
-        their locks as usual. When neither exists and the directory cannot be written,
-        `mode=ro` cannot open it at all, and only `immutable=1` reads it, which takes no
-        locks and assumes the file never changes. That is sound here because:
+        It never makes a file beside the index. With its -wal and -shm there (a writer
+        has it open, or left them), SQLite reads it read-only (`mode=ro`) through them,
+        following that writer through their locks as usual. Without them, `mode=ro`
+        would make them where it can (a directory shared with the index's owner),
+        owned by this user and left behind at close, in the owner's way; and where it
+        cannot (a read-only directory) it cannot open the index at all. So without a
+        -wal the index is read `immutable=1`, which takes no locks and assumes the file
+        never changes. That is sound here because:
         - SQLite makes the -wal when the first connection opens the database and
           removes it when the last one closes, after copying all of it into the
           database file; so no -wal means nobody has the index open and the file
           alone is the whole index, consistent;
-        - nobody can start writing through this directory (it cannot be written), and
-          a writer that can (the owner of the directory, the host behind a read-only
-          volume) first makes the -wal beside the file. _reading() looks for it (and
-          for any change to the file) before each read and then opens the index again,
-          the ordinary read-only way, following that writer.
+        - a writer (the owner of the directory, the host behind a read-only volume)
+          first makes the -wal beside the file. _reading() looks for it (and for any
+          change to the file) before each read and then opens the index again, the
+          `mode=ro` way, following that writer.
         What is left: a writer starting during one read (milliseconds, and a sync's first
         commit comes seconds after it opens the index) may copy pages under it; that
         read can fail, and says to try again, but nothing is written: the index cannot
         be damaged by a read-only connection.
-        A -wal that exists but cannot be read is no case for immutable (the file alone
-        may be mid-checkpoint): that is an error."""
+        A -wal without its -shm is no case for immutable (the file alone may be
+        mid-checkpoint, and the WAL holds commits): that is an error."""
         self._busy_timeout_ms = busy_timeout_ms
         self._names = {}
         self.read_only = "its directory or file cannot be written by this user"
-        wal = Path(f"{self.path}-wal")
+        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+        if wal.exists() and not shm.exists():
+            # Its -shm is lost (a writer killed, a copy of two of the three files):
+            # `mode=ro` would make one, and immutable would miss the WAL's commits.
+            raise StoreError(
+                f"The index at {self.path} cannot be read here: {wal.name} is beside it "
+                f"but {shm.name} is not; open it once as a user who can write there (any "
+                "jiradex command), or copy it with both files"
+            )
         try:
-            self._connect_read_only("mode=ro")
-            self._immutable = None
-        except sqlite3.Error as exc:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            if not _cannot_write(exc):
-                raise _translate(exc, self.path) from None
             if wal.exists():
-                # Its -shm is missing (a writer that died, a copy of two of the three
-                # files) or not readable: SQLite must have both to read through the WAL.
-                raise StoreError(
-                    f"The index at {self.path} cannot be read here: {wal.name} is beside "
-                    f"it but {self.path.name}-shm cannot be opened or made by this user "
-                    f"in a read-only directory ({exc}); open it once as a user who can "
-                    "write there (any jiradex command), or copy it with both files"
-                ) from None
-            try:
+                self._immutable = None
+                self._connect_read_only("mode=ro")
+            else:
                 self._immutable = _file_signature(self.path)
                 self._connect_read_only("immutable=1")
-            except (OSError, sqlite3.Error) as exc2:
-                with contextlib.suppress(Exception):
-                    self.conn.close()
-                if isinstance(exc2, OSError):
-                    raise StoreError(f"The index at {self.path} cannot be read ({exc2})") from None
-                raise _translate(exc2, self.path) from None
+        except (OSError, sqlite3.Error) as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            if isinstance(exc, OSError):
+                raise StoreError(f"The index at {self.path} cannot be read ({exc})") from None
+            if wal.exists() and _cannot_write(exc):  # they cannot be read by this user
+                raise StoreError(
+                    f"The index at {self.path} cannot be read here: {wal.name} and "
+                    f"{shm.name} beside it cannot be opened by this user ({exc})"
+                ) from None
+            raise _translate(exc, self.path) from None
         version = self.schema_version
         if version != SCHEMA_VERSION:
             self.conn.close()

@@ -268,3 +268,26 @@ def test_a_wal_without_its_shm_in_a_read_only_directory_is_explained(synced):
     lines = found.stderr.splitlines()
     assert len(lines) == 1 and "cannot be read here" in lines[0], found.stderr
     assert "index.db-shm" in lines[0]
+
+
+def test_an_index_this_user_cannot_write_in_a_directory_it_can_gets_no_files_beside_it(
+    synced, monkeypatch
+):
+    """An index owned by another user in a shared directory: opening it read-only
+    the `mode=ro` way made index.db-wal and index.db-shm owned by this user, in the
+    way of the owner's syncs. It is read immutable instead (no -wal: nobody has it
+    open), and a writer that starts later is followed."""
+    from indexer import store as store_module
+
+    writable = store_module._writable
+    monkeypatch.setattr(store_module, "_writable", lambda path: False)
+    data = synced / "data"
+    reader = Store()
+    assert reader.read_only and reader._immutable is not None
+    assert reader.get_issue("RO-1")["summary"] == "Connection pool timeout"
+    assert sorted(p.name for p in data.iterdir()) == ["index.db"]
+    monkeypatch.setattr(store_module, "_writable", writable)  # the owner's sync
+    with Store() as writer:
+        writer.upsert_issues([record(1, "Connection pool timeout, fixed")])
+        assert reader.get_issue("RO-1")["summary"] == "Connection pool timeout, fixed"
+    reader.close()
