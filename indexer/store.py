@@ -815,7 +815,12 @@ class Store:
             same = _file_signature(self.path) == self._immutable
         except OSError:
             same = False
-        if same and not Path(f"{self.path}-wal").exists():
+        wal = Path(f"{self.path}-wal").exists()
+        if wal and not Path(f"{self.path}-shm").exists():
+            # A writer between making its -wal and its -shm (it commits nothing
+            # before both are there), or a lost -shm: the connection open reads on.
+            return
+        if same and not wal:
             return
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()

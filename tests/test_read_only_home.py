@@ -291,3 +291,20 @@ def test_an_index_this_user_cannot_write_in_a_directory_it_can_gets_no_files_bes
         writer.upsert_issues([record(1, "Connection pool timeout, fixed")])
         assert reader.get_issue("RO-1")["summary"] == "Connection pool timeout, fixed"
     reader.close()
+
+
+def test_an_immutable_reader_reads_on_while_a_writer_has_made_only_its_wal(synced, monkeypatch):
+    """A writer opening the index makes its -wal, then its -shm, and commits nothing
+    before both are there: a read in between said the index could not be read."""
+    from indexer import store as store_module
+
+    monkeypatch.setattr(store_module, "_writable", lambda path: False)
+    reader = Store()
+    assert reader._immutable is not None
+    wal = synced / "data" / "index.db-wal"
+    wal.write_bytes(b"")
+    try:
+        assert reader.get_issue("RO-2")["summary"] == "Dark mode for settings"
+    finally:
+        wal.unlink()
+        reader.close()
