@@ -279,6 +279,86 @@ async def test_scroll_keys_typed_before_q_scroll_the_issue_not_the_results():
         assert len(scrolled) == 3
 
 
+# ---------------------------------------------------------------------- type-ahead
+# Letters typed right behind the key that opens a screen belong to that screen's
+# first field: they arrived before the new screen had its focus, and were dropped.
+
+
+async def test_letters_typed_right_after_n_on_the_tasks_go_into_the_import_box():
+    from tui.screens.tasks import TasksScreen
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.go("tasks")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen))
+        await settle(pilot, app)
+        burst(app, "n", *"DEV-1")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        box = app.screen.query_one("#import-query", Input)
+        await wait_for(pilot, lambda: box.value == "DEV-1", timeout=3)
+        await settle(pilot, app)
+        assert box.value == "DEV-1" and app.focused is box
+
+
+async def test_letters_typed_right_after_a_on_the_datasources_go_into_the_form():
+    add_datasource("work", project="DEMO")
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.go("datasources")
+        await wait_for(pilot, lambda: app.screen.query("DataTable"))
+        await settle(pilot, app)
+        burst(app, "a", *"fj", "tab", *"http://jira")
+        await wait_for(pilot, lambda: isinstance(app.screen, DatasourceFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.query("#endpoint"))
+        await wait_for(pilot, lambda: form.value("endpoint") == "http://jira", timeout=3)
+        assert form.value("name") == "fj"
+
+
+@pytest.mark.parametrize("mode", ["tasks", "datasources", "sync"])
+async def test_letters_typed_right_after_esc_on_a_list_go_into_the_search_box(mode):
+    """Esc on the tasks, datasources or sync screen goes back to the search box: the
+    letters typed behind it went to the list being left."""
+    fill_index()
+    add_datasource("work")
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        app.go(mode)
+        await wait_for(pilot, lambda: app.current_mode == mode)
+        await settle(pilot, app)
+        burst(app, "escape", *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide", timeout=3)
+        await settle(pilot, app)
+        assert app.screen is search and box.value == "tide"
+
+
+@pytest.mark.parametrize("where", ["results", "issue"])
+async def test_words_typed_right_after_i_go_into_the_instructions(where):
+    """i on a result opens the import form with the key filled in and the cursor in
+    the instructions: "ifix it" typed fast lost the words (or sent them to the list)."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await results_focused(pilot, app)
+        if where == "issue":
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen))
+            await settle(pilot, app)
+        burst(app, "i", *"fix it")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        editor = app.screen.query_one("#import-instructions")
+        await wait_for(pilot, lambda: editor.text == "fix it", timeout=3)
+        await settle(pilot, app)
+        assert app.current_mode == "tasks" and isinstance(app.screen, ImportScreen)
+        assert editor.text == "fix it"
+
+
 async def test_ctrl_s_typed_right_after_a_result_saves_all_of_it():
     """Ctrl+S runs as it arrives (a priority key), before the editor has typed in the
     letters queued ahead of it: "…done<Ctrl+S>" typed fast saved the result without

@@ -37,6 +37,7 @@ from textual.theme import Theme
 
 from tui import keymap
 from tui.messages import ConfigChanged, IndexUpdated, SyncsFinished
+from tui.typeahead import TypeAhead
 
 if TYPE_CHECKING:
     from indexer.store import Store
@@ -123,7 +124,7 @@ class JiradexCommands(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
-class JiradexApp(App):
+class JiradexApp(TypeAhead):
     """The whole TUI. See the module docstring for what screens may rely on."""
 
     TITLE = "jiradex"
@@ -189,6 +190,7 @@ class JiradexApp(App):
 
     def on_mount(self) -> None:
         self._jx_started = True
+        self.follow_screens()
         self._config_stamp = _datasources_stamp()
         self.set_interval(CONFIG_POLL_S, self._check_datasources_file)
         if self.AUTO_SYNC_EVERY_S and _setting_on(self.settings.get("background_sync", True)):
@@ -391,7 +393,8 @@ class JiradexApp(App):
         tasks = self.mode_screen("tasks")
         self.go("tasks")
         back_to = came_from if came_from != "tasks" else None
-        self.call_after_refresh(tasks.open_import, key, back_to)  # type: ignore[attr-defined]
+        # the keys typed behind (the instructions) wait for the form, not the list
+        self.after_refresh_holding(tasks.open_import, key, back_to)  # type: ignore[attr-defined]
 
 
 class _NotifyHandler(logging.Handler):

@@ -505,7 +505,7 @@ class SearchScreen(Screen):
         just the list."""
         sources = self.app.mode_screen("datasources")  # type: ignore[attr-defined]
         self.app.go("datasources")  # type: ignore[attr-defined]
-        self.app.call_after_refresh(sources.action_add)  # type: ignore[attr-defined]
+        self.app.after_refresh_holding(sources.action_add)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ actions
 
