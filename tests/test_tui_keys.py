@@ -359,6 +359,91 @@ async def test_words_typed_right_after_i_go_into_the_instructions(where):
         assert editor.text == "fix it"
 
 
+async def test_letters_typed_right_after_f6_go_into_the_site_url():
+    """F6 from the search box: the letters went into the search box, left behind."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        burst(app, "f6", *"https://x.io")
+        await wait_for(pilot, lambda: app.screen.query("#base_url"))
+        site = app.screen.query_one("#base_url", Input)
+        await wait_for(pilot, lambda: site.value == "https://x.io", timeout=3)
+        assert search.query_one("#search-box", Input).value == ""
+
+
+# Letters typed right behind the Esc that closes a form belong to the screen it goes
+# back to: they were typed into the form being closed.
+
+
+async def test_letters_typed_right_after_esc_on_the_import_form_go_into_the_search_box():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        app.action_import_task()
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: app.focused is form.query_one("#import-query"))
+        await pilot.press(*"DEV-1")
+        instructions = form.query_one("#import-instructions")
+        app.set_focus(instructions)
+        await settle(pilot, app)
+        burst(app, "escape", *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide", timeout=3)
+        await settle(pilot, app)
+        assert app.current_mode == "search" and app.screen is search
+        assert instructions.text == ""
+
+
+async def test_letters_typed_right_after_esc_on_the_settings_go_into_the_search_box():
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: app.screen.query("#base_url"))
+        settings = app.screen
+        site = settings.query_one("#base_url", Input)
+        await wait_for(pilot, lambda: app.focused is site)
+        await settle(pilot, app)
+        burst(app, "escape", *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide", timeout=3)
+        await settle(pilot, app)
+        assert site.value == ""
+
+
+async def test_letters_typed_right_after_esc_on_a_task_are_not_saved_as_its_result():
+    """Esc saves a changed result as it closes the task: "Esc tide" typed fast saved
+    "tide", typed into the editor of the task being closed."""
+    from indexer.tasks import TaskLink, TaskStore
+    from tui.screens.tasks import TaskScreen, TasksScreen
+
+    store = TaskStore()
+    made = store.create("task", "DEV-1: task 1", "", TaskLink("DEV-1", "1", "work", ""))
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.go("tasks")
+        await wait_for(pilot, lambda: isinstance(app.screen, TasksScreen))
+        tasks = app.screen
+        await wait_for(pilot, lambda: len(tasks.tasks) == 1 and tasks.focused is not None)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        task = app.screen
+        await wait_for(pilot, lambda: task.current_task is not None)
+        await settle(pilot, app)
+        burst(app, "escape", *"tide")
+        await wait_for(pilot, lambda: app.screen is tasks)
+        await settle(pilot, app)
+        assert not (TaskStore().get(made.id).result or "")
+
+
 async def test_ctrl_s_typed_right_after_a_result_saves_all_of_it():
     """Ctrl+S runs as it arrives (a priority key), before the editor has typed in the
     letters queued ahead of it: "…done<Ctrl+S>" typed fast saved the result without

@@ -7,14 +7,17 @@ of a burst all arrive before the first has done its work. A key that opens a scr
 list's letter binding runs only once the key has bubbled up to the app, after the
 keys behind it were handed to the list), or, with the new screen up but its field
 not yet focused (on_mount's focus() goes through the app's queue, behind them), to
-no widget at all.
+no widget at all. A key a text field does not type, but passes on to a binding of
+its screen (Esc on a form, F6 in the search box), had the letters behind it typed
+into the field being left: into the form Esc closed (a task's result, saved as it
+closed), or into the search box F6 left.
 
 So the app holds the keys that arrive while (a) the key before them, handed to a
 widget that does not type it, is still on its way up to the app's bindings, or (b)
 a screen just shown (pushed, popped to, a mode switched to) has not yet handled
 what was queued for it (its mount, on_mount's focus, its resume). Then it hands the
-held keys out, in order, to whatever has the focus. A key handed to a text field is
-not waited for: it is typed in, in order with the keys behind it.
+held keys out, in order, to whatever has the focus. A printable key handed to a text
+field is not waited for: it is typed in, in order with the keys behind it.
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ class TypeAhead(App):
         if not event.is_forwarded:
             return  # a priority binding ran it: done
         target = self.focused or self.screen
-        if is_text_field(target):
+        if event.is_printable and is_text_field(target):
             return  # typed in, in order with the keys behind it
         self.release_when_handled(self.hold_keys(), target)
 
