@@ -444,6 +444,33 @@ async def test_letters_typed_right_after_esc_on_a_task_are_not_saved_as_its_resu
         assert not (TaskStore().get(made.id).result or "")
 
 
+async def test_words_typed_right_after_ctrl_s_on_the_import_form_go_into_the_result():
+    """Ctrl+S creates the task and opens it, its result editor focused: the words
+    typed behind Ctrl+S went into the import form's instructions, already sent."""
+    from tui.screens.tasks import TaskScreen
+
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("DEV-1")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.record is not None)
+        instructions = form.query_one("#import-instructions")
+        await wait_for(pilot, lambda: app.focused is instructions)
+        await settle(pilot, app)
+        burst(app, "ctrl+s", *"Done")
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        task = app.screen
+        await wait_for(pilot, lambda: task.current_task is not None)
+        editor = task.query_one("#task-result")
+        await wait_for(pilot, lambda: editor.text == "Done", timeout=3)
+        await settle(pilot, app)
+        assert editor.text == "Done" and instructions.text == ""
+        assert "Done" not in task.current_task.instructions
+
+
 async def test_ctrl_s_typed_right_after_a_result_saves_all_of_it():
     """Ctrl+S runs as it arrives (a priority key), before the editor has typed in the
     letters queued ahead of it: "…done<Ctrl+S>" typed fast saved the result without

@@ -317,6 +317,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self._looked_up = ""
         self._comments_known = False  # the record holds the issue's comments
         self.hits: list[Any] = []
+        self._typed_ahead: Any = None  # the keys held while the task is created
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -570,11 +571,24 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
 
     @on(Button.Pressed, "#import-confirm")
     def action_confirm(self) -> None:
-        """Ctrl+S creates the task once the instructions have the keys typed ahead of it."""
+        """Ctrl+S creates the task once the instructions have the keys typed ahead of
+        it; the keys typed behind it are for the task it opens (its result), not this
+        form: they are held from now on (and handed back if no task is made)."""
+        self._release_typed_ahead()
+        self._typed_ahead = self.app.hold_keys()  # type: ignore[attr-defined]
         keymap.after_keys_ahead(self, self._confirm_now)
+
+    def on_unmount(self) -> None:
+        self._release_typed_ahead()  # closed while the task was made: no 2 s pause
+
+    def _release_typed_ahead(self) -> None:
+        if self._typed_ahead is not None:
+            self.app.release_keys(self._typed_ahead)  # type: ignore[attr-defined]
+            self._typed_ahead = None
 
     def _confirm_now(self) -> None:
         if not self._record_matches_box():
+            self._release_typed_ahead()
             key = self._box_key()
             self._error(
                 f"Press Enter to look up {key} first" if key
@@ -615,6 +629,7 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         self.app.call_from_thread(self._created, outcome)
 
     def _create_failed(self, message: str) -> None:
+        self._release_typed_ahead()
         enable_button(self.query_one("#import-confirm", Button))
         self._error(message)
         self.app.show_error(message, title="Import failed")  # type: ignore[attr-defined]
@@ -623,7 +638,8 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
         task = outcome.task
         lines = [f"Created {task.label} from {task.link.key}", *outcome.notes]
         self.notify("\n".join(lines), title="Task imported")
-        self.dismiss(task.id)
+        self.dismiss(task.id)  # the task's screen, pushed next, holds them from here
+        self._release_typed_ahead()
 
     @on(Button.Pressed, "#import-cancel")
     def action_cancel(self) -> None:
@@ -742,6 +758,7 @@ class TaskScreen(_WorkerErrors, Screen):
         self.current_task: Any = None
         self._saved_text = ""
         self._editor_text = ""  # what the editor holds, kept for when it is gone
+        self._loading: Any = None  # the keys held until the result is in the editor
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -764,6 +781,10 @@ class TaskScreen(_WorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.title = f"T-{self.task_id}"
+        # The result is loaded into the editor once read: letters typed meanwhile
+        # (right behind the key that opened the task) were wiped by it.
+        hold = getattr(self.app, "hold_keys", None)
+        self._loading = hold() if hold is not None else None
         self._load()
         self.set_interval(AGE_TICK_S, self._show_facts)
 
@@ -774,9 +795,18 @@ class TaskScreen(_WorkerErrors, Screen):
         try:
             task = task_store().get(self.task_id)
         except JiradexError as exc:
-            self.app.call_from_thread(self._set_error, one_line(exc))
+            self.app.call_from_thread(self._load_failed, one_line(exc))
             return
         self.app.call_from_thread(self._show, task, True)
+
+    def _load_failed(self, message: str) -> None:
+        self._set_error(message)
+        self._stop_holding()
+
+    def _stop_holding(self) -> None:
+        if self._loading is not None:
+            self.app.release_keys(self._loading)  # type: ignore[attr-defined]
+            self._loading = None
 
     def _show(self, task: Any, fill_editor: bool = False) -> None:
         self.current_task = task
@@ -793,6 +823,7 @@ class TaskScreen(_WorkerErrors, Screen):
             editor = self.query_one("#task-result", TextArea)
             editor.load_text(self._saved_text)
             editor.focus()
+            self._stop_holding()
         self.query_one("#task-post", Button).disabled = task.unlinked
         self.query_one("#task-unlink", Button).disabled = task.unlinked
         self.refresh_bindings()  # check_action: the footer drops Post and Unlink
@@ -840,6 +871,8 @@ class TaskScreen(_WorkerErrors, Screen):
         task stayed open) is no reason to lose a typed result: save it, right here, as
         no worker runs once the app is going (and the editor is already gone)."""
         from indexer.errors import JiradexError
+
+        self._stop_holding()
 
         text = self._editor_text
         if self.current_task is None or not text.strip():
