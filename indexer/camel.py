@@ -60,16 +60,6 @@ def camel_terms(text: str) -> str:
     return " ".join(out)
 
 
-def identifier_words(term: str) -> str | None:
-    """A one-word query term that is a piece of an identifier, as its parts:
-    `NullPointer` -> `Null Pointer`, which the `_parts` columns hold in a row for
-    "NullPointerException" (None for a term with no case change, or several words)."""
-    if not term or " " in term or not has_identifiers(term):
-        return None
-    split = camel_split(term)[0]
-    return split if split != term else None
-
-
 def camel_split(text: str) -> tuple[str, list[int]]:
     """`text` with a space at each boundary, and for each of its characters the
     index of the character of `text` it is (an added space: the one after it), so

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from indexer.camel import identifier_words
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.fold import fold_name
@@ -163,9 +162,6 @@ class Term:
             star = " *" if self.prefix else ""
             phrase = _quote(" ".join(rest.split())) + star
             others = eszett_variants(" ".join(rest.split()))
-            pieces = identifier_words(rest.strip())  # `NullPointer` in "NullPointerException"
-            if pieces:
-                others.append(pieces)
             if others:
                 spellings = [phrase, *(_quote(other) + star for other in others)]
                 phrase = "(" + " OR ".join(spellings) + ")"

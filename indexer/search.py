@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from indexer.camel import camel_split, has_identifiers, identifier_words
+from indexer.camel import camel_split, has_identifiers
 from indexer.errors import QueryError
 from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, eszett_variants, parse_query
@@ -589,8 +589,7 @@ def _term_patterns(term: Term) -> list[str]:
     (Inflections of stemmed words: see _stem_keys.)"""
     out = []
     text = CJK_RUN.sub(" ", term.text)
-    pieces = identifier_words(text.strip())  # `NullPointer` marks "NullPointerException"
-    for spelling in (text, *eszett_variants(text), *([pieces] if pieces else [])):
+    for spelling in (text, *eszett_variants(text)):  # `strasse` marks "Straße" too
         tokens = _TOKEN.findall(fold(spelling)) if spelling else []
         if tokens:
             body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)

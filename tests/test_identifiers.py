@@ -123,35 +123,3 @@ def test_a_version_finds_the_same_version_glued_to_a_letter(store):
     assert keys(store, "2.4.10") == ["CODE-7"]
     [hit] = search(store, "2.4.1")
     assert "v[[2.4.1]]" in hit.snippet
-
-
-@pytest.fixture
-def exceptions(tmp_path):
-    with Store(tmp_path / "index.db") as s:
-        s.upsert_issues(
-            [
-                _issue(1, summary="NullPointerException in FooService"),
-                _issue(2, description_text="The worker died: OutOfMemoryError after an hour"),
-                _issue(3, summary="Null checks", description_text="a pointer is never null"),
-                _issue(4, summary="Running out of memory on export"),
-            ]
-        )
-        yield s
-
-
-def test_the_start_of_an_identifier_finds_it(exceptions):
-    """`NullPointer` and `OutOfMemory` found nothing: the index holds the whole
-    token and its parts, and the typed piece is neither."""
-    assert keys(exceptions, "NullPointer") == ["CODE-1"]
-    assert keys(exceptions, "NullPoint*") == ["CODE-1"]
-    assert keys(exceptions, "PointerException") == ["CODE-1"]
-    assert keys(exceptions, "OutOfMemory") == ["CODE-2", "CODE-4"]  # and the prose
-    assert keys(exceptions, "description:OutOfMemory") == ["CODE-2"]
-    assert keys(exceptions, "NullPointerException") == ["CODE-1"]
-
-
-def test_the_start_of_an_identifier_is_marked_inside_it(exceptions):
-    [hit] = search(exceptions, "NullPointer")
-    assert hit.snippet.startswith("[[NullPointer]]Exception")
-    [hit] = search(exceptions, "description:OutOfMemory")
-    assert "[[OutOfMemory]]Error" in hit.snippet
