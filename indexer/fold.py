@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import unicodedata
 
+# Letters with no decomposition, that a keyboard without them replaces by a plain
+# one (Søren typed `Soren`, Łódź `Lodz`, kırmızı `kirmizi`), and the final sigma,
+# which unicode61 folds to σ as it does ΣΟΦΟΣ. (unicode61 keeps all but ς: the index
+# holds these words' folded spellings too, indexer.spelling.)
+_PLAIN = {"ø": "o", "ł": "l", "đ": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ς": "σ"}
+
 # Kana voicing marks (デ = テ + U+3099) make another letter, not an accent, and
 # unicode61 keeps them; so do Hangul syllables, which decompose into letters (jamo).
 _NOT_ACCENTS = frozenset("\u3099\u309a")
@@ -28,6 +34,7 @@ class _FoldTable(dict):
         if parts and all(unicodedata.combining(m) and m not in _NOT_ACCENTS for m in marks):
             char = parts[0]
         low = char.lower()
+        low = _PLAIN.get(low, low)
         folded = low if len(low) == 1 and not unicodedata.combining(low) else chr(code)
         self[code] = folded
         return folded

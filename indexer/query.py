@@ -32,6 +32,7 @@ from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.fold import fold_name
 from indexer.localtime import AFTER_ALL, utc_text
+from indexer.spelling import other_spellings, undone_phrases
 from indexer.stem import key_is_word, stem, stemmable
 from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams
 
@@ -44,6 +45,7 @@ _TOO_COMPLEX = (
 
 KEY_RE = ISSUE_KEY_RE  # a bare issue key in a query
 _HAS_TOKEN = re.compile(r"[^\W_]")
+_TOKEN = re.compile(r"[^\W_]+")
 _FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _OPERATOR_ONLY = re.compile(r"^[<>=]*$")
@@ -119,6 +121,18 @@ def eszett_variants(text: str) -> list[str]:
     return sorted(spellings)
 
 
+def term_spellings(text: str) -> list[str]:
+    """The other spellings a word or phrase is looked for in: ß and ss (eszett_variants),
+    and its letters a keyboard may lack written otherwise (indexer.spelling:
+    `müller` is also `mueller`), ß and ss in those too."""
+    found = set(eszett_variants(text))
+    for other in other_spellings(text):
+        found.add(other)
+        found.update(eszett_variants(other))
+    found.discard(text.lower())
+    return sorted(found)
+
+
 def _derived(columns: tuple[str, ...], kind: str) -> tuple[str, ...]:
     """The `kind` ("parts" or "stems") columns of these text columns."""
     return tuple(f"{column}_{kind}" for column in columns)
@@ -160,10 +174,27 @@ class Term:
         if _HAS_TOKEN.search(rest):
             key = self.stem_key()
             star = " *" if self.prefix else ""
-            phrase = _quote(" ".join(rest.split())) + star
-            others = eszett_variants(" ".join(rest.split()))
-            if others:
-                spellings = [phrase, *(_quote(other) + star for other in others)]
+            typed = " ".join(rest.split())
+            phrase = _quote(typed) + star
+            spellings = [phrase, *(_quote(other) + star for other in term_spellings(typed))]
+            # A phrase typed `"hans mueller"`: "Hans Müller", when the parts column of
+            # the same fields holds the digraph spelling of the word undone.
+            parts_columns = _derived(self.columns, "parts") or tuple(
+                c.replace("_stems", "_parts") for c in stem_columns
+            )
+            tokens = _TOKEN.findall(typed.lower()) if typed.isascii() else []
+            for words_undone, changed in undone_phrases(tokens):
+                checks = [
+                    _in_columns(
+                        parts_columns,
+                        _quote(tokens[at]) + (star if at == len(tokens) - 1 else ""),
+                    )
+                    for at in changed
+                ]
+                spellings.append(
+                    "(" + " AND ".join([_quote(" ".join(words_undone)) + star, *checks]) + ")"
+                )
+            if len(spellings) > 1:
                 phrase = "(" + " OR ".join(spellings) + ")"
             if key is None:
                 parts.append(_in_columns(words, phrase))

@@ -18,7 +18,8 @@ from typing import Any
 from indexer.camel import camel_split, has_identifiers
 from indexer.errors import QueryError
 from indexer.fold import fold
-from indexer.query import KEY_RE, ParsedQuery, Term, eszett_variants, parse_query
+from indexer.query import KEY_RE, ParsedQuery, Term, parse_query, term_spellings
+from indexer.spelling import spellings
 from indexer.stem import key_is_word, stem
 from indexer.store import CJK_RUN, TITLE_COLUMNS, Store
 
@@ -265,8 +266,9 @@ def _ranked(
     pairs = _pair_patterns(query)
     ranked = []
     for rowid, updated, summary, labels, components in pool.values():
-        head = fold(f"{summary or ''}\n{labels or ''}\n{components or ''}")
-        found = sum(1 for p in patterns if p.search(head))
+        written = f"{summary or ''}\n{labels or ''}\n{components or ''}"
+        head = fold(written)
+        found = sum(1 for p in patterns if p.search(head, written))
         together = sum(1 for p in pairs if p.search(head))
         ranked.append((found + together, updated or "", rowid))
     ranked.sort(reverse=True)
@@ -583,20 +585,53 @@ _NOT_WORD = r"[\W_]"
 _SCAN_CHARS = 200_000  # a snippet is looked for in the first 200k characters of a column
 
 
-def _term_patterns(term: Term) -> list[str]:
+# A digraph typed for a letter (`ue` for ü, `oe` for ö, ø or œ, `ae` for ä or æ), over
+# folded text (fold.py folds ü to u and ø to o, and keeps æ and œ).
+_LOOSE = {"ae": "(?:ae|a|æ)", "oe": "(?:oe|o|œ)", "ue": "(?:ue|u)"}
+_DIGRAPH = re.compile("ae|oe|ue")
+
+
+def _term_patterns(term: Term) -> list[tuple[str, tuple[list[str], bool] | None]]:
     """Regular expressions (over folded text) for where a term matches: its tokens in
-    a row as whole words (the last one as a prefix for `word*`), and its CJK runs.
+    a row as whole words (the last one as a prefix for `word*`), and its CJK runs,
+    each with None or, for one whose tokens hold a digraph (`mueller`), the tokens
+    and whether the last is a prefix: its pattern also matches the letter written
+    (`m(?:ue|u)ller` finds "Müller") and a match is kept only where the words
+    found are those tokens in one of their spellings (not "Muller"; see _spelled).
     (Inflections of stemmed words: see _stem_keys.)"""
-    out = []
+    out: list[tuple[str, tuple[list[str], bool] | None]] = []
     text = CJK_RUN.sub(" ", term.text)
-    for spelling in (text, *eszett_variants(text)):  # `strasse` marks "Straße" too
+    for spelling in (text, *term_spellings(" ".join(text.split()))):
         tokens = _TOKEN.findall(fold(spelling)) if spelling else []
         if tokens:
-            body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
+            loose = any(_DIGRAPH.search(t) for t in tokens)
+            words = [
+                _DIGRAPH.sub(lambda m: _LOOSE[m.group()], re.escape(t)) if loose else re.escape(t)
+                for t in tokens
+            ]
+            body = f"{_NOT_WORD}+".join(words)
             tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
-            out.append(f"(?<!{_WORD_CHAR}){body}{tail}")
-    out.extend(re.escape(fold(run)) for run in CJK_RUN.findall(term.text))
+            out.append((f"(?<!{_WORD_CHAR}){body}{tail}", (tokens, term.prefix) if loose else None))
+    out.extend((re.escape(fold(run)), None) for run in CJK_RUN.findall(term.text))
     return out
+
+
+def _spelled(found: str, tokens: list[str], prefix: bool) -> bool:
+    """True when the words of `found` (as written) are `tokens` in one of their
+    spellings (indexer.spelling: "Müller" is `mueller`), the last one begun with its
+    token when `prefix`."""
+    words = _TOKEN.findall(found)
+    if len(words) != len(tokens):
+        return False
+    last = len(tokens) - 1
+    for at, (word, token) in enumerate(zip(words, tokens, strict=True)):
+        forms = spellings(word)
+        if prefix and at == last:
+            if not any(form.startswith(token) for form in forms):
+                return False
+        elif token not in forms:
+            return False
+    return True
 
 
 def _stem_keys(terms: list[Term]) -> set[str]:
@@ -619,9 +654,18 @@ class _Matcher:
     bare stem only when it is the word inflected: not "not" for `notes`)."""
 
     def __init__(self, terms: list[Term]):
-        alternatives = [p for term in terms for p in _term_patterns(term)]
+        patterns = [p for term in terms for p in _term_patterns(term)]
         # Longest first, so a phrase wins over its own first word.
-        alternatives.sort(key=len, reverse=True)
+        patterns.sort(key=lambda p: len(p[0]), reverse=True)
+        # Patterns whose matches are checked against the text as written: by group name.
+        self.spelled: dict[str, tuple[list[str], bool]] = {}
+        alternatives = []
+        for pattern, check in patterns:
+            if check is not None:
+                name = f"spelled{len(self.spelled)}"
+                self.spelled[name] = check
+                pattern = f"(?P<{name}>{pattern})"
+            alternatives.append(pattern)
         self.keys = _stem_keys(terms)
         self.words = _word_keys(terms)
         if self.keys:
@@ -632,21 +676,29 @@ class _Matcher:
             )
         self.pattern = re.compile("|".join(alternatives)) if alternatives else None
 
-    def _ok(self, m: re.Match) -> bool:
+    def _ok(self, m: re.Match, original: str | None) -> bool:
+        check = self.spelled.get(m.lastgroup or "")
+        if check is not None:
+            # Without the text as written (`original`), a loose match stands.
+            return original is None or _spelled(original[m.start() : m.end()], *check)
         word = m.group("inflected") if self.keys else None
         if word is None:
             return True
         key = stem(word)
         return key in self.keys and (key != word or key in self.words)
 
-    def search(self, text: str) -> re.Match | None:
-        return next(self.finditer(text), None)
+    def search(self, text: str, original: str | None = None) -> re.Match | None:
+        return next(self.finditer(text, original=original), None)
 
-    def finditer(self, text: str, start: int = 0, end: int | None = None):
+    def finditer(
+        self, text: str, start: int = 0, end: int | None = None, original: str | None = None
+    ):
+        """The matches in `text` (folded); `original`: `text` as written (the same
+        length), against which a match of a digraph is checked."""
         if self.pattern is None:
             return
         for m in self.pattern.finditer(text, start, len(text) if end is None else end):
-            if self._ok(m):
+            if self._ok(m, original):
                 yield m
 
 
@@ -675,13 +727,13 @@ class _Marker:
         if not text or self.pattern is None:
             return None
         text = text[:_SCAN_CHARS]
-        spans = ((m.start(), m.end()) for m in self.matcher.finditer(fold(text)))
+        spans = ((m.start(), m.end()) for m in self.matcher.finditer(fold(text), original=text))
         window = _marked_window(text, spans, width)
         if window is None and has_identifiers(text):
             split, where = camel_split(text)  # cut where the case changes, then folded
             parts = (
                 (where[m.start()], where[m.end() - 1] + 1)
-                for m in self.matcher.finditer(fold(split))
+                for m in self.matcher.finditer(fold(split), original=split)
             )
             window = _marked_window(text, parts, width)
         return window

@@ -34,6 +34,7 @@ from indexer import paths
 from indexer.camel import camel_terms
 from indexer.errors import StoreError
 from indexer.fold import fold_name
+from indexer.spelling import spelling_terms
 from indexer.stem import stem_terms
 
 if TYPE_CHECKING:
@@ -303,9 +304,14 @@ def fts_terms(summary: str, tags: str, desc: str, ctext: str, atext: str) -> tup
 
 def word_parts(text: str) -> str:
     """A `_parts` column: the pieces of its words unicode61 makes no tokens of (CJK
-    bigrams, indexer.camel's parts of `getTimeout`)."""
-    cjk, camel = cjk_terms(text), camel_terms(text)
-    return f"{cjk} {camel}" if cjk and camel else cjk or camel
+    bigrams, indexer.camel's parts of `getTimeout`), and the other spellings of
+    its words (indexer.spelling: `mueller` for "Müller")."""
+    if not text:
+        return ""
+    camel = camel_terms(text)
+    if text.isascii():
+        return camel
+    return " ".join(part for part in (cjk_terms(text), camel, spelling_terms(text)) if part)
 
 
 def issue_tags(record: dict) -> str:
@@ -418,6 +424,13 @@ def _migration_5(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+def _migration_6(conn: sqlite3.Connection) -> None:
+    """The `_parts` columns gain the other spellings of words (indexer.spelling), so
+    `Mueller` finds "Müller", `Soren` "Søren", `σοφος` "σοφός": refilled from the
+    stored rows."""
+    _rebuild_fts(conn)
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
@@ -425,11 +438,12 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Migrations that only rebuild the FTS tables from the stored rows with today's code:
 # of several pending, the last one's rebuild does the work of all.
-FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5})
+FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5, _migration_6})
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 # How long opening an index waits for another process's upgrade of it.
