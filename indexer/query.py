@@ -219,6 +219,17 @@ class Term:
 
 
 @dataclass
+class Symbol:
+    """A word of symbols only (an emoji, `->`, `#`), which the index holds no token
+    of: looked for in the summaries as typed, where nothing else is searched for
+    beside it (ParsedQuery.symbols: a query of symbols, maybe with filters) or as
+    an alternative to a filter (`"->" OR status:Open`, ParsedQuery.mixed). Beside
+    words to search for, it is passed over, as punctuation is."""
+
+    text: str
+
+
+@dataclass
 class Filter:
     field: str
     values: list[str]
@@ -242,7 +253,9 @@ class ParsedQuery:
     # ORs of words and filters (`crash OR label:crash`), or of words and excluded
     # words (from a negated group): conditions on the issues, the words looked up in
     # the FTS table as sets of issues (see _mixed_sql).
-    mixed: list[list[Term | Filter | _Excluded]] = field(default_factory=list)
+    mixed: list[list[Term | Filter | _Excluded | Symbol]] = field(default_factory=list)
+    # Words of symbols AND-ed (each an OR of them), for the summaries (see Symbol).
+    symbols: list[list[str]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -253,6 +266,7 @@ class ParsedQuery:
             or self.filters
             or self.keys
             or self.mixed
+            or self.symbols
         )
 
     def highlighted_terms(self) -> list[Term]:
@@ -343,6 +357,11 @@ class ParsedQuery:
             sql, p = _mixed_sql(clause, alias, now, names)
             clauses.append(sql)
             params.extend(p)
+        if not self.groups:  # beside words to search for, symbols are passed over
+            for needles in self.symbols:
+                ors = [_CONTAINS.format(alias=alias)] * len(needles)
+                clauses.append(ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")")
+                params.extend(needles)
         return " AND ".join(clauses), params
 
 
@@ -351,12 +370,14 @@ def _is_bare_key(term: Term) -> bool:
     return not term.columns and not term.prefix and bool(KEY_RE.match(term.text))
 
 
+# An issue whose summary holds a word of symbols (Symbol) as typed.
+_CONTAINS = "instr({alias}.summary, ?) > 0"
 # The issues holding (or not holding) the words of an FTS5 expression, by rowid.
 _MATCHING = "{alias}.rowid {op} (SELECT rowid FROM issue_fts WHERE issue_fts MATCH ?)"
 
 
 def _mixed_sql(
-    clause: list[Term | Filter | _Excluded],
+    clause: list[Term | Filter | _Excluded | Symbol],
     alias: str,
     now: datetime | None,
     names: Callable[[str], list[str]] | None,
@@ -378,6 +399,9 @@ def _mixed_sql(
             sql, p = _one_filter_sql(literal, alias, now, names)
             parts.append(sql)
             params.extend(p)
+        elif isinstance(literal, Symbol):
+            parts.append(_CONTAINS.format(alias=alias))
+            params.append(literal.text)
         elif isinstance(literal, _Excluded):
             expr = literal.term.fts()
             if expr is None:  # not holding a word that is no token: every issue
@@ -541,6 +565,10 @@ def parse_query(text: str) -> ParsedQuery:
                 continue
             if name in TEXT_COLUMNS:
                 term = _term(value, TEXT_COLUMNS[name])
+                symbol = _symbol(value) if TEXT_COLUMNS[name] == ("summary",) else None
+                if term is None and symbol is not None and not negated:
+                    items.append(symbol)  # `summary:🚀`
+                    continue
                 if term is None:  # `summary:` alone searched nothing, and said so not
                     raise QueryError(
                         f"{name}: needs a word to look for, for example {name}:timeout"
@@ -552,7 +580,13 @@ def parse_query(text: str) -> ParsedQuery:
         term = _term(raw, columns)
         if term:
             items.append(("NOT", term) if negated else term)
-    n_terms = sum(isinstance(i, Term) or (isinstance(i, tuple) and i[0] == "NOT") for i in items)
+        elif not negated and columns in ((), ("summary",)):
+            symbol = _symbol(raw)
+            if symbol is not None:
+                items.append(symbol)
+    n_terms = sum(
+        isinstance(i, Term | Symbol) or (isinstance(i, tuple) and i[0] == "NOT") for i in items
+    )
     n_typed = n_terms + sum(isinstance(i, Filter) for i in items)
     cap = max(MAX_TERMS, n_typed)
     _fold(query, items, cap)
@@ -596,7 +630,7 @@ class _Excluded:
     term: Term
 
 
-_Literal = Term | Filter | _Excluded
+_Literal = Term | Filter | _Excluded | Symbol
 _CNF = list[list[_Literal]]  # an AND of OR-ed literals
 
 
@@ -636,7 +670,10 @@ def _fold(query: ParsedQuery, items: list[object], cap: int) -> None:
     stack = [_Group()]
     for item in items:
         top = stack[-1]
-        if isinstance(item, Term | Filter):
+        if isinstance(item, Symbol):
+            if not any(group.negated for group in stack):  # `-(🚀 x)`: passed over
+                top.add([[item]], cap)
+        elif isinstance(item, Term | Filter):
             top.add([[item]], cap)
         elif item == "OR":
             top.pending_or = bool(top.operands)
@@ -695,6 +732,8 @@ def _flip(literal: _Literal) -> _Literal:
 def _kind(literal: _Literal) -> str:
     if isinstance(literal, Filter):
         return "filter"
+    if isinstance(literal, Symbol):
+        return "symbol"
     return "excluded" if isinstance(literal, _Excluded) else "word"
 
 
@@ -706,6 +745,12 @@ def _sort(query: ParsedQuery, cnf: _CNF) -> None:
     ids = 0
     for clause in cnf:
         kinds = {_kind(literal) for literal in clause}
+        if kinds == {"symbol"}:
+            query.symbols.append([literal.text for literal in clause])
+            continue
+        if kinds == {"symbol", "word"}:  # `"->" OR crash`: the words, as beside words
+            clause = [literal for literal in clause if not isinstance(literal, Symbol)]
+            kinds = {"word"}
         if len(kinds) > 1:
             query.mixed.append(clause)
         elif "word" in kinds:
@@ -721,6 +766,18 @@ def _sort(query: ParsedQuery, cnf: _CNF) -> None:
         else:
             ids += 1
             query.filters.extend(replace(f, either=ids) for f in clause)
+
+
+_SYNTAX_CHARS = frozenset('"*-():')
+
+
+def _symbol(raw: str) -> Symbol | None:
+    """The word of symbols `raw` is (quotes and a trailing `*` aside), or None when it
+    holds a letter or digit, or only characters of the query syntax."""
+    body = _unquote(raw.rstrip("*"))
+    if not body or _HAS_TOKEN.search(body) or set(body) <= _SYNTAX_CHARS | {" "}:
+        return None
+    return Symbol(body)
 
 
 def _term(raw: str, columns: tuple[str, ...]) -> Term | None:

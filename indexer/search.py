@@ -118,21 +118,17 @@ def search(
         raise QueryError(f"Unknown sort {sort!r}: use relevance or updated")
     limit = max(1, min(int(limit), MAX_LIMIT))
     parsed = parse_query(query) if isinstance(query, str) else query
-    symbols = _symbols(parsed.text) if parsed.empty else []
-    if parsed.empty and not symbols:
+    if parsed.empty:
         return []
     # Filters alone are served by indexes when name filters are resolved to names
     # first; after words, the rows the words leave are checked as they are.
-    names = store.distinct_names if not parsed.groups and not symbols else None
+    names = store.distinct_names if not parsed.groups and not parsed.symbols else None
     where, params = parsed.sql_filters("i", names=names)
     if datasource:
         where = f"{where} AND i.datasource = ?" if where else "i.datasource = ?"
         params = [*params, datasource]
     with store._reading() as conn:
         try:
-            if symbols:
-                order = _containing(conn, symbols, where, params, limit)
-                return _hits(conn, order, None, parsed) if order else []
             return _search(conn, parsed, where, params, limit, sort)
         except sqlite3.OperationalError as exc:
             # The parser quotes every user word, so this means a parser bug; say so
@@ -142,38 +138,6 @@ def search(
                     "Cannot run this search: try fewer symbols, or put the words in quotes"
                 ) from None
             raise
-
-
-_SYNTAX_CHARS = frozenset('"*-():')
-
-
-def _symbols(text: str) -> list[str]:
-    """The words of a query made only of symbols (emoji, `#`, `→`), which the FTS5
-    tokenizer does not index at all: they are looked for in summaries as typed."""
-    found = []
-    for chunk in (text or "").split():
-        chunk = chunk.strip('"')
-        if chunk and not re.search(r"\w", chunk) and not set(chunk) <= _SYNTAX_CHARS:
-            found.append(chunk)
-    return found
-
-
-def _containing(
-    conn: sqlite3.Connection, needles: list[str], where: str, params: list, limit: int
-) -> list[tuple[int, float]]:
-    """Newest issues whose summary holds every needle. A plain scan of the summaries
-    (`+updated` keeps SQLite from walking the updated index, whose row lookups cost
-    more than the scan when few issues match); only queries of symbols come here."""
-    conds = ["instr(i.summary, ?) > 0"] * len(needles)
-    args: list = list(needles)
-    if where:
-        conds.append(where)
-        args.extend(params)
-    sql = (
-        f"SELECT i.rowid FROM issues i WHERE {' AND '.join(conds)} "
-        "ORDER BY +i.updated DESC, i.rowid DESC LIMIT ?"
-    )
-    return [(row[0], 0.0) for row in conn.execute(sql, [*args, limit])]
 
 
 def _search(
@@ -190,8 +154,15 @@ def _search(
     scored: list[tuple[int, float]] = []
     if match:
         scored = _ranked(conn, text_query, where, params, limit + len(key_rowids), sort)
-    elif text_query.excluded or text_query.excluded_all or parsed.filters or parsed.mixed:
-        scored = _filtered(conn, text_query.exclude_match(), where, params, limit)
+    elif (
+        text_query.excluded
+        or text_query.excluded_all
+        or parsed.filters
+        or parsed.mixed
+        or parsed.symbols
+    ):
+        scan = bool(parsed.symbols)
+        scored = _filtered(conn, text_query.exclude_match(), where, params, limit, scan)
     top = max((s for _, s in scored), default=0.0)
     order: list[tuple[int, float]] = [(r, top + 1.0) for r in key_rowids]
     seen = set(key_rowids)
@@ -463,9 +434,17 @@ def _title_match(query: ParsedQuery) -> str | None:
 
 
 def _filtered(
-    conn: sqlite3.Connection, exclude: str | None, where: str, params: list, limit: int
+    conn: sqlite3.Connection,
+    exclude: str | None,
+    where: str,
+    params: list,
+    limit: int,
+    scan: bool = False,
 ) -> list[tuple[int, float]]:
-    """Filter-only (or exclusion-only) queries: newest first."""
+    """Filter-only (or exclusion-only) queries: newest first. `scan`: the conditions
+    look into the summaries (words of symbols, ParsedQuery.symbols), so the rows
+    are scanned (`+updated` keeps SQLite from walking the updated index, whose row
+    lookups cost more than the scan when few issues match)."""
     conds = [where] if where else []
     args = list(params)
     if exclude:
@@ -474,7 +453,8 @@ def _filtered(
     sql = "SELECT i.rowid FROM issues i"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
-    sql += " ORDER BY i.updated DESC, i.rowid DESC LIMIT ?"
+    updated = "+i.updated" if scan else "i.updated"
+    sql += f" ORDER BY {updated} DESC, i.rowid DESC LIMIT ?"
     return [(r[0], 0.0) for r in conn.execute(sql, [*args, limit])]
 
 

@@ -607,6 +607,38 @@ def test_a_query_of_symbols_finds_them_in_summaries(tmp_path):
     store.close()
 
 
+def test_a_word_of_symbols_with_filters_is_looked_for_as_it_is_alone(tmp_path):
+    """A word of symbols ORed with a filter (`"->" OR label:cpp`) was dropped, so the
+    query listed the filter's issues only; beside a filter alone (`🚀 status:Done`)
+    too, so it listed every Done issue. It is looked for in the summaries, as a
+    query of symbols alone is; beside words it is still passed over."""
+    store = Store(tmp_path / "symbols.db")
+    store.upsert_issues(
+        [
+            record("REL-1", "🚀 Launch checklist", status="Done", updated=stamp(5)),
+            record("REL-2", "Rollback plan 🚀", status="Open", updated=stamp(4)),
+            record("REL-3", "Arrow -> in the template", status="Open", updated=stamp(3)),
+            record("REL-4", "Compiler flags", status="Done", labels=["cpp"], updated=stamp(2)),
+            record("REL-5", "Launch notes", status="Open", updated=stamp(1)),
+        ]
+    )
+    for query, expected in [
+        ('"🚀" OR status:Done', {"REL-1", "REL-2", "REL-4"}),
+        ("status:Done OR 🚀", {"REL-1", "REL-2", "REL-4"}),
+        ('"->" OR label:cpp', {"REL-3", "REL-4"}),
+        ("🚀 status:Done", {"REL-1"}),
+        ("🚀 -status:Done", {"REL-2"}),
+        ("🚀 OR →", {"REL-1", "REL-2"}),
+        ("summary:🚀", {"REL-1", "REL-2"}),
+        ("🚀 -launch", {"REL-2"}),
+        ("🚀 launch", {"REL-1", "REL-5"}),  # beside a word, passed over as punctuation
+        ("-(🚀 x) status:Done", {"REL-1", "REL-4"}),
+    ]:
+        assert set(keys(search(store, query, limit=10))) == expected, query
+    assert keys(search(store, '"🚀" OR status:Done')) == ["REL-4", "REL-2", "REL-1"]
+    store.close()
+
+
 def test_scores_of_a_word_in_most_issues_still_rank_the_hits(tmp_path):
     """bm25 gives a word found in most issues a tiny score; rounded to four decimals
     every hit read 0.0 in `search --json`."""
