@@ -565,10 +565,11 @@ _NOT_WORD = r"[\W_]"
 _SCAN_CHARS = 200_000  # a snippet is looked for in the first 200k characters of a column
 
 
-# A digraph typed for a letter (`ue` for ü, `oe` for ö, ø or œ, `ae` for ä or æ), over
+# A digraph typed for a letter (`ue` for ü, `oe` for ö, ø or œ, `ae` for ä or æ, `aa`
+# for å), over
 # folded text (fold.py folds ü to u and ø to o, and keeps æ and œ).
-_LOOSE = {"ae": "(?:ae|a|æ)", "oe": "(?:oe|o|œ)", "ue": "(?:ue|u)"}
-_DIGRAPH = re.compile("ae|oe|ue")
+_LOOSE = {"ae": "(?:ae|a|æ)", "oe": "(?:oe|o|œ)", "ue": "(?:ue|u)", "aa": "(?:aa|a)"}
+_DIGRAPH = re.compile("ae|oe|ue|aa")
 
 
 def _term_patterns(term: Term) -> list[tuple[str, tuple[list[str], bool] | None]]:

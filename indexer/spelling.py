@@ -26,15 +26,26 @@ import unicodedata
 
 from indexer.fold import fold
 
-# A digraph for each letter written so without it, applied to lower-case text.
-_DIGRAPHS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "æ": "ae", "œ": "oe"})
+# A digraph for each letter written so without it, applied to lower-case text
+# (Danish writes å as aa: `Aarhus` is "Århus").
+_DIGRAPHS = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "æ": "ae", "œ": "oe", "å": "aa"}
+)
+# The plainest spelling: æ and œ as two letters, the rest folded (fold.py), so that
+# `blabaergrod` finds "blåbærgrød" (å as a, æ as ae, ø as o).
+_PLAIN = str.maketrans({"æ": "ae", "œ": "oe"})
 # Letters unicode61 keeps as they are (fold.py folds them to a plain letter).
 _KEPT = frozenset("øłđıħŧ")
 _GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
+# Compatibility forms unicode61 keeps: Latin ligatures (ﬁ, ﬂ: text taken out of
+# PDFs), full-width letters and digits (`ＡＰＩ`, typed with a Japanese IME).
+_COMPAT = re.compile("[\ufb00-\ufb06\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # A character that gives a word other spellings: a letter with a digraph, one
-# unicode61 keeps, a Greek letter with an accent (precomposed: text is NFC here).
+# unicode61 keeps, a Greek letter with an accent (precomposed: text is NFC here),
+# a compatibility form.
 _TRIGGER = re.compile(
-    "[äöüÄÖÜøØæÆœŒłŁđĐıħĦŧŦ\u0386\u0388-\u0390\u03aa-\u03b0\u03ca-\u03ce\u1f00-\u1fff]"
+    "[äöüåÄÖÜÅøØæÆœŒłŁđĐıħĦŧŦ\u0386\u0388-\u0390\u03aa-\u03b0\u03ca-\u03ce\u1f00-\u1fff"
+    "\ufb00-\ufb06\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
 )
 # Words longer than this (a blob in an attachment's text) get no other spellings.
 MAX_WORD = 64
@@ -42,15 +53,20 @@ MAX_WORD = 64
 
 def _unicode61(word: str) -> str:
     """About the token unicode61 makes of a lower-case word: accents folded but
-    for Greek ones, letters without a decomposition kept, ς as σ."""
-    return "".join(c if c in _KEPT or _GREEK.match(c) else fold(c) for c in word.replace("ς", "σ"))
+    for Greek ones, letters without a decomposition and compatibility forms kept,
+    ς as σ."""
+    return "".join(
+        c if c in _KEPT or _GREEK.match(c) or _COMPAT.match(c) else fold(c)
+        for c in word.replace("ς", "σ")
+    )
 
 
 def spellings(word: str) -> set[str]:
     """Every folded spelling of a word (or of a phrase, word by word): with its
-    accents and kept letters folded (fold.py), and with its digraphs."""
-    low = unicodedata.normalize("NFC", word).lower()
-    return {fold(low), fold(low.translate(_DIGRAPHS))}
+    accents and kept letters folded (fold.py), with its digraphs, and plainest
+    (_PLAIN); compatibility forms as their plain letters (NFKC)."""
+    low = unicodedata.normalize("NFKC", word).lower()
+    return {fold(low), fold(low.translate(_DIGRAPHS)), fold(low.translate(_PLAIN))}
 
 
 def other_spellings(text: str) -> list[str]:
@@ -100,8 +116,8 @@ _KNOWN_MAX = 65536
 
 
 # A digraph of an umlaut (or of ø, æ, œ) typed in plain letters.
-_TYPED_DIGRAPH = re.compile("ae|oe|ue")
-_UNDO = {"ae": ("a", "æ"), "oe": ("o", "ø", "œ"), "ue": ("u",)}
+_TYPED_DIGRAPH = re.compile("ae|oe|ue|aa")
+_UNDO = {"ae": ("a", "æ"), "oe": ("o", "ø", "œ"), "ue": ("u",), "aa": ("a",)}
 # A phrase looks for at most this many mixes of its words written with umlauts.
 MAX_UNDONE = 8
 

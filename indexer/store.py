@@ -311,7 +311,10 @@ def word_parts(text: str) -> str:
     camel = camel_terms(text)
     if text.isascii():
         return camel
-    return " ".join(part for part in (cjk_terms(text), camel, spelling_terms(text)) if part)
+    cjk = cjk_terms(text)
+    # Spellings of the other words, apart from CJK runs (`ＡＰＩのエラー`: `api`).
+    spelled = spelling_terms(CJK_RUN.sub(" ", text) if cjk else text)
+    return " ".join(part for part in (cjk, camel, spelled) if part)
 
 
 def issue_tags(record: dict) -> str:
@@ -431,6 +434,13 @@ def _migration_6(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+def _migration_7(conn: sqlite3.Connection) -> None:
+    """More spellings in the `_parts` columns: å as aa (`Aarhus`: "Århus"), æ as ae
+    beside ø as o, full-width letters and digits and ligatures as plain ones
+    (`API`: "ＡＰＩ", `file`: "ﬁle"): refilled from the stored rows."""
+    _rebuild_fts(conn)
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
@@ -439,11 +449,12 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Migrations that only rebuild the FTS tables from the stored rows with today's code:
 # of several pending, the last one's rebuild does the work of all.
-FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5, _migration_6})
+FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5, _migration_6, _migration_7})
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 # How long opening an index waits for another process's upgrade of it.

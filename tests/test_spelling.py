@@ -155,3 +155,43 @@ def test_an_index_made_before_gains_the_spellings_on_opening(tmp_path, monkeypat
         assert s.schema_version == store_module.SCHEMA_VERSION
         assert set(keys(s, "Mueller")) == {"SP-1", "SP-2"}
         assert s.integrity_check() == []
+
+
+def test_danish_spellings_full_width_letters_and_ligatures(tmp_path):
+    """`Aarhus` missed "Århus" (Danish writes å as aa), `blabaergrod` "blåbærgrød"
+    (å as a, æ as ae, ø as o); unicode61 keeps full-width letters and digits and
+    ligatures, so `API` missed "ＡＰＩ" (typed with a Japanese IME), `ＡＰＩ` missed
+    "API", `123` "１２３", and `file` missed "ﬁle" (text taken out of a PDF)."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _rec(1, "Kontor i Århus", "blåbærgrød"),
+                _rec(2, "ＡＰＩのエラー", "ポート１２３"),
+                _rec(3, "The API gateway", "port 8080"),
+                _rec(4, "Scanned manual", "the conﬁg ﬁle is missing"),
+            ]
+        )
+        for query, expected in [
+            ("aarhus", ["SP-1"]),
+            ("Århus", ["SP-1"]),
+            ("blabaergrod", ["SP-1"]),
+            ("api", ["SP-3", "SP-2"]),
+            ("ＡＰＩ", ["SP-2", "SP-3"]),
+            ("123", ["SP-2"]),
+            ('"config file"', ["SP-4"]),
+        ]:
+            assert keys(s, query) == expected, query
+        assert search(s, "aarhus")[0].snippet == "Kontor i [[Århus]]"
+
+
+def test_an_index_of_schema_6_gains_the_danish_and_full_width_spellings(tmp_path, monkeypatch):
+    db = tmp_path / "index.db"
+    monkeypatch.setattr(store_module, "spelling_terms", lambda text: "")
+    with Store(db) as s:
+        s.upsert_issues([_rec(1, "Kontor i Århus"), _rec(2, "ＡＰＩのエラー")])
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    monkeypatch.undo()
+    with Store(db) as s:
+        assert keys(s, "aarhus") == ["SP-1"] and keys(s, "api") == ["SP-2"]
