@@ -560,8 +560,12 @@ def _plain_snippet(data: dict, max_chars: int = 160) -> str:
 
 
 _TOKEN = re.compile(r"[^\W_]+")  # a unicode61 token: a run of letters and digits
-_WORD_CHAR = r"[^\W_]"
-_NOT_WORD = r"[\W_]"
+# Word characters for a match's edges and a phrase's gaps: letters and digits but
+# CJK, which the index cuts out of the tokens around (`API` in `调用API接口`,
+# indexer.store.cjk_terms), so a word glued to CJK text is marked there.
+_CJK_CHARS = CJK_RUN.pattern[1:-2]
+_WORD_CHAR = rf"[^\W_{_CJK_CHARS}]"
+_NOT_WORD = rf"[\W_{_CJK_CHARS}]"
 _SCAN_CHARS = 200_000  # a snippet is looked for in the first 200k characters of a column
 
 

@@ -787,6 +787,22 @@ def test_kana_with_voicing_marks_and_hangul_are_marked_where_they_match(tmp_path
         assert keys(search(s, "assignee:김민수 slow")) == ["KO-2"]
 
 
+def test_a_word_glued_to_cjk_text_is_marked_where_it_matches(tmp_path):
+    """The index cuts CJK runs out of the tokens around them, so `API` finds
+    "调用API接口失败", but the snippet marked no match there: a latin word touching
+    CJK letters was not a whole word for the highlighter."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                record("ZH-1", "Gateway", "调用API接口失败"),
+                record("ZH-2", "Login", "ユーザーIDが空です"),
+            ]
+        )
+        assert [(h.key, h.snippet) for h in search(s, "api")] == [("ZH-1", "调用[[API]]接口失败")]
+        assert search(s, "id")[0].snippet == "ユーザー[[ID]]が空です"
+        assert search(s, "ID が")[0].snippet == "ユーザー[[ID]][[が]]空です"
+
+
 def test_a_word_with_both_ss_and_eszett_is_found_from_either_spelling(tmp_path, mode, monkeypatch):
     """A word can hold an ss and an ß both ("Wasserstraße", "Schlossstraße"): the
     one other spelling of `wasserstrasse` was `waßerstraße`, so a Swiss user's
