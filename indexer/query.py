@@ -275,6 +275,13 @@ class ParsedQuery:
         mixed = [t for clause in self.mixed for t in clause if isinstance(t, Term)]
         return [*(t for g in self.groups for t in g), *mixed]
 
+    def highlighted_symbols(self) -> list[str]:
+        """The words of symbols a hit's summary may hold because of this query (see
+        Symbol): those looked for alone or with filters, and those ORed with one."""
+        alone = [] if self.groups else [n for needles in self.symbols for n in needles]
+        mixed = [s.text for clause in self.mixed for s in clause if isinstance(s, Symbol)]
+        return [*alone, *mixed]
+
     def match(self) -> str | None:
         """FTS5 MATCH expression of the positive terms (None when there are none)."""
         parts = []

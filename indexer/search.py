@@ -476,7 +476,7 @@ def _hits(
             f"SELECT rowid, {', '.join(_HIT_FIELDS)} FROM issues WHERE rowid IN ({marks})", rowids
         )
     }
-    marker = _Marker(parsed) if match or parsed.keys or parsed.mixed else None
+    marker = _Marker(parsed) if match or parsed.keys or parsed.mixed or parsed.symbols else None
     snippets: dict[int, tuple[str, str]] = {}
     if marker is not None and marker.pattern is not None:
         for rowid, data in rows.items():
@@ -638,8 +638,10 @@ class _Matcher:
     could be an inflection of their stems, kept only when its stem agrees (and the
     bare stem only when it is the word inflected: not "not" for `notes`)."""
 
-    def __init__(self, terms: list[Term]):
+    def __init__(self, terms: list[Term], symbols: list[str] = ()):
         patterns = [p for term in terms for p in _term_patterns(term)]
+        # Words of symbols as typed (an emoji, `->`): no word edges to keep to.
+        patterns.extend((re.escape(fold(symbol)), None) for symbol in symbols)
         # Longest first, so a phrase wins over its own first word.
         patterns.sort(key=lambda p: len(p[0]), reverse=True)
         # Patterns whose matches are checked against the text as written: by group name.
@@ -702,7 +704,7 @@ class _Marker:
     stemmed words) in plain text."""
 
     def __init__(self, parsed: ParsedQuery):
-        self.matcher = _Matcher(parsed.highlighted_terms())
+        self.matcher = _Matcher(parsed.highlighted_terms(), parsed.highlighted_symbols())
         self.pattern = self.matcher.pattern
 
     def highlight(self, text: str, width: int = 170) -> str | None:

@@ -639,6 +639,25 @@ def test_a_word_of_symbols_with_filters_is_looked_for_as_it_is_alone(tmp_path):
     store.close()
 
 
+def test_a_word_of_symbols_is_marked_in_the_snippet(tmp_path):
+    """A hit found by a word of symbols showed the start of its description, the
+    symbols nowhere marked (the summary holding them was not the snippet)."""
+    store = Store(tmp_path / "symbols.db")
+    store.upsert_issues(
+        [
+            record("REL-1", "Deploy 🚀 failed", "The pipeline stopped", updated=stamp(2)),
+            record("REL-2", "Arrow -> in the template", "Rendering", updated=stamp(1)),
+        ]
+    )
+    for query, key, snippet in [
+        ("🚀", "REL-1", "Deploy [[🚀]] failed"),
+        ("🚀 status:Open", "REL-1", "Deploy [[🚀]] failed"),
+        ('"->" OR label:none', "REL-2", "Arrow [[->]] in the template"),
+    ]:
+        assert [(h.key, h.snippet) for h in search(store, query)] == [(key, snippet)], query
+    store.close()
+
+
 def test_scores_of_a_word_in_most_issues_still_rank_the_hits(tmp_path):
     """bm25 gives a word found in most issues a tiny score; rounded to four decimals
     every hit read 0.0 in `search --json`."""
