@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -715,6 +716,8 @@ class _Marker:
             return None
         text = text[:_SCAN_CHARS]
         spans = ((m.start(), m.end()) for m in self.matcher.finditer(fold(text), original=text))
+        if not text.isascii():
+            spans = _with_marks(text, spans)
         window = _marked_window(text, spans, width)
         if window is None and has_identifiers(text):
             split, where = camel_split(text)  # cut where the case changes, then folded
@@ -724,6 +727,15 @@ class _Marker:
             )
             window = _marked_window(text, parts, width)
         return window
+
+
+def _with_marks(text: str, spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Each span with the combining marks after it (a decomposed é is e + U+0301):
+    `cafe` marks all of "cafe\u0301", not the letters with the accent left out."""
+    for start, end in spans:
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
+        yield start, end
 
 
 def _marked_window(text: str, spans: Iterator[tuple[int, int]], width: int) -> str | None:

@@ -806,6 +806,16 @@ def test_kana_with_voicing_marks_and_hangul_are_marked_where_they_match(tmp_path
         assert keys(search(s, "assignee:김민수 slow")) == ["KO-2"]
 
 
+def test_a_decomposed_accent_is_marked_with_its_letter(tmp_path):
+    """Text can hold an accent as a mark of its own (e + U+0301, as macOS writes
+    file names): the highlight closed before it, leaving the mark outside the bold
+    (and after `]]` in --json)."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues([record("FR-1", "Cafe\u0301 ferme\u0301", "Rien")])
+        assert search(s, "cafe")[0].snippet == "[[Cafe\u0301]] ferme\u0301"
+        assert search(s, '"café fermé"')[0].snippet == "[[Cafe\u0301 ferme\u0301]]"
+
+
 def test_a_word_glued_to_cjk_text_is_marked_where_it_matches(tmp_path):
     """The index cuts CJK runs out of the tokens around them, so `API` finds
     "调用API接口失败", but the snippet marked no match there: a latin word touching
