@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from indexer.camel import camel_split, has_identifiers
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
 from indexer.fold import fold_name
@@ -194,6 +195,11 @@ class Term:
                 spellings.append(
                     "(" + " AND ".join([_quote(" ".join(words_undone)) + star, *checks]) + ")"
                 )
+            # An identifier typed (`HttpRequest`): also its parts side by side in the
+            # parts columns, where a longer identifier holds them ("XMLHttpRequest").
+            if typed.isascii() and has_identifiers(typed):
+                split = camel_split(typed)[0]
+                spellings.append(_in_columns(parts_columns, _quote(split) + star))
             if len(spellings) > 1:
                 phrase = "(" + " OR ".join(spellings) + ")"
             if key is None:

@@ -577,16 +577,26 @@ _LOOSE = {"ae": "(?:ae|a|æ)", "oe": "(?:oe|o|œ)", "ue": "(?:ue|u)", "aa": "(?:
 _DIGRAPH = re.compile("ae|oe|ue|aa")
 
 
-def _term_patterns(term: Term) -> list[tuple[str, tuple[list[str], bool] | None]]:
+_Check = tuple[list[str], bool] | str | None
+
+
+def _term_patterns(term: Term) -> list[tuple[str, _Check]]:
     """Regular expressions (over folded text) for where a term matches: its tokens in
     a row as whole words (the last one as a prefix for `word*`), and its CJK runs,
     each with None or, for one whose tokens hold a digraph (`mueller`), the tokens
     and whether the last is a prefix: its pattern also matches the letter written
     (`m(?:ue|u)ller` finds "Müller") and a match is kept only where the words
     found are those tokens in one of their spellings (not "Muller"; see _spelled).
+    An identifier typed (`HttpRequest`) also has the pattern of its parts, "camel":
+    for text split where its case changes ("XMLHttpRequest", see _Marker).
     (Inflections of stemmed words: see _stem_keys.)"""
-    out: list[tuple[str, tuple[list[str], bool] | None]] = []
+    out: list[tuple[str, _Check]] = []
     text = CJK_RUN.sub(" ", term.text)
+    if text.isascii() and has_identifiers(text):
+        tokens = _TOKEN.findall(fold(camel_split(text)[0]))
+        body = f"{_NOT_WORD}+".join(re.escape(t) for t in tokens)
+        tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
+        out.append((f"(?<!{_WORD_CHAR}){body}{tail}", "camel"))
     for spelling in (text, *term_spellings(" ".join(text.split()))):
         tokens = _TOKEN.findall(fold(spelling)) if spelling else []
         if tokens:
@@ -647,9 +657,14 @@ class _Matcher:
         patterns.sort(key=lambda p: len(p[0]), reverse=True)
         # Patterns whose matches are checked against the text as written: by group name.
         self.spelled: dict[str, tuple[list[str], bool]] = {}
+        self.camel: set[str] = set()  # ...and those for text split where its case changes
         alternatives = []
         for pattern, check in patterns:
-            if check is not None:
+            if check == "camel":
+                name = f"camel{len(self.camel)}"
+                self.camel.add(name)
+                pattern = f"(?P<{name}>{pattern})"
+            elif check is not None:
                 name = f"spelled{len(self.spelled)}"
                 self.spelled[name] = check
                 pattern = f"(?P<{name}>{pattern})"
@@ -664,7 +679,9 @@ class _Matcher:
             )
         self.pattern = re.compile("|".join(alternatives)) if alternatives else None
 
-    def _ok(self, m: re.Match, original: str | None) -> bool:
+    def _ok(self, m: re.Match, original: str | None, split: bool) -> bool:
+        if m.lastgroup in self.camel:
+            return split
         check = self.spelled.get(m.lastgroup or "")
         if check is not None:
             # Without the text as written (`original`), a loose match stands.
@@ -679,14 +696,20 @@ class _Matcher:
         return next(self.finditer(text, original=original), None)
 
     def finditer(
-        self, text: str, start: int = 0, end: int | None = None, original: str | None = None
+        self,
+        text: str,
+        start: int = 0,
+        end: int | None = None,
+        original: str | None = None,
+        split: bool = False,
     ):
         """The matches in `text` (folded); `original`: `text` as written (the same
-        length), against which a match of a digraph is checked."""
+        length), against which a match of a digraph is checked; `split`: `text` is
+        split where the case of its identifiers changes (indexer.camel)."""
         if self.pattern is None:
             return
         for m in self.pattern.finditer(text, start, len(text) if end is None else end):
-            if self._ok(m, original):
+            if self._ok(m, original, split):
                 yield m
 
 
@@ -723,7 +746,7 @@ class _Marker:
             split, where = camel_split(text)  # cut where the case changes, then folded
             parts = (
                 (where[m.start()], where[m.end() - 1] + 1)
-                for m in self.matcher.finditer(fold(split), original=split)
+                for m in self.matcher.finditer(fold(split), original=split, split=True)
             )
             window = _marked_window(text, parts, width)
         return window

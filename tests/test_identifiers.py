@@ -123,3 +123,27 @@ def test_a_version_finds_the_same_version_glued_to_a_letter(store):
     assert keys(store, "2.4.10") == ["CODE-7"]
     [hit] = search(store, "2.4.1")
     assert "v[[2.4.1]]" in hit.snippet
+
+
+def test_an_identifier_finds_the_longer_identifiers_that_end_or_begin_with_it(tmp_path):
+    """`HttpRequest` found no "XMLHttpRequest", nor `UserID` "getUserID", nor
+    `getTimeout` "getTimeoutMillis", though `request` and `timeout` find them: an
+    identifier typed is also looked for as its parts side by side in the parts of
+    longer identifiers, ranked below itself, its part marked."""
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _issue(1, summary="XMLHttpRequest fails with ECONNRESET"),
+                _issue(2, summary="getUserID returns null"),
+                _issue(3, description_text="call getTimeoutMillis() first"),
+                _issue(4, summary="HttpRequest is retried"),
+                _issue(5, summary="http request and user id in prose"),
+            ]
+        )
+        assert [h.key for h in search(s, "HttpRequest")] == ["CODE-4", "CODE-1"]
+        assert keys(s, "UserID") == ["CODE-2"]
+        assert keys(s, "getTimeout") == ["CODE-3"]
+        assert keys(s, "HttpReq*") == ["CODE-1", "CODE-4"]
+        snippets = {h.key: h.snippet for h in search(s, "HttpRequest")}
+        assert snippets["CODE-1"] == "XML[[HttpRequest]] fails with ECONNRESET"
+        assert search(s, "getTimeout")[0].snippet == "call [[getTimeout]]Millis() first"
