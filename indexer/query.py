@@ -31,9 +31,8 @@ from datetime import UTC, datetime, timedelta
 from indexer.camel import camel_split, has_identifiers
 from indexer.config import ISSUE_KEY_RE
 from indexer.errors import QueryError
-from indexer.fold import fold_name
 from indexer.localtime import AFTER_ALL, utc_text
-from indexer.spelling import other_spellings, undone_phrases
+from indexer.spelling import name_forms, name_wanted, other_spellings, undone_phrases
 from indexer.stem import key_is_word, stem, stemmable
 from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams
 
@@ -815,6 +814,10 @@ def _term(raw: str, columns: tuple[str, ...]) -> Term | None:
 # --------------------------------------------------------------------------- filters
 
 
+def _name_has(forms: str, wanted: list[str]) -> bool:
+    return any(w in forms for w in wanted)
+
+
 def _like(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -870,20 +873,22 @@ def _filter_sql(
             # Filters alone: the names that match, found among the distinct ones;
             # the rows of a few names come by index, and no name is no row (a
             # check on every row walked all 300k issues for a name no one has).
-            wanted = fold_name(value)
-            found = [n for n in names(name) if wanted in fold_name(n)]
+            wanted = name_wanted(value)
+            found = [n for n in names(name) if _name_has(name_forms(n), wanted)]
             if not found:
                 return "0", []
             marks = ",".join("?" * len(found))
             return f"{a}.{name} COLLATE NOCASE IN ({marks})", found
         # LIKE folds ASCII case only: a name with other letters is also compared
-        # folded (assignee:jose finds José, assignee:zoe ZOË), in Python, so only
-        # those names pay for it (and only on the rows the other terms leave).
-        like = _like(fold_name(value))
+        # folded and in its other spellings (assignee:jose finds José, assignee:zoe
+        # ZOË, assignee:mueller Müller), in Python, so only those names pay for it
+        # (and only on the rows the other terms leave).
+        likes = [_like(w) for w in name_wanted(value)]
+        plain = " OR ".join([f"{a}.{name} LIKE ? ESCAPE '\\'"] * len(likes))
+        spelled = " OR ".join([f"jx_name_forms({a}.{name}) LIKE ? ESCAPE '\\'"] * len(likes))
         return (
-            f"({a}.{name} LIKE ? ESCAPE '\\' OR ({a}.{name} GLOB '*[^ -~]*' "
-            f"AND jx_fold({a}.{name}) LIKE ? ESCAPE '\\'))",
-            [like, like],
+            f"({plain} OR ({a}.{name} GLOB '*[^ -~]*' AND ({spelled})))",
+            [*likes, *likes],
         )
     if name in ("label", "component"):
         column = "labels" if name == "label" else "components"

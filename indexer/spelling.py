@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-from indexer.fold import fold
+from indexer.fold import fold, fold_name
 
 # A digraph for each letter written so without it, applied to lower-case text
 # (Danish writes å as aa: `Aarhus` is "Århus").
@@ -67,6 +68,28 @@ def spellings(word: str) -> set[str]:
     (_PLAIN); compatibility forms as their plain letters (NFKC)."""
     low = unicodedata.normalize("NFKC", word).lower()
     return {fold(low), fold(low.translate(_DIGRAPHS)), fold(low.translate(_PLAIN))}
+
+
+@lru_cache(maxsize=4096)  # the same few names on every row of a filter
+def name_forms(name: str | None) -> str:
+    """A person's name folded for matching part of it (`assignee:`), in each of its
+    spellings, one per line: "Zoë Müller" is "zoe muller" and "zoe mueller"."""
+    if name is None:
+        return ""
+    if name.isascii():
+        return name.lower()
+    folded = fold_name(name)
+    if not _TRIGGER.search(unicodedata.normalize("NFC", name)):
+        return folded
+    return "\n".join(sorted({folded, *spellings(name)}))
+
+
+def name_wanted(value: str) -> list[str]:
+    """The spellings of a name typed in a filter (`assignee:müller`: "muller" and
+    "mueller"), each to be found in name_forms."""
+    if value.isascii():
+        return [value.lower()]
+    return sorted({fold_name(value), *other_spellings(value)})
 
 
 def other_spellings(text: str) -> list[str]:

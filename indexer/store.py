@@ -34,7 +34,7 @@ from indexer import paths
 from indexer.camel import camel_terms
 from indexer.errors import StoreError
 from indexer.fold import fold_name
-from indexer.spelling import spelling_terms
+from indexer.spelling import name_forms, spelling_terms
 from indexer.stem import stem_terms
 
 if TYPE_CHECKING:
@@ -734,6 +734,7 @@ class Store:
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
+        self.conn.create_function("jx_name_forms", 1, name_forms, deterministic=True)
         self.conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")

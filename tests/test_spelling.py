@@ -129,6 +129,28 @@ def test_a_name_filter_takes_the_plain_letters_too(store):
     assert keys(store, "assignee:soberg") == ["SP-7"]
 
 
+@pytest.mark.parametrize("with_words", [False, True])
+def test_a_name_filter_takes_the_digraphs_of_umlauts(store, with_words):
+    """`assignee:mueller` found no "Jörg Müller" (name filters compare folded names:
+    "muller"), nor `assignee:müller` a "Mueller"."""
+    store.upsert_issues(
+        [
+            {**RECORDS[0], "assignee": "Jörg Müller", "description_text": "shared"},
+            {**RECORDS[1], "assignee": "Tom Mueller", "description_text": "shared"},
+            {**RECORDS[2], "assignee": "Ann Muller", "description_text": "shared"},
+        ]
+    )
+    words = " shared" if with_words else ""  # the rows the words leave are checked
+    for query, expected in [
+        ("assignee:mueller", {"SP-1", "SP-2"}),
+        ("assignee:müller", {"SP-1", "SP-2", "SP-3"}),
+        ("assignee:joerg", {"SP-1"}),
+        ('assignee:"jorg muller"', {"SP-1"}),
+        ("-assignee:mueller assignee:m", {"SP-3"}),
+    ]:
+        assert set(keys(store, query + words)) == expected, query
+
+
 def test_spelling_terms_and_other_spellings():
     assert spelling_terms("Hans Müller und Hans Müller") == "mueller"
     assert spelling_terms("Hans Mu\u0308ller") == "mueller"  # a decomposed ü
