@@ -34,7 +34,7 @@ from indexer.errors import QueryError
 from indexer.localtime import AFTER_ALL, utc_text
 from indexer.spelling import name_forms, name_wanted, other_spellings, undone_phrases
 from indexer.stem import key_is_word, stem, stemmable
-from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams
+from indexer.store import CJK_RUN, TEXT_FIELDS, cjk_bigrams, cjk_form
 
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 40
@@ -213,7 +213,7 @@ class Term:
                     if key != word:
                         phrase = f"({phrase} OR {_quote(key)})"
                     parts.append(_in_columns((*words, *stems), phrase))
-        for run in CJK_RUN.findall(self.text):
+        for run in map(cjk_form, CJK_RUN.findall(self.text)):
             if len(run) == 1:
                 parts.append(_in_columns(words, f"{_quote(run)} *"))
             else:

@@ -22,7 +22,7 @@ from indexer.fold import fold
 from indexer.query import KEY_RE, ParsedQuery, Term, parse_query, term_spellings
 from indexer.spelling import spellings
 from indexer.stem import key_is_word, stem
-from indexer.store import CJK_RUN, TITLE_COLUMNS, Store
+from indexer.store import CJK_RUN, TITLE_COLUMNS, Store, cjk_form
 
 HIGHLIGHT_START = "[["
 HIGHLIGHT_END = "]]"
@@ -608,8 +608,22 @@ def _term_patterns(term: Term) -> list[tuple[str, _Check]]:
             body = f"{_NOT_WORD}+".join(words)
             tail = f"{_WORD_CHAR}*" if term.prefix else f"(?!{_WORD_CHAR})"
             out.append((f"(?<!{_WORD_CHAR}){body}{tail}", (tokens, term.prefix) if loose else None))
-    out.extend((re.escape(fold(run)), None) for run in CJK_RUN.findall(term.text))
+    out.extend((_kana_pattern(fold(cjk_form(run))), None) for run in CJK_RUN.findall(term.text))
     return out
+
+
+def _kana_pattern(run: str) -> str:
+    """A folded CJK run as a pattern whose voiced kana (デ) also match their half-width
+    spelling, a letter and a mark (ﾃﾞ, folded テﾞ)."""
+    out = []
+    for char in run:
+        parts = unicodedata.normalize("NFD", char)
+        if len(parts) == 2 and parts[1] in "\u3099\u309a":
+            half = "\uff9e" if parts[1] == "\u3099" else "\uff9f"
+            out.append(f"(?:{re.escape(char)}|{re.escape(parts[0])}{half})")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
 
 
 def _spelled(found: str, tokens: list[str], prefix: bool) -> bool:

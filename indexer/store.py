@@ -22,6 +22,7 @@ import sqlite3
 import string
 import threading
 import time
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -441,6 +442,12 @@ def _migration_7(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+def _migration_8(conn: sqlite3.Connection) -> None:
+    """The `_parts` columns gain the full-width form of half-width katakana
+    (`カタカナ` finds "ｶﾀｶﾅ"): refilled from the stored rows."""
+    _rebuild_fts(conn)
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
@@ -450,11 +457,14 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Migrations that only rebuild the FTS tables from the stored rows with today's code:
 # of several pending, the last one's rebuild does the work of all.
-FTS_REBUILDS = frozenset({_migration_3, _migration_4, _migration_5, _migration_6, _migration_7})
+FTS_REBUILDS = frozenset(
+    {_migration_3, _migration_4, _migration_5, _migration_6, _migration_7, _migration_8}
+)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 # How long opening an index waits for another process's upgrade of it.
@@ -488,6 +498,17 @@ def cjk_bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+# Half-width katakana (ｶﾀｶﾅ, from older Japanese systems): bigrams of their
+# full-width form are indexed too, so `カタカナ` finds them (and, the query's run
+# taken in that form, `ｶﾀｶﾅ` finds "カタカナ").
+_HALF_WIDTH = re.compile("[\uff66-\uff9f]")
+
+
+def cjk_form(run: str) -> str:
+    """A CJK run with its half-width katakana full-width (NFKC: ﾃﾞ is デ)."""
+    return unicodedata.normalize("NFKC", run) if _HALF_WIDTH.search(run) else run
+
+
 def cjk_terms(text: str) -> str:
     """CJK text for a `_parts` column: bigrams of every CJK run, then its last
     character alone (a one-character query matches as a prefix of the bigrams),
@@ -498,10 +519,11 @@ def cjk_terms(text: str) -> str:
     mixed = False
     for match in CJK_RUN.finditer(text):
         run = match.group()
-        out.extend(cjk_bigrams(run))
-        if len(run) > 1:
-            out.append(run[-1])
-        out.append("|")  # keeps phrases from spanning two runs
+        for form in (run, cjk_form(run)) if _HALF_WIDTH.search(run) else (run,):
+            out.extend(cjk_bigrams(form))
+            if len(form) > 1:
+                out.append(form[-1])
+            out.append("|")  # keeps phrases from spanning two runs
         mixed = mixed or _glued(text, match.start(), match.end())
     if mixed:  # else no token mixes scripts: not worth splitting all of the text
         for token in _MIXED_TOKEN.findall(text):

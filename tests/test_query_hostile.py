@@ -806,6 +806,30 @@ def test_kana_with_voicing_marks_and_hangul_are_marked_where_they_match(tmp_path
         assert keys(search(s, "assignee:김민수 slow")) == ["KO-2"]
 
 
+def test_half_width_and_full_width_katakana_find_each_other(tmp_path):
+    """Older Japanese systems write half-width katakana (ﾃﾞｰﾀﾍﾞｰｽ for データベース):
+    each width found only itself, the index making bigrams of the run as written."""
+    db = tmp_path / "index.db"
+    with Store(db) as s:
+        s.upsert_issues(
+            [
+                record("JA-1", "ｶﾀｶﾅ入力", "ﾃﾞｰﾀﾍﾞｰｽ接続"),
+                record("JA-2", "カタカナの件", "データベース接続エラー"),
+                record("JA-3", "漢字だけ", "接続なし"),
+            ]
+        )
+        for query in ("カタカナ", "ｶﾀｶﾅ", "データベース", "ﾃﾞｰﾀﾍﾞｰｽ", "ﾍﾞｰｽ", "カ"):
+            assert set(keys(search(s, query))) == {"JA-1", "JA-2"}, query
+        snippets = {h.key: h.snippet for h in search(s, "データベース")}
+        assert snippets == {"JA-1": "[[ﾃﾞｰﾀﾍﾞｰｽ]]接続", "JA-2": "[[データベース]]接続エラー"}
+        # an index made before gains them when opened
+        s.conn.execute("DELETE FROM issue_fts")
+        s.conn.execute("DELETE FROM title_fts")
+        s.conn.execute("PRAGMA user_version = 7")
+    with Store(db) as s:
+        assert set(keys(search(s, "カタカナ"))) == {"JA-1", "JA-2"}
+
+
 def test_a_decomposed_accent_is_marked_with_its_letter(tmp_path):
     """Text can hold an accent as a mark of its own (e + U+0301, as macOS writes
     file names): the highlight closed before it, leaving the mark outside the bold
