@@ -147,3 +147,35 @@ def test_an_identifier_finds_the_longer_identifiers_that_end_or_begin_with_it(tm
         snippets = {h.key: h.snippet for h in search(s, "HttpRequest")}
         assert snippets["CODE-1"] == "XML[[HttpRequest]] fails with ECONNRESET"
         assert search(s, "getTimeout")[0].snippet == "call [[getTimeout]]Millis() first"
+
+
+@pytest.fixture
+def exceptions(tmp_path):
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _issue(1, summary="NullPointerException in FooService"),
+                _issue(2, description_text="The worker died: OutOfMemoryError after an hour"),
+                _issue(3, summary="Null checks", description_text="a pointer is never null"),
+                _issue(4, summary="Running out of memory on export"),
+            ]
+        )
+        yield s
+
+
+def test_the_start_of_an_identifier_finds_it(exceptions):
+    """`NullPointer` and `OutOfMemory` found nothing: the index holds the whole
+    token and its parts, and the typed piece is neither."""
+    assert keys(exceptions, "NullPointer") == ["CODE-1"]
+    assert keys(exceptions, "NullPoint*") == ["CODE-1"]
+    assert keys(exceptions, "PointerException") == ["CODE-1"]
+    assert keys(exceptions, "OutOfMemory") == ["CODE-2"]  # an identifier, not the prose
+    assert keys(exceptions, "description:OutOfMemory") == ["CODE-2"]
+    assert keys(exceptions, "NullPointerException") == ["CODE-1"]
+
+
+def test_the_start_of_an_identifier_is_marked_inside_it(exceptions):
+    [hit] = search(exceptions, "NullPointer")
+    assert hit.snippet.startswith("[[NullPointer]]Exception")
+    [hit] = search(exceptions, "description:OutOfMemory")
+    assert "[[OutOfMemory]]Error" in hit.snippet
