@@ -513,3 +513,19 @@ async def test_ctrl_s_typed_right_after_the_fields_saves_what_was_typed():
         assert (ds.name, ds.endpoint, ds.project_key) == (
             "fast", "https://jira.example.com", "FAST"
         )  # fmt: skip
+
+
+async def test_keys_typed_right_after_enter_in_the_box_go_to_the_issue_it_opens():
+    """Enter in the box waits for the search on its way, then opens its top result:
+    "pool<Enter>zz" typed fast put "zz" in the box, which cancelled the open (the
+    results of "poolzz" were not what Enter was for)."""
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        burst(app, *"pool", "enter", *"zz")
+        await wait_for(pilot, lambda: isinstance(app.screen, IssueScreen), timeout=3)
+        await settle(pilot, app)
+        assert search.query_one("#search-box", Input).value == "pool"
+        assert app.screen.key == "DEV-1"

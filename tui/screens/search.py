@@ -148,6 +148,7 @@ class SearchScreen(Screen):
         self._empty: Vertical | None = None
         self._shown: tuple[str, list, str | None] | None = None  # last results shown
         self._open_generation = 0  # Enter came before this search's results
+        self._open_hold: Any = None  # the keys typed behind that Enter, for the issue
         self._empty_text: Static
         self._empty_button: Widget
 
@@ -342,6 +343,12 @@ class SearchScreen(Screen):
             self._open_generation = 0
             if hits and table.display:
                 self.action_open_issue()
+            self._release_open_hold()  # to the issue's screen (it holds them on), or here
+
+    def _release_open_hold(self) -> None:
+        if self._open_hold is not None:
+            self.app.release_keys(self._open_hold)  # type: ignore[attr-defined]
+            self._open_hold = None
 
     def _set_status(self, text: str, error: bool = False) -> None:
         status = self.query_one("#status", Static)
@@ -455,6 +462,11 @@ class SearchScreen(Screen):
         shown = self._shown is not None and self._shown[0] == text
         if self.search_pending or not shown:
             self._open_generation = self._generation
+            # The keys typed behind Enter are for the issue it opens: typed into the
+            # box, they asked for another search and the issue never opened.
+            hold = getattr(self.app, "hold_keys", None)
+            if hold is not None and self._open_hold is None:
+                self._open_hold = hold()
         elif table.row_count and table.display:
             self.action_open_issue()
 
