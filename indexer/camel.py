@@ -56,8 +56,30 @@ def camel_terms(text: str) -> str:
         while start > 0 and text[start - 1] in _TOKEN_CHARS:
             start -= 1
         end = _TOKEN_REST.match(text, at).end()
+        start, end = _dotted(text, start, end)
         out.append(_BOUNDARY.sub(" ", text[start:end]))
     return " ".join(out)
+
+
+# The characters of a name beside an identifier in a dotted name (`flush_buffer`).
+_NAME_CHARS = _TOKEN_CHARS | {"_"}
+
+
+def _dotted(text: str, start: int, end: int) -> tuple[int, int]:
+    """The identifier at text[start:end] widened to the dotted name it is part of
+    (`client.NetworkClient.poll`), so that its parts run on into the names beside
+    it: `Client.poll` finds "NetworkClient.poll()", as `client.poll` finds
+    "client.poll()". A dot followed by a space (the end of a sentence) stops it."""
+    while start > 1 and text[start - 1] == "." and text[start - 2] in _NAME_CHARS:
+        start -= 1
+        while start > 0 and text[start - 1] in _NAME_CHARS:
+            start -= 1
+    size = len(text)
+    while end + 1 < size and text[end] == "." and text[end + 1] in _NAME_CHARS:
+        end += 1
+        while end < size and text[end] in _NAME_CHARS:
+            end += 1
+    return start, end
 
 
 def camel_split(text: str) -> tuple[str, list[int]]:

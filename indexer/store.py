@@ -448,6 +448,13 @@ def _migration_8(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+def _migration_9(conn: sqlite3.Connection) -> None:
+    """The `_parts` columns run an identifier's parts on into the dotted name it is
+    part of (indexer.camel), so `Client.poll` finds "NetworkClient.poll()":
+    refilled from the stored rows."""
+    _rebuild_fts(conn)
+
+
 # Migration N brings a database from user_version N-1 to N. Append, never edit.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_1,
@@ -458,12 +465,21 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Migrations that only rebuild the FTS tables from the stored rows with today's code:
 # of several pending, the last one's rebuild does the work of all.
 FTS_REBUILDS = frozenset(
-    {_migration_3, _migration_4, _migration_5, _migration_6, _migration_7, _migration_8}
+    {
+        _migration_3,
+        _migration_4,
+        _migration_5,
+        _migration_6,
+        _migration_7,
+        _migration_8,
+        _migration_9,
+    }
 )
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"

@@ -13,7 +13,10 @@ from indexer.store import Store
     "text, parts",
     [
         ("getTimeout", "get Timeout"),
-        ("call HttpClient.get now", "Http Client"),
+        ("call HttpClient.get now", "Http Client.get"),  # with the names dotted to it
+        ("see self._pool.getConnection().", "self._pool.get Connection"),
+        ("FooService.flush_buffer fails", "Foo Service.flush_buffer"),
+        ("see NetworkClient. Then", "Network Client"),  # a sentence's end is no dot
         ("XMLParser", "XML Parser"),
         ("base64Encode", "base64 Encode"),
         ("parse_configFile", "config File"),
@@ -179,3 +182,43 @@ def test_the_start_of_an_identifier_is_marked_inside_it(exceptions):
     assert hit.snippet.startswith("[[NullPointer]]Exception")
     [hit] = search(exceptions, "description:OutOfMemory")
     assert "[[OutOfMemory]]Error" in hit.snippet
+
+
+def test_a_dotted_name_finds_the_identifier_it_runs_into(tmp_path):
+    """`Client.poll` found nothing in "NetworkClient.poll()" (the index holds
+    `networkclient` and `poll`, and the parts "Network Client"), although
+    `client.poll` finds "client.poll()"."""
+    with Store(tmp_path / "index.db") as store:
+        store.upsert_issues(
+            [
+                _issue(1, description_text="It hangs in NetworkClient.poll() after a reload"),
+                _issue(2, summary="FooService.flush_buffer fails with OutOfMemoryError"),
+                _issue(3, description_text="The client polls; poll the client later"),
+            ]
+        )
+        assert keys(store, "Client.poll") == ["CODE-1"]
+        assert keys(store, "Service.flush_buffer") == ["CODE-2"]
+        assert keys(store, "FooService.flush") == ["CODE-2"]
+        [hit] = search(store, "Client.poll")
+        assert "Network[[Client.poll]]()" in hit.snippet
+
+
+def test_an_index_of_schema_8_gains_the_dotted_names(tmp_path, monkeypatch):
+    """Opened by this version, an index made before finds dotted names: no re-sync."""
+    import sqlite3
+
+    from indexer import camel as camel_module
+
+    db = tmp_path / "index.db"
+    dotted = camel_module._dotted
+    monkeypatch.setattr(camel_module, "_dotted", lambda text, start, end: (start, end))
+    with Store(db) as store:
+        store.upsert_issues([_issue(1, description_text="It hangs in NetworkClient.poll()")])
+        assert keys(store, "Client.poll") == []
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 8")
+    conn.close()
+    monkeypatch.setattr(camel_module, "_dotted", dotted)
+    with Store(db) as store:
+        assert keys(store, "Client.poll") == ["CODE-1"]
+        assert store.integrity_check() == []
