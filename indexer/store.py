@@ -722,6 +722,13 @@ def _changed(path: Path, signature: tuple[int, int, int]) -> bool:
         return True
 
 
+def _add_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions queries use, on every connection (writable or read-only)."""
+    conn.create_function("jx_fold", 1, fold_name, deterministic=True)
+    conn.create_function("jx_name_forms", 1, name_forms, deterministic=True)
+    conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
+
+
 # Between two tries at opening an index that another process is creating.
 OPEN_RETRY_S = 0.05
 
@@ -771,9 +778,7 @@ class Store:
         self._busy_timeout_ms = busy_timeout_ms
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
-        self.conn.create_function("jx_name_forms", 1, name_forms, deterministic=True)
-        self.conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
+        _add_functions(self.conn)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA temp_store = MEMORY")
@@ -864,8 +869,7 @@ class Store:
             check_same_thread=False,
         )
         self.conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        self.conn.create_function("jx_fold", 1, fold_name, deterministic=True)
-        self.conn.create_function("jx_casefold", 1, _casefold, deterministic=True)
+        _add_functions(self.conn)
         self.conn.execute("PRAGMA temp_store = MEMORY")
         self.conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         self.conn.execute("PRAGMA user_version").fetchone()  # opens the file (and its WAL)

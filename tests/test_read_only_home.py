@@ -80,6 +80,25 @@ def test_search_and_show_read_an_index_whose_directory_cannot_be_written(synced)
     assert snapshot(synced) == before  # no -wal, no -shm, not a byte changed
 
 
+def test_a_name_filter_with_words_reads_a_read_only_index(jiradex_home):
+    """`assignee:mueller timeout` compares names in their other spellings with an SQL
+    function: a read-only index has it too (it said "no such function: jx_name_forms",
+    and to rebuild the index)."""
+    with Store() as store:
+        store.upsert_issues(
+            [
+                record(1, "Connection pool timeout", assignee="Zoë Müller"),
+                record(2, "Timeout in the exporter"),
+            ]
+        )
+    before = snapshot(jiradex_home)
+    for query in ("assignee:mueller timeout", "timeout assignee:zoe"):
+        found = run_read_only(jiradex_home, "search", query, "--json")
+        assert found.returncode == 0, found.stderr
+        assert [hit["key"] for hit in json.loads(found.stdout)] == ["RO-1"]
+    assert snapshot(jiradex_home) == before
+
+
 def test_a_wal_left_beside_the_index_is_read_with_it(synced):
     """A writer that died (or one still open) leaves -wal and -shm: a read-only reader
     sees what the WAL holds, not only the database file."""
