@@ -240,7 +240,7 @@ def _ranked(
     for rowid, updated, summary, labels, components in pool.values():
         written = f"{summary or ''}\n{labels or ''}\n{components or ''}"
         head = fold(written)
-        found = sum(1 for p in patterns if p.search(head, written))
+        found = sum(1 for p in patterns if _holds(p, head, written))
         together = sum(1 for p in pairs if p.search(head))
         ranked.append((found + together, updated or "", rowid))
     ranked.sort(reverse=True)
@@ -248,6 +248,18 @@ def _ranked(
         (rowid, round(1.0 + found - min(n, 9999) / 10_000, 4))
         for n, (found, _, rowid) in enumerate(ranked[:limit])
     ]
+
+
+def _holds(matcher: _Matcher, folded: str, written: str) -> bool:
+    """Whether a summary (`folded`, and as `written`) holds a group's words: as words,
+    or, for an identifier typed (`NullPointer`), as the start or end of a longer one
+    ("NullPointerException"), as the snippet marks it (_Marker.highlight)."""
+    if matcher.search(folded, written) is not None:
+        return True
+    if not matcher.camel or not has_identifiers(written):
+        return False
+    split, _ = camel_split(written)
+    return next(matcher.finditer(fold(split), original=split, split=True), None) is not None
 
 
 def _newest_updated(

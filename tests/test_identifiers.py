@@ -222,3 +222,24 @@ def test_an_index_of_schema_8_gains_the_dotted_names(tmp_path, monkeypatch):
     with Store(db) as store:
         assert keys(store, "Client.poll") == ["CODE-1"]
         assert store.integrity_check() == []
+
+
+def test_the_start_of_an_identifier_in_the_summary_ranks_first_among_many(tmp_path, monkeypatch):
+    """Past EXACT_MAX matches (`NullPointer` in the stack traces of thousands of
+    issues) the pool is ranked by the summaries holding the words, then by date: the
+    summary's "NullPointerException in FooService" did not count as holding
+    `NullPointer`, and newer issues with it only in a log came first."""
+    import indexer.search as search_module
+
+    monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    with Store(tmp_path / "index.db") as s:
+        s.upsert_issues(
+            [
+                _issue(1, summary="NullPointerException in FooService"),
+                *(
+                    _issue(n, description_text="log: java.lang.NullPointerException at Foo")
+                    for n in range(2, 6)
+                ),
+            ]
+        )
+        assert [h.key for h in search(s, "NullPointer")][0] == "CODE-1"
