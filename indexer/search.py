@@ -687,7 +687,10 @@ class _Matcher:
         self.spelled: dict[str, tuple[list[str], bool]] = {}
         self.camel: set[str] = set()  # ...and those for text split where its case changes
         alternatives = []
+        unchecked = []  # the alternatives without a check, for a match one refused
         for pattern, check in patterns:
+            if check is None:
+                unchecked.append(pattern)
             if check == "camel":
                 name = f"camel{len(self.camel)}"
                 self.camel.add(name)
@@ -702,20 +705,16 @@ class _Matcher:
         if self.keys:
             roots = sorted({k[:-1] if k.endswith("y") else k for k in self.keys}, key=len)
             roots_re = "|".join(re.escape(r) for r in reversed(roots))
-            alternatives.append(
-                f"(?P<inflected>(?<!{_WORD_CHAR})(?:{roots_re})[a-z]*(?!{_WORD_CHAR}))"
-            )
-        self.pattern = re.compile("|".join(alternatives)) if alternatives else None
-        # The same for text without CJK letters: word characters of one test (a third
-        # faster over a long description than the class that leaves CJK out).
-        self.plain = (
-            re.compile(
-                "|".join(alternatives)
-                .replace(_WORD_CHAR, _PLAIN_WORD_CHAR)
-                .replace(_NOT_WORD, _PLAIN_NOT_WORD)
-            )
-            if alternatives
-            else None
+            inflected = f"(?P<inflected>(?<!{_WORD_CHAR})(?:{roots_re})[a-z]*(?!{_WORD_CHAR}))"
+            alternatives.append(inflected)
+            unchecked.append(inflected)
+        self.pattern, self.plain = _compiled(alternatives)
+        # A checked alternative tried first (the longest) can match where a plain one
+        # would too and then be refused: `Müller`'s `m(?:ue|u)ller`, kept only for
+        # "Mueller" and "Müller", matched "Muller", which its `muller` finds. The
+        # alternatives without a check are then tried at that place.
+        self.fallback, self.plain_fallback = (
+            _compiled(unchecked) if len(unchecked) < len(alternatives) else (None, None)
         )
 
     def _ok(self, m: re.Match, original: str | None, split: bool) -> bool:
@@ -749,9 +748,29 @@ class _Matcher:
             return
         cjk = not text.isascii() and CJK_RUN.search(text) is not None
         pattern = self.pattern if cjk else self.plain
-        for m in pattern.finditer(text, start, len(text) if end is None else end):
-            if self._ok(m, original, split):
-                yield m
+        fallback = self.fallback if cjk else self.plain_fallback
+        end = len(text) if end is None else end
+        done = start  # the end of the last match given: matches never overlap
+        for m in pattern.finditer(text, start, end):
+            if m.start() < done:
+                continue
+            if not self._ok(m, original, split):
+                m = fallback.match(text, m.start(), end) if fallback is not None else None
+                if m is None or not self._ok(m, original, split):
+                    continue
+            done = m.end()
+            yield m
+
+
+def _compiled(alternatives: list[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
+    """The alternatives as one pattern, and the same for text without CJK letters:
+    word characters of one test (a third faster over a long description than the
+    class that leaves CJK out)."""
+    if not alternatives:
+        return None, None
+    joined = "|".join(alternatives)
+    plain = joined.replace(_WORD_CHAR, _PLAIN_WORD_CHAR).replace(_NOT_WORD, _PLAIN_NOT_WORD)
+    return re.compile(joined), re.compile(plain)
 
 
 def _group_patterns(query: ParsedQuery) -> list[_Matcher]:

@@ -96,6 +96,15 @@ def test_the_word_found_is_highlighted_as_written(store):
     assert "[[Muller]]" not in hit.snippet and "[[street]]" in hit.snippet
 
 
+def test_a_word_found_by_its_letters_folded_is_still_marked(store):
+    """`Müller` finds "Hans Muller" (accents are ignored), but its snippet lost the
+    mark: the pattern of the other spelling, `m(?:ue|u)ller`, was tried first there,
+    and refused ("Muller" is no Mueller), so the plain `muller` was never tried."""
+    for query in ("Müller", "Müll*", '"Hans Müller"'):
+        hit = next(h for h in search(store, query) if h.key == "SP-3")
+        assert "[[Muller]]" in hit.snippet or "[[Hans Muller]]" in hit.snippet, query
+
+
 def test_english_words_with_ae_oe_ue_find_no_other_words(store):
     for word in ("blue", "queue", "Poe", "aeon", "does", "true"):
         assert keys(store, word) == ["SP-6"], word
