@@ -318,6 +318,31 @@ async def test_letters_typed_right_after_a_on_the_datasources_go_into_the_form()
         assert form.value("name") == "fj"
 
 
+async def test_a_paste_right_after_a_on_the_datasources_goes_into_the_form_in_its_place():
+    """A paste (bracketed: one event, not keys) typed fast behind `a` went to the list
+    being left, while the letters typed around it were held for the form's field:
+    "my", a paste of "-jira", "!" gave the name "my!"."""
+    from textual import events
+
+    add_datasource("work", project="DEMO")
+    app = JiradexApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.go("datasources")
+        await wait_for(pilot, lambda: app.screen.query("DataTable"))
+        await settle(pilot, app)
+        burst(app, "a", *"my")
+        paste = events.Paste("-jira")
+        paste.set_sender(app)
+        app._driver.send_message(paste)
+        burst(app, "!", "tab", *"http://jira")
+        await wait_for(pilot, lambda: isinstance(app.screen, DatasourceFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.query("#endpoint"))
+        await wait_for(pilot, lambda: form.value("endpoint") == "http://jira", timeout=3)
+        assert form.value("name") == "my-jira!"
+
+
 @pytest.mark.parametrize("mode", ["tasks", "datasources", "sync"])
 async def test_letters_typed_right_after_esc_on_a_list_go_into_the_search_box(mode):
     """Esc on the tasks, datasources or sync screen goes back to the search box: the

@@ -18,6 +18,10 @@ a screen just shown (pushed, popped to, a mode switched to) has not yet handled
 what was queued for it (its mount, on_mount's focus, its resume). Then it hands the
 held keys out, in order, to whatever has the focus. A printable key handed to a text
 field is not waited for: it is typed in, in order with the keys behind it.
+
+A paste (bracketed paste: one event, not keys) is held and handed out the same way,
+in its place among the keys: typed fast behind `a` on the datasources, it went to
+the list being left while the letters around it went into the form's first field.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class TypeAhead(App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holds: set[Hold] = set()
-        self._held: list[events.Key] = []
+        self._held: list[events.Key | events.Paste] = []
         self._screen_hold: Hold | None = None
 
     def follow_screens(self) -> None:
@@ -129,7 +133,7 @@ class TypeAhead(App):
             self.call_later(self.release_keys, hold)
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
             if self._holds or self._held:
                 self._held.append(event)
                 return
@@ -137,12 +141,13 @@ class TypeAhead(App):
             return
         await super().on_event(event)
 
-    async def _arrived(self, event: events.Key) -> None:
+    async def _arrived(self, event: events.Key | events.Paste) -> None:
         await super().on_event(event)
         if not event.is_forwarded:
             return  # a priority binding ran it: done
         target = self.focused or self.screen
-        if event.is_printable and is_text_field(target):
+        typed = isinstance(event, events.Paste) or event.is_printable
+        if typed and is_text_field(target):
             return  # typed in, in order with the keys behind it
         self.release_when_handled(self.hold_keys(), target)
 
