@@ -554,3 +554,33 @@ async def test_keys_typed_right_after_enter_in_the_box_go_to_the_issue_it_opens(
         await settle(pilot, app)
         assert search.query_one("#search-box", Input).value == "pool"
         assert app.screen.key == "DEV-1"
+
+
+async def test_keys_held_behind_ctrl_s_go_back_to_the_form_when_the_import_breaks(
+    monkeypatch,
+):
+    """A task import that broke (a bug, not a refusal) kept the keys typed behind
+    Ctrl+S held until the hold's time limit."""
+    from indexer import tasks as engine
+    from tui import typeahead
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "import_task", broken)
+    monkeypatch.setattr(typeahead, "HOLD_LIMIT_S", 600.0)  # only a release ends it
+    fill_index()
+    app = JiradexApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        app.action_import_task("DEV-1")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.record is not None)
+        instructions = form.query_one("#import-instructions")
+        await wait_for(pilot, lambda: app.focused is instructions)
+        await settle(pilot, app)
+        burst(app, "ctrl+s", *"xy")
+        await wait_for(pilot, lambda: instructions.text == "xy", timeout=5)
+        assert app.screen is form
+        assert not form.query_one("#import-confirm").disabled

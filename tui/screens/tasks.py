@@ -581,6 +581,13 @@ class ImportScreen(_WorkerErrors, Screen[int | None]):
     def on_unmount(self) -> None:
         self._release_typed_ahead()  # closed while the task was made: no 2 s pause
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR and event.worker.group == "import-create":
+            # a bug, not a refusal (_create_failed): the keys go back to the form now
+            self._release_typed_ahead()
+            enable_button(self.query_one("#import-confirm", Button))
+
     def _release_typed_ahead(self) -> None:
         if self._typed_ahead is not None:
             self.app.release_keys(self._typed_ahead)  # type: ignore[attr-defined]
