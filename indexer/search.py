@@ -679,6 +679,9 @@ class _Matcher:
 
     def __init__(self, terms: list[Term], symbols: list[str] = ()):
         patterns = [p for term in terms for p in _term_patterns(term)]
+        # Without CJK in the query, text with CJK letters is matched with the plain
+        # pattern once they are blanked out (see finditer).
+        self.cjk_terms = any(CJK_RUN.search(term.text) for term in terms)
         # Words of symbols as typed (an emoji, `->`): no word edges to keep to.
         patterns.extend((re.escape(fold(symbol)), None) for symbol in symbols)
         # Longest first, so a phrase wins over its own first word.
@@ -747,6 +750,13 @@ class _Matcher:
         if self.pattern is None:
             return
         cjk = not text.isascii() and CJK_RUN.search(text) is not None
+        if cjk and not self.cjk_terms:
+            # The CJK letters as spaces (the same length: the matches' places hold):
+            # the plain pattern then keeps a word from running into them, as the
+            # pattern whose word class leaves them out does, without compiling that
+            # pattern (a long set of ranges, repeated: 10-20 ms a query).
+            text = CJK_RUN.sub(_blank, text)
+            cjk = False
         pattern = self.pattern if cjk else self.plain
         fallback = self.fallback if cjk else self.plain_fallback
         end = len(text) if end is None else end
@@ -762,15 +772,46 @@ class _Matcher:
             yield m
 
 
-def _compiled(alternatives: list[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
-    """The alternatives as one pattern, and the same for text without CJK letters:
-    word characters of one test (a third faster over a long description than the
-    class that leaves CJK out)."""
+def _blank(m: re.Match) -> str:
+    return " " * (m.end() - m.start())
+
+
+class _OnFirstUse:
+    """A regular expression compiled when first used. The word class that leaves CJK
+    out (_WORD_CHAR) is a long set of ranges, and a query's pattern repeats it: its
+    compilation took 11 ms of every `jiradex search` process, most of whose texts
+    hold no CJK letter and are matched with the plain pattern."""
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str):
+        self.source = source
+        self._compiled: re.Pattern | None = None
+
+    def _get(self) -> re.Pattern:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled
+
+    def finditer(self, *args):
+        return self._get().finditer(*args)
+
+    def match(self, *args):
+        return self._get().match(*args)
+
+    def search(self, *args):
+        return self._get().search(*args)
+
+
+def _compiled(alternatives: list[str]) -> tuple[_OnFirstUse | None, re.Pattern | None]:
+    """The alternatives as one pattern (compiled when first needed: for text with
+    CJK letters), and the same for text without them: word characters of one test
+    (a third faster over a long description than the class that leaves CJK out)."""
     if not alternatives:
         return None, None
     joined = "|".join(alternatives)
     plain = joined.replace(_WORD_CHAR, _PLAIN_WORD_CHAR).replace(_NOT_WORD, _PLAIN_NOT_WORD)
-    return re.compile(joined), re.compile(plain)
+    return _OnFirstUse(joined), re.compile(plain)
 
 
 def _group_patterns(query: ParsedQuery) -> list[_Matcher]:
