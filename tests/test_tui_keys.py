@@ -469,6 +469,20 @@ async def test_letters_typed_right_after_esc_on_a_task_are_not_saved_as_its_resu
         assert not (TaskStore().get(made.id).result or "")
 
 
+async def import_form_ready(pilot, app, key: str):
+    """The import form opened for `key`, its issue previewed and the cursor in its
+    instructions: (the form, the instructions editor)."""
+    await settle(pilot, app)
+    app.action_import_task(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: form.record is not None)
+    instructions = form.query_one("#import-instructions")
+    await wait_for(pilot, lambda: app.focused is instructions)
+    await settle(pilot, app)
+    return form, instructions
+
+
 async def test_words_typed_right_after_ctrl_s_on_the_import_form_go_into_the_result():
     """Ctrl+S creates the task and opens it, its result editor focused: the words
     typed behind Ctrl+S went into the import form's instructions, already sent."""
@@ -477,14 +491,7 @@ async def test_words_typed_right_after_ctrl_s_on_the_import_form_go_into_the_res
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, app)
-        app.action_import_task("DEV-1")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.record is not None)
-        instructions = form.query_one("#import-instructions")
-        await wait_for(pilot, lambda: app.focused is instructions)
-        await settle(pilot, app)
+        form, instructions = await import_form_ready(pilot, app, "DEV-1")
         burst(app, "ctrl+s", *"Done")
         await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
         task = app.screen
@@ -572,14 +579,7 @@ async def test_keys_held_behind_ctrl_s_go_back_to_the_form_when_the_import_break
     fill_index()
     app = JiradexApp()
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot, app)
-        app.action_import_task("DEV-1")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImportScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.record is not None)
-        instructions = form.query_one("#import-instructions")
-        await wait_for(pilot, lambda: app.focused is instructions)
-        await settle(pilot, app)
+        form, instructions = await import_form_ready(pilot, app, "DEV-1")
         burst(app, "ctrl+s", *"xy")
         await wait_for(pilot, lambda: instructions.text == "xy", timeout=5)
         assert app.screen is form
