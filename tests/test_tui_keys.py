@@ -584,3 +584,32 @@ async def test_keys_held_behind_ctrl_s_go_back_to_the_form_when_the_import_break
         await wait_for(pilot, lambda: instructions.text == "xy", timeout=5)
         assert app.screen is form
         assert not form.query_one("#import-confirm").disabled
+
+
+async def test_keys_held_while_a_task_loads_are_handed_out_when_the_load_breaks(
+    monkeypatch,
+):
+    """A task screen whose load broke (a bug, not a refusal) kept the keys typed
+    meanwhile held until the hold's time limit."""
+    from indexer.tasks import TaskLink, TaskStore
+    from tui import typeahead
+    from tui.screens import tasks as task_screens
+    from tui.screens.tasks import TaskScreen
+
+    task = TaskStore().create("task", "DEV-1: task", "", TaskLink("DEV-1", "1", "work", ""))
+
+    class Broken:
+        def get(self, task_id):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(typeahead, "HOLD_LIMIT_S", 600.0)  # only a release ends it
+    app = JiradexApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        search = app.screen
+        monkeypatch.setattr(task_screens, "task_store", lambda: Broken())
+        app.push_screen(TaskScreen(task.id))
+        await wait_for(pilot, lambda: isinstance(app.screen, TaskScreen))
+        burst(app, "escape", *"tide")
+        box = search.query_one("#search-box", Input)
+        await wait_for(pilot, lambda: box.value == "tide", timeout=5)

@@ -810,6 +810,11 @@ class TaskScreen(_WorkerErrors, Screen):
         self._set_error(message)
         self._stop_holding()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.state == WorkerState.ERROR and event.worker.group == "task-load":
+            self._stop_holding()  # a bug, not a refusal: no 2 s pause on top of it
+
     def _stop_holding(self) -> None:
         if self._loading is not None:
             self.app.release_keys(self._loading)  # type: ignore[attr-defined]
