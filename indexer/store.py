@@ -409,6 +409,18 @@ def _rebuild_fts(conn: sqlite3.Connection) -> None:
     _refill_fts(conn)
 
 
+# Migrations that only rebuild the FTS tables from the stored rows with today's code:
+# of several pending, the last one's rebuild does the work of all.
+FTS_REBUILDS: set[Callable[[sqlite3.Connection], None]] = set()
+
+
+def _rebuilds_fts(migration: Callable[[sqlite3.Connection], None]):
+    """Marks a migration that only rebuilds the FTS tables (see FTS_REBUILDS)."""
+    FTS_REBUILDS.add(migration)
+    return migration
+
+
+@_rebuilds_fts
 def _migration_3(conn: sqlite3.Connection) -> None:
     """Derived columns per text field (FTS_COLUMNS) instead of shared ones, so that
     `comment:retry` no longer finds "retries" in a description, nor `comment:東京`
@@ -416,18 +428,21 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_4(conn: sqlite3.Connection) -> None:
     """The `_parts` columns gain the parts of code identifiers (indexer.camel), so
     `timeout` finds `getTimeout`: refilled from the stored rows."""
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_5(conn: sqlite3.Connection) -> None:
     """The `_parts` columns gain version numbers glued to a letter (indexer.camel),
     so `1.2.3` finds `v1.2.3`: refilled from the stored rows."""
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_6(conn: sqlite3.Connection) -> None:
     """The `_parts` columns gain the other spellings of words (indexer.spelling), so
     `Mueller` finds "Müller", `Soren` "Søren", `σοφος` "σοφός": refilled from the
@@ -435,6 +450,7 @@ def _migration_6(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_7(conn: sqlite3.Connection) -> None:
     """More spellings in the `_parts` columns: å as aa (`Aarhus`: "Århus"), æ as ae
     beside ø as o, full-width letters and digits and ligatures as plain ones
@@ -442,12 +458,14 @@ def _migration_7(conn: sqlite3.Connection) -> None:
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_8(conn: sqlite3.Connection) -> None:
     """The `_parts` columns gain the full-width form of half-width katakana
     (`カタカナ` finds "ｶﾀｶﾅ"): refilled from the stored rows."""
     _rebuild_fts(conn)
 
 
+@_rebuilds_fts
 def _migration_9(conn: sqlite3.Connection) -> None:
     """The `_parts` columns run an identifier's parts on into the dotted name it is
     part of (indexer.camel), so `Client.poll` finds "NetworkClient.poll()":
@@ -468,19 +486,6 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-# Migrations that only rebuild the FTS tables from the stored rows with today's code:
-# of several pending, the last one's rebuild does the work of all.
-FTS_REBUILDS = frozenset(
-    {
-        _migration_3,
-        _migration_4,
-        _migration_5,
-        _migration_6,
-        _migration_7,
-        _migration_8,
-        _migration_9,
-    }
-)
 
 _REBUILD_HINT = "run `jiradex index rebuild` to start a fresh index"
 # How long opening an index waits for another process's upgrade of it.
